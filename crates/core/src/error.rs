@@ -1,0 +1,78 @@
+use thiserror::Error;
+
+/// Errors of the client core. Variants are named for what the caller can do about them.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The vault is locked; unlock it first.
+    #[error("the vault is locked; unlock it first")]
+    Locked,
+    /// Wrong master password or Account Secret Key. Deliberately does not say which.
+    #[error("wrong master password or Account Secret Key")]
+    WrongPassword,
+    /// No item (or version) matches.
+    #[error("not found: {0}")]
+    NotFound(String),
+    /// More than one item matches a name; the caller should use an id.
+    #[error("{query:?} matches {count} items; use the item id instead (shown by `tessera list`)")]
+    Ambiguous {
+        /// What was looked up.
+        query: String,
+        /// How many items matched.
+        count: usize,
+    },
+    /// An item's stored ciphertext, nonce, key or metadata was modified or corrupted.
+    #[error("item {item} is damaged or was tampered with: its data does not authenticate")]
+    Tampered {
+        /// The id of the damaged item (as stored).
+        item: String,
+    },
+    /// The vault header (the unlock metadata) is damaged.
+    #[error("the vault header is damaged or was tampered with: {0}")]
+    TamperedHeader(String),
+    /// The file is not a Tessera vault (not SQLite, truncated, or another application's database).
+    #[error("{path} is not a Tessera vault: {reason}")]
+    NotAVault {
+        /// The file that was opened.
+        path: String,
+        /// What was wrong with it.
+        reason: String,
+    },
+    /// The vault was written by a newer Tessera.
+    #[error("this vault uses format {found}, newer than the {supported} this version of Tessera reads; upgrade Tessera")]
+    NewerFormat {
+        /// The vault's format version.
+        found: i64,
+        /// The newest format this build reads.
+        supported: i64,
+    },
+    /// A vault already exists where one was to be created.
+    #[error("a vault already exists at {0}; refusing to overwrite it")]
+    AlreadyExists(String),
+    /// Input that does not pass validation; the message says what to change.
+    #[error("{0}")]
+    Invalid(String),
+    /// A cryptographic failure that is not a wrong password or a tampered item.
+    #[error(transparent)]
+    Crypto(#[from] tessera_crypto::CryptoError),
+    /// The database failed (disk full, I/O error, locked by another process...).
+    #[error("vault database error: {0}")]
+    Database(String),
+    /// A file could not be read or written.
+    #[error("{context}: {source}")]
+    Io {
+        /// What was being done.
+        context: String,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+}
+
+impl From<rusqlite::Error> for Error {
+    fn from(e: rusqlite::Error) -> Self {
+        Error::Database(e.to_string())
+    }
+}
+
+/// Result with the core's error.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,200 @@
+//! `cargo xtask`: the project's own commands.
+//!
+//! * `cargo xtask run [ARGS...]` installs what the app needs and runs it (for now the `tessera`
+//!   CLI; with no arguments it prints the CLI's help).
+//! * `cargo xtask test` installs what the tests need and runs every check CI runs: formatting,
+//!   clippy, the dependency-generation check and the whole test suite.
+//! * `cargo xtask bench` runs the benchmarks and prints the figures for `docs/PERFORMANCE.md`.
+#![forbid(unsafe_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{bail, Context, Result};
+
+/// Debian packages the tests need, with the command that shows each is present.
+const TEST_PACKAGES: &[(&str, &str)] = &[("openssh-client", "ssh-keygen")];
+
+/// Crates of which the dependency tree must hold exactly one version (one RustCrypto generation).
+const SINGLE_VERSION: &[&str] = &[
+    "digest",
+    "sha1",
+    "sha2",
+    "hmac",
+    "rand_core",
+    "rand",
+    "getrandom",
+    "aead",
+    "cipher",
+    "curve25519-dalek",
+    "signature",
+    "zeroize",
+];
+
+fn main() -> Result<()> {
+    let mut args = std::env::args().skip(1);
+    let cmd = args.next().unwrap_or_default();
+    let rest: Vec<String> = args.collect();
+    let root = workspace_root()?;
+    std::env::set_current_dir(&root).context("entering the workspace root")?;
+    match cmd.as_str() {
+        "run" => run(&rest),
+        "test" => test(),
+        "bench" => bench(&rest),
+        _ => {
+            eprintln!("usage: cargo xtask <run [ARGS...] | test | bench [NAME]>");
+            std::process::exit(2);
+        }
+    }
+}
+
+fn workspace_root() -> Result<PathBuf> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    Ok(dir
+        .parent()
+        .context("xtask lives one level below the workspace root")?
+        .to_path_buf())
+}
+
+fn run(args: &[String]) -> Result<()> {
+    cargo(&["build", "--release", "-p", "tessera-cli"])?;
+    let target = target_dir();
+    let bin = target.join("release/tessera");
+    let args: Vec<String> = if args.is_empty() {
+        vec!["--help".into()]
+    } else {
+        args.to_vec()
+    };
+    let status = Command::new(&bin)
+        .args(&args)
+        .status()
+        .with_context(|| format!("starting {}", bin.display()))?;
+    std::process::exit(status.code().unwrap_or(1));
+}
+
+fn test() -> Result<()> {
+    ensure_packages(TEST_PACKAGES)?;
+    step("formatting", || cargo(&["fmt", "--all", "--", "--check"]))?;
+    step("one RustCrypto generation", check_single_versions)?;
+    step("clippy", || {
+        cargo(&[
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ])
+    })?;
+    step("tests", || cargo(&["test", "--workspace", "--all-targets"]))?;
+    step("doc tests", || cargo(&["test", "--workspace", "--doc"]))?;
+    Ok(())
+}
+
+fn bench(args: &[String]) -> Result<()> {
+    let mut cmd = vec!["bench", "--workspace"];
+    cmd.extend(args.iter().map(String::as_str));
+    cargo(&cmd)
+}
+
+fn step(name: &str, f: impl FnOnce() -> Result<()>) -> Result<()> {
+    eprintln!("==> {name}");
+    f().with_context(|| format!("step failed: {name}"))
+}
+
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| PathBuf::from("target"), PathBuf::from)
+}
+
+fn cargo(args: &[&str]) -> Result<()> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let status = Command::new(&cargo)
+        .args(args)
+        .status()
+        .with_context(|| format!("running cargo {}", args.join(" ")))?;
+    if !status.success() {
+        bail!("cargo {} failed ({status})", args.join(" "));
+    }
+    Ok(())
+}
+
+fn have(cmd: &str) -> bool {
+    std::env::var_os("PATH")
+        .is_some_and(|paths| std::env::split_paths(&paths).any(|d| is_executable(&d.join(cmd))))
+}
+
+fn is_executable(p: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    p.metadata()
+        .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
+/// Install the Debian packages whose marker command is missing (needs root, as on CI).
+fn ensure_packages(pkgs: &[(&str, &str)]) -> Result<()> {
+    let missing: Vec<&str> = pkgs
+        .iter()
+        .filter(|(_, marker)| !have(marker))
+        .map(|(p, _)| *p)
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    eprintln!("==> installing Debian packages: {}", missing.join(" "));
+    let sudo: &[&str] = if is_root() { &[] } else { &["sudo"] };
+    let apt = |extra: &[&str]| -> Result<()> {
+        let mut argv: Vec<&str> = sudo.to_vec();
+        argv.extend_from_slice(extra);
+        let status = Command::new(argv[0])
+            .args(&argv[1..])
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .status()
+            .with_context(|| format!("running {}", argv.join(" ")))?;
+        if !status.success() {
+            bail!("{} failed ({status})", argv.join(" "));
+        }
+        Ok(())
+    };
+    apt(&["apt-get", "update", "-q"])?;
+    let mut install = vec!["apt-get", "install", "-y", "-q", "--no-install-recommends"];
+    install.extend(missing);
+    apt(&install)
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout.starts_with(b"0"))
+}
+
+/// Fail when the normal dependency tree holds two versions of a crate that must be single.
+fn check_single_versions() -> Result<()> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let out = Command::new(cargo)
+        .args([
+            "tree",
+            "--workspace",
+            "-d",
+            "-e",
+            "normal",
+            "--prefix",
+            "none",
+            "--format",
+            "{p}",
+        ])
+        .output()
+        .context("running cargo tree -d")?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let dups: Vec<&str> = text
+        .lines()
+        .filter(|l| {
+            SINGLE_VERSION
+                .iter()
+                .any(|c| l.split(' ').next() == Some(*c))
+        })
+        .collect();
+    if !dups.is_empty() {
+        bail!("more than one version of: {}", dups.join(", "));
+    }
+    Ok(())
+}
