@@ -1,1 +1,4 @@
+//! The `tessera` command.
+#![forbid(unsafe_code)]
+
 fn main() {}

@@ -12,6 +12,8 @@ use zeroize::{Zeroize, ZeroizeOnDrop};
 
 use crate::error::{Error, Result};
 
+pub(crate) mod codec;
+
 /// A random 128-bit item id, shown as 32 lowercase hex digits.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(into = "String", try_from = "String")]
@@ -32,11 +34,7 @@ impl ItemId {
 
     /// The hex form.
     pub fn to_hex(&self) -> String {
-        use std::fmt::Write;
-        self.0.iter().fold(String::with_capacity(32), |mut s, b| {
-            let _ = write!(s, "{b:02x}");
-            s
-        })
+        hex(&self.0)
     }
 }
 
@@ -80,6 +78,17 @@ impl TryFrom<String> for ItemId {
     fn try_from(s: String) -> Result<Self> {
         s.parse()
     }
+}
+
+/// Lowercase hex of any bytes (ids, and stored ids too damaged to be ids).
+pub fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
 }
 
 /// The type of an item. Decides its standard fields and how it is shown.
@@ -166,7 +175,6 @@ impl ItemKind {
             ],
             ItemKind::ApiToken => &[("token", Concealed), ("url", Text), ("username", Text)],
             ItemKind::Totp => &[("totp", Totp), ("username", Text), ("url", Text)],
-            ItemKind::SecureNote => &[],
             ItemKind::Certificate => &[
                 ("certificate", Text),
                 ("private_key", Concealed),
@@ -179,7 +187,7 @@ impl ItemKind {
                 ("username", Text),
                 ("password", Concealed),
             ],
-            ItemKind::EnvSet => &[],
+            ItemKind::SecureNote | ItemKind::EnvSet => &[],
         }
     }
 }
@@ -256,6 +264,7 @@ impl SecretText {
     }
 
     /// An explicit copy (each copy zeroizes itself on drop).
+    #[must_use]
     pub fn duplicate(&self) -> Self {
         Self(self.0.clone())
     }
@@ -296,6 +305,7 @@ impl Field {
     }
 
     /// An explicit copy.
+    #[must_use]
     pub fn duplicate(&self) -> Self {
         Self {
             name: self.name.clone(),
@@ -430,6 +440,7 @@ impl ItemData {
     }
 
     /// An explicit deep copy (each copy zeroizes itself on drop).
+    #[must_use]
     pub fn duplicate(&self) -> Self {
         Self {
             kind: self.kind,

@@ -41,6 +41,21 @@ pub use secrecy::{ExposeSecret, SecretBox, SecretString};
 pub use secret_key::AccountSecretKey;
 pub use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
+/// Overwrite the stack below the caller's frame with zeros.
+///
+/// Block-cipher code keeps plaintext blocks in registers that the compiler may spill to the
+/// stack; those bytes would outlive the call (and a finished thread's stack is cached, not
+/// unmapped). Call this after a batch of encryptions or decryptions, from the same thread, so
+/// that nothing decrypted survives there after the keys are gone.
+// The array must live on the stack: that is the memory being overwritten.
+#[allow(clippy::large_stack_arrays)]
+#[inline(never)]
+pub fn scrub_stack() {
+    let mut area = [0u8; 32 * 1024];
+    zeroize::Zeroize::zeroize(&mut area[..]);
+    std::hint::black_box(&area);
+}
+
 /// Fill `buf` with bytes from the operating system's CSPRNG.
 pub fn random_bytes(buf: &mut [u8]) {
     use rand_core::RngCore;

@@ -1,0 +1,588 @@
+//! The vault facade: create, unlock, read and change items, lock.
+//!
+//! An unlocked [`Vault`] holds the keyset and every decrypted item; dropping it (locking)
+//! zeroizes all of them. A locked vault is simply no `Vault` value: callers keep an
+//! `Option<Vault>`, and `None` is locked.
+//!
+//! Keys, per DESIGN.md: the KEK (from the master password and the Account Secret Key) unwraps
+//! the keyset; the keyset's vault key wraps one random key per item *version*; that key
+//! encrypts the version's content with associated data binding the vault id, item id, version,
+//! format and timestamps, so a ciphertext cannot be moved to another item or version unnoticed.
+use std::collections::HashMap;
+use std::path::Path;
+
+use tessera_crypto::envelope::{self, associated_data, Sealed};
+use tessera_crypto::kdf::{self, KdfParams};
+use tessera_crypto::keyset::Keyset;
+use tessera_crypto::{AccountSecretKey, CryptoError, SymmetricKey};
+
+use crate::error::{Error, Result};
+use crate::item::{codec, Item, ItemData, ItemId};
+use crate::store::{Store, VersionRow};
+
+mod header;
+
+pub use header::Header;
+
+const META_HEADER: &str = "header";
+const META_KEYSET: &str = "keyset";
+
+/// Current Unix time in seconds.
+pub fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+/// One past version of an item, decrypted.
+#[derive(Debug)]
+pub struct HistoryEntry {
+    /// The version number.
+    pub version: u64,
+    /// Unix time it was written.
+    pub created_at: i64,
+    /// Its content.
+    pub data: ItemData,
+}
+
+/// An unlocked vault.
+pub struct Vault {
+    store: Store,
+    header: Header,
+    keyset: Keyset,
+    items: HashMap<ItemId, Item>,
+    damaged: Vec<String>,
+}
+
+impl std::fmt::Debug for Vault {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "Vault({}, {} items)",
+            self.store.path().display(),
+            self.items.len()
+        )
+    }
+}
+
+impl Vault {
+    /// Create a new vault file protected by `password` and `secret_key`, unlocked.
+    pub fn create(
+        path: &Path,
+        password: &[u8],
+        secret_key: &AccountSecretKey,
+        params: KdfParams,
+    ) -> Result<Self> {
+        params.check()?;
+        let mut vault_id = [0u8; 16];
+        tessera_crypto::random_bytes(&mut vault_id);
+        let header = Header {
+            format: header::HEADER_FORMAT,
+            vault_id,
+            kdf: params,
+            salt: kdf::random_salt(),
+            created_at: now(),
+        };
+        let keyset = Keyset::generate();
+        let kek =
+            kdf::derive_master_key(password, secret_key, &header.salt, params)?.encryption_key();
+        let wrapped = keyset.wrap(&kek, &keyset_ad(&header));
+        let mut store = Store::create(path)?;
+        store.write(|w| {
+            w.put_meta(META_HEADER, &header.encode())?;
+            w.put_meta(META_KEYSET, wrapped.as_bytes())
+        })?;
+        Ok(Self {
+            store,
+            header,
+            keyset,
+            items: HashMap::new(),
+            damaged: Vec::new(),
+        })
+    }
+
+    /// Unlock with the master password and Account Secret Key. Items that fail to decrypt are
+    /// listed by [`Vault::damaged`]; every other item opens. When the header's KDF parameters
+    /// are weaker than `target`, they are upgraded (the keyset is re-wrapped).
+    ///
+    /// A wrong password or secret key gives [`Error::WrongPassword`] after the full key
+    /// derivation, and writes nothing.
+    pub fn unlock(
+        path: &Path,
+        password: &[u8],
+        secret_key: &AccountSecretKey,
+        target: KdfParams,
+    ) -> Result<Self> {
+        let mut store = Store::open(path)?;
+        let (header, wrapped) = read_header(&store)?;
+        header.kdf.check().map_err(|e| match e {
+            CryptoError::WeakKdf { found, floor } => Error::TamperedHeader(format!(
+                "it asks for key derivation {found}, below the minimum {floor}; someone may have edited the file"
+            )),
+            other => Error::TamperedHeader(other.to_string()),
+        })?;
+        let kek = kdf::derive_master_key(password, secret_key, &header.salt, header.kdf)?
+            .encryption_key();
+        let keyset = Keyset::unwrap(&kek, &wrapped, &keyset_ad(&header)).map_err(|e| match e {
+            CryptoError::Decrypt => Error::WrongPassword,
+            other => Error::Crypto(other),
+        })?;
+        drop(kek);
+        let header = if header.kdf.weaker_than(&target) && target.check().is_ok() {
+            let upgraded = Header {
+                kdf: target,
+                salt: kdf::random_salt(),
+                ..header
+            };
+            let kek = kdf::derive_master_key(password, secret_key, &upgraded.salt, target)?
+                .encryption_key();
+            let wrapped = keyset.wrap(&kek, &keyset_ad(&upgraded));
+            store.write(|w| {
+                w.put_meta(META_HEADER, &upgraded.encode())?;
+                w.put_meta(META_KEYSET, wrapped.as_bytes())
+            })?;
+            upgraded
+        } else {
+            header
+        };
+        let mut vault = Self {
+            store,
+            header,
+            keyset,
+            items: HashMap::new(),
+            damaged: Vec::new(),
+        };
+        vault.load_items()?;
+        Ok(vault)
+    }
+
+    /// Decrypt every item's current version, on all cores.
+    fn load_items(&mut self) -> Result<()> {
+        let rows = self.store.current_rows()?;
+        let threads = std::thread::available_parallelism()
+            .map_or(1, std::num::NonZero::get)
+            .min(8);
+        let chunk = rows.len().div_ceil(threads).max(256);
+        let this = self.sealer();
+        let this = &this;
+        let results: Vec<Vec<std::result::Result<Item, String>>> = std::thread::scope(|s| {
+            let handles: Vec<_> = rows
+                .chunks(chunk)
+                .map(|part| {
+                    s.spawn(move || {
+                        let out = part
+                            .iter()
+                            .map(|cur| {
+                                let data = this
+                                    .open_version(&cur.row)
+                                    .map_err(|_| crate::item::hex(&cur.row.item_id))?;
+                                Ok(Item {
+                                    id: ItemId::from_slice(&cur.row.item_id)
+                                        .ok_or_else(|| crate::item::hex(&cur.row.item_id))?,
+                                    version: cur.row.version as u64,
+                                    created_at: cur.item_created_at,
+                                    updated_at: cur.row.created_at,
+                                    secret_changed_at: cur.row.secret_changed_at,
+                                    trashed_at: cur.trashed_at,
+                                    data,
+                                })
+                            })
+                            .collect();
+                        tessera_crypto::scrub_stack();
+                        out
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().expect("decrypt workers do not panic"))
+                .collect()
+        });
+        self.items.reserve(rows.len());
+        for r in results.into_iter().flatten() {
+            match r {
+                Ok(item) => {
+                    self.items.insert(item.id, item);
+                }
+                Err(id) => self.damaged.push(id),
+            }
+        }
+        self.damaged.sort();
+        Ok(())
+    }
+
+    fn sealer(&self) -> Sealer<'_> {
+        Sealer {
+            vault_id: &self.header.vault_id,
+            vault_key: self.keyset.vault_key(),
+        }
+    }
+
+    /// The vault's id, in hex.
+    pub fn vault_id(&self) -> String {
+        ItemId(self.header.vault_id).to_hex()
+    }
+
+    /// The header in force (KDF parameters and so on).
+    pub fn header(&self) -> &Header {
+        &self.header
+    }
+
+    /// The vault file's path.
+    pub fn path(&self) -> &Path {
+        self.store.path()
+    }
+
+    /// Ids of items whose stored data did not authenticate at unlock.
+    pub fn damaged(&self) -> &[String] {
+        &self.damaged
+    }
+
+    /// Every decrypted item, trash included, in no particular order.
+    pub fn items(&self) -> impl Iterator<Item = &Item> {
+        self.items.values()
+    }
+
+    /// Number of decrypted items (trash included).
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    /// True when the vault holds no item.
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    /// One item.
+    pub fn get(&self, id: &ItemId) -> Result<&Item> {
+        self.items.get(id).ok_or_else(|| {
+            if self.damaged.contains(&id.to_hex()) {
+                Error::Tampered { item: id.to_hex() }
+            } else {
+                Error::NotFound(format!("no item with id {id}"))
+            }
+        })
+    }
+
+    /// Find an item by id, unique id prefix (4+ hex digits) or exact title (case-insensitive;
+    /// items in the trash only when nothing outside it matches).
+    pub fn resolve(&self, query: &str) -> Result<ItemId> {
+        let q = query.trim();
+        if let Ok(id) = q.parse::<ItemId>() {
+            self.get(&id)?;
+            return Ok(id);
+        }
+        let lower = q.to_lowercase();
+        if q.len() >= 4 && q.bytes().all(|c| c.is_ascii_hexdigit()) {
+            let hits: Vec<ItemId> = self
+                .items
+                .keys()
+                .filter(|id| id.to_hex().starts_with(&lower))
+                .copied()
+                .collect();
+            if hits.len() == 1 {
+                return Ok(hits[0]);
+            }
+        }
+        for in_trash in [false, true] {
+            let hits: Vec<ItemId> = self
+                .items
+                .values()
+                .filter(|i| {
+                    i.trashed_at.is_some() == in_trash && i.data.title.to_lowercase() == lower
+                })
+                .map(|i| i.id)
+                .collect();
+            match hits.len() {
+                0 => {}
+                1 => return Ok(hits[0]),
+                n => {
+                    return Err(Error::Ambiguous {
+                        query: q.to_owned(),
+                        count: n,
+                    })
+                }
+            }
+        }
+        if self.damaged.iter().any(|d| d.starts_with(&lower)) {
+            return Err(Error::Tampered { item: lower });
+        }
+        Err(Error::NotFound(format!(
+            "no item is called {q:?}; `tessera search {q}` finds near matches"
+        )))
+    }
+
+    /// Add a new item.
+    pub fn add(&mut self, data: ItemData) -> Result<ItemId> {
+        Ok(self.add_many(vec![data])?[0])
+    }
+
+    /// Add many items in one transaction (an import): all or none are stored.
+    pub fn add_many(&mut self, items: Vec<ItemData>) -> Result<Vec<ItemId>> {
+        for (i, d) in items.iter().enumerate() {
+            d.validate().map_err(|e| {
+                if items.len() > 1 {
+                    Error::Invalid(format!("item {}: {e}", i + 1))
+                } else {
+                    e
+                }
+            })?;
+        }
+        let t = now();
+        let ids: Vec<ItemId> = items.iter().map(|_| ItemId::random()).collect();
+        let rows: Vec<VersionRow> = ids
+            .iter()
+            .zip(&items)
+            .map(|(id, d)| self.sealer().seal_version(id, 1, t, t, d))
+            .collect();
+        tessera_crypto::scrub_stack();
+        self.store
+            .write(|w| rows.iter().try_for_each(|r| w.put_version(r)))?;
+        for (id, data) in ids.iter().zip(items) {
+            self.items.insert(
+                *id,
+                Item {
+                    id: *id,
+                    version: 1,
+                    created_at: t,
+                    updated_at: t,
+                    secret_changed_at: t,
+                    trashed_at: None,
+                    data,
+                },
+            );
+        }
+        Ok(ids)
+    }
+
+    /// Replace an item's content with `data` as a new version; the old one stays in the history.
+    /// Returns the new version number.
+    pub fn update(&mut self, id: &ItemId, data: ItemData) -> Result<u64> {
+        data.validate()?;
+        let old = self.get(id)?;
+        let t = now().max(old.updated_at);
+        let secret_changed_at = if old.data.secrets_equal(&data) {
+            old.secret_changed_at
+        } else {
+            t
+        };
+        let version = old.version + 1;
+        let row = self
+            .sealer()
+            .seal_version(id, version, t, secret_changed_at, &data);
+        tessera_crypto::scrub_stack();
+        self.store.write(|w| w.put_version(&row))?;
+        let item = self.items.get_mut(id).expect("get() found it above");
+        item.version = version;
+        item.updated_at = t;
+        item.secret_changed_at = secret_changed_at;
+        item.data = data;
+        Ok(version)
+    }
+
+    /// Move an item to the trash (it keeps its history and can be restored).
+    pub fn trash(&mut self, id: &ItemId) -> Result<()> {
+        self.get(id)?;
+        let t = now();
+        self.store.write(|w| w.set_trashed(id, Some(t)))?;
+        self.items.get_mut(id).expect("checked above").trashed_at = Some(t);
+        Ok(())
+    }
+
+    /// Take an item out of the trash.
+    pub fn untrash(&mut self, id: &ItemId) -> Result<()> {
+        if self.get(id)?.trashed_at.is_none() {
+            return Err(Error::Invalid(format!("item {id} is not in the trash")));
+        }
+        self.store.write(|w| w.set_trashed(id, None))?;
+        self.items.get_mut(id).expect("checked above").trashed_at = None;
+        Ok(())
+    }
+
+    /// Delete an item that is in the trash, with its history, for good.
+    pub fn purge(&mut self, id: &ItemId) -> Result<()> {
+        if self.get(id)?.trashed_at.is_none() {
+            return Err(Error::Invalid(format!(
+                "item {id} is not in the trash; move it there first"
+            )));
+        }
+        self.store.write(|w| w.purge(id))?;
+        self.items.remove(id);
+        Ok(())
+    }
+
+    /// Every version of an item, oldest first, decrypted.
+    pub fn history(&self, id: &ItemId) -> Result<Vec<HistoryEntry>> {
+        self.get(id)?;
+        let sealer = self.sealer();
+        let out = self
+            .store
+            .versions(id)?
+            .iter()
+            .map(|row| {
+                Ok(HistoryEntry {
+                    version: row.version as u64,
+                    created_at: row.created_at,
+                    data: sealer.open_version(row)?,
+                })
+            })
+            .collect();
+        tessera_crypto::scrub_stack();
+        out
+    }
+
+    /// Make an old version current again (as a new version, so nothing is lost).
+    pub fn restore_version(&mut self, id: &ItemId, version: u64) -> Result<u64> {
+        let mut history = self.history(id)?;
+        let pos = history
+            .iter()
+            .position(|h| h.version == version)
+            .ok_or_else(|| Error::NotFound(format!("item {id} has no version {version}")))?;
+        let entry = history.swap_remove(pos);
+        self.update(id, entry.data)
+    }
+
+    /// Change the master password: the keyset is re-wrapped under the new KEK; items are not
+    /// touched. `secret_key` is the account's (unchanged) Account Secret Key.
+    pub fn change_password(
+        &mut self,
+        new_password: &[u8],
+        secret_key: &AccountSecretKey,
+        params: KdfParams,
+    ) -> Result<()> {
+        params.check()?;
+        let header = Header {
+            kdf: params,
+            salt: kdf::random_salt(),
+            ..self.header.clone()
+        };
+        let kek = kdf::derive_master_key(new_password, secret_key, &header.salt, params)?
+            .encryption_key();
+        let wrapped = self.keyset.wrap(&kek, &keyset_ad(&header));
+        self.store.write(|w| {
+            w.put_meta(META_HEADER, &header.encode())?;
+            w.put_meta(META_KEYSET, wrapped.as_bytes())
+        })?;
+        self.header = header;
+        Ok(())
+    }
+
+    /// Lock: drop every key and decrypted item (each zeroizes itself).
+    pub fn lock(self) {
+        drop(self);
+    }
+}
+
+/// Seals and opens item versions: the vault id and vault key, borrowed, so the work can be
+/// spread over threads.
+struct Sealer<'a> {
+    vault_id: &'a [u8; 16],
+    vault_key: &'a SymmetricKey,
+}
+
+impl Sealer<'_> {
+    /// Decrypt one stored version, or say which item is damaged.
+    fn open_version(&self, row: &VersionRow) -> Result<ItemData> {
+        let tampered = || Error::Tampered {
+            item: crate::item::hex(&row.item_id),
+        };
+        let id = ItemId::from_slice(&row.item_id).ok_or_else(tampered)?;
+        if row.format != i64::from(codec::FORMAT) || row.version < 1 {
+            return Err(tampered());
+        }
+        let version = row.version as u64;
+        let wrapped = Sealed::from_bytes(row.item_key.clone()).map_err(|_| tampered())?;
+        let key_bytes = envelope::open(self.vault_key, &wrapped, &self.item_key_ad(&id, version))
+            .map_err(|_| tampered())?;
+        let item_key = SymmetricKey::from_slice(&key_bytes).map_err(|_| tampered())?;
+        let sealed = Sealed::from_bytes(row.content.clone()).map_err(|_| tampered())?;
+        let plain = envelope::open(
+            &item_key,
+            &sealed,
+            &self.content_ad(&id, version, row.created_at, row.secret_changed_at),
+        )
+        .map_err(|_| tampered())?;
+        codec::decode(&plain).map_err(|_| tampered())
+    }
+
+    fn item_key_ad(&self, id: &ItemId, version: u64) -> Vec<u8> {
+        associated_data(
+            "tessera item key",
+            &[self.vault_id, &id.0, &version.to_be_bytes()],
+        )
+    }
+
+    fn content_ad(
+        &self,
+        id: &ItemId,
+        version: u64,
+        created_at: i64,
+        secret_changed_at: i64,
+    ) -> Vec<u8> {
+        associated_data(
+            "tessera item",
+            &[
+                self.vault_id,
+                &id.0,
+                &version.to_be_bytes(),
+                &[codec::FORMAT],
+                &created_at.to_be_bytes(),
+                &secret_changed_at.to_be_bytes(),
+            ],
+        )
+    }
+
+    /// Encrypt one version with a fresh item key.
+    fn seal_version(
+        &self,
+        id: &ItemId,
+        version: u64,
+        created_at: i64,
+        secret_changed_at: i64,
+        data: &ItemData,
+    ) -> VersionRow {
+        let item_key = SymmetricKey::generate();
+        let wrapped = envelope::seal(
+            self.vault_key,
+            item_key.expose_secret(),
+            &self.item_key_ad(id, version),
+        );
+        let plain = codec::encode(data);
+        let content = envelope::seal(
+            &item_key,
+            &plain,
+            &self.content_ad(id, version, created_at, secret_changed_at),
+        );
+        VersionRow {
+            item_id: id.0.to_vec(),
+            version: version as i64,
+            created_at,
+            secret_changed_at,
+            format: i64::from(codec::FORMAT),
+            item_key: wrapped.into_bytes(),
+            content: content.into_bytes(),
+        }
+    }
+}
+
+/// The number of items (and of those in the trash) in a vault file, without unlocking it.
+pub fn locked_counts(path: &Path) -> Result<(u64, u64)> {
+    Store::open(path)?.counts()
+}
+
+fn read_header(store: &Store) -> Result<(Header, Sealed)> {
+    let raw = store
+        .meta(META_HEADER)?
+        .ok_or_else(|| Error::TamperedHeader("the header is missing".into()))?;
+    let header = Header::decode(&raw)?;
+    let wrapped = store
+        .meta(META_KEYSET)?
+        .ok_or_else(|| Error::TamperedHeader("the wrapped keyset is missing".into()))?;
+    let wrapped = Sealed::from_bytes(wrapped)
+        .map_err(|_| Error::TamperedHeader("the wrapped keyset is truncated".into()))?;
+    Ok((header, wrapped))
+}
+
+fn keyset_ad(header: &Header) -> Vec<u8> {
+    associated_data("tessera keyset", &[&header.body()])
+}
