@@ -3,6 +3,7 @@
 
 mod support;
 
+use sha2::Digest;
 use support::{contains, login, raw_files, TestVault, PARAMS, PASSWORD};
 use tessera_core::item::{FieldKind, ItemData, ItemKind};
 use tessera_core::{Error, Vault};
@@ -301,7 +302,6 @@ fn a_damaged_header_or_weakened_kdf_is_named() {
         "{e}"
     );
     // A deliberate weakening with a recomputed checksum: refused before any key derivation.
-    use sha2::Digest;
     let mut h = header[..60].to_vec();
     h[24..28].copy_from_slice(&1024u32.to_be_bytes());
     let sum = sha2::Sha256::digest(&h);

@@ -240,8 +240,7 @@ mod tests {
             let get = |k: &str| {
                 text.lines()
                     .find_map(|l| l.strip_prefix(k).and_then(|r| r.strip_prefix(':')))
-                    .map(|v| v.trim().to_string())
-                    .unwrap_or_else(|| panic!("vector file lacks {k}"))
+                    .map_or_else(|| panic!("vector file lacks {k}"), |v| v.trim().to_string())
             };
             Vector {
                 password: get("password"),
