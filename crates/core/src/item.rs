@@ -166,7 +166,6 @@ impl ItemKind {
             ],
             ItemKind::ApiToken => &[("token", Concealed), ("url", Text), ("username", Text)],
             ItemKind::Totp => &[("totp", Totp), ("username", Text), ("url", Text)],
-            ItemKind::SecureNote => &[],
             ItemKind::Certificate => &[
                 ("certificate", Text),
                 ("private_key", Concealed),
@@ -179,7 +178,7 @@ impl ItemKind {
                 ("username", Text),
                 ("password", Concealed),
             ],
-            ItemKind::EnvSet => &[],
+            ItemKind::SecureNote | ItemKind::EnvSet => &[],
         }
     }
 }
@@ -256,6 +255,7 @@ impl SecretText {
     }
 
     /// An explicit copy (each copy zeroizes itself on drop).
+    #[must_use]
     pub fn duplicate(&self) -> Self {
         Self(self.0.clone())
     }
@@ -296,6 +296,7 @@ impl Field {
     }
 
     /// An explicit copy.
+    #[must_use]
     pub fn duplicate(&self) -> Self {
         Self {
             name: self.name.clone(),
@@ -430,6 +431,7 @@ impl ItemData {
     }
 
     /// An explicit deep copy (each copy zeroizes itself on drop).
+    #[must_use]
     pub fn duplicate(&self) -> Self {
         Self {
             kind: self.kind,
