@@ -30,7 +30,7 @@ pub enum Error {
     /// The vault header (the unlock metadata) is damaged.
     #[error("the vault header is damaged or was tampered with: {0}")]
     TamperedHeader(String),
-    /// The file is not a Tessera vault (not SQLite, truncated, or another application's database).
+    /// The file is not a Tessera vault (not `SQLite`, truncated, or another application's database).
     #[error("{path} is not a Tessera vault: {reason}")]
     NotAVault {
         /// The file that was opened.

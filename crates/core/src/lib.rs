@@ -1,15 +1,17 @@
 //! `tessera-core`: everything a Tessera client knows, behind one facade.
 //!
 //! Items ([`item`]) live in an encrypted SQLite vault ([`vault`]); an in-memory index searches
-//! them; TOTP codes, SSH keys and passwords are generated here. The shell, the CLI and the
-//! agent call this crate only; it never prints, prompts or exits.
+//! them; TOTP codes ([`totp`]), SSH keys and passwords ([`generator`]) are generated here. The
+//! shell, the CLI and the agent call this crate only; it never prints, prompts or exits.
 #![forbid(unsafe_code)]
 
 mod error;
+pub mod generator;
 pub mod hardening;
 pub mod item;
 pub mod paths;
 pub mod store;
+pub mod totp;
 pub mod vault;
 
 pub use error::{Error, Result};
