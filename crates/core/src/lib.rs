@@ -7,5 +7,6 @@
 
 mod error;
 pub mod item;
+pub mod ssh;
 
 pub use error::{Error, Result};
