@@ -5,6 +5,7 @@
 //! shell, the CLI and the agent call this crate only; it never prints, prompts or exits.
 #![forbid(unsafe_code)]
 
+pub mod agent;
 mod error;
 pub mod generator;
 pub mod hardening;

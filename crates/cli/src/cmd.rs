@@ -1,0 +1,106 @@
+//! The subcommands. Each module parses its arguments into domain values and calls the agent or
+//! the core; none holds logic the core should own.
+use std::process::ExitCode;
+
+use anyhow::Result;
+use clap::Subcommand;
+use tessera_core::paths::VaultDir;
+
+use crate::output::Output;
+
+mod items;
+mod keys;
+mod run;
+mod vault;
+
+/// Input that makes sense to clap but not to Tessera; exit code 7.
+#[derive(Debug)]
+pub struct UsageError(pub String);
+
+impl std::fmt::Display for UsageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for UsageError {}
+
+/// Fail with a [`UsageError`].
+pub fn usage<T>(message: impl Into<String>) -> Result<T> {
+    Err(UsageError(message.into()).into())
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Create a new vault and print its Emergency Kit.
+    Init(vault::InitArgs),
+    /// Unlock the vault for this session (starts the agent).
+    Unlock(vault::UnlockArgs),
+    /// Lock the vault: keys and decrypted items leave memory, the agent exits.
+    Lock,
+    /// Show whether the vault is unlocked and what it holds.
+    Status,
+    /// Change the master password.
+    Passwd,
+    /// Add an item.
+    Add(items::AddArgs),
+    /// Change an item (a new version; the old one stays in the history).
+    Edit(items::EditArgs),
+    /// Show an item (concealed values hidden unless --reveal).
+    Show(items::ShowArgs),
+    /// List items, sorted by title.
+    List(items::FilterArgs),
+    /// Fuzzy search: typos and abbreviations find the item.
+    Search(items::SearchArgs),
+    /// Move an item to the trash (or, with --purge, delete it from the trash for good).
+    Rm(items::RmArgs),
+    /// Take an item out of the trash, or make an old version current again.
+    Restore(items::RestoreArgs),
+    /// List an item's versions.
+    History(items::ItemArg),
+    /// Import items from a JSON file (one transaction: all or nothing).
+    Import(items::ImportArgs),
+    /// Generate a password or passphrase (printed, not stored).
+    Generate(keys::GenerateArgs),
+    /// Print the current TOTP code of an item.
+    Totp(keys::TotpArgs),
+    /// Generate an SSH key pair and store it as an item.
+    SshKeygen(keys::SshKeygenArgs),
+    /// Export an SSH key item in OpenSSH format.
+    SshExport(keys::SshExportArgs),
+    /// Run a command with secrets in its environment; nothing is written to disk.
+    Run(run::RunArgs),
+    /// Render a template with secrets to standard output.
+    Inject(run::InjectArgs),
+    /// Serve the agent in the foreground (started by `tessera unlock`).
+    #[command(hide = true)]
+    Agent(vault::AgentArgs),
+}
+
+/// Run one subcommand.
+pub fn run(command: Command, dir: &VaultDir, out: &Output) -> Result<ExitCode> {
+    match command {
+        Command::Init(a) => vault::init(&a, dir, out),
+        Command::Unlock(a) => vault::unlock(&a, dir, out),
+        Command::Lock => vault::lock(dir, out),
+        Command::Status => vault::status(dir, out),
+        Command::Passwd => vault::passwd(dir, out),
+        Command::Add(a) => items::add(&a, dir, out),
+        Command::Edit(a) => items::edit(&a, dir, out),
+        Command::Show(a) => items::show(&a, dir, out),
+        Command::List(a) => items::list(&a, dir, out),
+        Command::Search(a) => items::search(&a, dir, out),
+        Command::Rm(a) => items::rm(&a, dir, out),
+        Command::Restore(a) => items::restore(&a, dir, out),
+        Command::History(a) => items::history(&a, dir, out),
+        Command::Import(a) => items::import(&a, dir, out),
+        Command::Generate(a) => keys::generate(&a, out),
+        Command::Totp(a) => keys::totp(&a, dir, out),
+        Command::SshKeygen(a) => keys::ssh_keygen(&a, dir, out),
+        Command::SshExport(a) => keys::ssh_export(&a, dir, out),
+        Command::Run(a) => run::run(&a, dir),
+        Command::Inject(a) => run::inject(&a, dir),
+        Command::Agent(a) => vault::agent(&a, dir),
+    }
+    .map(|code| code.unwrap_or(ExitCode::SUCCESS))
+}

@@ -1,0 +1,237 @@
+//! Generators and keys: `generate`, `totp`, `ssh-keygen`, `ssh-export`.
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use tessera_core::agent::{ItemView, Request};
+use tessera_core::generator::{
+    generate_passphrase, generate_password, GeneratedSecret, PassphraseOptions, PasswordOptions,
+};
+use tessera_core::item::{FieldKind, SecretText};
+use tessera_core::paths::VaultDir;
+use tessera_core::ssh::{self, SshKey, SshKeyType};
+use tessera_core::totp::TotpSpec;
+
+use super::usage;
+use crate::output::Output;
+use crate::prompt::ask_secret;
+use crate::session::unlocked_client;
+
+/// Arguments of `generate`.
+#[derive(clap::Args)]
+pub struct GenerateArgs {
+    /// Password length.
+    #[arg(long, short = 'l', default_value_t = 24)]
+    length: usize,
+    /// Leave out symbols.
+    #[arg(long)]
+    no_symbols: bool,
+    /// Leave out digits.
+    #[arg(long)]
+    no_digits: bool,
+    /// Leave out upper-case letters.
+    #[arg(long)]
+    no_upper: bool,
+    /// Leave out characters that look alike (0 O o 1 l I |).
+    #[arg(long)]
+    no_look_alikes: bool,
+    /// A passphrase of words instead of a password.
+    #[arg(long)]
+    passphrase: bool,
+    /// Words in the passphrase.
+    #[arg(long, default_value_t = 6)]
+    words: usize,
+    /// Separator between words.
+    #[arg(long, default_value = "-")]
+    separator: String,
+}
+
+/// Print a generated secret and its entropy.
+pub fn generate(a: &GenerateArgs, out: &Output) -> Result<Option<ExitCode>> {
+    let g: GeneratedSecret = if a.passphrase {
+        generate_passphrase(&PassphraseOptions {
+            words: a.words,
+            separator: a.separator.clone(),
+            ..PassphraseOptions::default()
+        })?
+    } else {
+        generate_password(&PasswordOptions {
+            length: a.length,
+            uppercase: !a.no_upper,
+            digits: !a.no_digits,
+            symbols: !a.no_symbols,
+            exclude_look_alikes: a.no_look_alikes,
+            ..PasswordOptions::default()
+        })?
+    };
+    let bits = g.entropy_bits;
+    out.show(
+        &serde_json::json!({ "secret": g.secret.expose_secret(), "entropy_bits": bits }),
+        |w| {
+            writeln!(w, "{}", g.secret.expose_secret())?;
+            if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+                eprintln!("({bits:.0} bits of entropy)");
+            }
+            Ok(())
+        },
+    )?;
+    Ok(None)
+}
+
+/// Arguments of `totp`.
+#[derive(clap::Args)]
+pub struct TotpArgs {
+    /// The item: id, id prefix or exact title.
+    item: String,
+    /// The TOTP field, when the item has several.
+    #[arg(long)]
+    field: Option<String>,
+}
+
+/// Print the current code of an item's TOTP field.
+pub fn totp(a: &TotpArgs, dir: &VaultDir, out: &Output) -> Result<Option<ExitCode>> {
+    let mut client = unlocked_client(dir)?;
+    let v: ItemView = client.call(&Request::Get {
+        item: a.item.clone(),
+        reveal: true,
+    })?;
+    let field = v
+        .fields
+        .iter()
+        .find(|f| {
+            f.kind == FieldKind::Totp
+                && a.field
+                    .as_ref()
+                    .is_none_or(|n| f.name.eq_ignore_ascii_case(n))
+        })
+        .ok_or_else(|| {
+            anyhow::Error::new(tessera_core::Error::NotFound(format!(
+                "{} has no TOTP field",
+                v.title
+            )))
+        })?;
+    let spec = TotpSpec::parse(field.value.as_ref().map_or("", SecretText::expose_secret))?;
+    let (code, left) = spec.now();
+    out.show(
+        &serde_json::json!({ "code": code, "seconds_remaining": left, "period": spec.period() }),
+        |w| {
+            writeln!(w, "{code}")?;
+            if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+                eprintln!("({left}s left)");
+            }
+            Ok(())
+        },
+    )?;
+    Ok(None)
+}
+
+/// Arguments of `ssh-keygen`.
+#[derive(clap::Args)]
+pub struct SshKeygenArgs {
+    /// The item's title.
+    title: String,
+    /// ed25519, ecdsa-p256, ecdsa-p384, rsa3072 or rsa4096.
+    #[arg(long = "type", short = 't', default_value = "ed25519")]
+    key_type: String,
+    /// The key's comment (e.g. you@host).
+    #[arg(long, short = 'C', default_value = "")]
+    comment: String,
+    /// Protect the stored private key with a passphrase (asked without echo).
+    #[arg(long)]
+    passphrase: bool,
+}
+
+/// Generate an SSH key and store it as an item.
+pub fn ssh_keygen(a: &SshKeygenArgs, dir: &VaultDir, out: &Output) -> Result<Option<ExitCode>> {
+    let key_type: SshKeyType = a.key_type.parse()?;
+    let mut client = unlocked_client(dir)?;
+    let passphrase = if a.passphrase {
+        Some(ask_secret("Key passphrase", true)?)
+    } else {
+        None
+    };
+    let key = SshKey::generate(key_type, &a.comment)?;
+    let data = ssh::to_item(a.title.trim(), &key, passphrase)?;
+    let ids: Vec<String> = client.call(&Request::Add { items: vec![data] })?;
+    let public = key.public_key()?;
+    let fp = key.fingerprint();
+    out.show(
+        &serde_json::json!({ "id": ids[0], "public_key": public, "fingerprint": fp }),
+        |w| {
+            writeln!(w, "{public}")?;
+            writeln!(w, "{fp}  (stored as {})", &ids[0][..8])
+        },
+    )?;
+    Ok(None)
+}
+
+/// Arguments of `ssh-export`.
+#[derive(clap::Args)]
+pub struct SshExportArgs {
+    /// The item: id, id prefix or exact title.
+    item: String,
+    /// Export the public key line instead of the private key.
+    #[arg(long)]
+    public: bool,
+    /// Protect the exported private key with a new passphrase (asked without echo).
+    #[arg(long)]
+    passphrase: bool,
+    /// Write to this file (mode 0600, refuses to overwrite) instead of standard output.
+    #[arg(long, short = 'o')]
+    output: Option<PathBuf>,
+}
+
+/// Export an SSH key item in OpenSSH format.
+pub fn ssh_export(a: &SshExportArgs, dir: &VaultDir, out: &Output) -> Result<Option<ExitCode>> {
+    let mut client = unlocked_client(dir)?;
+    let v: ItemView = client.call(&Request::Get {
+        item: a.item.clone(),
+        reveal: true,
+    })?;
+    let get = |n: &str| {
+        v.fields
+            .iter()
+            .find(|f| f.name == n)
+            .and_then(|f| f.value.as_ref())
+    };
+    let Some(private) = get("private_key") else {
+        return usage(format!(
+            "{} has no private_key field; is it an SSH key item?",
+            v.title
+        ));
+    };
+    let key = SshKey::import_openssh(private.expose_secret(), get("passphrase"))?;
+    let text = if a.public {
+        SecretText::new(format!("{}\n", key.public_key()?))
+    } else {
+        let pass = if a.passphrase {
+            Some(ask_secret("Passphrase for the exported key", true)?)
+        } else {
+            None
+        };
+        key.to_openssh(pass.as_ref())?
+    };
+    match &a.output {
+        Some(path) => {
+            use std::os::unix::fs::OpenOptionsExt;
+            let mut f = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(path)
+                .with_context(|| format!("creating {} (it must not exist yet)", path.display()))?;
+            f.write_all(text.expose_secret().as_bytes())?;
+            out.done(
+                &serde_json::json!({ "file": path, "fingerprint": key.fingerprint() }),
+                &format!("Wrote {}", path.display()),
+            )?;
+        }
+        None => {
+            let mut o = std::io::stdout().lock();
+            o.write_all(text.expose_secret().as_bytes())?;
+            o.flush()?;
+        }
+    }
+    Ok(None)
+}

@@ -1,0 +1,503 @@
+//! `run` and `inject`: secrets into a process's environment or a rendered template, never onto
+//! disk.
+//!
+//! References have the form `tessera://VAULT/ITEM/FIELD`, always three segments, so a reference
+//! inside a URL ends unambiguously (`postgres://u:tessera://personal/db/password@host/orders`).
+//! VAULT is `personal` for the local vault (team groups come with the team server); ITEM is an
+//! item id, id prefix or title; FIELD a field name (or `notes`); each percent-encoded where
+//! needed (`Prod%20DB`). A TOTP field resolves to its current code.
+use std::collections::HashMap;
+use std::io::{Read, Write};
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::PathBuf;
+use std::process::{Command, ExitCode, Stdio};
+
+use anyhow::{Context, Result};
+use tessera_core::agent::ItemView;
+use tessera_core::item::{is_env_name, FieldKind, ItemKind, SecretText};
+use tessera_core::paths::VaultDir;
+use tessera_core::totp::TotpSpec;
+use zeroize::Zeroizing;
+
+use super::usage;
+use crate::prompt::PasswordSource;
+use crate::session::Source;
+
+const SCHEME: &str = "tessera://";
+/// What replaces a secret in a masked child's output.
+pub const MASK: &str = "<concealed by tessera>";
+/// Values shorter than this are not masked: they would hide ordinary output.
+const MIN_MASKED_LEN: usize = 4;
+
+/// Arguments of `run`.
+#[derive(clap::Args)]
+pub struct RunArgs {
+    /// An environment-set item whose fields become variables (repeatable).
+    #[arg(long = "env-set", short = 'e', value_name = "ITEM")]
+    env_sets: Vec<String>,
+    /// A dotenv-style file of `NAME=value` lines whose values may hold tessera:// references.
+    #[arg(long, short = 't', value_name = "FILE")]
+    template: Option<PathBuf>,
+    /// One variable, `NAME=tessera://personal/ITEM/FIELD` (repeatable).
+    #[arg(long = "env", value_name = "NAME=REF")]
+    vars: Vec<String>,
+    /// Start the command with only the injected variables (and PATH).
+    #[arg(long)]
+    clear_env: bool,
+    /// Do not mask the secrets in the command's output (the command then replaces tessera).
+    #[arg(long)]
+    no_mask: bool,
+    #[command(flatten)]
+    password: PasswordSource,
+    /// The command and its arguments.
+    #[arg(last = true, required = true, value_name = "CMD")]
+    command: Vec<String>,
+}
+
+/// Arguments of `inject`.
+#[derive(clap::Args)]
+pub struct InjectArgs {
+    /// The template; tessera://personal/ITEM/FIELD references in it are replaced. `-` reads
+    /// standard input.
+    #[arg(long, short = 't', value_name = "FILE")]
+    template: PathBuf,
+    #[command(flatten)]
+    password: PasswordSource,
+}
+
+/// The VAULT segment that names the local, personal vault.
+const PERSONAL: &str = "personal";
+
+/// A parsed `tessera://personal/ITEM/FIELD` reference.
+#[derive(Debug, PartialEq, Eq, Hash, Clone)]
+pub struct Reference {
+    item: String,
+    field: String,
+}
+
+fn is_ref_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || "-._~%/".contains(c)
+}
+
+fn percent_decode(s: &str) -> Result<String> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = s
+                .get(i + 1..i + 3)
+                .and_then(|h| u8::from_str_radix(h, 16).ok());
+            let Some(b) = hex else {
+                return usage(format!("bad percent-escape in reference {s:?}"));
+            };
+            out.push(b);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).map_err(|_| {
+        super::UsageError(format!("reference {s:?} is not UTF-8 after decoding")).into()
+    })
+}
+
+impl Reference {
+    /// Parse the three segments after `tessera://`.
+    pub fn parse(vault: &str, item: &str, field: &str) -> Result<Self> {
+        if item.is_empty() || field.is_empty() {
+            return usage(format!("tessera://{vault}/{item}/{field} has an empty segment; the form is tessera://personal/ITEM/FIELD"));
+        }
+        if !vault.eq_ignore_ascii_case(PERSONAL) {
+            return usage(format!(
+                "tessera://{vault}/...: references to group {vault:?} need a team account; items of this vault are tessera://personal/ITEM/FIELD"
+            ));
+        }
+        Ok(Self {
+            item: percent_decode(item)?,
+            field: percent_decode(field)?,
+        })
+    }
+}
+
+/// Split text into literal pieces and references.
+fn references(text: &str) -> Result<Vec<(std::ops::Range<usize>, Reference)>> {
+    let mut out = Vec::new();
+    let mut from = 0;
+    while let Some(pos) = text[from..].find(SCHEME) {
+        let start = from + pos;
+        let body_start = start + SCHEME.len();
+        let len = text[body_start..]
+            .find(|c: char| !is_ref_char(c))
+            .unwrap_or(text.len() - body_start);
+        let body = &text[body_start..body_start + len];
+        let mut segments = body.splitn(4, '/');
+        let (Some(vault), Some(item), Some(field)) =
+            (segments.next(), segments.next(), segments.next())
+        else {
+            return usage(format!(
+                "tessera://{body} is not a reference; the form is tessera://personal/ITEM/FIELD"
+            ));
+        };
+        let field = field.trim_end_matches('.');
+        let end = body_start + vault.len() + item.len() + field.len() + 2;
+        out.push((start..end, Reference::parse(vault, item, field)?));
+        from = end;
+    }
+    Ok(out)
+}
+
+/// Resolves references against the vault, fetching each item once.
+struct Resolver {
+    source: Source,
+    items: HashMap<String, ItemView>,
+}
+
+impl Resolver {
+    fn item(&mut self, name: &str) -> Result<&ItemView> {
+        if !self.items.contains_key(name) {
+            let v = self.source.reveal(name)?;
+            self.items.insert(name.to_owned(), v);
+        }
+        Ok(&self.items[name])
+    }
+
+    fn value(&mut self, r: &Reference) -> Result<SecretText> {
+        let item = self.item(&r.item)?;
+        if r.field.eq_ignore_ascii_case("notes") && item.field("notes").is_none() {
+            return Ok(item
+                .notes
+                .as_ref()
+                .map(SecretText::duplicate)
+                .unwrap_or_default());
+        }
+        let f = item.field(&r.field).ok_or_else(|| {
+            anyhow::Error::new(tessera_core::Error::NotFound(format!(
+                "{} has no field {:?} (fields: {})",
+                item.title,
+                r.field,
+                item.fields
+                    .iter()
+                    .map(|f| f.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )))
+        })?;
+        let value = f
+            .value
+            .as_ref()
+            .map(SecretText::duplicate)
+            .unwrap_or_default();
+        if f.kind == FieldKind::Totp {
+            return Ok(SecretText::new(
+                TotpSpec::parse(value.expose_secret())?.now().0,
+            ));
+        }
+        Ok(value)
+    }
+
+    fn render(&mut self, text: &str) -> Result<SecretText> {
+        let refs = references(text)?;
+        let mut out = Zeroizing::new(String::with_capacity(text.len() + 64 * refs.len()));
+        let mut last = 0;
+        for (range, r) in refs {
+            out.push_str(&text[last..range.start]);
+            out.push_str(self.value(&r)?.expose_secret());
+            last = range.end;
+        }
+        out.push_str(&text[last..]);
+        Ok(SecretText::new(std::mem::take(&mut *out)))
+    }
+}
+
+trait FieldLookup {
+    fn field(&self, name: &str) -> Option<&tessera_core::agent::FieldView>;
+}
+
+impl FieldLookup for ItemView {
+    fn field(&self, name: &str) -> Option<&tessera_core::agent::FieldView> {
+        self.fields
+            .iter()
+            .find(|f| f.name.eq_ignore_ascii_case(name))
+    }
+}
+
+/// The variables `run` injects, resolved.
+fn collect_env(a: &RunArgs, dir: &VaultDir) -> Result<Vec<(String, SecretText)>> {
+    if a.env_sets.is_empty() && a.template.is_none() && a.vars.is_empty() {
+        return usage("say which secrets to inject: --env-set ITEM, --template FILE or --env NAME=tessera://personal/ITEM/FIELD");
+    }
+    let mut pairs: Vec<(String, String)> = Vec::new();
+    for v in &a.vars {
+        let Some((name, value)) = v.split_once('=') else {
+            return usage(format!(
+                "--env takes NAME=tessera://personal/ITEM/FIELD, got {v:?}"
+            ));
+        };
+        pairs.push((name.trim().to_owned(), value.to_owned()));
+    }
+    if let Some(path) = &a.template {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("reading the template {}", path.display()))?;
+        for (n, line) in text.lines().enumerate() {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let line = line.strip_prefix("export ").unwrap_or(line);
+            let Some((name, value)) = line.split_once('=') else {
+                return usage(format!("{}:{}: expected NAME=value", path.display(), n + 1));
+            };
+            pairs.push((
+                name.trim().to_owned(),
+                value.trim().trim_matches('"').to_owned(),
+            ));
+        }
+    }
+    for (name, _) in &pairs {
+        if !is_env_name(name) {
+            return usage(format!("{name:?} is not a valid environment variable name"));
+        }
+    }
+    let mut resolver = Resolver {
+        source: Source::open(dir, &a.password)?,
+        items: HashMap::new(),
+    };
+    let mut env: Vec<(String, SecretText)> = Vec::new();
+    for set in &a.env_sets {
+        let item = resolver.item(set)?;
+        if item.kind != ItemKind::EnvSet {
+            return usage(format!(
+                "{} is a {}, not an environment set",
+                item.title,
+                item.kind.label()
+            ));
+        }
+        for f in &item.fields {
+            env.push((
+                f.name.clone(),
+                f.value
+                    .as_ref()
+                    .map(SecretText::duplicate)
+                    .unwrap_or_default(),
+            ));
+        }
+    }
+    for (name, value) in pairs {
+        let rendered = resolver.render(&value)?;
+        env.push((name, rendered));
+    }
+    Ok(env)
+}
+
+/// `tessera run`.
+pub fn run(a: &RunArgs, dir: &VaultDir) -> Result<Option<ExitCode>> {
+    let env = collect_env(a, dir)?;
+    let mut cmd = Command::new(&a.command[0]);
+    cmd.args(&a.command[1..]);
+    if a.clear_env {
+        cmd.env_clear();
+        if let Some(p) = std::env::var_os("PATH") {
+            cmd.env("PATH", p);
+        }
+    }
+    for (k, v) in &env {
+        cmd.env(k, v.expose_secret());
+    }
+    if a.no_mask {
+        let err = cmd.exec();
+        eprintln!("tessera: cannot start {}: {err}", a.command[0]);
+        return Ok(Some(ExitCode::from(127)));
+    }
+    let masker = Masker::new(env.iter().map(|(_, v)| v.expose_secret()));
+    drop(env);
+    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = match cmd.spawn() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("tessera: cannot start {}: {e}", a.command[0]);
+            return Ok(Some(ExitCode::from(127)));
+        }
+    };
+    let out = child.stdout.take().context("child stdout")?;
+    let err = child.stderr.take().context("child stderr")?;
+    let status = std::thread::scope(|s| {
+        let m = &masker;
+        s.spawn(move || m.pump(out, std::io::stdout()));
+        s.spawn(move || m.pump(err, std::io::stderr()));
+        child.wait()
+    })
+    .context("waiting for the command")?;
+    let code = status
+        .code()
+        .unwrap_or_else(|| 128 + status.signal().unwrap_or(0));
+    Ok(Some(ExitCode::from(u8::try_from(code).unwrap_or(1))))
+}
+
+/// `tessera inject`.
+pub fn inject(a: &InjectArgs, dir: &VaultDir) -> Result<Option<ExitCode>> {
+    let mut text = String::new();
+    if a.template.as_os_str() == "-" {
+        std::io::stdin()
+            .read_to_string(&mut text)
+            .context("reading the template from standard input")?;
+    } else {
+        text = std::fs::read_to_string(&a.template)
+            .with_context(|| format!("reading the template {}", a.template.display()))?;
+    }
+    // Parse every reference before asking for the password: a typo fails fast.
+    references(&text)?;
+    let mut resolver = Resolver {
+        source: Source::open(dir, &a.password)?,
+        items: HashMap::new(),
+    };
+    let rendered = resolver.render(&text)?;
+    let mut o = std::io::stdout().lock();
+    o.write_all(rendered.expose_secret().as_bytes())?;
+    o.flush()?;
+    Ok(None)
+}
+
+/// Replaces secret values in a byte stream, also across read boundaries.
+pub struct Masker {
+    needles: Vec<Zeroizing<Vec<u8>>>,
+}
+
+impl Masker {
+    /// Mask these values (short ones are skipped; longest first, so overlaps mask fully).
+    pub fn new<'a>(values: impl Iterator<Item = &'a str>) -> Self {
+        let mut needles: Vec<Zeroizing<Vec<u8>>> = values
+            .filter(|v| v.len() >= MIN_MASKED_LEN)
+            .map(|v| Zeroizing::new(v.as_bytes().to_vec()))
+            .collect();
+        needles.sort_by_key(|n| std::cmp::Reverse(n.len()));
+        needles.dedup();
+        Self { needles }
+    }
+
+    /// Copy `src` to `dst`, masking. Bytes that might start a secret wait for the next read.
+    pub fn pump(&self, mut src: impl Read, mut dst: impl Write) {
+        let mut pending: Zeroizing<Vec<u8>> = Zeroizing::new(Vec::with_capacity(16 * 1024));
+        let mut buf = Zeroizing::new(vec![0u8; 8192]);
+        loop {
+            let n = match src.read(&mut buf) {
+                Ok(0) | Err(_) => 0,
+                Ok(n) => n,
+            };
+            let eof = n == 0;
+            pending.extend_from_slice(&buf[..n]);
+            let (out, keep) = self.mask(&pending, eof);
+            if dst.write_all(&out).and_then(|()| dst.flush()).is_err() {
+                return;
+            }
+            let rest = pending[keep..].to_vec();
+            pending.clear();
+            pending.extend_from_slice(&rest);
+            if eof {
+                return;
+            }
+        }
+    }
+
+    /// Mask what can be decided now; returns the output and where the undecided tail starts.
+    fn mask(&self, data: &[u8], eof: bool) -> (Zeroizing<Vec<u8>>, usize) {
+        let mut out = Zeroizing::new(Vec::with_capacity(data.len()));
+        let mut i = 0;
+        'outer: while i < data.len() {
+            for n in &self.needles {
+                let rest = &data[i..];
+                if rest.starts_with(n) {
+                    out.extend_from_slice(MASK.as_bytes());
+                    i += n.len();
+                    continue 'outer;
+                }
+                if !eof && rest.len() < n.len() && n.starts_with(rest) {
+                    return (out, i);
+                }
+            }
+            out.push(data[i]);
+            i += 1;
+        }
+        (out, data.len())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn references_are_found_and_decoded() {
+        let text = "url=postgres://u:tessera://personal/Prod%20DB/password@tessera://personal/db/host/orders tessera://personal/abc/token.";
+        let r = references(text).unwrap();
+        assert_eq!(r.len(), 3);
+        assert_eq!(
+            r[0].1,
+            Reference {
+                item: "Prod DB".into(),
+                field: "password".into()
+            }
+        );
+        assert_eq!(
+            r[1].1,
+            Reference {
+                item: "db".into(),
+                field: "host".into()
+            }
+        );
+        assert_eq!(&text[r[1].0.end..r[1].0.end + 7], "/orders");
+        assert_eq!(
+            r[2].1,
+            Reference {
+                item: "abc".into(),
+                field: "token".into()
+            }
+        );
+        assert!(references("x tessera://personal/only-item y")
+            .unwrap_err()
+            .to_string()
+            .contains("tessera://personal/ITEM/FIELD"));
+        assert!(references("tessera://ops/i/f")
+            .unwrap_err()
+            .to_string()
+            .contains("team account"));
+    }
+
+    #[test]
+    fn masking_works_across_chunk_boundaries() {
+        let m = Masker::new(["hunter22", "abc", "s3cr3t-token"].into_iter());
+        let input = b"login hunter22 ok; token=s3cr3t-token; abc stays".to_vec();
+        for chunk in 1..input.len() {
+            let mut out = Vec::new();
+            m.pump(
+                ChunkReader {
+                    data: &input,
+                    chunk,
+                    pos: 0,
+                },
+                &mut out,
+            );
+            assert_eq!(
+                String::from_utf8(out).unwrap(),
+                format!("login {MASK} ok; token={MASK}; abc stays"),
+                "chunk {chunk}"
+            );
+        }
+    }
+
+    struct ChunkReader<'a> {
+        data: &'a [u8],
+        chunk: usize,
+        pos: usize,
+    }
+
+    impl Read for ChunkReader<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            let n = self.chunk.min(self.data.len() - self.pos).min(buf.len());
+            buf[..n].copy_from_slice(&self.data[self.pos..self.pos + n]);
+            self.pos += n;
+            Ok(n)
+        }
+    }
+}

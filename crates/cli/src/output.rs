@@ -1,0 +1,97 @@
+//! Output for people (aligned text) or scripts (`--json`).
+use std::io::Write;
+
+use anyhow::Result;
+use serde::Serialize;
+
+/// Where results go, and in which form.
+pub struct Output {
+    /// JSON instead of text.
+    pub json: bool,
+}
+
+impl Output {
+    /// Print `value` as JSON when `--json`, else print the text `human` renders.
+    pub fn show<T: Serialize>(
+        &self,
+        value: &T,
+        human: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+    ) -> Result<()> {
+        let stdout = std::io::stdout();
+        let mut w = stdout.lock();
+        if self.json {
+            serde_json::to_writer_pretty(&mut w, value)?;
+            writeln!(w)?;
+        } else {
+            human(&mut w)?;
+        }
+        w.flush()?;
+        Ok(())
+    }
+
+    /// A one-line confirmation (text mode), or `{"ok": true, ...value}` in JSON.
+    pub fn done<T: Serialize>(&self, value: &T, message: &str) -> Result<()> {
+        self.show(value, |w| writeln!(w, "{message}"))
+    }
+}
+
+/// A Unix time as `YYYY-MM-DD HH:MM` UTC.
+pub fn date(t: i64) -> String {
+    let days = t.div_euclid(86_400);
+    let secs = t.rem_euclid(86_400);
+    let (y, m, d) = civil_from_days(days);
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}",
+        secs / 3600,
+        secs % 3600 / 60
+    )
+}
+
+/// Days since 1970-01-01 to a proleptic Gregorian date (H. Hinnant's algorithm).
+pub fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
+/// `YYYY-MM-DD` to a Unix time at 00:00 UTC.
+pub fn parse_date(s: &str) -> Option<i64> {
+    let mut parts = s.trim().splitn(3, '-');
+    let y: i64 = parts.next()?.parse().ok()?;
+    let m: i64 = parts.next()?.parse().ok()?;
+    let d: i64 = parts.next()?.parse().ok()?;
+    if !(1..=12).contains(&m) || !(1..=31).contains(&d) {
+        return None;
+    }
+    let (yy, mm) = if m <= 2 { (y - 1, m + 9) } else { (y, m - 3) };
+    let era = yy.div_euclid(400);
+    let yoe = yy.rem_euclid(400);
+    let doy = (153 * mm + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    (civil_from_days(days) == (y, m as u32, d as u32)).then_some(days * 86_400)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_round_trip() {
+        assert_eq!(date(0), "1970-01-01 00:00");
+        assert_eq!(parse_date("2026-11-23"), Some(1_795_392_000));
+        assert_eq!(date(1_795_392_000), "2026-11-23 00:00");
+        assert_eq!(
+            parse_date("2024-02-29").map(date).as_deref(),
+            Some("2024-02-29 00:00")
+        );
+        assert_eq!(parse_date("2023-02-29"), None);
+        assert_eq!(parse_date("tomorrow"), None);
+    }
+}

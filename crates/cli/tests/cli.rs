@@ -1,0 +1,254 @@
+//! The `tessera` command end to end: the real binary, the real agent, real files.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+use std::os::unix::fs::PermissionsExt;
+
+use support::{Env, PASSWORD};
+
+#[test]
+fn version_help_and_exit_codes_are_documented() {
+    let env = Env::empty();
+    let v = env.ok(&["--version"]);
+    assert!(
+        v.starts_with("tessera ") && v.contains(env!("CARGO_PKG_VERSION")),
+        "{v}"
+    );
+    let help = env.ok(&["--help"]);
+    for word in [
+        "init",
+        "unlock",
+        "run",
+        "inject",
+        "ssh-keygen",
+        "Exit codes",
+        "wrong master password",
+    ] {
+        assert!(help.contains(word), "help lacks {word}");
+    }
+    assert_eq!(env.run(&["no-such-command"]).status.code(), Some(2));
+    let e = env.fails(&["list"], 4);
+    assert!(e.contains("tessera init"), "{e}");
+}
+
+#[test]
+fn init_refuses_weak_passwords_and_existing_vaults() {
+    let env = Env::empty();
+    let weak = env.tmp.path().join("weak");
+    std::fs::write(&weak, "password1\n").unwrap();
+    let e = env.fails(&["init", "--password-file", weak.to_str().unwrap()], 7);
+    assert!(
+        e.contains("weak") && e.contains("--allow-weak-password"),
+        "{e}"
+    );
+    assert!(!env.home().join("vault.sqlite").exists(), "nothing created");
+    let kit = env.json(&["init", "--password-file", env.pw()]);
+    let sk = kit["secret_key"].as_str().unwrap();
+    assert!(sk.starts_with("T1-") && sk.len() == 37, "{sk}");
+    let on_disk = std::fs::read_to_string(env.home().join("secret-key")).unwrap();
+    assert_eq!(on_disk.trim(), sk);
+    for f in ["secret-key", "vault.sqlite"] {
+        let mode = std::fs::metadata(env.home().join(f))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777;
+        assert_eq!(mode, 0o600, "{f}");
+    }
+    let e = env.fails(&["init", "--password-file", env.pw()], 7);
+    assert!(e.contains("already exists"), "{e}");
+}
+
+#[test]
+fn wrong_password_is_refused_clearly() {
+    let env = Env::init();
+    let bad = env.tmp.path().join("bad");
+    std::fs::write(&bad, "not the password\n").unwrap();
+    let e = env.fails(&["unlock", "--password-file", bad.to_str().unwrap()], 5);
+    assert!(
+        e.contains("wrong master password or Account Secret Key"),
+        "{e}"
+    );
+    env.fails(&["list"], 3);
+    env.ok(&["unlock", "--password-file", env.pw()]);
+    env.ok(&["list"]);
+}
+
+#[test]
+fn item_lifecycle_through_the_agent() {
+    let env = Env::unlocked();
+    let sock = env.home().join("agent.sock");
+    assert_eq!(
+        std::fs::metadata(&sock).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+
+    let added = env.json(&[
+        "add",
+        "login",
+        "GitHub",
+        "--username",
+        "alice",
+        "--url",
+        "https://github.com",
+        "--generate",
+        "password",
+        "--tag",
+        "work",
+    ]);
+    let id = added["id"].as_str().unwrap().to_owned();
+    let shown = env.ok(&["show", "github"]);
+    assert!(
+        shown.contains("alice") && shown.contains("--reveal"),
+        "{shown}"
+    );
+    let pw1 = env.ok(&["show", "GitHub", "--reveal", "--field", "password"]);
+    assert_eq!(pw1.trim().len(), 24);
+    assert!(
+        !shown.contains(pw1.trim()),
+        "concealed value shown without --reveal"
+    );
+    env.fails(&["show", "GitHub", "--field", "password"], 7);
+
+    env.ok_with_input(
+        &[
+            "edit",
+            "GitHub",
+            "--secret",
+            "password",
+            "--title",
+            "GitHub (work)",
+        ],
+        "new-password-2\n",
+    );
+    assert_eq!(
+        env.ok(&["show", &id[..8], "--reveal", "--field", "password"])
+            .trim(),
+        "new-password-2"
+    );
+    let history = env.json(&["history", &id]);
+    assert_eq!(history.as_array().unwrap().len(), 2);
+    assert!(history[1]["changed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|c| c == "password"));
+    env.ok(&["restore", &id, "--version", "1"]);
+    assert_eq!(
+        env.ok(&["show", &id, "--reveal", "--field", "password"])
+            .trim(),
+        pw1.trim()
+    );
+    assert_eq!(env.json(&["show", &id])["version"], 3);
+
+    env.ok(&["rm", &id]);
+    assert!(env.ok(&["list"]).contains("No items"));
+    assert!(env.ok(&["list", "--trash"]).contains("GitHub"));
+    env.fails(&["rm", "--purge", "nope"], 4);
+    env.ok(&["restore", &id]);
+    env.ok(&["rm", &id]);
+    env.ok(&["rm", "--purge", &id]);
+    assert!(env.ok(&["list", "--trash"]).contains("empty"));
+
+    env.fails(&["add", "spaceship", "x"], 7);
+    env.fails(&["show", "nothing-like-this"], 4);
+    env.ok(&["lock"]);
+    let e = env.fails(&["list"], 3);
+    assert!(e.contains("tessera unlock"), "{e}");
+}
+
+#[test]
+fn import_search_and_filters() {
+    let env = Env::unlocked();
+    let items = serde_json::json!([
+        {"kind": "login", "title": "Jenkins production", "fields": [{"name": "username", "kind": "text", "value": "ci-bot"}, {"name": "password", "kind": "concealed", "value": "x1"}], "tags": ["ci"]},
+        {"kind": "database", "title": "Orders Postgres", "fields": [{"name": "host", "kind": "text", "value": "db-prod.eu-west-1.example.com"}], "folder": "prod/db", "favourite": true},
+        {"kind": "api_token", "title": "Grafana token", "fields": [{"name": "token", "kind": "concealed", "value": "glsa_secret"}]}
+    ]);
+    let file = env.tmp.path().join("items.json");
+    std::fs::write(&file, items.to_string()).unwrap();
+    assert!(env
+        .ok(&["import", file.to_str().unwrap()])
+        .contains("Imported 3"));
+    let bad = env.tmp.path().join("bad.json");
+    std::fs::write(&bad, r#"[{"kind": "login"}]"#).unwrap();
+    assert!(env
+        .fails(&["import", bad.to_str().unwrap()], 7)
+        .contains("title"));
+
+    let hits = env.json(&["search", "jenkisn"]);
+    assert_eq!(
+        hits[0]["title"], "Jenkins production",
+        "a typo still finds it"
+    );
+    assert_eq!(
+        env.json(&["search", "postgres"])[0]["title"],
+        "Orders Postgres"
+    );
+    assert_eq!(
+        env.json(&["list", "--favourites"])
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(
+        env.json(&["list", "--folder", "prod"])
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(
+        env.json(&["list", "--kind", "api_token"])[0]["title"],
+        "Grafana token"
+    );
+    assert_eq!(
+        env.json(&["list", "--tag", "ci"])[0]["title"],
+        "Jenkins production"
+    );
+    assert!(
+        env.json(&["search", "glsa"]).as_array().unwrap().is_empty(),
+        "concealed values are not searchable"
+    );
+}
+
+#[test]
+fn the_agent_locks_itself_when_idle() {
+    let env = Env::init();
+    env.ok(&["unlock", "--password-file", env.pw(), "--timeout", "1s"]);
+    assert_eq!(env.json(&["status"])["unlocked"], true);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        if env.json(&["status"])["unlocked"] == false {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "agent did not lock after its idle timeout"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    env.fails(&["list"], 3);
+    assert!(
+        !env.home().join("agent.sock").exists(),
+        "the agent exits and removes its socket"
+    );
+}
+
+#[test]
+fn password_change_keeps_items() {
+    let env = Env::unlocked();
+    env.ok(&["add", "secure_note", "Recovery codes"]);
+    let new = "glacier umbrella pistachio 77";
+    env.ok_with_input(&["passwd"], &format!("{PASSWORD}\n{new}\n{new}\n"));
+    env.ok(&["lock"]);
+    env.fails(&["unlock", "--password-file", env.pw()], 5);
+    let f = env.tmp.path().join("new");
+    std::fs::write(&f, format!("{new}\n")).unwrap();
+    env.ok(&["unlock", "--password-file", f.to_str().unwrap()]);
+    assert!(env.ok(&["list"]).contains("Recovery codes"));
+    let wrong_old = env.run_with_input(&["passwd"], &format!("not-it\n{new}x\n{new}x\n"));
+    assert_eq!(wrong_old.status.code(), Some(5));
+}

@@ -1,0 +1,265 @@
+//! The agent: one process per user that holds the unlocked vault and answers clients over a
+//! Unix socket, so a terminal session does not type the master password for every command and
+//! no session key sits in an environment variable.
+//!
+//! The CLI starts the agent with `tessera unlock`; the desktop app will serve the same socket
+//! while it is unlocked. Locking either locks both.
+//!
+//! # Protocol (version [`PROTOCOL_VERSION`])
+//!
+//! Newline-delimited JSON over a stream socket. Each line from the client is a [`Request`]
+//! carrying `"v": 1` and an `"op"`; each reply is one line, either `{"ok": VALUE}` or
+//! `{"error": {"code": CODE, "message": TEXT}}` with `code` one of [`ErrorCode`]. A request with
+//! another `v` gets `unsupported_version`. New operations and fields may be added within a
+//! version; clients ignore fields they do not know. The socket is mode 0600 in a 0700
+//! directory, and the agent also checks each peer's credentials: only the same user is served.
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::net::UnixStream;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::Error;
+use crate::item::{FieldKind, ItemData, ItemKind, SecretText};
+
+mod server;
+mod view;
+
+pub use server::{serve, AgentConfig};
+pub use view::{FieldView, HistoryView, ItemSummary, ItemView, StatusView};
+
+/// The protocol version this build speaks.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// Longest request line the agent reads (an import of many items is one line).
+pub const MAX_LINE: usize = 64 * 1024 * 1024;
+
+/// Filters for listing and searching.
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Filter {
+    /// Only items of this kind.
+    pub kind: Option<ItemKind>,
+    /// Only items with this tag.
+    pub tag: Option<String>,
+    /// Only items in this folder or below it.
+    pub folder: Option<String>,
+    /// Only favourites.
+    pub favourites: bool,
+    /// Items in the trash instead of the others.
+    pub trash: bool,
+}
+
+/// A request to the agent.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum Request {
+    /// Is the vault unlocked, and what is in it.
+    Status,
+    /// Unlock with the master password (the Account Secret Key is read from this device).
+    Unlock {
+        /// The master password.
+        password: SecretText,
+    },
+    /// Lock: drop every key and decrypted value; the CLI's agent then exits.
+    Lock,
+    /// Items matching filters, sorted by title.
+    List {
+        /// Filters.
+        #[serde(default)]
+        filter: Filter,
+    },
+    /// Ranked fuzzy search.
+    Search {
+        /// The query text.
+        query: String,
+        /// Filters.
+        #[serde(default)]
+        filter: Filter,
+        /// Most results to return.
+        #[serde(default)]
+        limit: Option<usize>,
+    },
+    /// One item, concealed values omitted unless `reveal`.
+    Get {
+        /// Id, id prefix or exact title.
+        item: String,
+        /// Include concealed values (the client reports a reveal).
+        #[serde(default)]
+        reveal: bool,
+    },
+    /// Add items (one, or an import of many in one transaction).
+    Add {
+        /// The new items.
+        items: Vec<ItemData>,
+    },
+    /// Replace an item's content with a new version.
+    Update {
+        /// Id, id prefix or exact title.
+        item: String,
+        /// The new content.
+        data: ItemData,
+    },
+    /// Move to the trash, or with `purge` delete from the trash for good.
+    Remove {
+        /// Id, id prefix or exact title.
+        item: String,
+        /// Delete for good (only items already in the trash).
+        #[serde(default)]
+        purge: bool,
+    },
+    /// Take an item out of the trash, or with `version` make an old version current.
+    Restore {
+        /// Id, id prefix or exact title.
+        item: String,
+        /// The version to restore.
+        #[serde(default)]
+        version: Option<u64>,
+    },
+    /// Every version of an item (titles and dates; no concealed values).
+    History {
+        /// Id, id prefix or exact title.
+        item: String,
+    },
+    /// Change the master password.
+    ChangePassword {
+        /// The current password, checked first.
+        old: SecretText,
+        /// The new password.
+        new: SecretText,
+    },
+}
+
+/// The closed set of error codes on the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum ErrorCode {
+    /// The vault is locked.
+    Locked,
+    /// Wrong master password or Account Secret Key.
+    WrongPassword,
+    /// No such item or version.
+    NotFound,
+    /// A name matches several items.
+    Ambiguous,
+    /// Stored data does not authenticate.
+    Tampered,
+    /// The request or its data is invalid.
+    Invalid,
+    /// The client speaks another protocol version.
+    UnsupportedVersion,
+    /// Anything else (I/O, database); the message says what.
+    Internal,
+}
+
+/// An error as it crosses the socket.
+#[derive(Debug, Clone, Serialize, Deserialize, thiserror::Error)]
+#[error("{message}")]
+pub struct AgentError {
+    /// What kind of failure.
+    pub code: ErrorCode,
+    /// What happened and what to do, for people.
+    pub message: String,
+}
+
+impl From<Error> for AgentError {
+    fn from(e: Error) -> Self {
+        let code = match &e {
+            Error::Locked => ErrorCode::Locked,
+            Error::WrongPassword => ErrorCode::WrongPassword,
+            Error::NotFound(_) => ErrorCode::NotFound,
+            Error::Ambiguous { .. } => ErrorCode::Ambiguous,
+            Error::Tampered { .. } | Error::TamperedHeader(_) => ErrorCode::Tampered,
+            Error::Invalid(_) => ErrorCode::Invalid,
+            _ => ErrorCode::Internal,
+        };
+        Self {
+            code,
+            message: e.to_string(),
+        }
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct Envelope<T> {
+    v: u32,
+    #[serde(flatten)]
+    body: T,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum Reply<T> {
+    Ok(T),
+    Error(AgentError),
+}
+
+/// A connection to a running agent.
+pub struct Client {
+    reader: BufReader<UnixStream>,
+    writer: UnixStream,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("agent::Client")
+    }
+}
+
+impl Client {
+    /// Connect to the agent's socket. Fails when no agent runs there.
+    pub fn connect(socket: &Path) -> std::io::Result<Self> {
+        let stream = UnixStream::connect(socket)?;
+        Ok(Self {
+            reader: BufReader::new(stream.try_clone()?),
+            writer: stream,
+        })
+    }
+
+    /// Send one request and read its reply, deserialised as `T`.
+    pub fn call<T: serde::de::DeserializeOwned>(
+        &mut self,
+        request: &Request,
+    ) -> Result<T, AgentError> {
+        let internal = |m: String| AgentError {
+            code: ErrorCode::Internal,
+            message: m,
+        };
+        let mut line = zeroize::Zeroizing::new(
+            serde_json::to_vec(&Envelope {
+                v: PROTOCOL_VERSION,
+                body: request,
+            })
+            .map_err(|e| internal(format!("encoding the request: {e}")))?,
+        );
+        line.push(b'\n');
+        self.writer
+            .write_all(&line)
+            .map_err(|e| internal(format!("the agent went away: {e}")))?;
+        let mut reply = zeroize::Zeroizing::new(String::new());
+        let n = self
+            .reader
+            .read_line(&mut reply)
+            .map_err(|e| internal(format!("reading the agent's reply: {e}")))?;
+        if n == 0 {
+            return Err(internal(
+                "the agent closed the connection (it may have locked)".into(),
+            ));
+        }
+        match serde_json::from_str::<Reply<T>>(&reply)
+            .map_err(|e| internal(format!("unexpected reply from the agent: {e}")))?
+        {
+            Reply::Ok(v) => Ok(v),
+            Reply::Error(e) => Err(e),
+        }
+    }
+}
+
+/// The standard treatment of a field name on a kind, else `fallback`.
+pub fn field_kind_for(kind: ItemKind, name: &str, fallback: FieldKind) -> FieldKind {
+    kind.template()
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        .map_or(fallback, |(_, k)| *k)
+}

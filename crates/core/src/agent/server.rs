@@ -1,0 +1,390 @@
+//! The agent's server side: accept same-user connections, answer requests against the one
+//! unlocked vault, lock after the idle timeout.
+use std::io::{BufRead, BufReader, Read, Write};
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use tessera_crypto::kdf::KdfParams;
+use zeroize::{Zeroize, Zeroizing};
+
+use super::view::{self, HistoryView, ItemView, StatusView};
+use super::{AgentError, ErrorCode, Request, MAX_LINE, PROTOCOL_VERSION};
+use crate::error::Error;
+use crate::paths::VaultDir;
+use crate::vault::{self, Vault};
+
+/// How an agent behaves.
+#[derive(Debug, Clone)]
+pub struct AgentConfig {
+    /// The account's files.
+    pub dir: VaultDir,
+    /// Lock after this long without a request.
+    pub idle_timeout: Duration,
+    /// KDF parameters to upgrade weaker vaults to at unlock.
+    pub kdf_target: KdfParams,
+    /// Stop serving once locked (the CLI's agent); the desktop app keeps serving.
+    pub exit_on_lock: bool,
+    /// With `exit_on_lock`: give up when nobody unlocks within this time of starting.
+    pub unlock_grace: Duration,
+}
+
+struct State {
+    vault: Option<Vault>,
+    last_used: Instant,
+}
+
+struct Shared {
+    state: Mutex<State>,
+    stop: AtomicBool,
+    config: AgentConfig,
+    socket: PathBuf,
+}
+
+impl Shared {
+    fn state(&self) -> MutexGuard<'_, State> {
+        // A panic while holding the lock cannot leave the vault half-changed: every write is a
+        // transaction, and in-memory updates follow a committed write. Keep serving.
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Stop accepting: the socket file goes first, so no new client reaches a closing agent.
+    fn request_stop(&self) {
+        if !self.stop.swap(true, Ordering::SeqCst) {
+            let _ = std::fs::remove_file(&self.socket);
+        }
+    }
+}
+
+/// Serve `listener` until the vault is locked (with `exit_on_lock`) or forever.
+/// Optionally start unlocked with `vault` (the desktop app hands over its unlocked vault).
+pub fn serve(
+    listener: &UnixListener,
+    socket: PathBuf,
+    config: AgentConfig,
+    vault: Option<Vault>,
+) -> crate::Result<()> {
+    let shared = Arc::new(Shared {
+        state: Mutex::new(State {
+            vault,
+            last_used: Instant::now(),
+        }),
+        stop: AtomicBool::new(false),
+        config,
+        socket,
+    });
+    let started = Instant::now();
+    let watchdog = {
+        let shared = Arc::clone(&shared);
+        std::thread::spawn(move || {
+            while !shared.stop.load(Ordering::SeqCst) {
+                std::thread::sleep(Duration::from_millis(200));
+                let mut st = shared.state();
+                if st.vault.is_some() && st.last_used.elapsed() >= shared.config.idle_timeout {
+                    drop(st.vault.take());
+                    if shared.config.exit_on_lock {
+                        drop(st);
+                        shared.request_stop();
+                    }
+                } else if st.vault.is_none()
+                    && shared.config.exit_on_lock
+                    && started.elapsed() >= shared.config.unlock_grace
+                    && st.last_used.elapsed() >= shared.config.unlock_grace
+                {
+                    drop(st);
+                    shared.request_stop();
+                }
+            }
+        })
+    };
+    listener.set_nonblocking(true).map_err(|e| Error::Io {
+        context: "configuring the agent socket".into(),
+        source: e,
+    })?;
+    while !shared.stop.load(Ordering::SeqCst) {
+        match listener.accept() {
+            Ok((stream, _)) => {
+                if !same_user(&stream) || stream.set_nonblocking(false).is_err() {
+                    continue;
+                }
+                let shared = Arc::clone(&shared);
+                std::thread::spawn(move || handle_connection(&shared, stream));
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => {
+                return Err(Error::Io {
+                    context: "accepting agent connections".into(),
+                    source: e,
+                })
+            }
+        }
+    }
+    drop(shared.state().vault.take());
+    let _ = watchdog.join();
+    Ok(())
+}
+
+fn same_user(stream: &UnixStream) -> bool {
+    rustix::net::sockopt::socket_peercred(stream).is_ok_and(|c| c.uid == rustix::process::getuid())
+}
+
+/// A write buffer that zeroizes what it held whenever it grows and when dropped.
+#[derive(Default)]
+struct SecretBuf(Vec<u8>);
+
+impl Write for SecretBuf {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        if self.0.len() + b.len() > self.0.capacity() {
+            let mut bigger =
+                Vec::with_capacity((self.0.len() + b.len()).max(self.0.capacity() * 2).max(256));
+            bigger.extend_from_slice(&self.0);
+            self.0.zeroize();
+            self.0 = bigger;
+        }
+        self.0.extend_from_slice(b);
+        Ok(b.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Drop for SecretBuf {
+    fn drop(&mut self) {
+        self.0.zeroize();
+    }
+}
+
+type Reply = Result<SecretBuf, AgentError>;
+
+fn ok<T: Serialize>(value: &T) -> Reply {
+    let mut buf = SecretBuf::default();
+    buf.write_all(b"{\"ok\":")
+        .and_then(|()| {
+            serde_json::to_writer(&mut buf, value).map_err(std::io::Error::other)?;
+            buf.write_all(b"}\n")
+        })
+        .map_err(|e| AgentError {
+            code: ErrorCode::Internal,
+            message: format!("encoding the reply: {e}"),
+        })?;
+    Ok(buf)
+}
+
+fn handle_connection(shared: &Shared, stream: UnixStream) {
+    let Ok(mut writer) = stream.try_clone() else {
+        return;
+    };
+    let mut reader = BufReader::new(stream);
+    loop {
+        let mut line = Zeroizing::new(Vec::new());
+        match (&mut reader)
+            .take(MAX_LINE as u64 + 1)
+            .read_until(b'\n', &mut line)
+        {
+            Ok(0) | Err(_) => return,
+            Ok(_) => {}
+        }
+        let reply = if line.len() > MAX_LINE {
+            Err(AgentError {
+                code: ErrorCode::Invalid,
+                message: format!("request longer than {MAX_LINE} bytes"),
+            })
+        } else {
+            dispatch(shared, &line)
+        };
+        let bytes = match reply {
+            Ok(buf) => buf,
+            Err(e) => {
+                let mut buf = SecretBuf::default();
+                let _ = serde_json::to_writer(&mut buf, &serde_json::json!({ "error": e }));
+                buf.0.push(b'\n');
+                buf
+            }
+        };
+        if writer.write_all(&bytes.0).is_err() {
+            return;
+        }
+        if shared.stop.load(Ordering::SeqCst) {
+            return;
+        }
+    }
+}
+
+fn dispatch(shared: &Shared, line: &[u8]) -> Reply {
+    let invalid = |m: String| AgentError {
+        code: ErrorCode::Invalid,
+        message: m,
+    };
+    let v: VersionOnly =
+        serde_json::from_slice(line).map_err(|e| invalid(format!("malformed request: {e}")))?;
+    if v.v != PROTOCOL_VERSION {
+        return Err(AgentError {
+            code: ErrorCode::UnsupportedVersion,
+            message: format!("this agent speaks protocol {PROTOCOL_VERSION}, the client {}; use matching versions of Tessera", v.v),
+        });
+    }
+    let request: Request =
+        serde_json::from_slice(line).map_err(|e| invalid(format!("malformed request: {e}")))?;
+    let mut st = shared.state();
+    if !matches!(request, Request::Status) {
+        st.last_used = Instant::now();
+    }
+    let reply = handle(shared, &mut st, request);
+    tessera_crypto::scrub_stack();
+    reply
+}
+
+#[derive(serde::Deserialize)]
+struct VersionOnly {
+    v: u32,
+}
+
+fn handle(shared: &Shared, st: &mut State, request: Request) -> Reply {
+    let dir = &shared.config.dir;
+    match request {
+        Request::Status => ok(&status(shared, st)?),
+        Request::Unlock { password } => {
+            if st.vault.is_none() {
+                let secret_key = dir.read_secret_key()?;
+                let vault = Vault::unlock(
+                    &dir.vault_file(),
+                    password.expose_secret().as_bytes(),
+                    &secret_key,
+                    shared.config.kdf_target,
+                )?;
+                st.vault = Some(vault);
+            }
+            ok(&status(shared, st)?)
+        }
+        Request::Lock => {
+            drop(st.vault.take());
+            if shared.config.exit_on_lock {
+                shared.request_stop();
+            }
+            ok(&status(shared, st)?)
+        }
+        Request::List { filter } => ok(&view::list(unlocked(st)?, &filter)),
+        Request::Search {
+            query,
+            filter,
+            limit,
+        } => ok(&view::search(
+            unlocked(st)?,
+            &query,
+            &filter,
+            limit.unwrap_or(50),
+        )),
+        Request::Get { item, reveal } => {
+            let v = unlocked(st)?;
+            let id = v.resolve(&item)?;
+            ok(&ItemView::of(v.get(&id)?, reveal, vault::now()))
+        }
+        Request::Add { items } => {
+            let ids = unlocked_mut(st)?.add_many(items)?;
+            ok(&ids
+                .iter()
+                .map(crate::item::ItemId::to_hex)
+                .collect::<Vec<_>>())
+        }
+        Request::Update { item, data } => {
+            let v = unlocked_mut(st)?;
+            let id = v.resolve(&item)?;
+            ok(&v.update(&id, data)?)
+        }
+        Request::Remove { item, purge } => {
+            let v = unlocked_mut(st)?;
+            let id = v.resolve(&item)?;
+            if purge {
+                v.purge(&id)?;
+            } else {
+                v.trash(&id)?;
+            }
+            ok(&id.to_hex())
+        }
+        Request::Restore { item, version } => {
+            let v = unlocked_mut(st)?;
+            let id = v.resolve(&item)?;
+            match version {
+                Some(n) => ok(&v.restore_version(&id, n)?),
+                None => {
+                    v.untrash(&id)?;
+                    ok(&v.get(&id)?.version)
+                }
+            }
+        }
+        Request::History { item } => {
+            let v = unlocked(st)?;
+            let id = v.resolve(&item)?;
+            ok(&HistoryView::of(&v.history(&id)?))
+        }
+        Request::ChangePassword { old, new } => {
+            let secret_key = dir.read_secret_key()?;
+            let v = unlocked_mut(st)?;
+            // Prove the current password: a full unlock of the file with it.
+            Vault::unlock(
+                v.path(),
+                old.expose_secret().as_bytes(),
+                &secret_key,
+                KdfParams::FLOOR,
+            )?
+            .lock();
+            v.change_password(
+                new.expose_secret().as_bytes(),
+                &secret_key,
+                shared.config.kdf_target,
+            )?;
+            ok(&status(shared, st)?)
+        }
+    }
+}
+
+fn unlocked(st: &State) -> Result<&Vault, Error> {
+    st.vault.as_ref().ok_or(Error::Locked)
+}
+
+fn unlocked_mut(st: &mut State) -> Result<&mut Vault, Error> {
+    st.vault.as_mut().ok_or(Error::Locked)
+}
+
+fn status(shared: &Shared, st: &State) -> Result<StatusView, Error> {
+    let file = shared.config.dir.vault_file();
+    let timeout = shared.config.idle_timeout;
+    Ok(match &st.vault {
+        Some(v) => {
+            let trashed = v.items().filter(|i| i.trashed_at.is_some()).count() as u64;
+            StatusView {
+                unlocked: true,
+                vault: file.display().to_string(),
+                items: v.len() as u64 + v.damaged().len() as u64,
+                trashed,
+                damaged: v.damaged().to_vec(),
+                kdf: Some(v.header().kdf.to_string()),
+                idle_timeout_secs: timeout.as_secs(),
+                locks_in_secs: Some(timeout.saturating_sub(st.last_used.elapsed()).as_secs()),
+            }
+        }
+        None => {
+            let (items, trashed) = vault::locked_counts(&file)?;
+            StatusView {
+                unlocked: false,
+                vault: file.display().to_string(),
+                items,
+                trashed,
+                damaged: Vec::new(),
+                kdf: None,
+                idle_timeout_secs: timeout.as_secs(),
+                locks_in_secs: None,
+            }
+        }
+    })
+}

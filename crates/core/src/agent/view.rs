@@ -1,0 +1,254 @@
+//! What the agent (and later the desktop shell) sends to clients: items as they are shown,
+//! with concealed values left out unless the user asked to reveal them.
+use serde::{Deserialize, Serialize};
+
+use crate::item::{FieldKind, Item, ItemKind, SecretText};
+use crate::vault::{HistoryEntry, Vault};
+
+/// One field as shown.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct FieldView {
+    /// The name.
+    pub name: String,
+    /// How the value is treated.
+    pub kind: FieldKind,
+    /// The value: always for text fields, for concealed ones only when revealed.
+    pub value: Option<SecretText>,
+}
+
+/// An item in a list.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ItemSummary {
+    /// The id.
+    pub id: String,
+    /// The type.
+    pub kind: ItemKind,
+    /// The title.
+    pub title: String,
+    /// A second line: the username, host or URL.
+    pub subtitle: String,
+    /// Favourite.
+    pub favourite: bool,
+    /// Tags.
+    pub tags: Vec<String>,
+    /// Folder.
+    pub folder: Option<String>,
+    /// In the trash.
+    pub trashed: bool,
+}
+
+/// One item in full.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ItemView {
+    /// The id.
+    pub id: String,
+    /// The type.
+    pub kind: ItemKind,
+    /// The title.
+    pub title: String,
+    /// Current version.
+    pub version: u64,
+    /// Unix time of creation.
+    pub created_at: i64,
+    /// Unix time of the current version.
+    pub updated_at: i64,
+    /// Unix time the secrets last changed.
+    pub secret_changed_at: i64,
+    /// Unix time it went to the trash.
+    pub trashed_at: Option<i64>,
+    /// Fields in order.
+    pub fields: Vec<FieldView>,
+    /// Notes, when revealed (notes are concealed).
+    pub notes: Option<SecretText>,
+    /// True when the item has notes.
+    pub has_notes: bool,
+    /// Tags.
+    pub tags: Vec<String>,
+    /// Folder.
+    pub folder: Option<String>,
+    /// Favourite.
+    pub favourite: bool,
+    /// Rotation policy in days.
+    pub rotation_days: Option<u32>,
+    /// Days overdue under the rotation policy, if overdue.
+    pub rotation_overdue_days: Option<i64>,
+    /// Expiry, Unix time.
+    pub expires_at: Option<i64>,
+}
+
+/// The agent's state.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct StatusView {
+    /// Unlocked or not.
+    pub unlocked: bool,
+    /// The vault file.
+    pub vault: String,
+    /// Items, trash included (known even while locked).
+    pub items: u64,
+    /// Items in the trash.
+    pub trashed: u64,
+    /// Items that failed to decrypt at unlock.
+    pub damaged: Vec<String>,
+    /// The KDF in force, e.g. `Argon2id(m=65536 KiB, t=3, p=4)`.
+    pub kdf: Option<String>,
+    /// Seconds of inactivity before the agent locks itself.
+    pub idle_timeout_secs: u64,
+    /// Seconds until it does, at the current idleness.
+    pub locks_in_secs: Option<u64>,
+}
+
+/// One version in an item's history.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct HistoryView {
+    /// The version number.
+    pub version: u64,
+    /// Unix time it was written.
+    pub created_at: i64,
+    /// Its title then.
+    pub title: String,
+    /// Names of the fields whose values differ from the previous version.
+    pub changed: Vec<String>,
+}
+
+impl ItemSummary {
+    /// The list form of an item.
+    pub fn of(item: &Item) -> Self {
+        let d = &item.data;
+        let subtitle = ["username", "host", "url"]
+            .iter()
+            .find_map(|n| {
+                d.field(n)
+                    .filter(|f| f.kind == FieldKind::Text && !f.value.is_empty())
+            })
+            .map(|f| f.value.expose_secret().to_owned())
+            .unwrap_or_default();
+        Self {
+            id: item.id.to_hex(),
+            kind: d.kind,
+            title: d.title.clone(),
+            subtitle,
+            favourite: d.favourite,
+            tags: d.tags.clone(),
+            folder: d.folder.clone(),
+            trashed: item.trashed_at.is_some(),
+        }
+    }
+}
+
+impl ItemView {
+    /// The full form; concealed values only when `reveal`.
+    pub fn of(item: &Item, reveal: bool, now: i64) -> Self {
+        let d = &item.data;
+        Self {
+            id: item.id.to_hex(),
+            kind: d.kind,
+            title: d.title.clone(),
+            version: item.version,
+            created_at: item.created_at,
+            updated_at: item.updated_at,
+            secret_changed_at: item.secret_changed_at,
+            trashed_at: item.trashed_at,
+            fields: d
+                .fields
+                .iter()
+                .map(|f| FieldView {
+                    name: f.name.clone(),
+                    kind: f.kind,
+                    value: (reveal || !f.kind.is_secret()).then(|| f.value.duplicate()),
+                })
+                .collect(),
+            notes: (reveal && !d.notes.is_empty()).then(|| d.notes.duplicate()),
+            has_notes: !d.notes.is_empty(),
+            tags: d.tags.clone(),
+            folder: d.folder.clone(),
+            favourite: d.favourite,
+            rotation_days: d.rotation_days,
+            rotation_overdue_days: item.rotation_overdue(now),
+            expires_at: d.expires_at,
+        }
+    }
+}
+
+impl HistoryView {
+    /// Summaries of a history, oldest first, each naming what changed from the one before.
+    pub fn of(history: &[HistoryEntry]) -> Vec<Self> {
+        let mut out = Vec::with_capacity(history.len());
+        for (i, h) in history.iter().enumerate() {
+            let changed = match i.checked_sub(1).map(|p| &history[p].data) {
+                None => Vec::new(),
+                Some(prev) => {
+                    let mut names: Vec<String> = h
+                        .data
+                        .fields
+                        .iter()
+                        .filter(|f| prev.field(&f.name).is_none_or(|p| p.value != f.value))
+                        .map(|f| f.name.clone())
+                        .collect();
+                    names.extend(
+                        prev.fields
+                            .iter()
+                            .filter(|p| h.data.field(&p.name).is_none())
+                            .map(|p| p.name.clone()),
+                    );
+                    if prev.title != h.data.title {
+                        names.insert(0, "title".into());
+                    }
+                    if prev.notes != h.data.notes {
+                        names.push("notes".into());
+                    }
+                    if prev.tags != h.data.tags
+                        || prev.folder != h.data.folder
+                        || prev.favourite != h.data.favourite
+                    {
+                        names.push("tags/folder".into());
+                    }
+                    names
+                }
+            };
+            out.push(Self {
+                version: h.version,
+                created_at: h.created_at,
+                title: h.data.title.clone(),
+                changed,
+            });
+        }
+        out
+    }
+}
+
+/// Items passing `filter`, sorted by title (case-insensitive).
+pub fn list(vault: &Vault, filter: &super::Filter) -> Vec<ItemSummary> {
+    let mut items: Vec<&Item> = vault.items().filter(|i| matches(i, filter)).collect();
+    items.sort_by_cached_key(|i| i.data.title.to_lowercase());
+    items.into_iter().map(ItemSummary::of).collect()
+}
+
+/// True when an item passes the filter.
+pub fn matches(item: &Item, f: &super::Filter) -> bool {
+    let d = &item.data;
+    item.trashed_at.is_some() == f.trash
+        && f.kind.is_none_or(|k| k == d.kind)
+        && f.tag
+            .as_ref()
+            .is_none_or(|t| d.tags.iter().any(|x| x.eq_ignore_ascii_case(t)))
+        && f.folder.as_ref().is_none_or(|p| {
+            d.folder
+                .as_ref()
+                .is_some_and(|x| x == p || x.starts_with(&format!("{}/", p.trim_end_matches('/'))))
+        })
+        && (!f.favourites || d.favourite)
+}
+
+/// TEMPORARY until the index lands.
+pub fn search(
+    vault: &Vault,
+    query: &str,
+    filter: &super::Filter,
+    limit: usize,
+) -> Vec<ItemSummary> {
+    let q = query.to_lowercase();
+    let mut v = list(vault, filter);
+    v.retain(|s| s.title.to_lowercase().contains(&q));
+    v.truncate(limit);
+    v
+}
