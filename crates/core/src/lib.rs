@@ -1,7 +1,7 @@
 //! `tessera-core`: everything a Tessera client knows, behind one facade.
 //!
-//! Items ([`item`]) live in an encrypted SQLite vault ([`vault`]); an in-memory index searches
-//! them; TOTP codes ([`totp`]), SSH keys ([`ssh`]) and passwords ([`generator`]) are generated here. The
+//! Items ([`item`]) live in an encrypted SQLite vault ([`vault`]); an in-memory index
+//! ([`search`]) searches them; TOTP codes ([`totp`]), SSH keys ([`ssh`]) and passwords ([`generator`]) are generated here. The
 //! shell, the CLI and the agent call this crate only; it never prints, prompts or exits.
 #![forbid(unsafe_code)]
 
@@ -11,6 +11,7 @@ pub mod generator;
 pub mod hardening;
 pub mod item;
 pub mod paths;
+pub mod search;
 pub mod ssh;
 pub mod store;
 pub mod totp;
