@@ -102,6 +102,7 @@ impl Source {
         if !password.is_given() && !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
             return Err(locked());
         }
+        tessera_core::hardening::mark_non_dumpable()?;
         let pw = password.read("Master password: ")?;
         let sk = dir.read_secret_key()?;
         let vault = Vault::unlock(

@@ -8,202 +8,18 @@
 
 use std::time::{Duration, Instant};
 
-use tessera_core::item::{ItemId, ItemKind};
+use tessera_core::item::{FieldKind, ItemKind};
 use tessera_core::search::{Query, SearchDoc, SearchIndex, TrashFilter};
 
 const ITEMS: usize = 100_000;
 const QUERIES: usize = 2_000;
 
-/// xorshift64*: deterministic and dependency-free.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-    fn pick<'a>(&mut self, xs: &[&'a str]) -> &'a str {
-        xs[self.below(xs.len())]
-    }
-    fn chance(&mut self, percent: usize) -> bool {
-        self.below(100) < percent
-    }
+mod support {
+    pub mod corpus;
 }
 
-#[rustfmt::skip]
-const SERVICES: &[&str] = &[
-    "github", "gitlab", "bitbucket", "aws", "gcp", "azure", "postgres", "mysql", "redis",
-    "mongodb", "jenkins", "grafana", "kibana", "elasticsearch", "kafka", "rabbitmq", "vault",
-    "consul", "nomad", "kubernetes", "docker", "terraform", "datadog", "sentry", "pagerduty",
-    "slack", "jira", "confluence", "okta", "cloudflare", "stripe", "twilio", "sendgrid", "heroku",
-    "netlify", "vercel", "npm", "pypi", "artifactory", "nexus", "sonarqube", "circleci", "openvpn",
-    "wireguard", "ldap", "keycloak", "airflow", "snowflake", "bigquery", "redshift", "clickhouse",
-    "cassandra", "memcached", "nginx", "haproxy", "prometheus", "splunk", "newrelic", "argocd",
-    "harbor",
-];
-#[rustfmt::skip]
-const ENVS: &[&str] = &[
-    "prod", "production", "staging", "stage", "dev", "development", "test", "qa", "sandbox", "uat",
-    "preprod",
-];
-#[rustfmt::skip]
-const REGIONS: &[&str] = &[
-    "us-east-1", "us-west-2", "eu-west-1", "eu-central-1", "ap-southeast-2", "ap-northeast-1",
-    "sa-east-1", "ca-central-1",
-];
-#[rustfmt::skip]
-const TEAMS: &[&str] = &[
-    "payments", "billing", "identity", "search", "platform", "infra", "data", "analytics",
-    "mobile", "web", "growth", "checkout", "orders", "inventory", "shipping", "marketing",
-    "security", "compliance", "ml", "recommendations", "notifications", "messaging", "reporting",
-    "finance", "hr", "legal", "support", "sales", "partners", "onboarding",
-];
-#[rustfmt::skip]
-const ROLES: &[&str] = &[
-    "admin", "readonly", "deploy", "ci", "backup", "monitoring", "root", "service", "api",
-    "migration", "replica", "owner",
-];
-#[rustfmt::skip]
-const FIRST: &[&str] = &[
-    "alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi", "ivan", "judy", "mallory",
-    "niaj", "olivia", "peggy", "rupert", "sybil", "trent", "victor", "walter", "xavier", "yvonne",
-    "zoe", "aaron", "abigail", "adrian", "amelia", "andrew", "anna", "arthur", "beatrice",
-    "benjamin", "charlotte", "christopher", "daniel", "eleanor", "elizabeth", "emily", "ethan",
-    "felix", "florence", "george", "hannah", "harry", "isabella", "jack", "james", "jessica",
-    "joseph", "katherine", "leo", "lucas", "margaret", "matthew", "mia", "nathan", "oliver",
-    "oscar", "patrick", "rachel", "samuel", "sophia", "thomas", "william", "zachary", "mohammed",
-    "fatima", "yuki", "hiroshi", "ingrid", "lars", "priya", "rahul", "chen", "wei", "sofia",
-    "mateo", "lucia", "pierre", "amelie", "jurgen", "bjorn", "siobhan", "aoife", "kwame", "amara",
-];
-#[rustfmt::skip]
-const LAST: &[&str] = &[
-    "smith", "johnson", "williams", "brown", "jones", "garcia", "miller", "davis", "rodriguez",
-    "martinez", "hernandez", "lopez", "gonzalez", "wilson", "anderson", "thomas", "taylor",
-    "moore", "jackson", "martin", "lee", "perez", "thompson", "white", "harris", "sanchez",
-    "clark", "ramirez", "lewis", "robinson", "walker", "young", "allen", "king", "wright", "scott",
-    "torres", "nguyen", "hill", "flores", "green", "adams", "nelson", "baker", "hall", "rivera",
-    "campbell", "mitchell", "carter", "roberts", "schmidt", "schneider", "fischer", "weber",
-    "meyer", "wagner", "becker", "schulz", "hoffmann", "dubois", "lefebvre", "moreau", "laurent",
-    "rossi", "russo", "ferrari", "esposito", "bianchi", "kowalski", "nowak", "novak", "horvat",
-    "jensen", "nielsen", "hansen", "andersson", "johansson", "karlsson", "tanaka", "suzuki",
-    "takahashi", "watanabe", "kim", "park", "choi", "singh", "kumar", "sharma", "patel", "okafor",
-    "mensah", "obrien", "murphy", "kelly", "walsh", "byrne", "silva", "santos", "oliveira",
-];
-#[rustfmt::skip]
-const COMPANIES: &[&str] = &[
-    "acme", "initech", "globex", "umbrella", "hooli", "piedpiper", "stark", "wayne", "wonka",
-    "cyberdyne", "tyrell", "soylent", "aperture", "massive", "vandelay", "bluth", "dundermifflin",
-    "prestige", "oscorp", "gringotts",
-];
-#[rustfmt::skip]
-const TLDS: &[&str] = &[
-    "com", "io", "net", "org", "dev", "co.uk", "de",
-];
-
-fn title_case(s: &str) -> String {
-    let mut c = s.chars();
-    c.next()
-        .map(|f| f.to_uppercase().chain(c).collect())
-        .unwrap_or_default()
-}
-
-struct Owned {
-    id: ItemId,
-    kind: ItemKind,
-    title: String,
-    texts: Vec<String>,
-    tags: Vec<String>,
-    folder: Option<String>,
-    favourite: bool,
-    trashed: bool,
-}
-
-impl Owned {
-    fn doc(&self) -> SearchDoc<'_> {
-        SearchDoc {
-            id: self.id,
-            kind: self.kind,
-            title: &self.title,
-            texts: self.texts.iter().map(String::as_str).collect(),
-            tags: &self.tags,
-            folder: self.folder.as_deref(),
-            favourite: self.favourite,
-            trashed: self.trashed,
-        }
-    }
-}
-
-fn item(r: &mut Rng, n: usize) -> Owned {
-    let svc = r.pick(SERVICES);
-    let env = r.pick(ENVS);
-    let region = r.pick(REGIONS);
-    let team = r.pick(TEAMS);
-    let role = r.pick(ROLES);
-    let (first, last) = (r.pick(FIRST), r.pick(LAST));
-    let company = r.pick(COMPANIES);
-    let tld = r.pick(TLDS);
-    let num = r.below(40);
-    let title = match r.below(7) {
-        0 => format!("{} {env} {team}", title_case(svc)),
-        1 => format!("{} ({region})", title_case(svc)),
-        2 => format!("{} {svc} {role}", title_case(team)),
-        3 => format!(
-            "{} {} {}",
-            title_case(first),
-            title_case(last),
-            title_case(svc)
-        ),
-        4 => format!("{svc}-{env}-{num:02}.{region}"),
-        5 => format!("{} {role} token", title_case(svc)),
-        _ => format!("{} {} {env}", title_case(company), title_case(svc)),
-    };
-    let kind = match r.below(10) {
-        0..=4 => ItemKind::Login,
-        5 => ItemKind::Database,
-        6 => ItemKind::ApiToken,
-        7 => ItemKind::SshKey,
-        8 => ItemKind::SecureNote,
-        _ => ItemKind::Totp,
-    };
-    let mut texts = vec![if r.chance(50) {
-        format!("{first}.{last}@{company}.{tld}")
-    } else {
-        format!("{role}-{svc}")
-    }];
-    if r.chance(70) {
-        texts.push(format!("https://{svc}.{company}.{tld}/{team}"));
-    }
-    if r.chance(40) {
-        texts.push(format!("{svc}-{env}-{num}.{region}.{company}.internal"));
-    }
-    let mut tags = vec![team.to_owned()];
-    if r.chance(60) {
-        tags.push(env.to_owned());
-    }
-    let folder = match r.below(4) {
-        0 => None,
-        1 => Some("personal".to_owned()),
-        _ => Some(format!("work/{team}")),
-    };
-    let mut id = [0u8; 16];
-    id[..8].copy_from_slice(&(n as u64).to_le_bytes());
-    id[8..].copy_from_slice(&r.next().to_le_bytes());
-    Owned {
-        id: ItemId(id),
-        kind,
-        title,
-        texts,
-        tags,
-        folder,
-        favourite: r.chance(5),
-        trashed: r.chance(2),
-    }
-}
+use support::corpus::{self, Rng, TEAMS};
+use tessera_core::item::Item;
 
 /// One typo: substitution, insertion, deletion or adjacent transposition.
 fn typo(r: &mut Rng, w: &str) -> String {
@@ -225,13 +41,13 @@ fn typo(r: &mut Rng, w: &str) -> String {
 }
 
 /// 1–3 words from one item, one of them (4+ letters) with a typo, the last sometimes cut short.
-fn query(r: &mut Rng, items: &[Owned]) -> String {
+fn query(r: &mut Rng, items: &[Item]) -> String {
     loop {
         let it = &items[r.below(items.len())];
-        let mut all = it.title.to_lowercase();
-        for t in &it.texts {
+        let mut all = it.data.title.to_lowercase();
+        for f in it.data.fields.iter().filter(|f| f.kind == FieldKind::Text) {
             all.push(' ');
-            all.push_str(&t.to_lowercase());
+            all.push_str(&f.value.expose_secret().to_lowercase());
         }
         let mut toks: Vec<&str> = all
             .split(|c: char| !c.is_alphanumeric())
@@ -291,18 +107,18 @@ fn run(ix: &SearchIndex, queries: &[Query<'_>]) -> Stats {
 
 fn main() {
     let mut r = Rng(0x7e55_e7a0_5eed_0001);
-    let items: Vec<Owned> = (0..ITEMS).map(|n| item(&mut r, n)).collect();
+    let items: Vec<Item> = (0..ITEMS).map(|n| corpus::item(&mut r, n)).collect();
 
     let mut build10k = Vec::new();
     for _ in 0..5 {
         let t = Instant::now();
-        let ix = SearchIndex::build(items[..10_000].iter().map(Owned::doc));
+        let ix = SearchIndex::build(items[..10_000].iter().map(SearchDoc::from_item));
         build10k.push(ms(t.elapsed()));
         std::hint::black_box(&ix);
     }
     build10k.sort_by(f64::total_cmp);
     let t = Instant::now();
-    let ix = SearchIndex::build(items.iter().map(Owned::doc));
+    let ix = SearchIndex::build(items.iter().map(SearchDoc::from_item));
     let build100k = ms(t.elapsed());
 
     let texts: Vec<String> = (0..QUERIES).map(|_| query(&mut r, &items)).collect();
@@ -391,7 +207,7 @@ fn main() {
             .hits
             .first()
             .and_then(|h| items.iter().find(|i| i.id == h.id))
-            .map_or("-", |i| i.title.as_str());
+            .map_or("-", |i| i.data.title.as_str());
         println!("  {t:<32} {:>6} matches, top: {top}", res.total);
     }
 }

@@ -18,6 +18,7 @@ use tessera_crypto::{AccountSecretKey, CryptoError, SymmetricKey};
 
 use crate::error::{Error, Result};
 use crate::item::{codec, Item, ItemData, ItemId};
+use crate::search::{Query, SearchDoc, SearchIndex, SearchResults};
 use crate::store::{Store, VersionRow};
 
 mod header;
@@ -52,6 +53,7 @@ pub struct Vault {
     keyset: Keyset,
     items: HashMap<ItemId, Item>,
     damaged: Vec<String>,
+    index: SearchIndex,
 }
 
 impl std::fmt::Debug for Vault {
@@ -98,6 +100,7 @@ impl Vault {
             keyset,
             items: HashMap::new(),
             damaged: Vec::new(),
+            index: SearchIndex::new(),
         })
     }
 
@@ -151,6 +154,7 @@ impl Vault {
             keyset,
             items: HashMap::new(),
             damaged: Vec::new(),
+            index: SearchIndex::new(),
         };
         vault.load_items()?;
         Ok(vault)
@@ -208,6 +212,7 @@ impl Vault {
             }
         }
         self.damaged.sort();
+        self.index = SearchIndex::build(self.items.values().map(SearchDoc::from_item));
         Ok(())
     }
 
@@ -351,6 +356,7 @@ impl Vault {
                     data,
                 },
             );
+            self.reindex(id);
         }
         Ok(ids)
     }
@@ -377,7 +383,24 @@ impl Vault {
         item.updated_at = t;
         item.secret_changed_at = secret_changed_at;
         item.data = data;
+        self.reindex(id);
         Ok(version)
+    }
+
+    fn reindex(&mut self, id: &ItemId) {
+        if let Some(item) = self.items.get(id) {
+            self.index.upsert(&SearchDoc::from_item(item));
+        }
+    }
+
+    /// Ranked fuzzy search over titles, text fields, tags and folders (never concealed values).
+    pub fn search(&self, query: &Query<'_>) -> SearchResults {
+        self.index.search(query)
+    }
+
+    /// Approximate bytes the search index holds.
+    pub fn search_memory_bytes(&self) -> usize {
+        self.index.memory_bytes()
     }
 
     /// Move an item to the trash (it keeps its history and can be restored).
@@ -386,6 +409,7 @@ impl Vault {
         let t = now();
         self.store.write(|w| w.set_trashed(id, Some(t)))?;
         self.items.get_mut(id).expect("checked above").trashed_at = Some(t);
+        self.reindex(id);
         Ok(())
     }
 
@@ -396,6 +420,7 @@ impl Vault {
         }
         self.store.write(|w| w.set_trashed(id, None))?;
         self.items.get_mut(id).expect("checked above").trashed_at = None;
+        self.reindex(id);
         Ok(())
     }
 
@@ -408,6 +433,7 @@ impl Vault {
         }
         self.store.write(|w| w.purge(id))?;
         self.items.remove(id);
+        self.index.remove(*id);
         Ok(())
     }
 

@@ -37,6 +37,7 @@ struct Kit {
 /// Create the vault, store the Account Secret Key on this device, print the Emergency Kit.
 pub fn init(a: &InitArgs, dir: &VaultDir, out: &Output) -> Result<Option<ExitCode>> {
     let params = KdfParams::DEFAULT;
+    tessera_core::hardening::mark_non_dumpable()?;
     if dir.vault_file().exists() {
         return Err(
             tessera_core::Error::AlreadyExists(dir.vault_file().display().to_string()).into(),

@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::item::{FieldKind, Item, ItemKind, SecretText};
+use crate::search::{Query, TrashFilter};
 use crate::vault::{HistoryEntry, Vault};
 
 /// One field as shown.
@@ -239,16 +240,30 @@ pub fn matches(item: &Item, f: &super::Filter) -> bool {
         && (!f.favourites || d.favourite)
 }
 
-/// TEMPORARY until the index lands.
-pub fn search(
-    vault: &Vault,
-    query: &str,
-    filter: &super::Filter,
-    limit: usize,
-) -> Vec<ItemSummary> {
-    let q = query.to_lowercase();
-    let mut v = list(vault, filter);
-    v.retain(|s| s.title.to_lowercase().contains(&q));
-    v.truncate(limit);
-    v
+/// Ranked search with filters, best first.
+pub fn search(vault: &Vault, text: &str, f: &super::Filter, limit: usize) -> Vec<ItemSummary> {
+    let mut q = Query::new(text).limit(limit).trash(if f.trash {
+        TrashFilter::Only
+    } else {
+        TrashFilter::Exclude
+    });
+    if let Some(k) = f.kind {
+        q = q.kind(k);
+    }
+    if let Some(t) = &f.tag {
+        q = q.tag(t);
+    }
+    if let Some(folder) = &f.folder {
+        q = q.folder(folder);
+    }
+    if f.favourites {
+        q = q.favourites_only();
+    }
+    vault
+        .search(&q)
+        .hits
+        .iter()
+        .filter_map(|h| vault.get(&h.id).ok())
+        .map(ItemSummary::of)
+        .collect()
 }
