@@ -42,6 +42,8 @@ struct Shared {
     stop: AtomicBool,
     config: AgentConfig,
     socket: PathBuf,
+    /// A second handle on the listening socket, to wake the accept loop.
+    listener: UnixListener,
 }
 
 impl Shared {
@@ -57,6 +59,8 @@ impl Shared {
     fn request_stop(&self) {
         if !self.stop.swap(true, Ordering::SeqCst) {
             let _ = std::fs::remove_file(&self.socket);
+            // Shutting a listening socket down makes a blocked accept() return at once.
+            let _ = rustix::net::shutdown(&self.listener, rustix::net::Shutdown::Both);
         }
     }
 }
@@ -77,6 +81,10 @@ pub fn serve(
         stop: AtomicBool::new(false),
         config,
         socket,
+        listener: listener.try_clone().map_err(|e| Error::Io {
+            context: "duplicating the agent socket".into(),
+            source: e,
+        })?,
     });
     let started = Instant::now();
     let watchdog = {
@@ -102,22 +110,16 @@ pub fn serve(
             }
         })
     };
-    listener.set_nonblocking(true).map_err(|e| Error::Io {
-        context: "configuring the agent socket".into(),
-        source: e,
-    })?;
     while !shared.stop.load(Ordering::SeqCst) {
         match listener.accept() {
             Ok((stream, _)) => {
-                if !same_user(&stream) || stream.set_nonblocking(false).is_err() {
+                if shared.stop.load(Ordering::SeqCst) || !same_user(&stream) {
                     continue;
                 }
                 let shared = Arc::clone(&shared);
                 std::thread::spawn(move || handle_connection(&shared, stream));
             }
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                std::thread::sleep(Duration::from_millis(20));
-            }
+            Err(_) if shared.stop.load(Ordering::SeqCst) => {}
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
             Err(e) => {
                 return Err(Error::Io {
