@@ -179,15 +179,17 @@ fn check_single_versions() -> Result<()> {
             "-e",
             "normal",
             "--prefix",
-            "none",
+            "depth",
             "--format",
             "{p}",
         ])
         .output()
         .context("running cargo tree -d")?;
     let text = String::from_utf8_lossy(&out.stdout);
+    // Depth-0 lines are the duplicated crates themselves; deeper lines are their dependents.
     let dups: Vec<&str> = text
         .lines()
+        .filter_map(|l| l.strip_prefix('0'))
         .filter(|l| {
             SINGLE_VERSION
                 .iter()
