@@ -88,7 +88,44 @@ fn test() -> Result<()> {
     })?;
     // Unit, integration and doc tests. Not `--all-targets`: that would run the benchmark
     // binaries (harness = false) in a debug build; clippy above already compiles them.
-    step("tests", || cargo(&["test", "--workspace"]))?;
+    step("tests", run_tests)?;
+    Ok(())
+}
+
+/// `cargo test --workspace`, its output passed through, closing with one total line
+/// (`N passed, N failed`) so a reader of the log sees the whole count at the end.
+fn run_tests() -> Result<()> {
+    use std::io::{BufRead, Write};
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut child = Command::new(cargo)
+        .args(["test", "--workspace"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .context("running cargo test")?;
+    let (mut passed, mut failed) = (0u64, 0u64);
+    let stdout = std::io::stdout();
+    for line in std::io::BufReader::new(child.stdout.take().context("cargo test stdout")?).lines() {
+        let line = line.context("reading cargo test output")?;
+        if let Some(rest) = line.strip_prefix("test result: ") {
+            let count = |word: &str| {
+                rest.split(';')
+                    .find_map(|part| part.trim().strip_suffix(word).map(str::trim))
+                    .and_then(|n| n.rsplit(' ').next().and_then(|n| n.parse::<u64>().ok()))
+                    .unwrap_or(0)
+            };
+            passed += count("passed");
+            failed += count("failed");
+        }
+        writeln!(stdout.lock(), "{line}")?;
+    }
+    let status = child.wait().context("waiting for cargo test")?;
+    writeln!(
+        stdout.lock(),
+        "\nall tests: {passed} passed, {failed} failed"
+    )?;
+    if !status.success() {
+        bail!("cargo test failed ({status})");
+    }
     Ok(())
 }
 
