@@ -16,6 +16,7 @@ use tessera_core::agent::{AgentError, ErrorCode};
 use tessera_core::paths::VaultDir;
 
 mod cmd;
+mod dotenv;
 mod output;
 mod prompt;
 mod session;

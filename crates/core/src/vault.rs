@@ -94,14 +94,19 @@ impl Vault {
             w.put_meta(META_HEADER, &header.encode())?;
             w.put_meta(META_KEYSET, wrapped.as_bytes())
         })?;
-        Ok(Self {
+        Ok(Self::with_keys(store, header, keyset))
+    }
+
+    /// An unlocked vault with no items loaded yet.
+    fn with_keys(store: Store, header: Header, keyset: Keyset) -> Self {
+        Self {
             store,
             header,
             keyset,
             items: HashMap::new(),
             damaged: Vec::new(),
             index: SearchIndex::new(),
-        })
+        }
     }
 
     /// Unlock with the master password and Account Secret Key. Items that fail to decrypt are
@@ -148,14 +153,7 @@ impl Vault {
         } else {
             header
         };
-        let mut vault = Self {
-            store,
-            header,
-            keyset,
-            items: HashMap::new(),
-            damaged: Vec::new(),
-            index: SearchIndex::new(),
-        };
+        let mut vault = Self::with_keys(store, header, keyset);
         vault.load_items()?;
         Ok(vault)
     }

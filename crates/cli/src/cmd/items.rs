@@ -162,8 +162,8 @@ impl FieldArgs {
             );
         }
         if let Some(path) = &self.env_file {
-            for f in read_env_file(path)? {
-                d.set_field(&f.name, FieldKind::Concealed, f.value.duplicate());
+            for (name, value) in crate::dotenv::read(path)? {
+                d.set_field(&name, FieldKind::Concealed, value);
             }
         }
         for t in &self.tags {
@@ -194,40 +194,6 @@ impl FieldArgs {
     fn sets_a_secret(&self) -> bool {
         !self.secrets.is_empty() || self.generate.is_some() || self.env_file.is_some()
     }
-}
-
-/// `NAME=value` lines; `#` comments, blank lines and `export ` prefixes are skipped; one level
-/// of matching quotes is removed.
-fn read_env_file(path: &std::path::Path) -> Result<Vec<Field>> {
-    let text = zeroize::Zeroizing::new(
-        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?,
-    );
-    let mut out = Vec::new();
-    for (n, line) in text.lines().enumerate() {
-        let line = line.trim();
-        if line.is_empty() || line.starts_with('#') {
-            continue;
-        }
-        let line = line.strip_prefix("export ").unwrap_or(line);
-        let Some((name, value)) = line.split_once('=') else {
-            return usage(format!("{}:{}: expected NAME=value", path.display(), n + 1));
-        };
-        let name = name.trim();
-        if !is_env_name(name) {
-            return usage(format!(
-                "{}:{}: {name:?} is not a valid variable name",
-                path.display(),
-                n + 1
-            ));
-        }
-        let v = value.trim();
-        let v = [('"', '"'), ('\'', '\'')]
-            .iter()
-            .find_map(|(a, b)| v.strip_prefix(*a).and_then(|x| x.strip_suffix(*b)))
-            .unwrap_or(v);
-        out.push(Field::new(name, FieldKind::Concealed, v));
-    }
-    Ok(out)
 }
 
 /// Add one item.

@@ -238,21 +238,8 @@ fn collect_env(a: &RunArgs, dir: &VaultDir) -> Result<Vec<(String, SecretText)>>
         pairs.push((name.trim().to_owned(), value.to_owned()));
     }
     if let Some(path) = &a.template {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("reading the template {}", path.display()))?;
-        for (n, line) in text.lines().enumerate() {
-            let line = line.trim();
-            if line.is_empty() || line.starts_with('#') {
-                continue;
-            }
-            let line = line.strip_prefix("export ").unwrap_or(line);
-            let Some((name, value)) = line.split_once('=') else {
-                return usage(format!("{}:{}: expected NAME=value", path.display(), n + 1));
-            };
-            pairs.push((
-                name.trim().to_owned(),
-                value.trim().trim_matches('"').to_owned(),
-            ));
+        for (name, value) in crate::dotenv::read(path)? {
+            pairs.push((name, value.expose_secret().to_owned()));
         }
     }
     for (name, _) in &pairs {
