@@ -58,6 +58,29 @@ pub enum Error {
     /// The database failed (disk full, I/O error, locked by another process...).
     #[error("vault database error: {0}")]
     Database(String),
+    /// The team server refused a request; `message` is the server's explanation.
+    #[error("the team server refused: {message}")]
+    Remote {
+        /// The HTTP status.
+        status: u16,
+        /// The server's error code.
+        code: tessera_protocol::ErrorCode,
+        /// The server's message.
+        message: String,
+    },
+    /// The team server could not be reached or answered nonsense.
+    #[error("cannot reach the team server: {0}")]
+    Network(String),
+    /// The server offered an item version older than one this device has already seen.
+    #[error("the server offered version {offered} of item {item}, older than version {seen} seen before; refusing the rollback")]
+    Rollback {
+        /// The item.
+        item: String,
+        /// The version offered.
+        offered: u64,
+        /// The newest version seen.
+        seen: u64,
+    },
     /// A file could not be read or written.
     #[error("{context}: {source}")]
     Io {

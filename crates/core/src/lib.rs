@@ -11,6 +11,7 @@ pub mod generator;
 pub mod hardening;
 pub mod item;
 pub mod paths;
+pub mod remote;
 pub mod search;
 pub mod ssh;
 pub mod store;

@@ -32,6 +32,16 @@ const MIGRATIONS: &[&str] = &[
          content BLOB NOT NULL,
          PRIMARY KEY (item_id, version)
      ) WITHOUT ROWID;",
+    // 2: sync. `outbox`: versions (and deletions) not yet acknowledged by the team server.
+    // `seen`: the highest version of each item the server has shown, so an older one offered
+    // later (a rollback) is refused even after the item is deleted here.
+    "CREATE TABLE outbox (
+         item_id BLOB NOT NULL,
+         version INTEGER NOT NULL,
+         deleted INTEGER NOT NULL DEFAULT 0,
+         PRIMARY KEY (item_id, version)
+     ) WITHOUT ROWID;
+     CREATE TABLE seen (item_id BLOB PRIMARY KEY, version INTEGER NOT NULL) WITHOUT ROWID;",
 ];
 
 /// The newest schema this build reads and writes.
@@ -71,6 +81,7 @@ pub struct CurrentRow {
 pub struct Store {
     conn: Connection,
     path: PathBuf,
+    outbox: bool,
 }
 
 impl std::fmt::Debug for Store {
@@ -98,6 +109,7 @@ impl Store {
         let mut store = Self {
             conn,
             path: path.to_path_buf(),
+            outbox: false,
         };
         store
             .conn
@@ -135,6 +147,7 @@ impl Store {
         let store = Self {
             conn,
             path: path.to_path_buf(),
+            outbox: false,
         };
         let app: i64 = store
             .conn
@@ -203,10 +216,19 @@ impl Store {
         Ok(())
     }
 
+    /// Record every new version and deletion in the outbox (the vault is linked to a team
+    /// server).
+    pub fn set_outbox(&mut self, on: bool) {
+        self.outbox = on;
+    }
+
     /// Run `f` in one transaction: everything or nothing is written.
     pub fn write<T>(&mut self, f: impl FnOnce(&Writer<'_>) -> Result<T>) -> Result<T> {
         let tx = self.conn.transaction()?;
-        let out = f(&Writer { tx: &tx })?;
+        let out = f(&Writer {
+            tx: &tx,
+            outbox: self.outbox,
+        })?;
         tx.commit()?;
         Ok(out)
     }
@@ -246,6 +268,48 @@ impl Store {
         Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
     }
 
+    /// The outbox, oldest first: `(item id, version, deleted)`.
+    pub fn outbox(&self) -> Result<Vec<(Vec<u8>, i64, bool)>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT item_id, version, deleted FROM outbox ORDER BY version, item_id")?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    /// One stored version.
+    pub fn version(&self, item_id: &[u8], version: i64) -> Result<Option<VersionRow>> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT item_id, version, created_at, secret_changed_at, format, item_key, content
+                 FROM item_versions WHERE item_id = ?1 AND version = ?2",
+                params![item_id, version],
+                version_row,
+            )
+            .optional()?)
+    }
+
+    /// The highest version the server has shown for an item, and the item's current local
+    /// version (with whether it is in the trash), if it exists here.
+    pub fn sync_state(&self, item_id: &[u8]) -> Result<(Option<i64>, Option<i64>)> {
+        let seen = self
+            .conn
+            .query_row(
+                "SELECT version FROM seen WHERE item_id = ?1",
+                [item_id],
+                |r| r.get(0),
+            )
+            .optional()?;
+        let local = self
+            .conn
+            .query_row("SELECT version FROM items WHERE id = ?1", [item_id], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        Ok((seen, local))
+    }
+
     /// Number of items, and of those in the trash. Needs no key.
     pub fn counts(&self) -> Result<(u64, u64)> {
         Ok(self
@@ -271,9 +335,16 @@ fn version_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<VersionRow> {
 /// Writes inside one transaction.
 pub struct Writer<'a> {
     tx: &'a Transaction<'a>,
+    outbox: bool,
 }
 
 impl Writer<'_> {
+    /// Remove a `meta` value.
+    pub fn delete_meta(&self, key: &str) -> Result<()> {
+        self.tx.execute("DELETE FROM meta WHERE key = ?1", [key])?;
+        Ok(())
+    }
+
     /// Set a `meta` value.
     pub fn put_meta(&self, key: &str, value: &[u8]) -> Result<()> {
         self.tx.execute(
@@ -307,6 +378,63 @@ impl Writer<'_> {
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             params![row.item_id, row.version, row.created_at, row.secret_changed_at, row.format, row.item_key, row.content],
         )?;
+        if self.outbox {
+            self.tx.execute(
+                "INSERT OR IGNORE INTO outbox (item_id, version, deleted) VALUES (?1, ?2, 0)",
+                params![row.item_id, row.version],
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Store a version that came from the server: the item is created if new, and the version
+    /// becomes current when it is newer than the current one. An existing row of the same
+    /// version (a local edit the server did not take) is replaced.
+    pub fn put_remote_version(&self, row: &VersionRow) -> Result<()> {
+        self.tx.execute(
+            "INSERT INTO items (id, version, created_at) VALUES (?1, ?2, ?3)
+             ON CONFLICT(id) DO UPDATE SET version = max(version, excluded.version)",
+            params![row.item_id, row.version, row.created_at],
+        )?;
+        self.tx.execute(
+            "INSERT OR REPLACE INTO item_versions (item_id, version, created_at, secret_changed_at, format, item_key, content)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![row.item_id, row.version, row.created_at, row.secret_changed_at, row.format, row.item_key, row.content],
+        )?;
+        self.set_seen(&row.item_id, row.version)
+    }
+
+    /// Remember the highest version the server has shown for an item.
+    pub fn set_seen(&self, item_id: &[u8], version: i64) -> Result<()> {
+        self.tx.execute(
+            "INSERT INTO seen (item_id, version) VALUES (?1, ?2)
+             ON CONFLICT(item_id) DO UPDATE SET version = max(version, excluded.version)",
+            params![item_id, version],
+        )?;
+        Ok(())
+    }
+
+    /// Put every current version in the outbox (first upload after linking).
+    pub fn queue_everything(&self) -> Result<()> {
+        self.tx.execute("INSERT OR IGNORE INTO outbox (item_id, version, deleted) SELECT id, version, 0 FROM items", [])?;
+        Ok(())
+    }
+
+    /// Drop outbox entries of an item up to a version (acknowledged or superseded).
+    pub fn clear_outbox(&self, item_id: &[u8], up_to: i64) -> Result<()> {
+        self.tx.execute(
+            "DELETE FROM outbox WHERE item_id = ?1 AND version <= ?2",
+            params![item_id, up_to],
+        )?;
+        Ok(())
+    }
+
+    /// Delete one version row (a local edit replaced after a conflict).
+    pub fn delete_version(&self, item_id: &[u8], version: i64) -> Result<()> {
+        self.tx.execute(
+            "DELETE FROM item_versions WHERE item_id = ?1 AND version = ?2",
+            params![item_id, version],
+        )?;
         Ok(())
     }
 
@@ -319,8 +447,14 @@ impl Writer<'_> {
         Ok(())
     }
 
-    /// Delete an item and its whole history for good.
+    /// Delete an item and its whole history for good (queuing a tombstone when linked).
     pub fn purge(&self, id: &ItemId) -> Result<()> {
+        if self.outbox {
+            self.tx.execute(
+                "INSERT OR IGNORE INTO outbox (item_id, version, deleted) SELECT id, version + 1, 1 FROM items WHERE id = ?1",
+                [&id.0[..]],
+            )?;
+        }
         self.tx
             .execute("DELETE FROM items WHERE id = ?1", [&id.0[..]])?;
         Ok(())

@@ -22,8 +22,10 @@ use crate::search::{Query, SearchDoc, SearchIndex, SearchResults};
 use crate::store::{Store, VersionRow};
 
 mod header;
+mod sync;
 
 pub use header::Header;
+pub use sync::{root_fingerprint, LinkInfo, SyncReport};
 
 const META_HEADER: &str = "header";
 const META_KEYSET: &str = "keyset";
@@ -155,6 +157,7 @@ impl Vault {
         };
         let mut vault = Self::with_keys(store, header, keyset);
         vault.load_items()?;
+        vault.enable_outbox_if_linked()?;
         Ok(vault)
     }
 

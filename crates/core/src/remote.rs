@@ -1,0 +1,140 @@
+//! The HTTP client of the team server API (blocking; the CLI and the agent call it from their
+//! own threads). Every request carries the API version header; error bodies become
+//! [`Error::Remote`] with the server's code and message.
+use std::time::Duration;
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use tessera_protocol::{ErrorBody, API_VERSION, API_VERSION_HEADER};
+
+use crate::error::{Error, Result};
+
+/// A connection to one team server, optionally with a session.
+pub struct Remote {
+    agent: ureq::Agent,
+    base: String,
+    token: Option<String>,
+}
+
+impl std::fmt::Debug for Remote {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "Remote({}, session: {})",
+            self.base,
+            self.token.is_some()
+        )
+    }
+}
+
+impl Remote {
+    /// A client for the server at `base` (e.g. `http://127.0.0.1:8787`).
+    pub fn new(base: &str, token: Option<String>) -> Result<Self> {
+        let base = base.trim_end_matches('/').to_owned();
+        if !(base.starts_with("http://") || base.starts_with("https://")) {
+            return Err(Error::Invalid(format!(
+                "{base:?} is not a server URL; use http(s)://host:port"
+            )));
+        }
+        if base.starts_with("http://") && !is_loopback(&base) {
+            return Err(Error::Invalid(format!(
+                "{base} is plain HTTP to another machine; use https:// (plain HTTP is accepted only on this machine)"
+            )));
+        }
+        let agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(60)))
+            .build()
+            .into();
+        Ok(Self { agent, base, token })
+    }
+
+    /// The server's base URL.
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    /// GET a JSON resource.
+    pub fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T> {
+        let req = self.agent.get(format!("{}{path}", self.base));
+        let req = self.headers(req);
+        Self::finish(req.call())
+    }
+
+    /// POST a JSON body and read a JSON answer.
+    pub fn post<B: Serialize, T: DeserializeOwned>(&self, path: &str, body: &B) -> Result<T> {
+        let req = self.headers(self.agent.post(format!("{}{path}", self.base)));
+        Self::finish(req.send_json(body))
+    }
+
+    /// PUT a JSON body and read a JSON answer.
+    pub fn put<B: Serialize, T: DeserializeOwned>(&self, path: &str, body: &B) -> Result<T> {
+        let req = self.headers(self.agent.put(format!("{}{path}", self.base)));
+        Self::finish(req.send_json(body))
+    }
+
+    /// POST with no body, or DELETE, expecting no content.
+    pub fn call_empty(&self, method: &str, path: &str) -> Result<()> {
+        let url = format!("{}{path}", self.base);
+        let resp = match method {
+            "DELETE" => self.headers(self.agent.delete(url)).call(),
+            _ => self.headers(self.agent.post(url)).send_empty(),
+        };
+        let mut resp = resp.map_err(|e| Error::Network(e.to_string()))?;
+        if resp.status().is_success() {
+            return Ok(());
+        }
+        let text = resp.body_mut().read_to_string().unwrap_or_default();
+        Err(Self::error(resp.status().as_u16(), &text))
+    }
+
+    fn headers<B>(&self, req: ureq::RequestBuilder<B>) -> ureq::RequestBuilder<B> {
+        let req = req.header(API_VERSION_HEADER, API_VERSION.to_string());
+        match &self.token {
+            Some(t) => req.header("authorization", format!("Bearer {t}")),
+            None => req,
+        }
+    }
+
+    fn finish<T: DeserializeOwned>(
+        resp: std::result::Result<ureq::http::Response<ureq::Body>, ureq::Error>,
+    ) -> Result<T> {
+        let mut resp = resp.map_err(|e| Error::Network(e.to_string()))?;
+        let status = resp.status().as_u16();
+        let text = resp
+            .body_mut()
+            .with_config()
+            .limit(64 * 1024 * 1024)
+            .read_to_string()
+            .map_err(|e| Error::Network(format!("reading the answer: {e}")))?;
+        if (200..300).contains(&status) {
+            return serde_json::from_str(&text)
+                .map_err(|e| Error::Network(format!("unexpected answer from the server: {e}")));
+        }
+        Err(Self::error(status, &text))
+    }
+
+    fn error(status: u16, text: &str) -> Error {
+        match serde_json::from_str::<ErrorBody>(text) {
+            Ok(b) => Error::Remote {
+                status,
+                code: b.error.code,
+                message: b.error.message,
+            },
+            Err(_) => Error::Network(format!(
+                "the server answered HTTP {status} without an explanation"
+            )),
+        }
+    }
+}
+
+fn is_loopback(url: &str) -> bool {
+    let host = url
+        .split("://")
+        .nth(1)
+        .unwrap_or("")
+        .split(['/', ':'])
+        .next()
+        .unwrap_or("");
+    host == "localhost" || host.starts_with("127.") || url.contains("://[::1]")
+}
