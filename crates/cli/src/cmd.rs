@@ -11,6 +11,7 @@ use crate::output::Output;
 mod items;
 mod keys;
 mod run;
+mod team;
 mod vault;
 
 /// Input that makes sense to clap but not to Tessera; exit code 7.
@@ -72,6 +73,20 @@ pub enum Command {
     Run(run::RunArgs),
     /// Render a template with secrets to standard output.
     Inject(run::InjectArgs),
+    /// Team server: create a team, invite, join.
+    #[command(subcommand)]
+    Team(team::TeamCommand),
+    /// Sign in on a new device (builds this device's vault from the team server).
+    Login(team::LoginArgs),
+    /// Sign this device out of the team server (the local vault stays).
+    Logout,
+    /// Exchange changes with the team server now.
+    Sync,
+    /// List the account's signed-in devices, or sign one out.
+    Devices(team::DevicesArgs),
+    /// The TOTP second factor for the team server account.
+    #[command(subcommand)]
+    Mfa(team::MfaCommand),
     /// Serve the agent in the foreground (started by `tessera unlock`).
     #[command(hide = true)]
     Agent(vault::AgentArgs),
@@ -101,6 +116,12 @@ pub fn run(command: Command, dir: &VaultDir, out: &Output) -> Result<ExitCode> {
         Command::Run(a) => run::run(&a, dir),
         Command::Inject(a) => run::inject(&a, dir),
         Command::Agent(a) => vault::agent(&a, dir),
+        Command::Team(c) => team::team(c, dir, out),
+        Command::Login(a) => team::login(&a, dir, out),
+        Command::Logout => team::logout(dir, out),
+        Command::Sync => team::sync(dir, out),
+        Command::Devices(a) => team::devices(&a, dir, out),
+        Command::Mfa(c) => team::mfa(&c, dir, out),
     }
     .map(|code| code.unwrap_or(ExitCode::SUCCESS))
 }

@@ -90,7 +90,10 @@ fn exit_code(e: &anyhow::Error) -> u8 {
                 E::Locked => 3,
                 E::NotFound(_) | E::Ambiguous { .. } => 4,
                 E::WrongPassword => 5,
-                E::Tampered { .. } | E::TamperedHeader(_) | E::NotAVault { .. } => 6,
+                E::Tampered { .. }
+                | E::TamperedHeader(_)
+                | E::NotAVault { .. }
+                | E::Rollback { .. } => 6,
                 E::Invalid(_) | E::AlreadyExists(_) | E::Crypto(_) => 7,
                 _ => 1,
             };

@@ -121,6 +121,60 @@ pub enum Request {
         /// Id, id prefix or exact title.
         item: String,
     },
+    /// Create a team on a server; this vault's owner becomes its first admin.
+    TeamCreate {
+        /// The server URL.
+        server: String,
+        /// The account e-mail.
+        email: String,
+        /// This device's name.
+        device: String,
+        /// The master password (to derive the auth key).
+        password: SecretText,
+    },
+    /// Join a team with an invitation.
+    TeamJoin {
+        /// The server URL.
+        server: String,
+        /// The invitation secret.
+        token: String,
+        /// The team root fingerprint from the invitation, pinned.
+        fingerprint: String,
+        /// The account e-mail (the invited one).
+        email: String,
+        /// This device's name.
+        device: String,
+        /// The master password.
+        password: SecretText,
+    },
+    /// Invite someone to the team (admins).
+    TeamInvite {
+        /// Who.
+        email: String,
+    },
+    /// Pull and push changes now.
+    Sync,
+    /// Sign this device out of the server and unlink the vault.
+    Logout,
+    /// The account's signed-in devices.
+    Devices,
+    /// Sign a device out.
+    RevokeDevice {
+        /// Its session id.
+        session_id: String,
+    },
+    /// Start TOTP enrolment.
+    MfaEnrol,
+    /// Finish TOTP enrolment with a first code.
+    MfaConfirm {
+        /// The code.
+        code: String,
+    },
+    /// Turn the second factor off.
+    MfaDisable {
+        /// A current code.
+        code: String,
+    },
     /// Change the master password.
     ChangePassword {
         /// The current password, checked first.
@@ -149,6 +203,10 @@ pub enum ErrorCode {
     Invalid,
     /// The client speaks another protocol version.
     UnsupportedVersion,
+    /// The team server refused the request.
+    Remote,
+    /// The team server could not be reached.
+    Network,
     /// Anything else (I/O, database); the message says what.
     Internal,
 }
@@ -170,8 +228,12 @@ impl From<Error> for AgentError {
             Error::WrongPassword => ErrorCode::WrongPassword,
             Error::NotFound(_) => ErrorCode::NotFound,
             Error::Ambiguous { .. } => ErrorCode::Ambiguous,
-            Error::Tampered { .. } | Error::TamperedHeader(_) => ErrorCode::Tampered,
+            Error::Tampered { .. } | Error::TamperedHeader(_) | Error::Rollback { .. } => {
+                ErrorCode::Tampered
+            }
             Error::Invalid(_) => ErrorCode::Invalid,
+            Error::Remote { .. } => ErrorCode::Remote,
+            Error::Network(_) => ErrorCode::Network,
             _ => ErrorCode::Internal,
         };
         Self {

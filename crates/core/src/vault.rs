@@ -25,7 +25,7 @@ mod header;
 mod sync;
 
 pub use header::Header;
-pub use sync::{root_fingerprint, LinkInfo, SyncReport};
+pub use sync::{root_fingerprint, Credentials, LinkInfo, SyncReport};
 
 const META_HEADER: &str = "header";
 const META_KEYSET: &str = "keyset";
@@ -469,14 +469,20 @@ impl Vault {
         self.update(id, entry.data)
     }
 
-    /// Change the master password: the keyset is re-wrapped under the new KEK; items are not
-    /// touched. `secret_key` is the account's (unchanged) Account Secret Key.
+    /// Change the master password: `old` is checked first (wrong → [`Error::WrongPassword`]),
+    /// then the keyset is re-wrapped under the new KEK; items are not touched.
+    /// `secret_key` is the account's (unchanged) Account Secret Key.
     pub fn change_password(
         &mut self,
+        old: &[u8],
         new_password: &[u8],
         secret_key: &AccountSecretKey,
         params: KdfParams,
     ) -> Result<()> {
+        let (header, wrapped) = read_header(&self.store)?;
+        let kek =
+            kdf::derive_master_key(old, secret_key, &header.salt, header.kdf)?.encryption_key();
+        Keyset::unwrap(&kek, &wrapped, &keyset_ad(&header)).map_err(|_| Error::WrongPassword)?;
         params.check()?;
         let header = Header {
             kdf: params,

@@ -171,7 +171,11 @@ fn kdf_parameters_upgrade_on_unlock_and_password_change_rewraps() {
     // Unlocking with a weaker target never downgrades.
     let mut v = tv.unlock().unwrap();
     assert_eq!(v.header().kdf, stronger);
-    v.change_password(b"new password", &tv.secret_key, PARAMS)
+    assert!(matches!(
+        v.change_password(b"not it", b"new password", &tv.secret_key, PARAMS),
+        Err(Error::WrongPassword)
+    ));
+    v.change_password(PASSWORD, b"new password", &tv.secret_key, PARAMS)
         .unwrap();
     v.lock();
     assert!(matches!(tv.unlock(), Err(Error::WrongPassword)));

@@ -208,6 +208,7 @@ pub fn status(dir: &VaultDir, out: &Output) -> Result<Option<ExitCode>> {
                 kdf: None,
                 idle_timeout_secs: 0,
                 locks_in_secs: None,
+                link: None,
             }
         }
     };

@@ -15,7 +15,7 @@ use super::view::{self, HistoryView, ItemView, StatusView};
 use super::{AgentError, ErrorCode, Request, MAX_LINE, PROTOCOL_VERSION};
 use crate::error::Error;
 use crate::paths::VaultDir;
-use crate::vault::{self, Vault};
+use crate::vault::{self, Credentials, Vault};
 
 /// How an agent behaves.
 #[derive(Debug, Clone)]
@@ -329,24 +329,86 @@ fn handle(shared: &Shared, st: &mut State, request: Request) -> Reply {
             let id = v.resolve(&item)?;
             ok(&HistoryView::of(&v.history(&id)?))
         }
+        request @ (Request::TeamCreate { .. }
+        | Request::TeamJoin { .. }
+        | Request::TeamInvite { .. }
+        | Request::Sync
+        | Request::Logout
+        | Request::Devices
+        | Request::RevokeDevice { .. }
+        | Request::MfaEnrol
+        | Request::MfaConfirm { .. }
+        | Request::MfaDisable { .. }) => handle_team(shared, st, request),
         Request::ChangePassword { old, new } => {
             let secret_key = dir.read_secret_key()?;
-            let v = unlocked_mut(st)?;
-            // Prove the current password: a full unlock of the file with it.
-            Vault::unlock(
-                v.path(),
+            unlocked_mut(st)?.change_password(
                 old.expose_secret().as_bytes(),
-                &secret_key,
-                KdfParams::FLOOR,
-            )?
-            .lock();
-            v.change_password(
                 new.expose_secret().as_bytes(),
                 &secret_key,
                 shared.config.kdf_target,
             )?;
             ok(&status(shared, st)?)
         }
+    }
+}
+
+/// Requests that talk to the team server.
+fn handle_team(shared: &Shared, st: &mut State, request: Request) -> Reply {
+    let dir = &shared.config.dir;
+    match request {
+        Request::TeamCreate {
+            server,
+            email,
+            device,
+            password,
+        } => {
+            let secret_key = dir.read_secret_key()?;
+            let c = Credentials {
+                email: &email,
+                device: &device,
+                password: password.expose_secret().as_bytes(),
+                secret_key: &secret_key,
+            };
+            ok(&unlocked_mut(st)?.create_team(&server, &c)?)
+        }
+        Request::TeamJoin {
+            server,
+            token,
+            fingerprint,
+            email,
+            device,
+            password,
+        } => {
+            let secret_key = dir.read_secret_key()?;
+            let c = Credentials {
+                email: &email,
+                device: &device,
+                password: password.expose_secret().as_bytes(),
+                secret_key: &secret_key,
+            };
+            ok(&unlocked_mut(st)?.join_team(&server, &token, &fingerprint, &c)?)
+        }
+        Request::TeamInvite { email } => ok(&unlocked(st)?.invite(&email)?),
+        Request::Sync => ok(&unlocked_mut(st)?.sync()?),
+        Request::Logout => {
+            unlocked_mut(st)?.logout()?;
+            ok(&true)
+        }
+        Request::Devices => ok(&unlocked(st)?.devices()?),
+        Request::RevokeDevice { session_id } => {
+            unlocked(st)?.revoke_device(&session_id)?;
+            ok(&true)
+        }
+        Request::MfaEnrol => ok(&unlocked(st)?.mfa_enrol()?),
+        Request::MfaConfirm { code } => ok(&unlocked(st)?.mfa_confirm(&code)?),
+        Request::MfaDisable { code } => {
+            unlocked(st)?.mfa_disable(&code)?;
+            ok(&true)
+        }
+        _ => Err(AgentError {
+            code: ErrorCode::Internal,
+            message: "not a team request".into(),
+        }),
     }
 }
 
@@ -373,6 +435,7 @@ fn status(shared: &Shared, st: &State) -> Result<StatusView, Error> {
                 kdf: Some(v.header().kdf.to_string()),
                 idle_timeout_secs: timeout.as_secs(),
                 locks_in_secs: Some(timeout.saturating_sub(st.last_used.elapsed()).as_secs()),
+                link: v.link_info()?,
             }
         }
         None => {
@@ -386,6 +449,7 @@ fn status(shared: &Shared, st: &State) -> Result<StatusView, Error> {
                 kdf: None,
                 idle_timeout_secs: timeout.as_secs(),
                 locks_in_secs: None,
+                link: None,
             }
         }
     })

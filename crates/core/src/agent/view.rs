@@ -96,6 +96,9 @@ pub struct StatusView {
     pub idle_timeout_secs: u64,
     /// Seconds until it does, at the current idleness.
     pub locks_in_secs: Option<u64>,
+    /// The team server this vault syncs with (known only while unlocked).
+    #[serde(default)]
+    pub link: Option<crate::vault::LinkInfo>,
 }
 
 /// One version in an item's history.
