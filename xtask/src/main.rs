@@ -74,6 +74,7 @@ fn run(args: &[String]) -> Result<()> {
 
 fn test() -> Result<()> {
     ensure_packages(TEST_PACKAGES)?;
+    step("PostgreSQL on 127.0.0.1:5432", ensure_postgres)?;
     step("formatting", || cargo(&["fmt", "--all", "--", "--check"]))?;
     step("one RustCrypto generation", check_single_versions)?;
     step("clippy", || {
@@ -196,6 +197,56 @@ fn ensure_packages(pkgs: &[(&str, &str)]) -> Result<()> {
     let mut install = vec!["apt-get", "install", "-y", "-q", "--no-install-recommends"];
     install.extend(missing);
     apt(&install)
+}
+
+/// The server's tests run against a real PostgreSQL on 127.0.0.1:5432 that trusts local TCP
+/// connections (as the project's machines provide). Start it if it is installed but down;
+/// install and configure it if it is missing.
+fn ensure_postgres() -> Result<()> {
+    let up = || {
+        std::net::TcpStream::connect_timeout(
+            &"127.0.0.1:5432".parse().expect("a socket address"),
+            std::time::Duration::from_secs(2),
+        )
+        .is_ok()
+    };
+    if up() {
+        return Ok(());
+    }
+    if !have("pg_ctlcluster") {
+        ensure_packages(&[("postgresql", "pg_ctlcluster")])?;
+    }
+    let versions = std::fs::read_dir("/etc/postgresql")
+        .context("PostgreSQL is installed but /etc/postgresql is missing")?;
+    for version in versions.flatten() {
+        let hba = version.path().join("main/pg_hba.conf");
+        let text = std::fs::read_to_string(&hba).unwrap_or_default();
+        let line = "host all all 127.0.0.1/32 trust";
+        if !text.contains(line) {
+            std::fs::write(&hba, format!("# added by cargo xtask test: the test suite connects without a password\n{line}\n{text}"))
+                .with_context(|| format!("configuring {}", hba.display()))?;
+        }
+        let v = version.file_name();
+        let status = Command::new("pg_ctlcluster")
+            .arg("--skip-systemctl-redirect")
+            .arg(&v)
+            .args(["main", "start"])
+            .status()
+            .context("starting PostgreSQL")?;
+        if !status.success() {
+            eprintln!(
+                "pg_ctlcluster {} main start failed ({status})",
+                v.to_string_lossy()
+            );
+        }
+    }
+    for _ in 0..50 {
+        if up() {
+            return Ok(());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    bail!("PostgreSQL does not answer on 127.0.0.1:5432")
 }
 
 fn is_root() -> bool {
