@@ -479,6 +479,13 @@ impl Vault {
         secret_key: &AccountSecretKey,
         params: KdfParams,
     ) -> Result<()> {
+        if self.link_info()?.is_some() {
+            return Err(Error::Invalid(
+                "this vault is linked to a team server, which keeps a copy of its keys for new devices; \
+                 changing the master password of a linked vault is not supported yet, so nothing was changed"
+                    .into(),
+            ));
+        }
         let (header, wrapped) = read_header(&self.store)?;
         let kek =
             kdf::derive_master_key(old, secret_key, &header.salt, header.kdf)?.encryption_key();
