@@ -89,6 +89,8 @@ fn test() -> Result<()> {
     })?;
     // Unit, integration and doc tests. Not `--all-targets`: that would run the benchmark
     // binaries (harness = false) in a debug build; clippy above already compiles them.
+    // The end-to-end tests run the `tessera` and `tessera-server` binaries themselves.
+    step("binaries", || cargo(&["build", "--workspace", "--bins"]))?;
     step("tests", run_tests)?;
     Ok(())
 }

@@ -279,7 +279,8 @@ impl Vault {
         };
         let resp: proto::LoginResponse = Remote::new(server, None)?.post("/v1/join", &request)?;
         let got = root_fingerprint(&resp.root_public.0);
-        if got != expected_fingerprint.trim() {
+        // Compare without base64 padding, which some tools print and others do not.
+        if got.trim_end_matches('=') != expected_fingerprint.trim().trim_end_matches('=') {
             return Err(Error::Invalid(format!(
                 "the server presented team root key {got}, not the {expected_fingerprint} of the invitation; not joining (the server may be impersonated)"
             )));

@@ -1,0 +1,176 @@
+//! A malicious team server (a test double: the real server cannot be made to misbehave) that
+//! replays an old item version or swaps two items' ciphertexts: the client refuses and names
+//! the item.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::sync::{Arc, Mutex};
+
+use support::{login, TestVault, PASSWORD};
+use tessera_core::vault::Credentials;
+use tessera_core::Error;
+use tessera_protocol as proto;
+
+/// What the fake server answers to `GET /v1/sync`.
+#[derive(Default)]
+struct Script {
+    pushed: Vec<proto::PushChange>,
+    pull: Vec<proto::ItemRecord>,
+}
+
+/// A minimal HTTP/1.1 server answering the few calls a sync makes.
+fn fake_server(script: Arc<Mutex<Script>>) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let mut stream = stream.unwrap();
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut request_line = String::new();
+            reader.read_line(&mut request_line).unwrap();
+            let mut len = 0;
+            loop {
+                let mut h = String::new();
+                reader.read_line(&mut h).unwrap();
+                if h.trim().is_empty() {
+                    break;
+                }
+                if let Some(v) = h.to_ascii_lowercase().strip_prefix("content-length:") {
+                    len = v.trim().parse().unwrap();
+                }
+            }
+            let mut body = vec![0; len];
+            reader.read_exact(&mut body).unwrap();
+            let path = request_line.split_whitespace().nth(1).unwrap().to_owned();
+            let answer = if path == "/v1/teams" {
+                let req: proto::CreateTeamRequest = serde_json::from_slice(&body).unwrap();
+                serde_json::to_string(&proto::LoginResponse {
+                    team_id: proto::Id([9; 16]),
+                    account_id: req.admin.account_id,
+                    session: proto::SessionInfo {
+                        token: "t".into(),
+                        session_id: proto::Id([8; 16]),
+                        expires_at: i64::MAX,
+                    },
+                    keys: req.admin.keys,
+                    root_public: req.root_public,
+                    mfa_enabled: false,
+                })
+                .unwrap()
+            } else if path.starts_with("/v1/sync?") {
+                let s = script.lock().unwrap();
+                serde_json::to_string(&proto::PullResponse {
+                    changes: s.pull.clone(),
+                    cursor: 100,
+                    more: false,
+                })
+                .unwrap()
+            } else {
+                let req: proto::PushRequest = serde_json::from_slice(&body).unwrap();
+                let mut s = script.lock().unwrap();
+                let results = req
+                    .changes
+                    .iter()
+                    .map(|c| proto::PushResult::Applied {
+                        item_id: c.item_id,
+                        version: c.version,
+                        seq: 1,
+                    })
+                    .collect();
+                s.pushed.extend(req.changes);
+                serde_json::to_string(&proto::PushResponse { results }).unwrap()
+            };
+            let _ = write!(stream, "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{answer}", answer.len());
+        }
+    });
+    url
+}
+
+fn record(c: &proto::PushChange) -> proto::ItemRecord {
+    proto::ItemRecord {
+        item_id: c.item_id,
+        version: c.version,
+        seq: 1,
+        deleted: c.deleted,
+        blob: c.blob.clone(),
+    }
+}
+
+#[test]
+fn replayed_and_swapped_versions_are_refused_by_name() {
+    let script = Arc::new(Mutex::new(Script::default()));
+    let url = fake_server(Arc::clone(&script));
+    let (tv, mut v) = TestVault::new();
+    let creds = Credentials {
+        email: "a@example.com",
+        device: "test",
+        password: PASSWORD,
+        secret_key: &tv.secret_key,
+    };
+    v.create_team(&url, &creds).unwrap();
+    let a = v.add(login("a", "u", "pa-1", "")).unwrap();
+    let b = v.add(login("b", "u", "pb", "")).unwrap();
+    v.update(&a, login("a", "u", "pa-2", "")).unwrap();
+    assert_eq!(v.sync().unwrap().pushed, 3);
+
+    let pushed = script.lock().unwrap().pushed.clone();
+    let find = |id: &tessera_core::item::ItemId, version: u64| {
+        pushed
+            .iter()
+            .find(|c| c.item_id.0 == id.0 && c.version == version)
+            .unwrap()
+            .clone()
+    };
+
+    // Replay: the server offers version 1 of `a` after version 2 was acknowledged.
+    script.lock().unwrap().pull = vec![record(&find(&a, 1))];
+    let err = v.sync().unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Rollback {
+                offered: 1,
+                seen: 2,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(err.to_string().contains(&a.to_hex()), "{err}");
+
+    // Swap: `a`'s record carries `b`'s sealed version (moved to a newer version number).
+    let mut swapped = record(&find(&b, 1));
+    swapped.item_id = proto::Id(a.0);
+    swapped.version = 3;
+    script.lock().unwrap().pull = vec![swapped];
+    let err = v.sync().unwrap_err();
+    assert!(
+        matches!(&err, Error::Tampered { item } if *item == a.to_hex()),
+        "{err}"
+    );
+
+    // Nothing was applied: both items still read as before.
+    assert_eq!(
+        v.get(&a)
+            .unwrap()
+            .data
+            .field("password")
+            .unwrap()
+            .value
+            .expose_secret(),
+        "pa-2"
+    );
+    assert_eq!(
+        v.get(&b)
+            .unwrap()
+            .data
+            .field("password")
+            .unwrap()
+            .value
+            .expose_secret(),
+        "pb"
+    );
+}
