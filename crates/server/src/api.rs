@@ -282,16 +282,15 @@ fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             .map(str::to_owned);
         let field = match (named, path.as_str()) {
             (Some(n), "." | "") => n,
+            (Some(n), p) if p == n || p.ends_with(&format!(".{n}")) => p.to_owned(),
             (Some(n), p) => format!("{p}.{n}"),
             (None, "." | "") => "body".to_owned(),
             (None, p) => p.to_owned(),
         };
-        let message = if e.inner().is_syntax() || e.inner().is_eof() {
-            format!("the body is not valid JSON: {message}")
-        } else {
-            format!("{field}: {message}")
-        };
-        ApiError::bad(&field, message)
+        if e.inner().is_syntax() || e.inner().is_eof() {
+            return ApiError::bad("body", format!("the body is not valid JSON: {message}"));
+        }
+        ApiError::bad(&field, format!("{field}: {message}"))
     })?;
     de.end()
         .map_err(|_| ApiError::bad("body", "the body has data after the JSON value"))?;
