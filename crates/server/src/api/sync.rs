@@ -1,0 +1,55 @@
+//! Sync: pull the caller's changes since a cursor; push changes compare-and-set on versions.
+use axum::extract::{Query, State};
+use axum::Json;
+use serde::Deserialize;
+use tessera_protocol::{limits, PullResponse, PushRequest, PushResponse};
+
+use super::{now, ApiError, ApiJson, AppState, Member};
+
+/// The query of `GET /v1/sync`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct SyncQuery {
+    #[serde(default)]
+    since: u64,
+}
+
+/// `GET /v1/sync?since=N`: the caller's changes after `since`, oldest first.
+pub(super) async fn pull(
+    State(state): State<AppState>,
+    Member(caller): Member,
+    query: Result<Query<SyncQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<PullResponse>, ApiError> {
+    let Query(q) = query.map_err(|_| {
+        ApiError::bad(
+            "since",
+            "since must be a non-negative integer (a sync cursor)",
+        )
+    })?;
+    let page = state
+        .store()
+        .pull(caller.account.id, q.since, limits::PULL_CHANGES)
+        .await?;
+    let cursor = page.changes.last().map_or(q.since, |c| c.seq);
+    Ok(Json(PullResponse {
+        changes: page.changes,
+        cursor,
+        more: page.more,
+    }))
+}
+
+/// `POST /v1/sync`: apply a batch; each change is `applied` or a `conflict` with the current
+/// record.
+pub(super) async fn push(
+    State(state): State<AppState>,
+    Member(caller): Member,
+    ApiJson(req): ApiJson<PushRequest>,
+) -> Result<Json<PushResponse>, ApiError> {
+    let n = req.changes.len();
+    let results = state
+        .store()
+        .push(caller.team.id, caller.account.id, req.changes, now())
+        .await?;
+    tracing::info!(account = %caller.account.id, changes = n, "push");
+    Ok(Json(PushResponse { results }))
+}

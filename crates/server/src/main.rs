@@ -1,0 +1,73 @@
+//! `tessera-server`: the Tessera team server. SQLite in `--data-dir` by default, PostgreSQL
+//! with `--database-url`.
+#![forbid(unsafe_code)]
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{bail, Context as _, Result};
+use clap::Parser;
+use tessera_server::store::{postgres::PgStore, sqlite::SqliteStore};
+use tessera_server::{AppState, Store};
+
+/// The Tessera team server.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Args {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8787")]
+    listen: SocketAddr,
+    /// Directory of the SQLite database (created if missing).
+    #[arg(long, default_value = "./tessera-server-data")]
+    data_dir: PathBuf,
+    /// Use PostgreSQL instead of SQLite: postgres://user@host/database.
+    #[arg(long, env = "TESSERA_DATABASE_URL")]
+    database_url: Option<String>,
+    /// Allow plain HTTP on a non-loopback address (only behind a TLS-terminating proxy).
+    #[arg(long)]
+    insecure_http: bool,
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    tracing_subscriber::fmt().with_target(false).init();
+    let args = Args::parse();
+    if !args.listen.ip().is_loopback() && !args.insecure_http {
+        bail!(
+            "refusing to serve plain HTTP on {}: this server does not terminate TLS yet. \
+             Listen on a loopback address, or put a TLS-terminating reverse proxy in front and \
+             pass --insecure-http",
+            args.listen
+        );
+    }
+    let store: Arc<dyn Store> = match &args.database_url {
+        Some(url) => Arc::new(
+            PgStore::connect(url)
+                .await
+                .context("connecting to PostgreSQL")?,
+        ),
+        None => {
+            std::fs::create_dir_all(&args.data_dir).with_context(|| {
+                format!("creating the data directory {}", args.data_dir.display())
+            })?;
+            let path = args.data_dir.join("tessera-server.sqlite3");
+            Arc::new(
+                SqliteStore::open(&path)
+                    .with_context(|| format!("opening the database {}", path.display()))?,
+            )
+        }
+    };
+    let state = AppState::new(store)
+        .await
+        .context("reading the server secret")?;
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("listening on {}", args.listen))?;
+    tracing::info!(address = %listener.local_addr().context("reading the bound address")?, "listening");
+    tokio::select! {
+        r = tessera_server::serve(listener, state) => r.context("serving")?,
+        _ = tokio::signal::ctrl_c() => tracing::info!("shutting down"),
+    }
+    Ok(())
+}

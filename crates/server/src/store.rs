@@ -1,0 +1,423 @@
+//! Storage: one [`Store`] trait with domain methods, two backends that pass the same
+//! conformance suite (`tests/store.rs`): [`sqlite::SqliteStore`] (the default, one file) and
+//! [`postgres::PgStore`].
+//!
+//! The store keeps only hashes of secrets it must recognise (session and invitation tokens as
+//! SHA-256, the auth key as an Argon2id PHC string computed by the caller) and ciphertext it
+//! cannot open. Every method that writes more than one row runs in one transaction.
+//!
+//! Items belong to an account: a pull returns only the caller's own items, and an item id is
+//! unique per account, so one account can never learn or overwrite another's items. Every change
+//! gets the next number of its team's sequence; pushes of one team are serialised on the team row,
+//! so changes commit in sequence order and a pull never skips one.
+use std::future::Future;
+use std::pin::Pin;
+
+use tessera_protocol::{AccountKeys, Id, ItemRecord, KdfInfo, PushChange, PushResult};
+
+pub mod postgres;
+pub mod sqlite;
+
+/// A boxed future returned by [`Store`] methods (object safe, `Send` for axum handlers).
+pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'a>>;
+
+/// Storage failures, named for what the caller can do about them.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The e-mail address already belongs to an account.
+    #[error("an account with this e-mail address already exists")]
+    EmailTaken,
+    /// The id (team, account or session) already exists.
+    #[error("the id is already in use")]
+    IdTaken,
+    /// The invitation is unknown, used or expired.
+    #[error("the invitation is unknown, used or expired")]
+    InviteInvalid,
+    /// The invitation was issued to another e-mail address.
+    #[error("the invitation was issued to another e-mail address")]
+    InviteForOtherEmail,
+    /// The referenced team or account does not exist.
+    #[error("not found")]
+    NotFound,
+    /// The database failed (connection lost, disk full, corrupt file...). The source says why;
+    /// it is logged, never shown to clients.
+    #[error("the database failed")]
+    Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl StoreError {
+    /// Wrap a backend error.
+    pub fn backend(e: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Self::Backend(Box::new(e))
+    }
+}
+
+/// An account's role in its team.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// Manages the team: invites, settings, lifting lockouts.
+    Admin,
+    /// A member.
+    Member,
+}
+
+impl Role {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Member => "member",
+        }
+    }
+
+    /// Parse the stored name; anything unknown is the least privileged role.
+    pub fn parse(s: &str) -> Self {
+        if s == "admin" {
+            Role::Admin
+        } else {
+            Role::Member
+        }
+    }
+}
+
+/// A team.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Team {
+    /// Its id.
+    pub id: Id,
+    /// The team root signing key's public half.
+    pub root_public: Vec<u8>,
+    /// Every member must have a TOTP second factor.
+    pub require_mfa: bool,
+    /// Unix time it was created.
+    pub created_at: i64,
+}
+
+/// A new account as the store receives it (the auth key already hashed).
+#[derive(Clone)]
+pub struct NewAccountRow {
+    /// The account id.
+    pub id: Id,
+    /// The team it belongs to.
+    pub team_id: Id,
+    /// The login e-mail address (lowercase).
+    pub email: String,
+    /// Its role.
+    pub role: Role,
+    /// Argon2id PHC string of the auth key.
+    pub auth_hash: String,
+    /// KDF parameters and salt.
+    pub kdf: KdfInfo,
+    /// Public keys and the wrapped keyset.
+    pub keys: AccountKeys,
+    /// Unix time of creation.
+    pub created_at: i64,
+}
+
+impl std::fmt::Debug for NewAccountRow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "NewAccountRow({})", self.id)
+    }
+}
+
+/// A stored account.
+#[derive(Clone)]
+pub struct Account {
+    /// The account id.
+    pub id: Id,
+    /// Its team.
+    pub team_id: Id,
+    /// The login e-mail address (lowercase).
+    pub email: String,
+    /// Its role.
+    pub role: Role,
+    /// Argon2id PHC string of the auth key.
+    pub auth_hash: String,
+    /// KDF parameters and salt.
+    pub kdf: KdfInfo,
+    /// Public keys and the wrapped keyset.
+    pub keys: AccountKeys,
+    /// Failed logins since the last success or lockout.
+    pub failed_logins: u32,
+    /// Logins are refused until this Unix time.
+    pub locked_until: Option<i64>,
+    /// The TOTP secret (pending or enrolled).
+    pub mfa_secret: Option<Vec<u8>>,
+    /// The TOTP second factor is confirmed and required at login.
+    pub mfa_enabled: bool,
+    /// The last TOTP time step accepted (a step is never accepted twice).
+    pub mfa_last_step: i64,
+}
+
+impl std::fmt::Debug for Account {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Account")
+            .field("id", &self.id)
+            .field("team_id", &self.team_id)
+            .field("role", &self.role)
+            .field("mfa_enabled", &self.mfa_enabled)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A new session (the token already hashed).
+#[derive(Debug, Clone)]
+pub struct NewSession {
+    /// The session id.
+    pub id: Id,
+    /// SHA-256 of the bearer token.
+    pub token_hash: [u8; 32],
+    /// The device's name.
+    pub device_name: String,
+    /// Unix time of sign-in.
+    pub created_at: i64,
+    /// Unix time it expires.
+    pub expires_at: i64,
+}
+
+/// A stored session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    /// The session id.
+    pub id: Id,
+    /// Its account.
+    pub account_id: Id,
+    /// The device's name.
+    pub device_name: String,
+    /// Unix time of sign-in.
+    pub created_at: i64,
+    /// Unix time last seen.
+    pub last_seen_at: i64,
+    /// Unix time it expires.
+    pub expires_at: i64,
+    /// Unix time it was revoked.
+    pub revoked_at: Option<i64>,
+}
+
+impl Session {
+    /// Whether it still authenticates at `now`.
+    pub fn is_live(&self, now: i64) -> bool {
+        self.revoked_at.is_none() && self.expires_at > now
+    }
+}
+
+/// A new invitation (the token already hashed).
+#[derive(Debug, Clone)]
+pub struct NewInvite {
+    /// SHA-256 of the invitation token.
+    pub token_hash: [u8; 32],
+    /// The team.
+    pub team_id: Id,
+    /// The invited e-mail address (lowercase).
+    pub email: String,
+    /// The admin who invited.
+    pub created_by: Id,
+    /// Unix time of creation.
+    pub created_at: i64,
+    /// Unix time it expires.
+    pub expires_at: i64,
+}
+
+/// Lockout policy for failed logins.
+#[derive(Debug, Clone, Copy)]
+pub struct LoginPolicy {
+    /// Failures after which an account is locked.
+    pub account_max_failures: u32,
+    /// How long a lockout lasts, seconds.
+    pub account_lock_secs: i64,
+    /// Failures one client address may make per window.
+    pub address_max_failures: u32,
+    /// The address window, seconds.
+    pub address_window_secs: i64,
+}
+
+impl Default for LoginPolicy {
+    fn default() -> Self {
+        Self {
+            account_max_failures: 5,
+            account_lock_secs: 15 * 60,
+            address_max_failures: 20,
+            address_window_secs: 60,
+        }
+    }
+}
+
+/// One page of changes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PullPage {
+    /// The changes, by sequence number.
+    pub changes: Vec<ItemRecord>,
+    /// More changes wait.
+    pub more: bool,
+}
+
+/// The server's storage. Every method is one transaction.
+pub trait Store: Send + Sync + 'static {
+    /// A random secret of this server installation (created on first use, shared by every node
+    /// on the same database); keys the fake prelogin answers.
+    fn server_secret(&self) -> StoreFuture<'_, [u8; 32]>;
+
+    /// Create a team, its first admin and the admin's first session.
+    fn create_team(
+        &self,
+        team: Team,
+        admin: NewAccountRow,
+        session: NewSession,
+    ) -> StoreFuture<'_, ()>;
+    /// A team by id.
+    fn team(&self, id: Id) -> StoreFuture<'_, Option<Team>>;
+    /// Set whether a team requires a second factor.
+    fn set_require_mfa(&self, team: Id, require: bool) -> StoreFuture<'_, ()>;
+
+    /// An account by (lowercase) e-mail address.
+    fn account_by_email(&self, email: String) -> StoreFuture<'_, Option<Account>>;
+    /// An account by id.
+    fn account_by_id(&self, id: Id) -> StoreFuture<'_, Option<Account>>;
+
+    /// Add a session to an account.
+    fn create_session(&self, account: Id, session: NewSession) -> StoreFuture<'_, ()>;
+    /// A session by the SHA-256 of its token (live or not; the caller checks).
+    fn session_by_token_hash(&self, hash: [u8; 32]) -> StoreFuture<'_, Option<Session>>;
+    /// Record that a session was used at `now`.
+    fn touch_session(&self, id: Id, now: i64) -> StoreFuture<'_, ()>;
+    /// An account's live sessions, oldest first.
+    fn list_sessions(&self, account: Id, now: i64) -> StoreFuture<'_, Vec<Session>>;
+    /// Revoke one of an account's sessions; false when it has no such live session.
+    fn revoke_session(&self, account: Id, id: Id, now: i64) -> StoreFuture<'_, bool>;
+    /// Revoke every live session of an account; returns how many.
+    fn revoke_all_sessions(&self, account: Id, now: i64) -> StoreFuture<'_, u64>;
+    /// Change a session's expiry (shortening sessions; tests use it to expire one).
+    fn set_session_expiry(&self, id: Id, expires_at: i64) -> StoreFuture<'_, ()>;
+
+    /// Store an invitation.
+    fn create_invite(&self, invite: NewInvite) -> StoreFuture<'_, ()>;
+    /// Consume an invitation and create the invited account and its first session, in one
+    /// transaction. The invitation must be unused, unexpired at `now` and issued to
+    /// `account.email`; otherwise nothing changes.
+    fn join_team(
+        &self,
+        token_hash: [u8; 32],
+        account: NewAccountRow,
+        session: NewSession,
+        now: i64,
+    ) -> StoreFuture<'_, Team>;
+
+    /// Failed logins from `address` in the current window.
+    fn address_failures(
+        &self,
+        address: String,
+        now: i64,
+        policy: LoginPolicy,
+    ) -> StoreFuture<'_, u32>;
+    /// Count a failed login against the address and (when known) the account; locks the account
+    /// when it reaches the policy's limit.
+    fn record_login_failure(
+        &self,
+        account: Option<Id>,
+        address: String,
+        now: i64,
+        policy: LoginPolicy,
+    ) -> StoreFuture<'_, ()>;
+    /// Reset an account's failure counter after a successful login.
+    fn clear_login_failures(&self, account: Id) -> StoreFuture<'_, ()>;
+    /// Lift an account's lockout (an admin's decision).
+    fn unlock_account(&self, account: Id) -> StoreFuture<'_, ()>;
+
+    /// Start a TOTP enrolment: store the secret, not yet enabled (replaces a pending one).
+    fn set_mfa_pending(&self, account: Id, secret: Vec<u8>) -> StoreFuture<'_, ()>;
+    /// Enable the pending secret and replace the recovery codes (SHA-256 hashes).
+    fn enable_mfa(&self, account: Id, recovery_hashes: Vec<[u8; 32]>) -> StoreFuture<'_, ()>;
+    /// Remove the second factor and its recovery codes.
+    fn disable_mfa(&self, account: Id) -> StoreFuture<'_, ()>;
+    /// Accept a TOTP time step if it is later than the last accepted one (compare-and-set, so a
+    /// code is never accepted twice, even by two nodes at once).
+    fn use_totp_step(&self, account: Id, step: i64) -> StoreFuture<'_, bool>;
+    /// Consume a recovery code by its hash; false when unknown or already used.
+    fn use_recovery_code(&self, account: Id, hash: [u8; 32]) -> StoreFuture<'_, bool>;
+    /// How many unused recovery codes an account has.
+    fn recovery_codes_left(&self, account: Id) -> StoreFuture<'_, u32>;
+
+    /// Apply a batch of changes to an account's items in one transaction. Each change is
+    /// compare-and-set on the item's current version: applied with the team's next sequence
+    /// number when `base_version` is current; `Applied` with the stored sequence number when the
+    /// same version and blob are already current (a resend); otherwise `Conflict` with the
+    /// current record.
+    fn push(
+        &self,
+        team: Id,
+        account: Id,
+        changes: Vec<PushChange>,
+        now: i64,
+    ) -> StoreFuture<'_, Vec<PushResult>>;
+    /// An account's item changes with a sequence number above `since`, oldest first, at most
+    /// `limit` (one query).
+    fn pull(&self, account: Id, since: u64, limit: usize) -> StoreFuture<'_, PullPage>;
+}
+
+/// Decide a batch of pushed changes against the current records, in order. `current` holds the
+/// current record of every item the batch touches (updated as changes apply); `next_seq` is the
+/// first free sequence number. Returns the results and the applied records (in order).
+pub(crate) fn decide_push(
+    current: &mut std::collections::HashMap<Id, ItemRecord>,
+    changes: Vec<PushChange>,
+    mut next_seq: u64,
+) -> (Vec<PushResult>, Vec<ItemRecord>) {
+    let mut results = Vec::with_capacity(changes.len());
+    let mut applied = Vec::new();
+    for c in changes {
+        let cur = current.get(&c.item_id);
+        let cur_version = cur.map_or(0, |r| r.version);
+        if let Some(r) = cur {
+            if r.version == c.version && r.deleted == c.deleted && r.blob == c.blob {
+                results.push(PushResult::Applied {
+                    item_id: c.item_id,
+                    version: r.version,
+                    seq: r.seq,
+                });
+                continue;
+            }
+        }
+        if cur_version != c.base_version {
+            if let Some(r) = cur {
+                results.push(PushResult::Conflict { current: r.clone() });
+            } else {
+                // The client edited a version the server never had: the current state is
+                // "no item", version 0.
+                results.push(PushResult::Conflict {
+                    current: ItemRecord {
+                        item_id: c.item_id,
+                        version: 0,
+                        seq: 0,
+                        deleted: true,
+                        blob: tessera_protocol::Blob::default(),
+                    },
+                });
+            }
+            continue;
+        }
+        let rec = ItemRecord {
+            item_id: c.item_id,
+            version: c.version,
+            seq: next_seq,
+            deleted: c.deleted,
+            blob: c.blob,
+        };
+        next_seq += 1;
+        results.push(PushResult::Applied {
+            item_id: rec.item_id,
+            version: rec.version,
+            seq: rec.seq,
+        });
+        current.insert(rec.item_id, rec.clone());
+        applied.push(rec);
+    }
+    (results, applied)
+}
+
+/// Pass the bytes of an id read from a row; a wrong length means a corrupt row.
+pub(crate) fn id_from(bytes: &[u8]) -> Result<Id, StoreError> {
+    <[u8; 16]>::try_from(bytes)
+        .map(Id)
+        .map_err(|_| StoreError::Backend("an id column does not hold 16 bytes".into()))
+}

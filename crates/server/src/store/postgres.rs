@@ -1,0 +1,936 @@
+//! The PostgreSQL backend: a small pool of connections, numbered append-only migrations
+//! (recorded in `schema_migrations`, applied under an advisory lock so several nodes can start
+//! at once). Sync paths are set-based: a pull is one query, a push loads the touched items in one
+//! query and writes with `UNNEST` arrays, all in one transaction.
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use tessera_protocol::{AccountKeys, Blob, Id, ItemRecord, KdfInfo, PushChange, PushResult};
+use tokio::sync::{Mutex, MutexGuard};
+use tokio_postgres::error::SqlState;
+use tokio_postgres::{Client, GenericClient, NoTls, Row};
+
+use super::{
+    decide_push, id_from, Account, LoginPolicy, NewAccountRow, NewInvite, NewSession, PullPage,
+    Role, Session, Store, StoreError, StoreFuture, Team,
+};
+
+/// Migrations, applied in order. Append only.
+const MIGRATIONS: &[&str] = &[
+    // 1: teams, accounts, sessions, invitations, login throttling, second factor, items.
+    "CREATE TABLE server_meta (key TEXT PRIMARY KEY, value BYTEA NOT NULL);
+     CREATE TABLE teams (
+         id BYTEA PRIMARY KEY,
+         root_public BYTEA NOT NULL,
+         require_mfa BOOLEAN NOT NULL DEFAULT FALSE,
+         seq BIGINT NOT NULL DEFAULT 0,
+         created_at BIGINT NOT NULL
+     );
+     CREATE TABLE accounts (
+         id BYTEA PRIMARY KEY,
+         team_id BYTEA NOT NULL REFERENCES teams(id),
+         email TEXT NOT NULL UNIQUE,
+         role TEXT NOT NULL,
+         auth_hash TEXT NOT NULL,
+         kdf_memory_kib BIGINT NOT NULL,
+         kdf_iterations BIGINT NOT NULL,
+         kdf_parallelism BIGINT NOT NULL,
+         kdf_salt BYTEA NOT NULL,
+         exchange_public BYTEA NOT NULL,
+         signing_public BYTEA NOT NULL,
+         header BYTEA NOT NULL,
+         wrapped_keyset BYTEA NOT NULL,
+         created_at BIGINT NOT NULL,
+         failed_logins BIGINT NOT NULL DEFAULT 0,
+         locked_until BIGINT,
+         mfa_secret BYTEA,
+         mfa_enabled BOOLEAN NOT NULL DEFAULT FALSE,
+         mfa_last_step BIGINT NOT NULL DEFAULT 0
+     );
+     CREATE INDEX accounts_team ON accounts(team_id);
+     CREATE TABLE recovery_codes (
+         account_id BYTEA NOT NULL REFERENCES accounts(id),
+         code_hash BYTEA NOT NULL,
+         PRIMARY KEY (account_id, code_hash)
+     );
+     CREATE TABLE sessions (
+         id BYTEA PRIMARY KEY,
+         account_id BYTEA NOT NULL REFERENCES accounts(id),
+         token_hash BYTEA NOT NULL UNIQUE,
+         device_name TEXT NOT NULL,
+         created_at BIGINT NOT NULL,
+         last_seen_at BIGINT NOT NULL,
+         expires_at BIGINT NOT NULL,
+         revoked_at BIGINT
+     );
+     CREATE INDEX sessions_account ON sessions(account_id);
+     CREATE TABLE invites (
+         token_hash BYTEA PRIMARY KEY,
+         team_id BYTEA NOT NULL REFERENCES teams(id),
+         email TEXT NOT NULL,
+         created_by BYTEA NOT NULL REFERENCES accounts(id),
+         created_at BIGINT NOT NULL,
+         expires_at BIGINT NOT NULL,
+         used_at BIGINT
+     );
+     CREATE TABLE login_addresses (
+         address TEXT PRIMARY KEY,
+         window_start BIGINT NOT NULL,
+         failures BIGINT NOT NULL
+     );
+     CREATE TABLE items (
+         account_id BYTEA NOT NULL REFERENCES accounts(id),
+         item_id BYTEA NOT NULL,
+         version BIGINT NOT NULL,
+         seq BIGINT NOT NULL,
+         deleted BOOLEAN NOT NULL,
+         blob BYTEA NOT NULL,
+         PRIMARY KEY (account_id, item_id)
+     );
+     CREATE INDEX items_account_seq ON items(account_id, seq);
+     CREATE TABLE item_versions (
+         account_id BYTEA NOT NULL REFERENCES accounts(id),
+         item_id BYTEA NOT NULL,
+         version BIGINT NOT NULL,
+         team_id BYTEA NOT NULL,
+         seq BIGINT NOT NULL,
+         deleted BOOLEAN NOT NULL,
+         blob BYTEA NOT NULL,
+         created_at BIGINT NOT NULL,
+         PRIMARY KEY (account_id, item_id, version)
+     );",
+];
+
+/// Connections in the pool.
+const POOL_SIZE: usize = 4;
+
+/// The PostgreSQL store.
+pub struct PgStore {
+    url: String,
+    pool: Vec<Mutex<Client>>,
+    next: AtomicUsize,
+}
+
+impl std::fmt::Debug for PgStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The URL may carry a password.
+        f.write_str("PgStore")
+    }
+}
+
+fn be(e: tokio_postgres::Error) -> StoreError {
+    StoreError::backend(e)
+}
+
+async fn connect(url: &str) -> Result<Client, StoreError> {
+    let (client, connection) = tokio_postgres::connect(url, NoTls).await.map_err(be)?;
+    tokio::spawn(async move {
+        if let Err(e) = connection.await {
+            tracing::warn!(error = %e, "postgres connection closed");
+        }
+    });
+    Ok(client)
+}
+
+impl PgStore {
+    /// Connect to `url` (`postgres://user@host/db`) and bring the schema up to date.
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        let mut first = connect(url).await?;
+        migrate(&mut first).await?;
+        let mut pool = vec![Mutex::new(first)];
+        for _ in 1..POOL_SIZE {
+            pool.push(Mutex::new(connect(url).await?));
+        }
+        Ok(Self {
+            url: url.to_owned(),
+            pool,
+            next: AtomicUsize::new(0),
+        })
+    }
+
+    /// A connection from the pool, reconnecting one that closed.
+    async fn conn(&self) -> Result<MutexGuard<'_, Client>, StoreError> {
+        let i = self.next.fetch_add(1, Ordering::Relaxed) % self.pool.len();
+        let mut guard = self.pool[i].lock().await;
+        if guard.is_closed() {
+            *guard = connect(&self.url).await?;
+        }
+        Ok(guard)
+    }
+}
+
+async fn migrate(client: &mut Client) -> Result<(), StoreError> {
+    let tx = client.transaction().await.map_err(be)?;
+    // Serialise nodes starting together; the lock ends with the transaction.
+    tx.execute("SELECT pg_advisory_xact_lock(5453563101)", &[])
+        .await
+        .map_err(be)?;
+    tx.batch_execute("CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY)")
+        .await
+        .map_err(be)?;
+    let done: i64 = tx
+        .query_one(
+            "SELECT coalesce(max(version), 0) FROM schema_migrations",
+            &[],
+        )
+        .await
+        .map_err(be)?
+        .get(0);
+    if done > MIGRATIONS.len() as i64 {
+        return Err(StoreError::Backend(
+            format!(
+                "the database has schema {done}, newer than this server ({}); upgrade the server",
+                MIGRATIONS.len()
+            )
+            .into(),
+        ));
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(done as usize) {
+        tx.batch_execute(sql).await.map_err(be)?;
+        tx.execute(
+            "INSERT INTO schema_migrations (version) VALUES ($1)",
+            &[&((i + 1) as i64)],
+        )
+        .await
+        .map_err(be)?;
+    }
+    tx.commit().await.map_err(be)
+}
+
+/// Map a uniqueness violation to `EmailTaken` (on the e-mail) or `IdTaken`.
+fn unique(e: tokio_postgres::Error) -> StoreError {
+    if e.code() == Some(&SqlState::UNIQUE_VIOLATION) {
+        let on_email = e
+            .as_db_error()
+            .and_then(|d| d.constraint())
+            .is_some_and(|c| c.contains("email"));
+        if on_email {
+            return StoreError::EmailTaken;
+        }
+        return StoreError::IdTaken;
+    }
+    be(e)
+}
+
+const ACCOUNT_COLS: &str = "id, team_id, email, role, auth_hash, kdf_memory_kib, kdf_iterations,
+    kdf_parallelism, kdf_salt, exchange_public, signing_public, header, wrapped_keyset,
+    failed_logins, locked_until, mfa_secret, mfa_enabled, mfa_last_step";
+
+fn account_from(r: &Row) -> Result<Account, StoreError> {
+    let id: Vec<u8> = r.try_get(0).map_err(be)?;
+    let team: Vec<u8> = r.try_get(1).map_err(be)?;
+    let role: String = r.try_get(3).map_err(be)?;
+    let n = |i: usize| -> Result<u32, StoreError> {
+        let v: i64 = r.try_get(i).map_err(be)?;
+        u32::try_from(v).map_err(|_| StoreError::Backend("a count column is out of range".into()))
+    };
+    Ok(Account {
+        id: id_from(&id)?,
+        team_id: id_from(&team)?,
+        email: r.try_get(2).map_err(be)?,
+        role: Role::parse(&role),
+        auth_hash: r.try_get(4).map_err(be)?,
+        kdf: KdfInfo {
+            memory_kib: n(5)?,
+            iterations: n(6)?,
+            parallelism: n(7)?,
+            salt: Blob(r.try_get(8).map_err(be)?),
+        },
+        keys: AccountKeys {
+            exchange_public: Blob(r.try_get(9).map_err(be)?),
+            signing_public: Blob(r.try_get(10).map_err(be)?),
+            header: Blob(r.try_get(11).map_err(be)?),
+            wrapped_keyset: Blob(r.try_get(12).map_err(be)?),
+        },
+        failed_logins: n(13)?,
+        locked_until: r.try_get(14).map_err(be)?,
+        mfa_secret: r.try_get(15).map_err(be)?,
+        mfa_enabled: r.try_get(16).map_err(be)?,
+        mfa_last_step: r.try_get(17).map_err(be)?,
+    })
+}
+
+async fn insert_account(c: &impl GenericClient, a: &NewAccountRow) -> Result<(), StoreError> {
+    let taken: bool = c
+        .query_one(
+            "SELECT EXISTS(SELECT 1 FROM accounts WHERE email = $1)",
+            &[&a.email],
+        )
+        .await
+        .map_err(be)?
+        .get(0);
+    if taken {
+        return Err(StoreError::EmailTaken);
+    }
+    c.execute(
+        "INSERT INTO accounts (id, team_id, email, role, auth_hash, kdf_memory_kib,
+             kdf_iterations, kdf_parallelism, kdf_salt, exchange_public, signing_public, header,
+             wrapped_keyset, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+        &[
+            &a.id.0.as_slice(),
+            &a.team_id.0.as_slice(),
+            &a.email,
+            &a.role.as_str(),
+            &a.auth_hash,
+            &i64::from(a.kdf.memory_kib),
+            &i64::from(a.kdf.iterations),
+            &i64::from(a.kdf.parallelism),
+            &a.kdf.salt.0,
+            &a.keys.exchange_public.0,
+            &a.keys.signing_public.0,
+            &a.keys.header.0,
+            &a.keys.wrapped_keyset.0,
+            &a.created_at,
+        ],
+    )
+    .await
+    .map_err(unique)?;
+    Ok(())
+}
+
+async fn insert_session(
+    c: &impl GenericClient,
+    account: Id,
+    s: &NewSession,
+) -> Result<(), StoreError> {
+    c.execute(
+        "INSERT INTO sessions (id, account_id, token_hash, device_name, created_at,
+             last_seen_at, expires_at)
+         VALUES ($1, $2, $3, $4, $5, $5, $6)",
+        &[
+            &s.id.0.as_slice(),
+            &account.0.as_slice(),
+            &s.token_hash.as_slice(),
+            &s.device_name,
+            &s.created_at,
+            &s.expires_at,
+        ],
+    )
+    .await
+    .map_err(unique)?;
+    Ok(())
+}
+
+const SESSION_COLS: &str =
+    "id, account_id, device_name, created_at, last_seen_at, expires_at, revoked_at";
+
+fn session_from(r: &Row) -> Result<Session, StoreError> {
+    let id: Vec<u8> = r.try_get(0).map_err(be)?;
+    let account: Vec<u8> = r.try_get(1).map_err(be)?;
+    Ok(Session {
+        id: id_from(&id)?,
+        account_id: id_from(&account)?,
+        device_name: r.try_get(2).map_err(be)?,
+        created_at: r.try_get(3).map_err(be)?,
+        last_seen_at: r.try_get(4).map_err(be)?,
+        expires_at: r.try_get(5).map_err(be)?,
+        revoked_at: r.try_get(6).map_err(be)?,
+    })
+}
+
+fn item_from(r: &Row) -> Result<ItemRecord, StoreError> {
+    let id: Vec<u8> = r.try_get(0).map_err(be)?;
+    let version: i64 = r.try_get(1).map_err(be)?;
+    let seq: i64 = r.try_get(2).map_err(be)?;
+    Ok(ItemRecord {
+        item_id: id_from(&id)?,
+        version: version as u64,
+        seq: seq as u64,
+        deleted: r.try_get(3).map_err(be)?,
+        blob: Blob(r.try_get(4).map_err(be)?),
+    })
+}
+
+fn team_from(id: Id, r: &Row) -> Result<Team, StoreError> {
+    Ok(Team {
+        id,
+        root_public: r.try_get(0).map_err(be)?,
+        require_mfa: r.try_get(1).map_err(be)?,
+        created_at: r.try_get(2).map_err(be)?,
+    })
+}
+
+impl Store for PgStore {
+    fn server_secret(&self) -> StoreFuture<'_, [u8; 32]> {
+        Box::pin(async move {
+            let c = self.conn().await?;
+            let fresh: [u8; 32] = rand::random();
+            c.execute(
+                "INSERT INTO server_meta (key, value) VALUES ('secret', $1)
+                 ON CONFLICT (key) DO NOTHING",
+                &[&fresh.as_slice()],
+            )
+            .await
+            .map_err(be)?;
+            let v: Vec<u8> = c
+                .query_one("SELECT value FROM server_meta WHERE key = 'secret'", &[])
+                .await
+                .map_err(be)?
+                .get(0);
+            <[u8; 32]>::try_from(v.as_slice())
+                .map_err(|_| StoreError::Backend("the server secret is not 32 bytes".into()))
+        })
+    }
+
+    fn create_team(
+        &self,
+        team: Team,
+        admin: NewAccountRow,
+        session: NewSession,
+    ) -> StoreFuture<'_, ()> {
+        Box::pin(async move {
+            let mut c = self.conn().await?;
+            let tx = c.transaction().await.map_err(be)?;
+            tx.execute(
+                "INSERT INTO teams (id, root_public, require_mfa, created_at)
+                 VALUES ($1, $2, $3, $4)",
+                &[
+                    &team.id.0.as_slice(),
+                    &team.root_public,
+                    &team.require_mfa,
+                    &team.created_at,
+                ],
+            )
+            .await
+            .map_err(unique)?;
+            insert_account(&tx, &admin).await?;
+            insert_session(&tx, admin.id, &session).await?;
+            tx.commit().await.map_err(be)
+        })
+    }
+
+    fn team(&self, id: Id) -> StoreFuture<'_, Option<Team>> {
+        Box::pin(async move {
+            let c = self.conn().await?;
+            c.query_opt(
+                "SELECT root_public, require_mfa, created_at FROM teams WHERE id = $1",
+                &[&id.0.as_slice()],
+            )
+            .await
+            .map_err(be)?
+            .map(|r| team_from(id, &r))
+            .transpose()
+        })
+    }
+
+    fn set_require_mfa(&self, team: Id, require: bool) -> StoreFuture<'_, ()> {
+        Box::pin(async move {
+            let c = self.conn().await?;
+            let n = c
+                .execute(
+                    "UPDATE teams SET require_mfa = $2 WHERE id = $1",
+                    &[&team.0.as_slice(), &require],
+                )
+                .await
+                .map_err(be)?;
+            if n == 0 {
+                return Err(StoreError::NotFound);
+            }
+            Ok(())
+        })
+    }
+
+    fn account_by_email(&self, email: String) -> StoreFuture<'_, Option<Account>> {
+        Box::pin(async move {
+            let c = self.conn().await?;
+            let sql = format!("SELECT {ACCOUNT_COLS} FROM accounts WHERE email = $1");
+            c.query_opt(&sql, &[&email])
+                .await
+                .map_err(be)?
+                .map(|r| account_from(&r))
+                .transpose()
+        })
+    }
+
+    fn account_by_id(&self, id: Id) -> StoreFuture<'_, Option<Account>> {
+        Box::pin(async move {
+            let c = self.conn().await?;
+            let sql = format!("SELECT {ACCOUNT_COLS} FROM accounts WHERE id = $1");
+            c.query_opt(&sql, &[&id.0.as_slice()])
+                .await
+                .map_err(be)?
+                .map(|r| account_from(&r))
+                .transpose()
+        })
+    }
+
+    fn create_session(&self, account: Id, session: NewSession) -> StoreFuture<'_, ()> {
+        Box::pin(async move {
+            let c = self.conn().await?;
+            insert_session(&*c, account, &session).await
+        })
+    }
+
+    fn session_by_token_hash(&self, hash: [u8; 32]) -> StoreFuture<'_, Option<Session>> {
+        Box::pin(async move {
+            let c = self.conn().await?;
+            let sql = format!("SELECT {SESSION_COLS} FROM sessions WHERE token_hash = $1");
+            c.query_opt(&sql, &[&hash.as_slice()])
+                .await
+                .map_err(be)?
+                .map(|r| session_from(&r))
+                .transpose()
+        })
+    }
+
+    fn touch_session(&self, id: Id, now: i64) -> StoreFuture<'_, ()> {
+        Box::pin(async move {
+            let c = self.conn().await?;
+            c.execute(
+                "UPDATE sessions SET last_seen_at = $2 WHERE id = $1 AND last_seen_at < $2",
+                &[&id.0.as_slice(), &now],
+            )
+            .await
+            .map_err(be)?;
+            Ok(())
+        })
+    }
+
+    fn list_sessions(&self, account: Id, now: i64) -> StoreFuture<'_, Vec<Session>> {
+        Box::pin(async move {
+            let c = self.conn().await?;
+            let sql = format!(
+                "SELECT {SESSION_COLS} FROM sessions
+                 WHERE account_id = $1 AND revoked_at IS NULL AND expires_at > $2
+                 ORDER BY created_at, id"
+            );
+            c.query(&sql, &[&account.0.as_slice(), &now])
+                .await
+                .map_err(be)?
+                .iter()
+                .map(session_from)
+                .collect()
+        })
+    }
+
+    fn revoke_session(&self, account: Id, id: Id, now: i64) -> StoreFuture<'_, bool> {
+        Box::pin(async move {
+            let c = self.conn().await?;
+            let n = c
+                .execute(
+                    "UPDATE sessions SET revoked_at = $3
+                     WHERE id = $1 AND account_id = $2 AND revoked_at IS NULL",
+                    &[&id.0.as_slice(), &account.0.as_slice(), &now],
+                )
+                .await
+                .map_err(be)?;
+            Ok(n > 0)
+        })
+    }
+
+    fn revoke_all_sessions(&self, account: Id, now: i64) -> StoreFuture<'_, u64> {
+        Box::pin(async move {
+            let c = self.conn().await?;
+            c.execute(
+                "UPDATE sessions SET revoked_at = $2 WHERE account_id = $1 AND revoked_at IS NULL",
+                &[&account.0.as_slice(), &now],
+            )
+            .await
+            .map_err(be)
+        })
+    }
+
+    fn set_session_expiry(&self, id: Id, expires_at: i64) -> StoreFuture<'_, ()> {
+        Box::pin(async move {
+            let c = self.conn().await?;
+            c.execute(
+                "UPDATE sessions SET expires_at = $2 WHERE id = $1",
+                &[&id.0.as_slice(), &expires_at],
+            )
+            .await
+            .map_err(be)?;
+            Ok(())
+        })
+    }
+
+    fn create_invite(&self, invite: NewInvite) -> StoreFuture<'_, ()> {
+        Box::pin(async move {
+            let c = self.conn().await?;
+            c.execute(
+                "INSERT INTO invites (token_hash, team_id, email, created_by, created_at,
+                     expires_at)
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+                &[
+                    &invite.token_hash.as_slice(),
+                    &invite.team_id.0.as_slice(),
+                    &invite.email,
+                    &invite.created_by.0.as_slice(),
+                    &invite.created_at,
+                    &invite.expires_at,
+                ],
+            )
+            .await
+            .map_err(unique)?;
+            Ok(())
+        })
+    }
+
+    fn join_team(
+        &self,
+        token_hash: [u8; 32],
+        account: NewAccountRow,
+        session: NewSession,
+        now: i64,
+    ) -> StoreFuture<'_, Team> {
+        Box::pin(async move {
+            let mut c = self.conn().await?;
+            let tx = c.transaction().await.map_err(be)?;
+            let invite = tx
+                .query_opt(
+                    "SELECT team_id, email FROM invites
+                     WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2
+                     FOR UPDATE",
+                    &[&token_hash.as_slice(), &now],
+                )
+                .await
+                .map_err(be)?;
+            let Some(invite) = invite else {
+                return Err(StoreError::InviteInvalid);
+            };
+            let team_id: Vec<u8> = invite.get(0);
+            let email: String = invite.get(1);
+            let team_id = id_from(&team_id)?;
+            if email != account.email {
+                return Err(StoreError::InviteForOtherEmail);
+            }
+            tx.execute(
+                "UPDATE invites SET used_at = $2 WHERE token_hash = $1",
+                &[&token_hash.as_slice(), &now],
+            )
+            .await
+            .map_err(be)?;
+            let account = NewAccountRow { team_id, ..account };
+            insert_account(&tx, &account).await?;
+            insert_session(&tx, account.id, &session).await?;
+            let row = tx
+                .query_one(
+                    "SELECT root_public, require_mfa, created_at FROM teams WHERE id = $1",
+                    &[&team_id.0.as_slice()],
+                )
+                .await
+                .map_err(be)?;
+            let team = team_from(team_id, &row)?;
+            tx.commit().await.map_err(be)?;
+            Ok(team)
+        })
+    }
+
+    fn address_failures(
+        &self,
+        address: String,
+        now: i64,
+        policy: LoginPolicy,
+    ) -> StoreFuture<'_, u32> {
+        Box::pin(async move {
+            let c = self.conn().await?;
+            let n: Option<i64> = c
+                .query_opt(
+                    "SELECT failures FROM login_addresses
+                     WHERE address = $1 AND window_start > $2",
+                    &[&address, &(now - policy.address_window_secs)],
+                )
+                .await
+                .map_err(be)?
+                .map(|r| r.get(0));
+            Ok(n.map_or(0, |n| u32::try_from(n).unwrap_or(u32::MAX)))
+        })
+    }
+
+    fn record_login_failure(
+        &self,
+        account: Option<Id>,
+        address: String,
+        now: i64,
+        policy: LoginPolicy,
+    ) -> StoreFuture<'_, ()> {
+        Box::pin(async move {
+            let mut c = self.conn().await?;
+            let tx = c.transaction().await.map_err(be)?;
+            tx.execute(
+                "INSERT INTO login_addresses AS a (address, window_start, failures)
+                 VALUES ($1, $2, 1)
+                 ON CONFLICT (address) DO UPDATE SET
+                   failures = CASE WHEN a.window_start > $2 - $3 THEN a.failures + 1 ELSE 1 END,
+                   window_start = CASE WHEN a.window_start > $2 - $3 THEN a.window_start
+                                       ELSE $2 END",
+                &[&address, &now, &policy.address_window_secs],
+            )
+            .await
+            .map_err(be)?;
+            if let Some(account) = account {
+                tx.execute(
+                    "UPDATE accounts SET
+                       locked_until = CASE WHEN failed_logins + 1 >= $2 THEN $3
+                                           ELSE locked_until END,
+                       failed_logins = CASE WHEN failed_logins + 1 >= $2 THEN 0
+                                            ELSE failed_logins + 1 END
+                     WHERE id = $1",
+                    &[
+                        &account.0.as_slice(),
+                        &i64::from(policy.account_max_failures),
+                        &(now + policy.account_lock_secs),
+                    ],
+                )
+                .await
+                .map_err(be)?;
+            }
+            tx.commit().await.map_err(be)
+        })
+    }
+
+    fn clear_login_failures(&self, account: Id) -> StoreFuture<'_, ()> {
+        Box::pin(async move {
+            let c = self.conn().await?;
+            c.execute(
+                "UPDATE accounts SET failed_logins = 0 WHERE id = $1 AND failed_logins <> 0",
+                &[&account.0.as_slice()],
+            )
+            .await
+            .map_err(be)?;
+            Ok(())
+        })
+    }
+
+    fn unlock_account(&self, account: Id) -> StoreFuture<'_, ()> {
+        Box::pin(async move {
+            let c = self.conn().await?;
+            let n = c
+                .execute(
+                    "UPDATE accounts SET failed_logins = 0, locked_until = NULL WHERE id = $1",
+                    &[&account.0.as_slice()],
+                )
+                .await
+                .map_err(be)?;
+            if n == 0 {
+                return Err(StoreError::NotFound);
+            }
+            Ok(())
+        })
+    }
+
+    fn set_mfa_pending(&self, account: Id, secret: Vec<u8>) -> StoreFuture<'_, ()> {
+        Box::pin(async move {
+            let c = self.conn().await?;
+            c.execute(
+                "UPDATE accounts SET mfa_secret = $2 WHERE id = $1 AND NOT mfa_enabled",
+                &[&account.0.as_slice(), &secret],
+            )
+            .await
+            .map_err(be)?;
+            Ok(())
+        })
+    }
+
+    fn enable_mfa(&self, account: Id, recovery_hashes: Vec<[u8; 32]>) -> StoreFuture<'_, ()> {
+        Box::pin(async move {
+            let mut c = self.conn().await?;
+            let tx = c.transaction().await.map_err(be)?;
+            tx.execute(
+                "UPDATE accounts SET mfa_enabled = TRUE WHERE id = $1 AND mfa_secret IS NOT NULL",
+                &[&account.0.as_slice()],
+            )
+            .await
+            .map_err(be)?;
+            tx.execute(
+                "DELETE FROM recovery_codes WHERE account_id = $1",
+                &[&account.0.as_slice()],
+            )
+            .await
+            .map_err(be)?;
+            let hashes: Vec<&[u8]> = recovery_hashes.iter().map(<[u8; 32]>::as_slice).collect();
+            tx.execute(
+                "INSERT INTO recovery_codes (account_id, code_hash)
+                 SELECT $1, h FROM UNNEST($2::bytea[]) AS h",
+                &[&account.0.as_slice(), &hashes],
+            )
+            .await
+            .map_err(be)?;
+            tx.commit().await.map_err(be)
+        })
+    }
+
+    fn disable_mfa(&self, account: Id) -> StoreFuture<'_, ()> {
+        Box::pin(async move {
+            let mut c = self.conn().await?;
+            let tx = c.transaction().await.map_err(be)?;
+            tx.execute(
+                "UPDATE accounts SET mfa_enabled = FALSE, mfa_secret = NULL WHERE id = $1",
+                &[&account.0.as_slice()],
+            )
+            .await
+            .map_err(be)?;
+            tx.execute(
+                "DELETE FROM recovery_codes WHERE account_id = $1",
+                &[&account.0.as_slice()],
+            )
+            .await
+            .map_err(be)?;
+            tx.commit().await.map_err(be)
+        })
+    }
+
+    fn use_totp_step(&self, account: Id, step: i64) -> StoreFuture<'_, bool> {
+        Box::pin(async move {
+            let c = self.conn().await?;
+            let n = c
+                .execute(
+                    "UPDATE accounts SET mfa_last_step = $2 WHERE id = $1 AND mfa_last_step < $2",
+                    &[&account.0.as_slice(), &step],
+                )
+                .await
+                .map_err(be)?;
+            Ok(n > 0)
+        })
+    }
+
+    fn use_recovery_code(&self, account: Id, hash: [u8; 32]) -> StoreFuture<'_, bool> {
+        Box::pin(async move {
+            let c = self.conn().await?;
+            let n = c
+                .execute(
+                    "DELETE FROM recovery_codes WHERE account_id = $1 AND code_hash = $2",
+                    &[&account.0.as_slice(), &hash.as_slice()],
+                )
+                .await
+                .map_err(be)?;
+            Ok(n > 0)
+        })
+    }
+
+    fn recovery_codes_left(&self, account: Id) -> StoreFuture<'_, u32> {
+        Box::pin(async move {
+            let c = self.conn().await?;
+            let n: i64 = c
+                .query_one(
+                    "SELECT count(*) FROM recovery_codes WHERE account_id = $1",
+                    &[&account.0.as_slice()],
+                )
+                .await
+                .map_err(be)?
+                .get(0);
+            Ok(u32::try_from(n).unwrap_or(u32::MAX))
+        })
+    }
+
+    fn push(
+        &self,
+        team: Id,
+        account: Id,
+        changes: Vec<PushChange>,
+        now: i64,
+    ) -> StoreFuture<'_, Vec<PushResult>> {
+        Box::pin(async move {
+            let mut c = self.conn().await?;
+            let tx = c.transaction().await.map_err(be)?;
+            // Lock the team row: pushes of one team commit in sequence order.
+            let seq: i64 = tx
+                .query_opt(
+                    "SELECT seq FROM teams WHERE id = $1 FOR UPDATE",
+                    &[&team.0.as_slice()],
+                )
+                .await
+                .map_err(be)?
+                .ok_or(StoreError::NotFound)?
+                .get(0);
+            let ids: Vec<&[u8]> = changes.iter().map(|c| c.item_id.0.as_slice()).collect();
+            let rows = tx
+                .query(
+                    "SELECT item_id, version, seq, deleted, blob FROM items
+                     WHERE account_id = $1 AND item_id = ANY($2)",
+                    &[&account.0.as_slice(), &ids],
+                )
+                .await
+                .map_err(be)?;
+            let mut current = HashMap::with_capacity(rows.len());
+            for r in &rows {
+                let rec = item_from(r)?;
+                current.insert(rec.item_id, rec);
+            }
+            let (results, applied) = decide_push(&mut current, changes, seq as u64 + 1);
+            if let Some(last) = applied.last() {
+                let ids: Vec<&[u8]> = applied.iter().map(|r| r.item_id.0.as_slice()).collect();
+                let versions: Vec<i64> = applied.iter().map(|r| r.version as i64).collect();
+                let seqs: Vec<i64> = applied.iter().map(|r| r.seq as i64).collect();
+                let deleted: Vec<bool> = applied.iter().map(|r| r.deleted).collect();
+                let blobs: Vec<&[u8]> = applied.iter().map(|r| r.blob.0.as_slice()).collect();
+                tx.execute(
+                    "INSERT INTO item_versions (account_id, item_id, version, team_id, seq,
+                         deleted, blob, created_at)
+                     SELECT $1, u.i, u.v, $2, u.s, u.d, u.b, $3
+                     FROM UNNEST($4::bytea[], $5::int8[], $6::int8[], $7::bool[], $8::bytea[])
+                       AS u(i, v, s, d, b)",
+                    &[
+                        &account.0.as_slice(),
+                        &team.0.as_slice(),
+                        &now,
+                        &ids,
+                        &versions,
+                        &seqs,
+                        &deleted,
+                        &blobs,
+                    ],
+                )
+                .await
+                .map_err(be)?;
+                // One row per item (its last applied change): an upsert may touch a row once.
+                let mut last_of = HashMap::new();
+                for (i, r) in applied.iter().enumerate() {
+                    last_of.insert(r.item_id, i);
+                }
+                let mut keep: Vec<usize> = last_of.into_values().collect();
+                keep.sort_unstable();
+                let pick = |v: &[_]| keep.iter().map(|&i| v[i]).collect::<Vec<_>>();
+                let (ids, blobs) = (pick(&ids), pick(&blobs));
+                let versions: Vec<i64> = keep.iter().map(|&i| versions[i]).collect();
+                let seqs: Vec<i64> = keep.iter().map(|&i| seqs[i]).collect();
+                let deleted: Vec<bool> = keep.iter().map(|&i| deleted[i]).collect();
+                tx.execute(
+                    "INSERT INTO items (account_id, item_id, version, seq, deleted, blob)
+                     SELECT $1, u.i, u.v, u.s, u.d, u.b
+                     FROM UNNEST($2::bytea[], $3::int8[], $4::int8[], $5::bool[], $6::bytea[])
+                       AS u(i, v, s, d, b)
+                     ON CONFLICT (account_id, item_id) DO UPDATE SET
+                       version = excluded.version, seq = excluded.seq,
+                       deleted = excluded.deleted, blob = excluded.blob",
+                    &[
+                        &account.0.as_slice(),
+                        &ids,
+                        &versions,
+                        &seqs,
+                        &deleted,
+                        &blobs,
+                    ],
+                )
+                .await
+                .map_err(be)?;
+                tx.execute(
+                    "UPDATE teams SET seq = $2 WHERE id = $1",
+                    &[&team.0.as_slice(), &(last.seq as i64)],
+                )
+                .await
+                .map_err(be)?;
+            }
+            tx.commit().await.map_err(be)?;
+            Ok(results)
+        })
+    }
+
+    fn pull(&self, account: Id, since: u64, limit: usize) -> StoreFuture<'_, PullPage> {
+        Box::pin(async move {
+            let c = self.conn().await?;
+            let rows = c
+                .query(
+                    "SELECT item_id, version, seq, deleted, blob FROM items
+                     WHERE account_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
+                    &[&account.0.as_slice(), &(since as i64), &(limit as i64 + 1)],
+                )
+                .await
+                .map_err(be)?;
+            let mut changes = rows.iter().map(item_from).collect::<Result<Vec<_>, _>>()?;
+            let more = changes.len() > limit;
+            changes.truncate(limit);
+            Ok(PullPage { changes, more })
+        })
+    }
+}

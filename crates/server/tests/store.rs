@@ -1,0 +1,461 @@
+//! The store conformance suite: the same cases on SQLite and PostgreSQL.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+use std::sync::Arc;
+
+use support::{Harness, Kind};
+use tessera_protocol::{AccountKeys, Blob, Id, KdfInfo, PushChange, PushResult};
+use tessera_server::store::{
+    LoginPolicy, NewAccountRow, NewInvite, NewSession, Role, StoreError, Team,
+};
+use tessera_server::Store;
+
+on_both_backends!(
+    teams_accounts_and_sessions,
+    an_email_is_taken_once,
+    invitations_are_single_use_and_bound_to_an_email,
+    failed_logins_lock_and_admins_lift,
+    second_factor_steps_and_recovery_codes,
+    push_is_compare_and_set_with_team_sequence,
+    pull_is_scoped_and_paged,
+);
+
+fn run<F, Fut>(kind: Kind, case: F)
+where
+    F: FnOnce(Arc<dyn Store>) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let h = Harness::new(kind);
+    let store = Arc::clone(&h.store);
+    h.rt.block_on(case(store));
+}
+
+fn id(n: u8) -> Id {
+    let mut b: [u8; 16] = rand::random();
+    b[0] = n;
+    Id(b)
+}
+
+fn account(team: Id, email: &str, role: Role) -> NewAccountRow {
+    NewAccountRow {
+        id: id(1),
+        team_id: team,
+        email: email.to_owned(),
+        role,
+        auth_hash: "$argon2id$dummy".to_owned(),
+        kdf: KdfInfo {
+            memory_kib: 65536,
+            iterations: 3,
+            parallelism: 4,
+            salt: Blob(vec![9; 16]),
+        },
+        keys: AccountKeys {
+            exchange_public: Blob(vec![1; 32]),
+            signing_public: Blob(vec![2; 32]),
+            header: Blob(vec![3; 40]),
+            wrapped_keyset: Blob(vec![4; 60]),
+        },
+        created_at: 1000,
+    }
+}
+
+fn session(now: i64) -> NewSession {
+    NewSession {
+        id: id(2),
+        token_hash: rand::random(),
+        device_name: "laptop".to_owned(),
+        created_at: now,
+        expires_at: now + 3600,
+    }
+}
+
+fn team() -> Team {
+    Team {
+        id: id(0),
+        root_public: vec![7; 32],
+        require_mfa: false,
+        created_at: 1000,
+    }
+}
+
+/// A team with one admin; returns (team, admin account id, admin session).
+async fn setup(s: &dyn Store, email: &str) -> (Team, Id, NewSession) {
+    let t = team();
+    let a = account(t.id, email, Role::Admin);
+    let sess = session(1000);
+    s.create_team(t.clone(), a.clone(), sess.clone())
+        .await
+        .unwrap();
+    (t, a.id, sess)
+}
+
+fn teams_accounts_and_sessions(kind: Kind) {
+    run(kind, |s| async move {
+        let (t, admin, sess) = setup(&*s, "ada@example.com").await;
+        assert_eq!(s.team(t.id).await.unwrap(), Some(t.clone()));
+        assert!(s.team(id(9)).await.unwrap().is_none());
+        let a = s
+            .account_by_email("ada@example.com".into())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!((a.id, a.team_id, a.role), (admin, t.id, Role::Admin));
+        assert_eq!(a.kdf.salt, Blob(vec![9; 16]));
+        assert_eq!(a.keys.wrapped_keyset, Blob(vec![4; 60]));
+        assert!(!a.mfa_enabled && a.locked_until.is_none());
+        assert_eq!(
+            s.account_by_id(admin).await.unwrap().unwrap().email,
+            "ada@example.com"
+        );
+        assert!(s
+            .account_by_email("nobody@example.com".into())
+            .await
+            .unwrap()
+            .is_none());
+
+        let found = s
+            .session_by_token_hash(sess.token_hash)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!((found.id, found.account_id), (sess.id, admin));
+        assert!(found.is_live(1001) && !found.is_live(sess.expires_at));
+        assert!(s.session_by_token_hash([0; 32]).await.unwrap().is_none());
+        s.touch_session(sess.id, 1500).await.unwrap();
+        let second = session(1100);
+        s.create_session(admin, second.clone()).await.unwrap();
+        let list = s.list_sessions(admin, 1600).await.unwrap();
+        assert_eq!(list.len(), 2);
+        assert_eq!((list[0].id, list[0].last_seen_at), (sess.id, 1500));
+        // Another account cannot revoke it; the owner can, once.
+        assert!(!s.revoke_session(id(5), second.id, 1700).await.unwrap());
+        assert!(s.revoke_session(admin, second.id, 1700).await.unwrap());
+        assert!(!s.revoke_session(admin, second.id, 1701).await.unwrap());
+        assert_eq!(s.list_sessions(admin, 1800).await.unwrap().len(), 1);
+        s.set_session_expiry(sess.id, 10).await.unwrap();
+        assert!(!s
+            .session_by_token_hash(sess.token_hash)
+            .await
+            .unwrap()
+            .unwrap()
+            .is_live(1800));
+        s.create_session(admin, session(1900)).await.unwrap();
+        s.create_session(admin, session(1900)).await.unwrap();
+        assert_eq!(s.revoke_all_sessions(admin, 2000).await.unwrap(), 3);
+        assert!(s.list_sessions(admin, 2000).await.unwrap().is_empty());
+        s.set_require_mfa(t.id, true).await.unwrap();
+        assert!(s.team(t.id).await.unwrap().unwrap().require_mfa);
+        assert!(matches!(
+            s.set_require_mfa(id(9), true).await,
+            Err(StoreError::NotFound)
+        ));
+        assert_eq!(
+            s.server_secret().await.unwrap(),
+            s.server_secret().await.unwrap()
+        );
+    });
+}
+
+fn an_email_is_taken_once(kind: Kind) {
+    run(kind, |s| async move {
+        setup(&*s, "ada@example.com").await;
+        let t2 = team();
+        let err = s
+            .create_team(
+                t2.clone(),
+                account(t2.id, "ada@example.com", Role::Admin),
+                session(1),
+            )
+            .await
+            .unwrap_err();
+        assert!(matches!(err, StoreError::EmailTaken), "{err:?}");
+        assert!(s.team(t2.id).await.unwrap().is_none(), "rolled back");
+    });
+}
+
+fn invitations_are_single_use_and_bound_to_an_email(kind: Kind) {
+    run(kind, |s| async move {
+        let (t, admin, _) = setup(&*s, "ada@example.com").await;
+        let invite = |hash: [u8; 32], expires_at: i64| NewInvite {
+            token_hash: hash,
+            team_id: t.id,
+            email: "bob@example.com".into(),
+            created_by: admin,
+            created_at: 1000,
+            expires_at,
+        };
+        let h: [u8; 32] = rand::random();
+        s.create_invite(invite(h, 5000)).await.unwrap();
+        let bob = account(id(0), "bob@example.com", Role::Member);
+        let eve = account(id(0), "eve@example.com", Role::Member);
+        let e = s
+            .join_team(h, eve.clone(), session(2000), 2000)
+            .await
+            .unwrap_err();
+        assert!(matches!(e, StoreError::InviteForOtherEmail), "{e:?}");
+        assert!(s.account_by_id(eve.id).await.unwrap().is_none());
+        let e = s
+            .join_team([1; 32], bob.clone(), session(2000), 2000)
+            .await
+            .unwrap_err();
+        assert!(matches!(e, StoreError::InviteInvalid), "{e:?}");
+        let joined = s
+            .join_team(h, bob.clone(), session(2000), 2000)
+            .await
+            .unwrap();
+        assert_eq!(joined.id, t.id);
+        let b = s.account_by_id(bob.id).await.unwrap().unwrap();
+        assert_eq!((b.team_id, b.role), (t.id, Role::Member));
+        assert_eq!(s.list_sessions(bob.id, 2000).await.unwrap().len(), 1);
+        let again = account(id(0), "bob@example.com", Role::Member);
+        let e = s
+            .join_team(h, again, session(2001), 2001)
+            .await
+            .unwrap_err();
+        assert!(matches!(e, StoreError::InviteInvalid), "used: {e:?}");
+        let h2: [u8; 32] = rand::random();
+        s.create_invite(invite(h2, 3000)).await.unwrap();
+        let late = account(id(0), "bob@example.com", Role::Member);
+        let e = s
+            .join_team(h2, late, session(3000), 3000)
+            .await
+            .unwrap_err();
+        assert!(matches!(e, StoreError::InviteInvalid), "expired: {e:?}");
+    });
+}
+
+fn failed_logins_lock_and_admins_lift(kind: Kind) {
+    run(kind, |s| async move {
+        let (_, admin, _) = setup(&*s, "ada@example.com").await;
+        let p = LoginPolicy {
+            account_max_failures: 3,
+            account_lock_secs: 100,
+            address_max_failures: 4,
+            address_window_secs: 60,
+        };
+        for i in 0..2 {
+            s.record_login_failure(Some(admin), "10.0.0.1".into(), 1000 + i, p)
+                .await
+                .unwrap();
+        }
+        let a = s.account_by_id(admin).await.unwrap().unwrap();
+        assert_eq!((a.failed_logins, a.locked_until), (2, None));
+        s.clear_login_failures(admin).await.unwrap();
+        for i in 0..3 {
+            s.record_login_failure(Some(admin), "10.0.0.1".into(), 1010 + i, p)
+                .await
+                .unwrap();
+        }
+        let a = s.account_by_id(admin).await.unwrap().unwrap();
+        assert_eq!(a.locked_until, Some(1012 + 100));
+        assert_eq!(
+            s.address_failures("10.0.0.1".into(), 1020, p)
+                .await
+                .unwrap(),
+            5
+        );
+        assert_eq!(
+            s.address_failures("10.0.0.2".into(), 1020, p)
+                .await
+                .unwrap(),
+            0
+        );
+        // The window passes: the address starts again.
+        assert_eq!(
+            s.address_failures("10.0.0.1".into(), 1061, p)
+                .await
+                .unwrap(),
+            0
+        );
+        s.record_login_failure(None, "10.0.0.1".into(), 1061, p)
+            .await
+            .unwrap();
+        assert_eq!(
+            s.address_failures("10.0.0.1".into(), 1062, p)
+                .await
+                .unwrap(),
+            1
+        );
+        s.unlock_account(admin).await.unwrap();
+        let a = s.account_by_id(admin).await.unwrap().unwrap();
+        assert_eq!((a.failed_logins, a.locked_until), (0, None));
+        assert!(matches!(
+            s.unlock_account(id(9)).await,
+            Err(StoreError::NotFound)
+        ));
+    });
+}
+
+fn second_factor_steps_and_recovery_codes(kind: Kind) {
+    run(kind, |s| async move {
+        let (_, admin, _) = setup(&*s, "ada@example.com").await;
+        s.set_mfa_pending(admin, vec![5; 20]).await.unwrap();
+        let a = s.account_by_id(admin).await.unwrap().unwrap();
+        assert_eq!(
+            (a.mfa_secret.as_deref(), a.mfa_enabled),
+            (Some(&[5u8; 20][..]), false)
+        );
+        let hashes: Vec<[u8; 32]> = (0..8).map(|i| [i; 32]).collect();
+        s.enable_mfa(admin, hashes).await.unwrap();
+        assert!(s.account_by_id(admin).await.unwrap().unwrap().mfa_enabled);
+        // Enrolled: a new pending secret does not replace it.
+        s.set_mfa_pending(admin, vec![6; 20]).await.unwrap();
+        assert_eq!(
+            s.account_by_id(admin).await.unwrap().unwrap().mfa_secret,
+            Some(vec![5; 20])
+        );
+        assert!(s.use_totp_step(admin, 100).await.unwrap());
+        assert!(!s.use_totp_step(admin, 100).await.unwrap(), "replayed");
+        assert!(!s.use_totp_step(admin, 99).await.unwrap(), "older");
+        assert!(s.use_totp_step(admin, 101).await.unwrap());
+        assert_eq!(s.recovery_codes_left(admin).await.unwrap(), 8);
+        assert!(s.use_recovery_code(admin, [3; 32]).await.unwrap());
+        assert!(
+            !s.use_recovery_code(admin, [3; 32]).await.unwrap(),
+            "single use"
+        );
+        assert!(
+            !s.use_recovery_code(id(9), [4; 32]).await.unwrap(),
+            "another account's"
+        );
+        assert_eq!(s.recovery_codes_left(admin).await.unwrap(), 7);
+        s.disable_mfa(admin).await.unwrap();
+        let a = s.account_by_id(admin).await.unwrap().unwrap();
+        assert!(!a.mfa_enabled && a.mfa_secret.is_none());
+        assert_eq!(s.recovery_codes_left(admin).await.unwrap(), 0);
+    });
+}
+
+fn change(item: Id, base: u64, blob: &[u8]) -> PushChange {
+    PushChange {
+        item_id: item,
+        base_version: base,
+        version: base + 1,
+        deleted: false,
+        blob: Blob(blob.to_vec()),
+    }
+}
+
+fn applied(r: &PushResult) -> (u64, u64) {
+    match r {
+        PushResult::Applied { version, seq, .. } => (*version, *seq),
+        PushResult::Conflict { current } => panic!("conflict: {current:?}"),
+    }
+}
+
+fn push_is_compare_and_set_with_team_sequence(kind: Kind) {
+    run(kind, |s| async move {
+        let (t, admin, _) = setup(&*s, "ada@example.com").await;
+        let (a, b) = (id(10), id(11));
+        let r = s
+            .push(
+                t.id,
+                admin,
+                vec![
+                    change(a, 0, b"a1"),
+                    change(b, 0, b"b1"),
+                    change(a, 1, b"a2"),
+                ],
+                1,
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            r.iter().map(applied).collect::<Vec<_>>(),
+            [(1, 1), (1, 2), (2, 3)]
+        );
+        // A resend of what is current: applied, same sequence number, nothing new.
+        let r = s
+            .push(t.id, admin, vec![change(a, 1, b"a2")], 2)
+            .await
+            .unwrap();
+        assert_eq!(applied(&r[0]), (2, 3));
+        // A stale edit: conflict with the current record.
+        let r = s
+            .push(t.id, admin, vec![change(a, 1, b"other")], 3)
+            .await
+            .unwrap();
+        match &r[0] {
+            PushResult::Conflict { current } => {
+                assert_eq!((current.version, current.seq), (2, 3));
+                assert_eq!(current.blob, Blob(b"a2".to_vec()));
+            }
+            other @ PushResult::Applied { .. } => panic!("{other:?}"),
+        }
+        // An edit of a version the server never had.
+        let r = s
+            .push(t.id, admin, vec![change(id(12), 4, b"x")], 4)
+            .await
+            .unwrap();
+        assert!(matches!(&r[0], PushResult::Conflict { current } if current.version == 0));
+        // A deletion continues the sequence.
+        let del = PushChange {
+            item_id: b,
+            base_version: 1,
+            version: 2,
+            deleted: true,
+            blob: Blob::default(),
+        };
+        let r = s.push(t.id, admin, vec![del], 5).await.unwrap();
+        assert_eq!(applied(&r[0]), (2, 4));
+        let page = s.pull(admin, 0, 100).await.unwrap();
+        let seen: Vec<_> = page
+            .changes
+            .iter()
+            .map(|c| (c.item_id, c.version, c.seq, c.deleted))
+            .collect();
+        assert_eq!(seen, [(a, 2, 3, false), (b, 2, 4, true)]);
+        assert!(!page.more);
+        assert!(matches!(
+            s.push(id(9), admin, vec![change(a, 2, b"z")], 6).await,
+            Err(StoreError::NotFound)
+        ));
+    });
+}
+
+fn pull_is_scoped_and_paged(kind: Kind) {
+    run(kind, |s| async move {
+        let (t, admin, _) = setup(&*s, "ada@example.com").await;
+        let h: [u8; 32] = rand::random();
+        s.create_invite(NewInvite {
+            token_hash: h,
+            team_id: t.id,
+            email: "bob@example.com".into(),
+            created_by: admin,
+            created_at: 1,
+            expires_at: 10_000,
+        })
+        .await
+        .unwrap();
+        let bob = account(id(0), "bob@example.com", Role::Member);
+        s.join_team(h, bob.clone(), session(2), 2).await.unwrap();
+        let shared = id(20);
+        let changes: Vec<_> = (0..5u8).map(|i| change(id(30 + i), 0, &[i])).collect();
+        s.push(t.id, admin, changes, 3).await.unwrap();
+        // The same item id under another account is another item.
+        let r = s
+            .push(t.id, bob.id, vec![change(shared, 0, b"bob")], 4)
+            .await
+            .unwrap();
+        assert_eq!(applied(&r[0]), (1, 6));
+        let r = s
+            .push(t.id, admin, vec![change(shared, 0, b"ada")], 5)
+            .await
+            .unwrap();
+        assert_eq!(applied(&r[0]), (1, 7));
+        let p1 = s.pull(admin, 0, 4).await.unwrap();
+        assert_eq!(
+            p1.changes.iter().map(|c| c.seq).collect::<Vec<_>>(),
+            [1, 2, 3, 4]
+        );
+        assert!(p1.more);
+        let p2 = s.pull(admin, 4, 4).await.unwrap();
+        assert_eq!(p2.changes.iter().map(|c| c.seq).collect::<Vec<_>>(), [5, 7]);
+        assert!(!p2.more);
+        let pb = s.pull(bob.id, 0, 100).await.unwrap();
+        assert_eq!(pb.changes.len(), 1);
+        assert_eq!(pb.changes[0].blob, Blob(b"bob".to_vec()));
+    });
+}

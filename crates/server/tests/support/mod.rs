@@ -1,0 +1,116 @@
+//! Test harness: each test gets a fresh store on each backend. SQLite lives in a temporary
+//! directory; PostgreSQL in a new database `tessera_test_<random>` on 127.0.0.1:5432 that a
+//! guard drops afterwards, also when the test panics.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use std::sync::Arc;
+
+use tessera_server::store::postgres::PgStore;
+use tessera_server::store::sqlite::SqliteStore;
+use tessera_server::Store;
+
+/// The server used for administration (creating and dropping test databases).
+pub const PG_ADMIN: &str = "host=127.0.0.1 port=5432 user=postgres dbname=postgres";
+
+/// Which backend.
+#[derive(Debug, Clone, Copy)]
+pub enum Kind {
+    Sqlite,
+    Postgres,
+}
+
+/// A runtime and a fresh store; dropping it shuts the runtime down and removes the database.
+pub struct Harness {
+    pub store: Arc<dyn Store>,
+    // Field order is drop order: the runtime (and its connections) before the database.
+    pub rt: tokio::runtime::Runtime,
+    _guard: Guard,
+}
+
+enum Guard {
+    Sqlite(tempfile::TempDir),
+    Postgres(PgDatabase),
+}
+
+/// Drops its database on drop.
+struct PgDatabase(String);
+
+impl Drop for PgDatabase {
+    fn drop(&mut self) {
+        let name = self.0.clone();
+        // Drop may run inside or outside a runtime: use a thread with its own.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async {
+                if let Ok(c) = admin().await {
+                    let _ = c
+                        .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                        .await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+async fn admin() -> Result<tokio_postgres::Client, tokio_postgres::Error> {
+    let (c, conn) = tokio_postgres::connect(PG_ADMIN, tokio_postgres::NoTls).await?;
+    tokio::spawn(conn);
+    Ok(c)
+}
+
+impl Harness {
+    pub fn new(kind: Kind) -> Self {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        match kind {
+            Kind::Sqlite => {
+                let dir = tempfile::tempdir().unwrap();
+                let store = SqliteStore::open(&dir.path().join("server.sqlite3")).unwrap();
+                Self {
+                    store: Arc::new(store),
+                    rt,
+                    _guard: Guard::Sqlite(dir),
+                }
+            }
+            Kind::Postgres => {
+                let name = format!("tessera_test_{:016x}", rand::random::<u64>());
+                rt.block_on(async {
+                    admin()
+                        .await
+                        .expect("PostgreSQL must run on 127.0.0.1:5432 (user postgres, trust)")
+                        .batch_execute(&format!("CREATE DATABASE {name}"))
+                        .await
+                        .unwrap();
+                });
+                let guard = PgDatabase(name.clone());
+                let url = format!("host=127.0.0.1 port=5432 user=postgres dbname={name}");
+                let store = rt.block_on(PgStore::connect(&url)).unwrap();
+                Self {
+                    store: Arc::new(store),
+                    rt,
+                    _guard: Guard::Postgres(guard),
+                }
+            }
+        }
+    }
+}
+
+/// Generate one test per backend for each listed case `fn(Kind)`.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($case:ident),* $(,)?) => {
+        mod sqlite {
+            $( #[test] fn $case() { super::$case(super::support::Kind::Sqlite) } )*
+        }
+        mod postgres {
+            $( #[test] fn $case() { super::$case(super::support::Kind::Postgres) } )*
+        }
+    };
+}
