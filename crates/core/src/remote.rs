@@ -43,6 +43,9 @@ impl Remote {
         }
         let agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
+            // No connection reuse: a server may close a connection after refusing a body, and a
+            // reused connection would race that close. Sync makes few requests.
+            .max_idle_connections_per_host(0)
             .timeout_global(Some(Duration::from_secs(60)))
             .build()
             .into();

@@ -1,0 +1,470 @@
+//! Two devices of one account and two accounts of one team, syncing through a real server
+//! process over HTTP on loopback, on SQLite and on PostgreSQL.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+fn bin(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let dir = exe.parent().and_then(Path::parent).unwrap();
+    let p = dir.join(name);
+    assert!(
+        p.exists(),
+        "{} is missing: run the tests with `cargo test --workspace`",
+        p.display()
+    );
+    p
+}
+
+struct Server {
+    child: Child,
+    url: String,
+    data: tempfile::TempDir,
+}
+
+impl Server {
+    fn start(database_url: Option<&str>) -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let data = tempfile::tempdir().unwrap();
+        let mut cmd = Command::new(bin("tessera-server"));
+        cmd.args(["--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
+            .arg(data.path());
+        if let Some(u) = database_url {
+            cmd.args(["--database-url", u]);
+        }
+        let child = cmd
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let url = format!("http://127.0.0.1:{port}");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "the server did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Self { child, url, data }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One device: a vault directory and the `tessera` command pointed at it.
+struct Device {
+    home: tempfile::TempDir,
+    pw: PathBuf,
+}
+
+impl Device {
+    fn new(password: &str) -> Self {
+        let home = tempfile::tempdir().unwrap();
+        let pw = home.path().join("pw.txt");
+        std::fs::write(&pw, format!("{password}\n")).unwrap();
+        Self {
+            home,
+            pw: pw.clone(),
+        }
+    }
+
+    fn vault_dir(&self) -> PathBuf {
+        self.home.path().join("vault")
+    }
+
+    fn run(&self, args: &[&str], input: &str) -> Output {
+        let mut child = Command::new(bin("tessera"))
+            .env("TESSERA_HOME", self.vault_dir())
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+        child.wait_with_output().unwrap()
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        self.ok_in(args, "")
+    }
+
+    fn ok_in(&self, args: &[&str], input: &str) -> String {
+        let o = self.run(args, input);
+        assert!(
+            o.status.success(),
+            "tessera {args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        String::from_utf8(o.stdout).unwrap()
+    }
+
+    fn json(&self, args: &[&str]) -> serde_json::Value {
+        let mut a = vec!["--json"];
+        a.extend_from_slice(args);
+        serde_json::from_str(&self.ok(&a)).unwrap()
+    }
+
+    fn pw(&self) -> &str {
+        self.pw.to_str().unwrap()
+    }
+
+    fn init_and_unlock(&self) -> String {
+        let kit = self.json(&["init", "--password-file", self.pw()]);
+        self.ok(&["unlock", "--password-file", self.pw()]);
+        kit["secret_key"].as_str().unwrap().to_owned()
+    }
+
+    fn titles(&self) -> Vec<String> {
+        let mut t: Vec<String> = self
+            .json(&["list"])
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["title"].as_str().unwrap().to_owned())
+            .collect();
+        t.sort();
+        t
+    }
+}
+
+impl Drop for Device {
+    fn drop(&mut self) {
+        let _ = self.run(&["lock"], "");
+    }
+}
+
+const ALICE_PW: &str = "alice orbit lantern cobalt fjord";
+const BOB_PW: &str = "bob glacier umbrella pistachio 77";
+
+fn scenario(server: &Server) {
+    let url = server.url.as_str();
+    // Alice's laptop: a vault with items, then a team.
+    let laptop = Device::new(ALICE_PW);
+    let secret_key = laptop.init_and_unlock();
+    laptop.ok_in(
+        &[
+            "add",
+            "login",
+            "GitHub",
+            "--username",
+            "alice",
+            "--secret",
+            "password",
+        ],
+        "gh-pass-1\n",
+    );
+    laptop.ok_in(
+        &["add", "api_token", "Grafana", "--secret", "token"],
+        "glsa-token-1\n",
+    );
+    laptop.ok(&[
+        "team",
+        "create",
+        "--server",
+        url,
+        "--email",
+        "alice@example.com",
+        "--device",
+        "laptop",
+        "--password-file",
+        laptop.pw(),
+    ]);
+    let r = laptop.json(&["sync"]);
+    assert_eq!(r["pushed"], 2, "{r}");
+
+    // Alice's desktop: a new device signs in with the Account Secret Key and gets everything.
+    let desktop = Device::new(ALICE_PW);
+    let o = desktop.run(
+        &[
+            "login",
+            "--server",
+            url,
+            "--email",
+            "alice@example.com",
+            "--device",
+            "desktop",
+            "--password-file",
+            desktop.pw(),
+        ],
+        &format!("{secret_key}\n"),
+    );
+    assert!(
+        o.status.success(),
+        "login: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    desktop.ok(&["unlock", "--password-file", desktop.pw()]);
+    assert_eq!(desktop.titles(), ["GitHub", "Grafana"]);
+    assert_eq!(
+        desktop
+            .ok(&["show", "GitHub", "--reveal", "--field", "password"])
+            .trim(),
+        "gh-pass-1"
+    );
+
+    // Offline edits to different fields on the two devices merge.
+    laptop.ok_in(&["edit", "GitHub", "--secret", "password"], "gh-pass-2\n");
+    desktop.ok(&["edit", "GitHub", "--title", "GitHub (work)"]);
+    laptop.json(&["sync"]);
+    let r = desktop.json(&["sync"]);
+    assert_eq!(r["merged"].as_array().unwrap().len(), 1, "{r}");
+    laptop.json(&["sync"]);
+    for d in [&laptop, &desktop] {
+        assert_eq!(
+            d.ok(&["show", "GitHub (work)", "--reveal", "--field", "password"])
+                .trim(),
+            "gh-pass-2"
+        );
+    }
+
+    // Edits to the same field collide: both are kept.
+    laptop.ok_in(&["edit", "Grafana", "--secret", "token"], "from-laptop\n");
+    desktop.ok_in(&["edit", "Grafana", "--secret", "token"], "from-desktop\n");
+    laptop.json(&["sync"]);
+    let r = desktop.json(&["sync"]);
+    assert_eq!(r["kept_both"].as_array().unwrap().len(), 1, "{r}");
+    laptop.json(&["sync"]);
+    assert_eq!(laptop.titles(), desktop.titles());
+    assert!(laptop
+        .titles()
+        .contains(&"Grafana (conflict copy)".to_owned()));
+    assert_eq!(
+        laptop
+            .ok(&["show", "Grafana", "--reveal", "--field", "token"])
+            .trim(),
+        "from-laptop"
+    );
+    assert_eq!(
+        laptop
+            .ok(&[
+                "show",
+                "Grafana (conflict copy)",
+                "--reveal",
+                "--field",
+                "token"
+            ])
+            .trim(),
+        "from-desktop"
+    );
+
+    // A deletion syncs as a tombstone.
+    desktop.ok(&["rm", "Grafana (conflict copy)"]);
+    desktop.ok(&["rm", "--purge", "Grafana (conflict copy)"]);
+    desktop.json(&["sync"]);
+    laptop.json(&["sync"]);
+    assert_eq!(laptop.titles(), ["GitHub (work)", "Grafana"]);
+
+    // A client refuses a server presenting another team root key than the invitation's.
+    let carol_invite = laptop.json(&["team", "invite", "carol@example.com"]);
+    let carol = Device::new(BOB_PW);
+    carol.init_and_unlock();
+    let wrong = carol.run(
+        &[
+            "team",
+            "join",
+            "--server",
+            url,
+            "--email",
+            "carol@example.com",
+            "--token",
+            carol_invite["invite_token"].as_str().unwrap(),
+            "--fingerprint",
+            "SHA256:not-the-root-key",
+            "--password-file",
+            carol.pw(),
+        ],
+        "",
+    );
+    assert!(!wrong.status.success());
+    assert!(
+        String::from_utf8_lossy(&wrong.stderr).contains("root key"),
+        "{}",
+        String::from_utf8_lossy(&wrong.stderr)
+    );
+    assert_eq!(
+        carol.json(&["status"])["link"],
+        serde_json::Value::Null,
+        "nothing linked"
+    );
+
+    // Bob joins the team by invitation; he sees none of Alice's personal items.
+    let invite = laptop.json(&["team", "invite", "bob@example.com"]);
+    assert!(invite["root_fingerprint"]
+        .as_str()
+        .unwrap()
+        .starts_with("SHA256:"));
+    let bob = Device::new(BOB_PW);
+    bob.init_and_unlock();
+    bob.ok_in(
+        &["add", "secure_note", "Bob's note", "--notes"],
+        "private to bob\n",
+    );
+    bob.ok(&[
+        "team",
+        "join",
+        "--server",
+        url,
+        "--email",
+        "bob@example.com",
+        "--token",
+        invite["invite_token"].as_str().unwrap(),
+        "--fingerprint",
+        invite["root_fingerprint"].as_str().unwrap(),
+        "--password-file",
+        bob.pw(),
+    ]);
+    assert_eq!(bob.json(&["sync"])["pushed"], 1);
+    laptop.json(&["sync"]);
+    assert_eq!(bob.titles(), ["Bob's note"]);
+    assert_eq!(laptop.titles(), ["GitHub (work)", "Grafana"]);
+
+    // Devices: Alice signs the desktop out from the laptop; the desktop is refused at once.
+    let devices = laptop.json(&["devices"]);
+    assert_eq!(devices.as_array().unwrap().len(), 2);
+    let desktop_session = devices
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["current"] == false)
+        .unwrap()["session_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    laptop.ok(&["devices", "--revoke", &desktop_session]);
+    let refused = desktop.run(&["sync"], "");
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("refused"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+}
+
+/// Nothing a user typed appears in the server's files.
+fn assert_no_plaintext(dir: &Path) {
+    for entry in walk(dir) {
+        let bytes = std::fs::read(&entry).unwrap();
+        for needle in [
+            "GitHub",
+            "Grafana",
+            "gh-pass",
+            "from-laptop",
+            "private to bob",
+            "glsa-token",
+        ] {
+            assert!(
+                !bytes.windows(needle.len()).any(|w| w == needle.as_bytes()),
+                "{needle} in clear in {}",
+                entry.display()
+            );
+        }
+    }
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+#[test]
+fn team_sync_on_sqlite() {
+    let server = Server::start(None);
+    scenario(&server);
+    assert_no_plaintext(server.data.path());
+}
+
+#[test]
+fn team_sync_on_postgresql() {
+    let db = format!(
+        "tessera_e2e_{}_{}",
+        std::process::id(),
+        Instant::now().elapsed().as_nanos()
+    );
+    let psql = |sql: &str| {
+        let o = Command::new("psql")
+            .args([
+                "-h",
+                "127.0.0.1",
+                "-U",
+                "postgres",
+                "-d",
+                "postgres",
+                "-c",
+                sql,
+            ])
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "psql {sql}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    };
+    psql(&format!("CREATE DATABASE {db}"));
+    struct Drop_(Box<dyn Fn()>);
+    impl Drop for Drop_ {
+        fn drop(&mut self) {
+            (self.0)();
+        }
+    }
+    let db2 = db.clone();
+    let _guard = Drop_(Box::new(move || {
+        let _ = Command::new("psql")
+            .args([
+                "-h",
+                "127.0.0.1",
+                "-U",
+                "postgres",
+                "-d",
+                "postgres",
+                "-c",
+                &format!("DROP DATABASE IF EXISTS {db2} WITH (FORCE)"),
+            ])
+            .output();
+    }));
+    let server = Server::start(Some(&format!("postgres://postgres@127.0.0.1:5432/{db}")));
+    scenario(&server);
+    drop(server);
+    let dump = Command::new("pg_dump")
+        .args(["-h", "127.0.0.1", "-U", "postgres", &db])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&dump.stdout);
+    assert!(text.len() > 100, "pg_dump produced nothing");
+    for needle in [
+        "GitHub",
+        "Grafana",
+        "gh-pass",
+        "from-laptop",
+        "private to bob",
+    ] {
+        assert!(
+            !text.contains(needle),
+            "{needle} in clear in the PostgreSQL database"
+        );
+    }
+}
