@@ -154,6 +154,14 @@ const BOB_PW: &str = "bob glacier umbrella pistachio 77";
 
 fn scenario(server: &Server) {
     let url = server.url.as_str();
+    let (laptop, desktop) = two_devices(url);
+    edits_merge_or_are_kept(&laptop, &desktop);
+    team_members(url, &laptop);
+    revoked_devices_are_refused(&laptop, &desktop);
+}
+
+/// Alice's laptop creates the team; her desktop signs in with the Account Secret Key.
+fn two_devices(url: &str) -> (Device, Device) {
     // Alice's laptop: a vault with items, then a team.
     let laptop = Device::new(ALICE_PW);
     let secret_key = laptop.init_and_unlock();
@@ -217,7 +225,10 @@ fn scenario(server: &Server) {
             .trim(),
         "gh-pass-1"
     );
+    (laptop, desktop)
+}
 
+fn edits_merge_or_are_kept(laptop: &Device, desktop: &Device) {
     // Offline edits to different fields on the two devices merge.
     laptop.ok_in(&["edit", "GitHub", "--secret", "password"], "gh-pass-2\n");
     desktop.ok(&["edit", "GitHub", "--title", "GitHub (work)"]);
@@ -225,7 +236,7 @@ fn scenario(server: &Server) {
     let r = desktop.json(&["sync"]);
     assert_eq!(r["merged"].as_array().unwrap().len(), 1, "{r}");
     laptop.json(&["sync"]);
-    for d in [&laptop, &desktop] {
+    for d in [laptop, desktop] {
         assert_eq!(
             d.ok(&["show", "GitHub (work)", "--reveal", "--field", "password"])
                 .trim(),
@@ -269,7 +280,9 @@ fn scenario(server: &Server) {
     desktop.json(&["sync"]);
     laptop.json(&["sync"]);
     assert_eq!(laptop.titles(), ["GitHub (work)", "Grafana"]);
+}
 
+fn team_members(url: &str, laptop: &Device) {
     // A client refuses a server presenting another team root key than the invitation's.
     let carol_invite = laptop.json(&["team", "invite", "carol@example.com"]);
     let carol = Device::new(BOB_PW);
@@ -333,7 +346,9 @@ fn scenario(server: &Server) {
     laptop.json(&["sync"]);
     assert_eq!(bob.titles(), ["Bob's note"]);
     assert_eq!(laptop.titles(), ["GitHub (work)", "Grafana"]);
+}
 
+fn revoked_devices_are_refused(laptop: &Device, desktop: &Device) {
     // Devices: Alice signs the desktop out from the laptop; the desktop is refused at once.
     let devices = laptop.json(&["devices"]);
     assert_eq!(devices.as_array().unwrap().len(), 2);
@@ -397,6 +412,27 @@ fn team_sync_on_sqlite() {
     assert_no_plaintext(server.data.path());
 }
 
+/// Drops the test's PostgreSQL database, also when the test panics.
+struct DropDatabase(String);
+
+impl Drop for DropDatabase {
+    fn drop(&mut self) {
+        let sql = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.0);
+        let _ = Command::new("psql")
+            .args([
+                "-h",
+                "127.0.0.1",
+                "-U",
+                "postgres",
+                "-d",
+                "postgres",
+                "-c",
+                &sql,
+            ])
+            .output();
+    }
+}
+
 #[test]
 fn team_sync_on_postgresql() {
     let db = format!(
@@ -425,27 +461,7 @@ fn team_sync_on_postgresql() {
         );
     };
     psql(&format!("CREATE DATABASE {db}"));
-    struct Drop_(Box<dyn Fn()>);
-    impl Drop for Drop_ {
-        fn drop(&mut self) {
-            (self.0)();
-        }
-    }
-    let db2 = db.clone();
-    let _guard = Drop_(Box::new(move || {
-        let _ = Command::new("psql")
-            .args([
-                "-h",
-                "127.0.0.1",
-                "-U",
-                "postgres",
-                "-d",
-                "postgres",
-                "-c",
-                &format!("DROP DATABASE IF EXISTS {db2} WITH (FORCE)"),
-            ])
-            .output();
-    }));
+    let _guard = DropDatabase(db.clone());
     let server = Server::start(Some(&format!("postgres://postgres@127.0.0.1:5432/{db}")));
     scenario(&server);
     drop(server);
