@@ -2,6 +2,7 @@
 //!
 //! Rows hold ids, versions, timestamps and ciphertext only. Every edit adds a row to
 //! `item_versions` (history); `items` points at the current version and marks the trash.
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Transaction};
@@ -46,6 +47,9 @@ const MIGRATIONS: &[&str] = &[
 
 /// The newest schema this build reads and writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// Item id → version.
+pub type VersionMap = HashMap<Vec<u8>, i64>;
 
 /// One stored item version, still encrypted.
 #[derive(Debug, Clone)]
@@ -290,24 +294,17 @@ impl Store {
             .optional()?)
     }
 
-    /// The highest version the server has shown for an item, and the item's current local
-    /// version (with whether it is in the trash), if it exists here.
-    pub fn sync_state(&self, item_id: &[u8]) -> Result<(Option<i64>, Option<i64>)> {
-        let seen = self
-            .conn
-            .query_row(
-                "SELECT version FROM seen WHERE item_id = ?1",
-                [item_id],
-                |r| r.get(0),
-            )
-            .optional()?;
-        let local = self
-            .conn
-            .query_row("SELECT version FROM items WHERE id = ?1", [item_id], |r| {
-                r.get(0)
-            })
-            .optional()?;
-        Ok((seen, local))
+    /// For every item: the highest version the server has shown, and the current local version.
+    pub fn sync_states(&self) -> Result<(VersionMap, VersionMap)> {
+        let map = |sql: &str| -> Result<VersionMap> {
+            let mut stmt = self.conn.prepare(sql)?;
+            let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            Ok(rows.collect::<rusqlite::Result<HashMap<_, _>>>()?)
+        };
+        Ok((
+            map("SELECT item_id, version FROM seen")?,
+            map("SELECT id, version FROM items")?,
+        ))
     }
 
     /// Number of items, and of those in the trash. Needs no key.
@@ -411,6 +408,13 @@ impl Writer<'_> {
              ON CONFLICT(item_id) DO UPDATE SET version = max(version, excluded.version)",
             params![item_id, version],
         )?;
+        Ok(())
+    }
+
+    /// Delete an item the server deleted (no tombstone is queued: it came from there).
+    pub fn purge_remote(&self, id: &ItemId) -> Result<()> {
+        self.tx
+            .execute("DELETE FROM items WHERE id = ?1", [&id.0[..]])?;
         Ok(())
     }
 

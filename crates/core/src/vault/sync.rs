@@ -422,22 +422,28 @@ impl Vault {
                         changes: chunk.to_vec(),
                     },
                 )?;
+                // Acknowledgements are recorded in one transaction; conflicts after it.
+                let mut conflicts = Vec::new();
+                let mut acked = Vec::new();
                 for result in resp.results {
                     match result {
                         proto::PushResult::Applied {
                             item_id, version, ..
-                        } => {
-                            report.pushed += 1;
-                            self.store.write(|w| {
-                                w.clear_outbox(&item_id.0, version as i64)?;
-                                w.set_seen(&item_id.0, version as i64)
-                            })?;
-                        }
-                        proto::PushResult::Conflict { current } => {
-                            all_applied = false;
-                            self.resolve_conflict(&current, &mut report)?;
-                        }
+                        } => acked.push((item_id, version as i64)),
+                        proto::PushResult::Conflict { current } => conflicts.push(current),
                     }
+                }
+                report.pushed += acked.len();
+                self.store.write(|w| {
+                    for (id, v) in &acked {
+                        w.clear_outbox(&id.0, *v)?;
+                        w.set_seen(&id.0, *v)?;
+                    }
+                    Ok(())
+                })?;
+                all_applied &= conflicts.is_empty();
+                for current in &conflicts {
+                    self.resolve_conflict(current, &mut report)?;
                 }
             }
             if all_applied {
@@ -456,50 +462,66 @@ impl Vault {
 
     /// Apply pulled records; returns how many changed something here.
     fn apply_pulled(&mut self, records: &[proto::ItemRecord]) -> Result<usize> {
-        let mut applied = 0;
+        let (seen, local) = self.store.sync_states()?;
+        let pending: std::collections::HashSet<Vec<u8>> = self
+            .store
+            .outbox()?
+            .into_iter()
+            .map(|(id, _, _)| id)
+            .collect();
+        // Decide and authenticate everything first; then write the page in one transaction.
+        let mut rows = Vec::new();
+        let mut purges = Vec::new();
+        let mut seen_only = Vec::new();
+        let sealer = self.sealer();
         for rec in records {
-            let item = rec.item_id.to_hex();
-            let (seen, local) = self.store.sync_state(&rec.item_id.0)?;
-            if let Some(seen) = seen {
-                if (rec.version as i64) < seen {
+            let key = rec.item_id.0.to_vec();
+            let version = rec.version as i64;
+            if let Some(&s) = seen.get(&key) {
+                if version < s {
                     return Err(Error::Rollback {
-                        item,
+                        item: rec.item_id.to_hex(),
                         offered: rec.version,
-                        seen: seen as u64,
+                        seen: s as u64,
                     });
                 }
             }
-            let pending = self
-                .store
-                .outbox()?
-                .iter()
-                .any(|(id, _, _)| id == &rec.item_id.0);
+            let is_pending = pending.contains(&key);
+            let here = local.get(&key).copied();
             if rec.deleted {
-                self.store.write(|w| {
-                    w.set_seen(&rec.item_id.0, rec.version as i64)?;
-                    if local.is_some() && !pending {
-                        w.purge(&ItemId(rec.item_id.0))?;
-                    }
-                    Ok(())
-                })?;
-                applied += usize::from(local.is_some() && !pending);
+                if here.is_some() && !is_pending {
+                    purges.push(ItemId(rec.item_id.0));
+                }
+                seen_only.push((key, version));
                 continue;
             }
             let row = decode_row(rec)?;
             // Authenticate before storing: a swapped or altered version names its item.
-            self.sealer().open_version(&row)?;
-            if pending {
+            sealer.open_version(&row)?;
+            if is_pending {
                 // A local edit waits: the push will come back as a conflict and merge.
                 continue;
             }
-            if local.is_some_and(|l| l >= rec.version as i64) {
-                self.store
-                    .write(|w| w.set_seen(&rec.item_id.0, rec.version as i64))?;
-                continue;
+            if here.is_some_and(|l| l >= version) {
+                seen_only.push((key, version));
+            } else {
+                rows.push(row);
             }
-            self.store.write(|w| w.put_remote_version(&row))?;
-            applied += 1;
         }
+        tessera_crypto::scrub_stack();
+        let applied = rows.len() + purges.len();
+        self.store.write(|w| {
+            for row in &rows {
+                w.put_remote_version(row)?;
+            }
+            for id in &purges {
+                w.purge_remote(id)?;
+            }
+            for (id, v) in &seen_only {
+                w.set_seen(id, *v)?;
+            }
+            Ok(())
+        })?;
         Ok(applied)
     }
 
@@ -536,7 +558,7 @@ impl Vault {
                     w.clear_outbox(&id.0, *v)?;
                 }
                 w.set_seen(&id.0, current.version as i64)?;
-                w.purge(&id)
+                w.purge_remote(&id)
             })?;
             if let Some(data) = local {
                 report.kept_both.push(data.title.clone());
