@@ -91,6 +91,30 @@ impl Remote {
         Err(Self::error(resp.status().as_u16(), &text))
     }
 
+    /// Open the server's change stream (`GET /v1/events`, server-sent events). Blocks until
+    /// the stream opens; the iterator then yields one item per `change` event and ends when the
+    /// connection does.
+    pub fn events(&self) -> Result<ChangeEvents> {
+        // No overall timeout: the stream stays open; the server sends keep-alives.
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .into();
+        let resp = self
+            .headers(agent.get(format!("{}/v1/events", self.base)))
+            .call()
+            .map_err(|e| Error::Network(e.to_string()))?;
+        let status = resp.status().as_u16();
+        if status != 200 {
+            let mut resp = resp;
+            let text = resp.body_mut().read_to_string().unwrap_or_default();
+            return Err(Self::error(status, &text));
+        }
+        Ok(ChangeEvents {
+            lines: std::io::BufReader::new(Box::new(resp.into_body().into_reader())),
+        })
+    }
+
     fn headers<B>(&self, req: ureq::RequestBuilder<B>) -> ureq::RequestBuilder<B> {
         let req = req.header(API_VERSION_HEADER, API_VERSION.to_string());
         match &self.token {
@@ -140,4 +164,41 @@ fn is_loopback(url: &str) -> bool {
         .next()
         .unwrap_or("");
     host == "localhost" || host.starts_with("127.") || url.contains("://[::1]")
+}
+
+/// The `change` events of a server-sent event stream.
+pub struct ChangeEvents {
+    lines: std::io::BufReader<Box<dyn std::io::Read + Send>>,
+}
+
+impl std::fmt::Debug for ChangeEvents {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ChangeEvents")
+    }
+}
+
+impl Iterator for ChangeEvents {
+    type Item = ();
+
+    /// The next `change` event (comments, keep-alives and other events are skipped).
+    fn next(&mut self) -> Option<()> {
+        use std::io::BufRead;
+        let mut event = String::new();
+        loop {
+            let mut line = String::new();
+            match self.lines.read_line(&mut line) {
+                Ok(0) | Err(_) => return None,
+                Ok(_) => {}
+            }
+            let line = line.trim_end_matches(['\r', '\n']);
+            if line.is_empty() {
+                if event == "change" {
+                    return Some(());
+                }
+                event.clear();
+            } else if let Some(name) = line.strip_prefix("event:") {
+                name.trim().clone_into(&mut event);
+            }
+        }
+    }
 }

@@ -36,13 +36,22 @@ impl Drop for Server {
 }
 
 fn start(db: Option<&str>, data: &std::path::Path) -> (Server, String) {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_tessera-server"));
-    cmd.args(["--listen", &format!("127.0.0.1:{port}"), "--data-dir"]).arg(data);
+    cmd.args(["--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
+        .arg(data);
     if let Some(u) = db {
         cmd.args(["--database-url", u]);
     }
-    let child = cmd.stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    let child = cmd
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
         std::thread::sleep(Duration::from_millis(20));
     }
@@ -50,7 +59,19 @@ fn start(db: Option<&str>, data: &std::path::Path) -> (Server, String) {
 }
 
 fn psql(sql: &str) {
-    let o = Command::new("psql").args(["-h", "127.0.0.1", "-U", "postgres", "-d", "postgres", "-qc", sql]).output().unwrap();
+    let o = Command::new("psql")
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-U",
+            "postgres",
+            "-d",
+            "postgres",
+            "-qc",
+            sql,
+        ])
+        .output()
+        .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
 }
 
@@ -61,27 +82,60 @@ fn secs(d: Duration) -> String {
 fn first_sync(label: &str, url: &str) {
     let dir = tempfile::tempdir().unwrap();
     let sk = AccountSecretKey::generate();
-    let mut a = Vault::create(&dir.path().join("a.sqlite"), PASSWORD, &sk, KdfParams::DEFAULT).unwrap();
-    a.add_many(corpus::items(10_000, 5).iter().map(|i| i.data.duplicate()).collect()).unwrap();
-    let creds = Credentials { email: "bench@example.com", device: "laptop", password: PASSWORD, secret_key: &sk };
+    let mut a = Vault::create(
+        &dir.path().join("a.sqlite"),
+        PASSWORD,
+        &sk,
+        KdfParams::DEFAULT,
+    )
+    .unwrap();
+    a.add_many(
+        corpus::items(10_000, 5)
+            .iter()
+            .map(|i| i.data.duplicate())
+            .collect(),
+    )
+    .unwrap();
+    let creds = Credentials {
+        email: "bench@example.com",
+        device: "laptop",
+        password: PASSWORD,
+        secret_key: &sk,
+    };
     a.create_team(url, &creds).unwrap();
     let t = Instant::now();
     let pushed = a.sync().unwrap().pushed;
     let push = t.elapsed();
     assert_eq!(pushed, 10_000);
-    let device = Credentials { device: "desktop", ..creds };
+    let device = Credentials {
+        device: "desktop",
+        ..creds
+    };
     let t = Instant::now();
     let b = Vault::login_new_device(&dir.path().join("b.sqlite"), url, &device, None).unwrap();
     let first = t.elapsed();
     assert_eq!(b.len(), 10_000);
-    println!("{label:<11} push 10,000 items (first upload)                 {:>9}", secs(push));
-    println!("{label:<11} first sync of a new device, 10,000 items         {:>9}", secs(first));
+    println!(
+        "{label:<11} push 10,000 items (first upload)                 {:>9}",
+        secs(push)
+    );
+    println!(
+        "{label:<11} first sync of a new device, 10,000 items         {:>9}",
+        secs(first)
+    );
     println!("{label:<11}   (KDF twice included: auth key, then unlock)");
 }
 
-fn call<T: serde::de::DeserializeOwned>(agent: &ureq::Agent, req: ureq::RequestBuilder<ureq::typestate::WithBody>, body: &impl serde::Serialize) -> Result<T, String> {
+fn call<T: serde::de::DeserializeOwned>(
+    agent: &ureq::Agent,
+    req: ureq::RequestBuilder<ureq::typestate::WithBody>,
+    body: &impl serde::Serialize,
+) -> Result<T, String> {
     let _ = agent;
-    let mut resp = req.header("tessera-api", "1").send_json(body).map_err(|e| e.to_string())?;
+    let mut resp = req
+        .header("tessera-api", "1")
+        .send_json(body)
+        .map_err(|e| e.to_string())?;
     if !resp.status().is_success() {
         return Err(format!("HTTP {}", resp.status()));
     }
@@ -101,10 +155,18 @@ fn new_account(agent: &ureq::Agent, url: &str, n: usize) -> String {
         root_public: proto::Blob(random::<32>()),
         admin: proto::NewAccount {
             account_id: proto::Id(random::<16>().try_into().unwrap()),
-            email: format!("load{n}-{}@example.com", proto::Id(random::<16>().try_into().unwrap())),
+            email: format!(
+                "load{n}-{}@example.com",
+                proto::Id(random::<16>().try_into().unwrap())
+            ),
             device_name: "load".into(),
             auth_key: proto::Blob(random::<32>()),
-            kdf: proto::KdfInfo { memory_kib: 65536, iterations: 3, parallelism: 4, salt: proto::Blob(random::<16>()) },
+            kdf: proto::KdfInfo {
+                memory_kib: 65536,
+                iterations: 3,
+                parallelism: 4,
+                salt: proto::Blob(random::<16>()),
+            },
             keys: proto::AccountKeys {
                 exchange_public: proto::Blob(random::<32>()),
                 signing_public: proto::Blob(random::<32>()),
@@ -117,10 +179,90 @@ fn new_account(agent: &ureq::Agent, url: &str, n: usize) -> String {
     r.session.token
 }
 
+/// One load client: push one change, pull, (pause,) repeat until stopped.
+fn client_loop(
+    url: &str,
+    token: &str,
+    pace: Option<Duration>,
+    stop: &AtomicBool,
+) -> (Vec<Duration>, usize) {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(30)))
+        .build()
+        .into();
+    let auth = format!("Bearer {token}");
+    let item = proto::Id(random::<16>().try_into().unwrap());
+    let (mut version, mut cursor) = (0u64, 0u64);
+    let (mut lat, mut errors) = (Vec::new(), 0usize);
+    // Paced clients start spread over the period, as independent desktops would.
+    if let Some(p) = pace {
+        let spread =
+            u64::from_le_bytes(random::<8>().try_into().unwrap()) % (p.as_millis() as u64).max(1);
+        std::thread::sleep(Duration::from_millis(spread));
+    }
+    while !stop.load(Ordering::Relaxed) {
+        let cycle = Instant::now();
+        let push = proto::PushRequest {
+            changes: vec![proto::PushChange {
+                item_id: item,
+                base_version: version,
+                version: version + 1,
+                deleted: false,
+                blob: proto::Blob(random::<400>()),
+            }],
+        };
+        let t = Instant::now();
+        match call::<proto::PushResponse>(
+            &agent,
+            agent
+                .post(format!("{url}/v1/sync"))
+                .header("authorization", &auth),
+            &push,
+        ) {
+            Ok(_) => version += 1,
+            Err(_) => errors += 1,
+        }
+        lat.push(t.elapsed());
+        let t = Instant::now();
+        let pulled = agent
+            .get(format!("{url}/v1/sync?since={cursor}"))
+            .header("tessera-api", "1")
+            .header("authorization", &auth)
+            .call()
+            .map_err(|e| e.to_string())
+            .and_then(|mut r| {
+                if r.status().is_success() {
+                    r.body_mut()
+                        .read_json::<proto::PullResponse>()
+                        .map_err(|e| e.to_string())
+                } else {
+                    Err(format!("HTTP {}", r.status()))
+                }
+            });
+        match pulled {
+            Ok(p) => cursor = p.cursor,
+            Err(_) => errors += 1,
+        }
+        lat.push(t.elapsed());
+        if let Some(p) = pace {
+            std::thread::sleep(p.saturating_sub(cycle.elapsed()));
+        }
+    }
+    (lat, errors)
+}
+
 fn load(label: &str, url: &str, pace: Option<Duration>) {
     const CLIENTS: usize = 200;
-    let seconds: u64 = std::env::var("TESSERA_LOAD_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(60);
-    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).max_idle_connections_per_host(0).build().into();
+    let seconds: u64 = std::env::var("TESSERA_LOAD_SECONDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(60);
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .max_idle_connections_per_host(0)
+        .build()
+        .into();
     let tokens: Vec<String> = (0..CLIENTS).map(|n| new_account(&agent, url, n)).collect();
     let stop = Arc::new(AtomicBool::new(false));
     let start = Instant::now();
@@ -129,46 +271,7 @@ fn load(label: &str, url: &str, pace: Option<Duration>) {
         .map(|token| {
             let url = url.to_owned();
             let stop = Arc::clone(&stop);
-            std::thread::spawn(move || {
-                let agent: ureq::Agent = ureq::Agent::config_builder()
-                    .http_status_as_error(false)
-                    .timeout_global(Some(Duration::from_secs(30)))
-                    .build()
-                    .into();
-                let auth = format!("Bearer {token}");
-                let item = proto::Id(random::<16>().try_into().unwrap());
-                let (mut version, mut cursor) = (0u64, 0u64);
-                let (mut lat, mut errors) = (Vec::new(), 0usize);
-                while !stop.load(Ordering::Relaxed) {
-                    let cycle = Instant::now();
-                    let push = proto::PushRequest {
-                        changes: vec![proto::PushChange { item_id: item, base_version: version, version: version + 1, deleted: false, blob: proto::Blob(random::<400>()) }],
-                    };
-                    let t = Instant::now();
-                    match call::<proto::PushResponse>(&agent, agent.post(format!("{url}/v1/sync")).header("authorization", &auth), &push) {
-                        Ok(_) => version += 1,
-                        Err(_) => errors += 1,
-                    }
-                    lat.push(t.elapsed());
-                    let t = Instant::now();
-                    let pulled = agent
-                        .get(format!("{url}/v1/sync?since={cursor}"))
-                        .header("tessera-api", "1")
-                        .header("authorization", &auth)
-                        .call()
-                        .map_err(|e| e.to_string())
-                        .and_then(|mut r| if r.status().is_success() { r.body_mut().read_json::<proto::PullResponse>().map_err(|e| e.to_string()) } else { Err(format!("HTTP {}", r.status())) });
-                    match pulled {
-                        Ok(p) => cursor = p.cursor,
-                        Err(_) => errors += 1,
-                    }
-                    lat.push(t.elapsed());
-                    if let Some(p) = pace {
-                        std::thread::sleep(p.saturating_sub(cycle.elapsed()));
-                    }
-                }
-                (lat, errors)
-            })
+            std::thread::spawn(move || client_loop(&url, &token, pace, &stop))
         })
         .collect();
     std::thread::sleep(Duration::from_secs(seconds));
@@ -182,8 +285,13 @@ fn load(label: &str, url: &str, pace: Option<Duration>) {
     }
     let elapsed = start.elapsed();
     all.sort();
-    let pct = |p: f64| all[((all.len() as f64 * p) as usize).min(all.len() - 1)].as_secs_f64() * 1e3;
-    let mode = if pace.is_some() { "paced 1/s" } else { "flat out " };
+    let pct =
+        |p: f64| all[((all.len() as f64 * p) as usize).min(all.len() - 1)].as_secs_f64() * 1e3;
+    let mode = if pace.is_some() {
+        "paced 1/s"
+    } else {
+        "flat out "
+    };
     println!(
         "{label:<11} load {mode}, {CLIENTS} clients x {seconds} s: {:.0} req/s, p50 {:.1} ms, p99 {:.1} ms, {} requests, {errors} errors",
         all.len() as f64 / elapsed.as_secs_f64(),
@@ -194,7 +302,9 @@ fn load(label: &str, url: &str, pace: Option<Duration>) {
 }
 
 fn main() {
-    println!("tessera-server sync benchmarks (release, loopback, 2 cores shared by client and server)");
+    println!(
+        "tessera-server sync benchmarks (release, loopback, 2 cores shared by client and server)"
+    );
     {
         let data = tempfile::tempdir().unwrap();
         let (_server, url) = start(None, data.path());
@@ -206,7 +316,10 @@ fn main() {
     psql(&format!("CREATE DATABASE {db}"));
     {
         let data = tempfile::tempdir().unwrap();
-        let (_server, url) = start(Some(&format!("postgres://postgres@127.0.0.1:5432/{db}")), data.path());
+        let (_server, url) = start(
+            Some(&format!("postgres://postgres@127.0.0.1:5432/{db}")),
+            data.path(),
+        );
         first_sync("PostgreSQL", &url);
         load("PostgreSQL", &url, None);
         load("PostgreSQL", &url, Some(Duration::from_secs(1)));

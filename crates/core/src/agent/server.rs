@@ -44,6 +44,8 @@ struct Shared {
     socket: PathBuf,
     /// A second handle on the listening socket, to wake the accept loop.
     listener: UnixListener,
+    /// Asks the sync thread to push local changes now.
+    push: Mutex<std::sync::mpsc::Sender<()>>,
 }
 
 impl Shared {
@@ -65,6 +67,54 @@ impl Shared {
     }
 }
 
+/// Sync now if unlocked and linked; false once locked. Network errors are left for the next
+/// attempt: the outbox keeps every change until the server acknowledges it.
+fn sync_now(shared: &Shared) -> bool {
+    let mut st = shared.state();
+    match st.vault.as_mut() {
+        Some(v) => {
+            if v.link_info().is_ok_and(|l| l.is_some()) {
+                let _ = v.sync();
+            }
+            true
+        }
+        None => false,
+    }
+}
+
+/// Follow the server's change stream: pull as soon as another device pushed.
+fn watch_changes(shared: &Shared) {
+    while !shared.stop.load(Ordering::SeqCst) {
+        let events = shared.state().vault.as_ref().map(Vault::change_events);
+        if let Some(Ok(Some(events))) = events {
+            // Catch up once the stream is open, then on every change.
+            sync_now(shared);
+            for () in events {
+                if shared.stop.load(Ordering::SeqCst) || !sync_now(shared) {
+                    break;
+                }
+            }
+        }
+        for _ in 0..20 {
+            if shared.stop.load(Ordering::SeqCst) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+/// Push local changes soon after they are made.
+fn push_changes(shared: &Shared, requests: &std::sync::mpsc::Receiver<()>) {
+    while requests.recv().is_ok() {
+        while requests.try_recv().is_ok() {}
+        if shared.stop.load(Ordering::SeqCst) {
+            return;
+        }
+        sync_now(shared);
+    }
+}
+
 /// Serve `listener` until the vault is locked (with `exit_on_lock`) or forever.
 /// Optionally start unlocked with `vault` (the desktop app hands over its unlocked vault).
 pub fn serve(
@@ -73,7 +123,9 @@ pub fn serve(
     config: AgentConfig,
     vault: Option<Vault>,
 ) -> crate::Result<()> {
+    let (push_tx, push_rx) = std::sync::mpsc::channel();
     let shared = Arc::new(Shared {
+        push: Mutex::new(push_tx),
         state: Mutex::new(State {
             vault,
             last_used: Instant::now(),
@@ -85,6 +137,14 @@ pub fn serve(
             context: "duplicating the agent socket".into(),
             source: e,
         })?,
+    });
+    std::thread::spawn({
+        let shared = Arc::clone(&shared);
+        move || watch_changes(&shared)
+    });
+    std::thread::spawn({
+        let shared = Arc::clone(&shared);
+        move || push_changes(&shared, &push_rx)
     });
     let started = Instant::now();
     let watchdog = {
@@ -241,8 +301,19 @@ fn dispatch(shared: &Shared, line: &[u8]) -> Reply {
     if !matches!(request, Request::Status) {
         st.last_used = Instant::now();
     }
+    let writes = matches!(
+        request,
+        Request::Add { .. }
+            | Request::Update { .. }
+            | Request::Remove { .. }
+            | Request::Restore { .. }
+    );
     let reply = handle(shared, &mut st, request);
+    drop(st);
     tessera_crypto::scrub_stack();
+    if writes && reply.is_ok() {
+        let _ = shared.push.lock().map(|tx| tx.send(()));
+    }
     reply
 }
 

@@ -300,6 +300,15 @@ impl Vault {
         Ok(())
     }
 
+    /// Open the server's change stream for this account, if the vault is linked.
+    pub fn change_events(&self) -> Result<Option<crate::remote::ChangeEvents>> {
+        if self.store.meta(META_LINK)?.is_none() {
+            return Ok(None);
+        }
+        let (remote, _) = self.remote()?;
+        remote.events().map(Some)
+    }
+
     /// Invite someone to the team (admins only).
     pub fn invite(&self, email: &str) -> Result<proto::InviteResponse> {
         let (remote, link) = self.remote()?;
