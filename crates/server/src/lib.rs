@@ -4,6 +4,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod events;
 pub mod store;
 
 pub use api::{serve, AppState};
