@@ -37,7 +37,29 @@ enum Guard {
 }
 
 /// Drops its database on drop.
-struct PgDatabase(String);
+pub struct PgDatabase(String);
+
+impl PgDatabase {
+    /// A new empty database `tessera_test_<random>` and its connection string (for a server
+    /// process of its own).
+    pub fn create() -> (Self, String) {
+        let name = format!("tessera_test_{:016x}", rand::random::<u64>());
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            admin()
+                .await
+                .expect("PostgreSQL must run on 127.0.0.1:5432 (user postgres, trust)")
+                .batch_execute(&format!("CREATE DATABASE {name}"))
+                .await
+                .unwrap();
+        });
+        let url = format!("postgres://postgres@127.0.0.1:5432/{name}");
+        (Self(name), url)
+    }
+}
 
 impl Drop for PgDatabase {
     fn drop(&mut self) {
