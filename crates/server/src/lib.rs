@@ -6,6 +6,7 @@ pub mod api;
 pub mod auth;
 pub mod events;
 pub mod store;
+pub mod tls;
 
 pub use api::{serve, AppState};
 pub use store::Store;

@@ -1,5 +1,5 @@
 //! The real `tessera-server` binary: killed (SIGKILL) in the middle of pushes and restarted on
-//! the same data, on SQLite and PostgreSQL.
+//! the same data, on SQLite and PostgreSQL; serving HTTPS with `--tls-cert`/`--tls-key`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod support;
@@ -23,6 +23,14 @@ struct Proc {
 impl Proc {
     /// Start the binary with `args`, logging to `log`, and wait until `/healthz` answers.
     fn start(args: &[String], log: &Path, base: &str) -> Self {
+        let health = format!("{base}/healthz");
+        Self::start_until(args, log, || {
+            ureq::get(&health).call().is_ok_and(|r| r.status() == 200)
+        })
+    }
+
+    /// Start the binary with `args`, logging to `log`, and wait until `ready` holds.
+    fn start_until(args: &[String], log: &Path, ready: impl Fn() -> bool) -> Self {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -41,10 +49,7 @@ impl Proc {
             if let Some(status) = p.child.try_wait().unwrap() {
                 panic!("the server exited early: {status}");
             }
-            if ureq::get(format!("{base}/healthz"))
-                .call()
-                .is_ok_and(|r| r.status() == 200)
-            {
+            if ready() {
                 return p;
             }
             assert!(Instant::now() < deadline, "the server did not start");
@@ -283,4 +288,121 @@ fn postgres_killed_mid_push_and_restarted() {
     let dir = tempfile::tempdir().unwrap();
     let (_db, url) = PgDatabase::create();
     killed_mid_push_and_restarted(&["--database-url".into(), url], dir.path());
+}
+
+/// `curl` with `args`: (success, stdout).
+fn curl(args: &[&str]) -> (bool, String) {
+    let out = Command::new("curl")
+        .args(["--silent", "--show-error", "--max-time", "5"])
+        .args(args)
+        .output()
+        .expect("curl is installed");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+/// A self-signed P-256 certificate for 127.0.0.1 from the `openssl` CLI: (cert, key).
+fn self_signed(dir: &Path) -> (String, String) {
+    let (cert, key) = (dir.join("c.pem"), dir.join("k.pem"));
+    let status = Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+        ])
+        .args([
+            "-nodes",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+        ])
+        .args(["-days", "1", "-keyout"])
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .expect("openssl is installed");
+    assert!(status.success());
+    (cert.display().to_string(), key.display().to_string())
+}
+
+/// `--tls-cert`/`--tls-key`: `/healthz` over HTTPS with the certificate as the only trust
+/// anchor; plain HTTP to the same port and HTTPS without trusting the certificate fail. With TLS
+/// a non-loopback address is allowed; without it, it is refused.
+#[test]
+fn tls_serves_https_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = self_signed(dir.path());
+    let data = dir.path().join("data").display().to_string();
+    let log = dir.path().join("server.log");
+    let port = free_port();
+    let https = format!("https://127.0.0.1:{port}/healthz");
+    let args: Vec<String> = [
+        "--data-dir",
+        &data,
+        "--tls-cert",
+        &cert,
+        "--tls-key",
+        &key,
+        "--listen",
+        // Any address is allowed with TLS; the test reaches it on 127.0.0.1.
+        &format!("0.0.0.0:{port}"),
+    ]
+    .map(str::to_owned)
+    .to_vec();
+    let server = Proc::start_until(&args, &log, || curl(&["--cacert", &cert, &https]).0);
+
+    let (ok, body) = curl(&["--cacert", &cert, &https]);
+    assert!(ok);
+    let v: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["status"], "ok");
+    // The certificate is not otherwise trusted.
+    assert!(!curl(&[&https]).0);
+    // Plain HTTP to the TLS port fails.
+    let (ok, body) = curl(&[&format!("http://127.0.0.1:{port}/healthz")]);
+    assert!(!ok, "plain HTTP answered: {body}");
+    assert!(ureq::get(format!("http://127.0.0.1:{port}/healthz"))
+        .call()
+        .is_err());
+    // The API works over TLS (an authenticated call, then a pull).
+    let (ok, body) = curl(&[
+        "--cacert",
+        &cert,
+        "-H",
+        "tessera-api: 1",
+        &format!("https://127.0.0.1:{port}/v1/sync"),
+    ]);
+    assert!(ok);
+    assert!(body.contains("unauthorized"), "{body}");
+    server.kill();
+
+    // Without TLS, a non-loopback address is refused, and the message says what to do.
+    let out = Command::new(env!("CARGO_BIN_EXE_tessera-server"))
+        .args([
+            "--data-dir",
+            &data,
+            "--listen",
+            &format!("0.0.0.0:{}", free_port()),
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--tls-cert"));
+    // A key that is not a key is refused at startup, without echoing the file.
+    let out = Command::new(env!("CARGO_BIN_EXE_tessera-server"))
+        .args(["--data-dir", &data, "--tls-cert", &cert, "--tls-key", &cert])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("private key"), "{err}");
+    assert!(!err.contains("BEGIN"), "{err}");
 }
