@@ -26,10 +26,12 @@ use serde::{Deserialize, Serialize};
 
 mod account;
 mod error;
+mod event;
 mod sync;
 
 pub use account::*;
 pub use error::{ErrorBody, ErrorCode, ErrorDetail};
+pub use event::{ChangeEvent, EVENT_CHANGE, EVENT_RESYNC};
 pub use sync::*;
 
 /// The API's major version; client and server must agree.

@@ -19,10 +19,12 @@ use crate::auth;
 use crate::store::{Account, LoginPolicy, Role, Session, Store, StoreError, Team};
 
 mod account;
+mod events;
 mod metrics;
 mod session;
 mod sync;
 
+pub use events::KEEP_ALIVE;
 pub use metrics::Metrics;
 
 /// How long a session lasts, seconds (30 days).
@@ -30,10 +32,14 @@ pub const SESSION_SECS: i64 = 30 * 24 * 3600;
 /// How long an invitation lasts, seconds (7 days).
 pub const INVITE_SECS: i64 = 7 * 24 * 3600;
 
+/// How often an open event stream checks its session by default.
+pub const DEFAULT_SESSION_CHECK: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// Shared state of every handler.
 #[derive(Clone)]
 pub struct AppState {
     inner: Arc<Inner>,
+    session_check: std::time::Duration,
 }
 
 struct Inner {
@@ -62,7 +68,16 @@ impl AppState {
                 policy,
                 metrics: Metrics::default(),
             }),
+            session_check: DEFAULT_SESSION_CHECK,
         })
+    }
+
+    /// How often an open event stream checks that its session is still live (default
+    /// [`DEFAULT_SESSION_CHECK`]); a revoked session's stream ends within this interval.
+    #[must_use]
+    pub fn with_session_check(mut self, every: std::time::Duration) -> Self {
+        self.session_check = every;
+        self
     }
 
     fn store(&self) -> &dyn Store {
@@ -96,6 +111,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/mfa/confirm", post(session::mfa_confirm))
         .route("/v1/mfa/disable", post(session::mfa_disable))
         .route("/v1/sync", get(sync::pull).post(sync::push))
+        .route("/v1/events", get(events::stream))
         .fallback(not_found)
         .layer(middleware::from_fn(require_version));
     Router::new()

@@ -1,10 +1,14 @@
 //! The Tessera team server: accounts, invitations, login with a second factor, sessions and
-//! item sync, over a JSON HTTP API (axum), stored in SQLite or PostgreSQL.
+//! item sync, over a JSON HTTP API (axum), stored in SQLite or PostgreSQL. Connected clients
+//! hear of changes through Server-Sent Events ([`events`]; across nodes through PostgreSQL
+//! LISTEN/NOTIFY), and the server can terminate TLS itself ([`tls`]).
 #![forbid(unsafe_code)]
 
 pub mod api;
 pub mod auth;
+pub mod events;
 pub mod store;
+pub mod tls;
 
 pub use api::{serve, AppState};
 pub use store::Store;

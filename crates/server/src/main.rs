@@ -1,5 +1,5 @@
 //! `tessera-server`: the Tessera team server. SQLite in `--data-dir` by default, PostgreSQL
-//! with `--database-url`.
+//! with `--database-url`; HTTPS with `--tls-cert` and `--tls-key`.
 #![forbid(unsafe_code)]
 
 use std::net::SocketAddr;
@@ -24,8 +24,14 @@ struct Args {
     /// Use PostgreSQL instead of SQLite: postgres://user@host/database.
     #[arg(long, env = "TESSERA_DATABASE_URL")]
     database_url: Option<String>,
+    /// Serve HTTPS with this PEM certificate chain (leaf first); needs --tls-key.
+    #[arg(long, value_name = "PEM", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert.
+    #[arg(long, value_name = "PEM", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
     /// Allow plain HTTP on a non-loopback address (only behind a TLS-terminating proxy).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "tls_cert")]
     insecure_http: bool,
 }
 
@@ -33,10 +39,17 @@ struct Args {
 async fn main() -> Result<()> {
     tracing_subscriber::fmt().with_target(false).init();
     let args = Args::parse();
-    if !args.listen.ip().is_loopback() && !args.insecure_http {
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some(
+            tessera_server::tls::server_config(cert, key)
+                .context("loading the TLS certificate and key")?,
+        ),
+        _ => None,
+    };
+    if tls.is_none() && !args.listen.ip().is_loopback() && !args.insecure_http {
         bail!(
-            "refusing to serve plain HTTP on {}: this server does not terminate TLS yet. \
-             Listen on a loopback address, or put a TLS-terminating reverse proxy in front and \
+            "refusing to serve plain HTTP on {}: pass --tls-cert and --tls-key to serve HTTPS, \
+             listen on a loopback address, or put a TLS-terminating reverse proxy in front and \
              pass --insecure-http",
             args.listen
         );
@@ -64,9 +77,16 @@ async fn main() -> Result<()> {
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("listening on {}", args.listen))?;
-    tracing::info!(address = %listener.local_addr().context("reading the bound address")?, "listening");
+    let address = listener.local_addr().context("reading the bound address")?;
+    tracing::info!(%address, tls = tls.is_some(), "listening");
+    let serving = async {
+        match tls {
+            Some(config) => tessera_server::tls::serve_tls(listener, state, config).await,
+            None => tessera_server::serve(listener, state).await,
+        }
+    };
     tokio::select! {
-        r = tessera_server::serve(listener, state) => r.context("serving")?,
+        r = serving => r.context("serving")?,
         _ = tokio::signal::ctrl_c() => tracing::info!("shutting down"),
     }
     Ok(())

@@ -353,6 +353,10 @@ pub trait Store: Send + Sync + 'static {
     /// An account's item changes with a sequence number above `since`, oldest first, at most
     /// `limit` (one query).
     fn pull(&self, account: Id, since: u64, limit: usize) -> StoreFuture<'_, PullPage>;
+
+    /// Every change committed from now on by a push through any node on this database (see
+    /// [`crate::events`]).
+    fn subscribe(&self) -> tokio::sync::broadcast::Receiver<crate::events::Change>;
 }
 
 /// Decide a batch of pushed changes against the current records, in order. `current` holds the

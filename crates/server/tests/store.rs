@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use support::{Harness, Kind};
 use tessera_protocol::{AccountKeys, Blob, Id, KdfInfo, PushChange, PushResult};
+use tessera_server::events::Change;
 use tessera_server::store::{
     LoginPolicy, NewAccountRow, NewInvite, NewSession, Role, StoreError, Team,
 };
@@ -20,6 +21,7 @@ on_both_backends!(
     second_factor_steps_and_recovery_codes,
     push_is_compare_and_set_with_team_sequence,
     pull_is_scoped_and_paged,
+    a_committed_push_is_announced_once,
 );
 
 fn run<F, Fut>(kind: Kind, case: F)
@@ -457,5 +459,54 @@ fn pull_is_scoped_and_paged(kind: Kind) {
         let pb = s.pull(bob.id, 0, 100).await.unwrap();
         assert_eq!(pb.changes.len(), 1);
         assert_eq!(pb.changes[0].blob, Blob(b"bob".to_vec()));
+    });
+}
+
+fn a_committed_push_is_announced_once(kind: Kind) {
+    run(kind, |s| async move {
+        let (t, admin, _) = setup(&*s, "ada@example.com").await;
+        let mut rx = s.subscribe();
+        let (a, b) = (id(20), id(21));
+        s.push(
+            t.id,
+            admin,
+            vec![change(a, 0, b"a1"), change(b, 0, b"b1")],
+            1,
+        )
+        .await
+        .unwrap();
+        let got = tokio::time::timeout(std::time::Duration::from_secs(10), rx.recv())
+            .await
+            .expect("a change is announced")
+            .unwrap();
+        assert_eq!(
+            got,
+            Change {
+                account: admin,
+                seq: 2
+            }
+        );
+        // Pushes that apply nothing (a resend, a conflict, an unknown team) announce nothing.
+        s.push(t.id, admin, vec![change(a, 0, b"a1")], 2)
+            .await
+            .unwrap();
+        s.push(t.id, admin, vec![change(a, 0, b"zz")], 3)
+            .await
+            .unwrap();
+        assert!(s
+            .push(id(9), admin, vec![change(a, 1, b"a2")], 4)
+            .await
+            .is_err());
+        let next = s
+            .push(t.id, admin, vec![change(b, 1, b"b2")], 5)
+            .await
+            .unwrap();
+        assert_eq!(applied(&next[0]), (2, 3));
+        let got = tokio::time::timeout(std::time::Duration::from_secs(10), rx.recv())
+            .await
+            .expect("a change is announced")
+            .unwrap();
+        assert_eq!(got.seq, 3, "nothing was announced in between");
+        assert!(rx.try_recv().is_err());
     });
 }

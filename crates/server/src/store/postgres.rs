@@ -2,13 +2,23 @@
 //! (recorded in `schema_migrations`, applied under an advisory lock so several nodes can start
 //! at once). Sync paths are set-based: a pull is one query, a push loads the touched items in one
 //! query and writes with `UNNEST` arrays, all in one transaction.
+//!
+//! A push that applies changes also runs `NOTIFY tessera_changes, '<account>:<seq>'` in its
+//! transaction, so PostgreSQL delivers it only on commit. Each store keeps one more connection
+//! that `LISTEN`s on the channel (reconnecting with backoff when it drops) and publishes every
+//! notification to the node's [`ChangeHub`]: the change reaches event streams on every node,
+//! this one included.
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 
 use tessera_protocol::{AccountKeys, Blob, Id, ItemRecord, KdfInfo, PushChange, PushResult};
-use tokio::sync::{Mutex, MutexGuard};
+use tokio::sync::{broadcast, Mutex, MutexGuard};
+use tokio::task::JoinHandle;
 use tokio_postgres::error::SqlState;
-use tokio_postgres::{Client, GenericClient, NoTls, Row};
+use tokio_postgres::{AsyncMessage, Client, GenericClient, NoTls, Row};
+
+use crate::events::{Change, ChangeHub, PG_CHANNEL};
 
 use super::{
     decide_push, id_from, Account, LoginPolicy, NewAccountRow, NewInvite, NewSession, PullPage,
@@ -109,6 +119,15 @@ pub struct PgStore {
     url: String,
     pool: Vec<Mutex<Client>>,
     next: AtomicUsize,
+    hub: ChangeHub,
+    listener: JoinHandle<()>,
+}
+
+impl Drop for PgStore {
+    fn drop(&mut self) {
+        // Dropping the task drops its client, which closes the LISTEN connection.
+        self.listener.abort();
+    }
 }
 
 impl std::fmt::Debug for PgStore {
@@ -141,10 +160,16 @@ impl PgStore {
         for _ in 1..POOL_SIZE {
             pool.push(Mutex::new(connect(url).await?));
         }
+        let hub = ChangeHub::new();
+        // The first LISTEN is in place before `connect` returns, so no commit after it is missed.
+        let first = listen(url, &hub).await.map_err(be)?;
+        let listener = tokio::spawn(keep_listening(url.to_owned(), hub.clone(), first));
         Ok(Self {
             url: url.to_owned(),
             pool,
             next: AtomicUsize::new(0),
+            hub,
+            listener,
         })
     }
 
@@ -156,6 +181,70 @@ impl PgStore {
             *guard = connect(&self.url).await?;
         }
         Ok(guard)
+    }
+}
+
+/// A live `LISTEN` connection: its client (kept so the connection stays open) and the task that
+/// reads its messages, which ends when the connection does.
+struct Listening {
+    _client: Client,
+    pump: JoinHandle<()>,
+}
+
+/// Open a connection, start publishing its notifications to `hub`, and `LISTEN`.
+async fn listen(url: &str, hub: &ChangeHub) -> Result<Listening, tokio_postgres::Error> {
+    let (client, mut connection) = tokio_postgres::connect(url, NoTls).await?;
+    let hub = hub.clone();
+    let pump = tokio::spawn(async move {
+        loop {
+            match std::future::poll_fn(|cx| connection.poll_message(cx)).await {
+                Some(Ok(AsyncMessage::Notification(n))) if n.channel() == PG_CHANNEL => {
+                    match Change::from_payload(n.payload()) {
+                        Some(change) => hub.publish(change),
+                        None => tracing::warn!("ignoring a malformed change notification"),
+                    }
+                }
+                Some(Ok(_)) => {}
+                Some(Err(e)) => {
+                    tracing::warn!(error = %e, "the LISTEN connection failed");
+                    return;
+                }
+                None => return,
+            }
+        }
+    });
+    if let Err(e) = client.batch_execute(&format!("LISTEN {PG_CHANNEL}")).await {
+        pump.abort();
+        return Err(e);
+    }
+    Ok(Listening {
+        _client: client,
+        pump,
+    })
+}
+
+/// Keep a `LISTEN` connection open: when it drops, reconnect with exponential backoff (100 ms
+/// doubling to 30 s, reset once listening again). Changes committed while no connection
+/// listens are not announced; clients catch up on their next pull.
+async fn keep_listening(url: String, hub: ChangeHub, mut current: Listening) {
+    const FIRST: Duration = Duration::from_millis(100);
+    const MAX: Duration = Duration::from_secs(30);
+    loop {
+        let _ = (&mut current.pump).await;
+        let mut backoff = FIRST;
+        current = loop {
+            tokio::time::sleep(backoff).await;
+            match listen(&url, &hub).await {
+                Ok(l) => {
+                    tracing::info!("listening for changes again");
+                    break l;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, retry_ms = backoff.as_millis() as u64, "could not LISTEN for changes");
+                    backoff = (backoff * 2).min(MAX);
+                }
+            }
+        };
     }
 }
 
@@ -910,6 +999,15 @@ impl Store for PgStore {
                 )
                 .await
                 .map_err(be)?;
+                // Delivered by PostgreSQL only if the transaction commits.
+                let payload = Change {
+                    account,
+                    seq: last.seq,
+                }
+                .to_payload();
+                tx.execute("SELECT pg_notify($1, $2)", &[&PG_CHANNEL, &payload])
+                    .await
+                    .map_err(be)?;
             }
             tx.commit().await.map_err(be)?;
             Ok(results)
@@ -932,5 +1030,9 @@ impl Store for PgStore {
             changes.truncate(limit);
             Ok(PullPage { changes, more })
         })
+    }
+
+    fn subscribe(&self) -> broadcast::Receiver<Change> {
+        self.hub.subscribe()
     }
 }

@@ -6,6 +6,9 @@ use std::sync::{Arc, Mutex};
 
 use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
 use tessera_protocol::{AccountKeys, Blob, Id, ItemRecord, KdfInfo, PushChange, PushResult};
+use tokio::sync::broadcast;
+
+use crate::events::{Change, ChangeHub};
 
 use super::{
     decide_push, id_from, Account, LoginPolicy, NewAccountRow, NewInvite, NewSession, PullPage,
@@ -102,6 +105,7 @@ const MIGRATIONS: &[&str] = &[
 #[derive(Clone)]
 pub struct SqliteStore {
     conn: Arc<Mutex<Connection>>,
+    hub: ChangeHub,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -147,6 +151,7 @@ impl SqliteStore {
         }
         Ok(Self {
             conn: Arc::new(Mutex::new(conn)),
+            hub: ChangeHub::new(),
         })
     }
 
@@ -757,6 +762,7 @@ impl Store for SqliteStore {
         changes: Vec<PushChange>,
         now: i64,
     ) -> StoreFuture<'_, Vec<PushResult>> {
+        let hub = self.hub.clone();
         self.run(move |conn| {
             let tx = conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)
@@ -841,7 +847,12 @@ impl Store for SqliteStore {
                 )
                 .map_err(be)?;
             }
+            let last = applied.last().map(|r| r.seq);
             tx.commit().map_err(be)?;
+            // One node: the local hub is the whole fan-out.
+            if let Some(seq) = last {
+                hub.publish(Change { account, seq });
+            }
             Ok(results)
         })
     }
@@ -869,5 +880,9 @@ impl Store for SqliteStore {
             changes.truncate(limit);
             Ok(PullPage { changes, more })
         })
+    }
+
+    fn subscribe(&self) -> broadcast::Receiver<Change> {
+        self.hub.subscribe()
     }
 }

@@ -9,6 +9,8 @@ use tessera_server::store::postgres::PgStore;
 use tessera_server::store::sqlite::SqliteStore;
 use tessera_server::Store;
 
+pub mod http;
+
 /// The server used for administration (creating and dropping test databases).
 pub const PG_ADMIN: &str = "host=127.0.0.1 port=5432 user=postgres dbname=postgres";
 
@@ -22,6 +24,8 @@ pub enum Kind {
 /// A runtime and a fresh store; dropping it shuts the runtime down and removes the database.
 pub struct Harness {
     pub store: Arc<dyn Store>,
+    /// The database's connection string (PostgreSQL only), for more nodes on it.
+    pub pg_url: Option<String>,
     // Field order is drop order: the runtime (and its connections) before the database.
     pub rt: tokio::runtime::Runtime,
     _guard: Guard,
@@ -33,7 +37,29 @@ enum Guard {
 }
 
 /// Drops its database on drop.
-struct PgDatabase(String);
+pub struct PgDatabase(String);
+
+impl PgDatabase {
+    /// A new empty database `tessera_test_<random>` and its connection string (for a server
+    /// process of its own).
+    pub fn create() -> (Self, String) {
+        let name = format!("tessera_test_{:016x}", rand::random::<u64>());
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            admin()
+                .await
+                .expect("PostgreSQL must run on 127.0.0.1:5432 (user postgres, trust)")
+                .batch_execute(&format!("CREATE DATABASE {name}"))
+                .await
+                .unwrap();
+        });
+        let url = format!("postgres://postgres@127.0.0.1:5432/{name}");
+        (Self(name), url)
+    }
+}
 
 impl Drop for PgDatabase {
     fn drop(&mut self) {
@@ -75,6 +101,7 @@ impl Harness {
                 let store = SqliteStore::open(&dir.path().join("server.sqlite3")).unwrap();
                 Self {
                     store: Arc::new(store),
+                    pg_url: None,
                     rt,
                     _guard: Guard::Sqlite(dir),
                 }
@@ -94,6 +121,7 @@ impl Harness {
                 let store = rt.block_on(PgStore::connect(&url)).unwrap();
                 Self {
                     store: Arc::new(store),
+                    pg_url: Some(url),
                     rt,
                     _guard: Guard::Postgres(guard),
                 }

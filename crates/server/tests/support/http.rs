@@ -1,0 +1,352 @@
+//! An HTTP client of the API and servers on 127.0.0.1:0, shared by the HTTP test suites.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use std::sync::Arc;
+
+use base64::Engine as _;
+use serde_json::{json, Value};
+use tessera_protocol::Id;
+use tessera_server::{AppState, Store};
+
+use super::{Harness, Kind};
+
+pub const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
+
+/// A server on 127.0.0.1:0 over a fresh store; derefs to its [`Api`] client.
+pub struct Server {
+    pub api: Api,
+    pub h: Harness,
+}
+
+impl std::ops::Deref for Server {
+    type Target = Api;
+    fn deref(&self) -> &Api {
+        &self.api
+    }
+}
+
+impl Server {
+    pub fn start(kind: Kind) -> Self {
+        Self::start_with(kind, |s| s)
+    }
+
+    /// Start with the state adjusted by `configure`.
+    pub fn start_with(kind: Kind, configure: impl FnOnce(AppState) -> AppState) -> Self {
+        let h = Harness::new(kind);
+        let api = spawn_node(&h.rt, Arc::clone(&h.store), configure);
+        Self { api, h }
+    }
+}
+
+/// Start another server node on `rt` over `store`.
+pub fn spawn_node(
+    rt: &tokio::runtime::Runtime,
+    store: Arc<dyn Store>,
+    configure: impl FnOnce(AppState) -> AppState,
+) -> Api {
+    let base = rt.block_on(async {
+        let state = configure(AppState::new(store).await.unwrap());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(tessera_server::serve(listener, state));
+        format!("http://{addr}")
+    });
+    Api::new(base)
+}
+
+/// A JSON client of one server.
+pub struct Api {
+    pub base: String,
+    agent: ureq::Agent,
+}
+
+impl Api {
+    pub fn new(base: String) -> Self {
+        let agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            // A fresh connection per request: the server may close one after refusing a body
+            // it did not read, and a pooled connection would then race that close.
+            .max_idle_connections_per_host(0)
+            .build()
+            .into();
+        Self { base, agent }
+    }
+
+    /// A request with any headers and a raw body; the status and the JSON answer (or Null).
+    pub fn raw(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Vec<u8>,
+    ) -> (u16, Value) {
+        let mut req = ureq::http::Request::builder()
+            .method(method)
+            .uri(format!("{}{path}", self.base));
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let mut res = self.agent.run(req.body(body).unwrap()).unwrap();
+        let status = res.status().as_u16();
+        let bytes = res.body_mut().read_to_vec().unwrap();
+        let text = String::from_utf8_lossy(&bytes).to_string();
+        let value = serde_json::from_slice(&bytes).unwrap_or(Value::String(text));
+        (status, value)
+    }
+
+    pub fn call(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let auth = token.map(|t| format!("Bearer {t}"));
+        let mut headers = vec![("tessera-api", "1"), ("content-type", "application/json")];
+        if let Some(a) = &auth {
+            headers.push(("authorization", a));
+        }
+        let body = body
+            .map(|b| serde_json::to_vec(&b).unwrap())
+            .unwrap_or_default();
+        self.raw(method, path, &headers, body)
+    }
+
+    pub fn ok(&self, method: &str, path: &str, token: Option<&str>, body: Option<Value>) -> Value {
+        let (status, v) = self.call(method, path, token, body);
+        assert!(
+            (200..300).contains(&status),
+            "{method} {path}: {status} {v}"
+        );
+        v
+    }
+}
+
+pub fn hex_id() -> String {
+    Id(rand::random()).to_hex()
+}
+
+pub struct User {
+    pub email: String,
+    pub auth_key: String,
+    pub body: Value,
+}
+
+pub fn user(email: &str) -> User {
+    let auth_key = B64.encode(rand::random::<[u8; 32]>());
+    let body = json!({
+        "account_id": hex_id(),
+        "email": email,
+        "device_name": "laptop",
+        "auth_key": auth_key,
+        "kdf": {"memory_kib": 65536, "iterations": 3, "parallelism": 4,
+                "salt": B64.encode(rand::random::<[u8; 16]>())},
+        "keys": {"exchange_public": B64.encode([1u8; 32]), "signing_public": B64.encode([2u8; 32]),
+                 "header": B64.encode([3u8; 40]), "wrapped_keyset": B64.encode([4u8; 60])},
+    });
+    User {
+        email: email.into(),
+        auth_key,
+        body,
+    }
+}
+
+/// Create a team; returns (team id, admin account id, admin token).
+pub fn create_team(s: &Api, admin: &User) -> (String, String, String) {
+    let root = B64.encode(rand::random::<[u8; 32]>());
+    let (status, v) = s.call(
+        "POST",
+        "/v1/teams",
+        None,
+        Some(json!({"root_public": root, "admin": admin.body})),
+    );
+    assert_eq!(status, 201, "{v}");
+    assert_eq!(v["root_public"], root);
+    (
+        str_of(&v["team_id"]),
+        str_of(&v["account_id"]),
+        str_of(&v["session"]["token"]),
+    )
+}
+
+pub fn str_of(v: &Value) -> String {
+    v.as_str()
+        .unwrap_or_else(|| panic!("not a string: {v}"))
+        .to_owned()
+}
+
+/// Invite and join; returns (account id, token).
+pub fn invite_join(s: &Api, team: &str, admin_token: &str, u: &User) -> (String, String) {
+    let inv = s.ok(
+        "POST",
+        &format!("/v1/teams/{team}/invites"),
+        Some(admin_token),
+        Some(json!({"email": u.email})),
+    );
+    assert!(str_of(&inv["root_fingerprint"]).starts_with("SHA256:"));
+    let (status, v) = s.call(
+        "POST",
+        "/v1/join",
+        None,
+        Some(json!({"invite_token": inv["invite_token"], "account": u.body})),
+    );
+    assert_eq!(status, 201, "{v}");
+    assert_eq!(str_of(&v["team_id"]), team);
+    (str_of(&v["account_id"]), str_of(&v["session"]["token"]))
+}
+
+pub fn login(s: &Api, u: &User, totp: Option<&str>) -> (u16, Value) {
+    let mut body = json!({"email": u.email, "auth_key": u.auth_key, "device_name": "phone"});
+    if let Some(code) = totp {
+        body["totp"] = json!(code);
+    }
+    s.call("POST", "/v1/login", None, Some(body))
+}
+
+pub fn code(v: &Value) -> &str {
+    v["error"]["code"].as_str().unwrap_or("")
+}
+
+pub fn push_body(item: &str, base: u64, blob: &[u8]) -> Value {
+    json!({"changes": [{"item_id": item, "base_version": base, "version": base + 1, "blob": B64.encode(blob)}]})
+}
+
+/// What an event stream gave next.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Sse {
+    /// An event with a name and data.
+    Event { event: String, data: String },
+    /// A comment-only block (`: text`).
+    Comment(String),
+    /// The server closed the stream.
+    Ended,
+    /// Nothing within the timeout.
+    Timeout,
+}
+
+/// A raw Server-Sent Events client: HTTP/1.0 over a `TcpStream`, so the body is the bare event
+/// stream (no chunked framing) and ends when the server closes the connection.
+pub struct EventStream {
+    reader: std::io::BufReader<std::net::TcpStream>,
+    line: String,
+    pub status: u16,
+    pub content_type: String,
+    /// The body when the answer is not a stream (an error).
+    pub body: String,
+}
+
+impl EventStream {
+    /// `GET /v1/events` on `base` (`http://host:port`); when it is a stream, waits for the
+    /// server's first comment, so the subscription is in place when this returns.
+    pub fn open(base: &str, token: Option<&str>) -> Self {
+        use std::io::{BufRead as _, Read as _, Write as _};
+        let addr = base.strip_prefix("http://").expect("an http:// base");
+        let mut tcp = std::net::TcpStream::connect(addr).unwrap();
+        let auth = token.map_or(String::new(), |t| format!("Authorization: Bearer {t}\r\n"));
+        write!(
+            tcp,
+            "GET /v1/events HTTP/1.0\r\nHost: {addr}\r\ntessera-api: 1\r\n{auth}\r\n"
+        )
+        .unwrap();
+        tcp.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+            .unwrap();
+        let mut reader = std::io::BufReader::new(tcp);
+        let mut line = String::new();
+        reader.read_line(&mut line).unwrap();
+        let status: u16 = line.split_whitespace().nth(1).unwrap().parse().unwrap();
+        let mut content_type = String::new();
+        loop {
+            line.clear();
+            reader.read_line(&mut line).unwrap();
+            let l = line.trim_end();
+            if l.is_empty() {
+                break;
+            }
+            if let Some((k, v)) = l.split_once(':') {
+                if k.eq_ignore_ascii_case("content-type") {
+                    v.trim().clone_into(&mut content_type);
+                }
+            }
+        }
+        let mut s = Self {
+            reader,
+            line: String::new(),
+            status,
+            content_type,
+            body: String::new(),
+        };
+        if status == 200 {
+            let first = s.next(std::time::Duration::from_secs(10));
+            assert_eq!(first, Sse::Comment("subscribed".into()));
+        } else {
+            s.reader.read_to_string(&mut s.body).unwrap();
+        }
+        s
+    }
+
+    /// The next event or comment block within `timeout`.
+    pub fn next(&mut self, timeout: std::time::Duration) -> Sse {
+        use std::io::BufRead as _;
+        let deadline = std::time::Instant::now() + timeout;
+        let (mut event, mut data, mut comment) = (None::<String>, None::<String>, None::<String>);
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                return Sse::Timeout;
+            }
+            self.reader.get_ref().set_read_timeout(Some(left)).unwrap();
+            match self.reader.read_line(&mut self.line) {
+                Ok(0) => return Sse::Ended,
+                Ok(_) => {}
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    ) =>
+                {
+                    return Sse::Timeout
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return Sse::Ended,
+                Err(e) => panic!("reading the event stream: {e}"),
+            }
+            if !self.line.ends_with('\n') {
+                continue; // a partial line; read the rest
+            }
+            let l = std::mem::take(&mut self.line);
+            let l = l.trim_end_matches(['\r', '\n']);
+            if l.is_empty() {
+                match (event.take(), data.take(), comment.take()) {
+                    (Some(event), data, _) => {
+                        return Sse::Event {
+                            event,
+                            data: data.unwrap_or_default(),
+                        }
+                    }
+                    (None, _, Some(c)) => return Sse::Comment(c),
+                    _ => continue,
+                }
+            }
+            if let Some(c) = l.strip_prefix(':') {
+                comment = Some(c.trim().to_owned());
+            } else if let Some(v) = l.strip_prefix("event:") {
+                event = Some(v.trim().to_owned());
+            } else if let Some(v) = l.strip_prefix("data:") {
+                data = Some(v.trim().to_owned());
+            }
+        }
+    }
+
+    /// The next event, skipping keep-alive comments; panics unless it is `event: change`.
+    pub fn change(&mut self, timeout: std::time::Duration) -> u64 {
+        loop {
+            match self.next(timeout) {
+                Sse::Comment(_) => {}
+                Sse::Event { event, data } if event == "change" => {
+                    let v: Value = serde_json::from_str(&data).unwrap();
+                    return v["seq"].as_u64().unwrap();
+                }
+                other => panic!("expected a change event, got {other:?}"),
+            }
+        }
+    }
+}
