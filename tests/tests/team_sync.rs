@@ -126,7 +126,7 @@ impl Device {
 
     fn init_and_unlock(&self) -> String {
         let kit = self.json(&["init", "--password-file", self.pw()]);
-        self.ok(&["unlock", "--password-file", self.pw()]);
+        self.ok(&["unlock", "--offline", "--password-file", self.pw()]);
         kit["secret_key"].as_str().unwrap().to_owned()
     }
 
@@ -157,6 +157,7 @@ fn scenario(server: &Server) {
     let (laptop, desktop) = two_devices(url);
     edits_merge_or_are_kept(&laptop, &desktop);
     team_members(url, &laptop);
+    changes_reach_connected_devices(&laptop, &desktop);
     revoked_devices_are_refused(&laptop, &desktop);
 }
 
@@ -217,7 +218,7 @@ fn two_devices(url: &str) -> (Device, Device) {
         "login: {}",
         String::from_utf8_lossy(&o.stderr)
     );
-    desktop.ok(&["unlock", "--password-file", desktop.pw()]);
+    desktop.ok(&["unlock", "--offline", "--password-file", desktop.pw()]);
     assert_eq!(desktop.titles(), ["GitHub", "Grafana"]);
     assert_eq!(
         desktop
@@ -346,6 +347,35 @@ fn team_members(url: &str, laptop: &Device) {
     laptop.json(&["sync"]);
     assert_eq!(bob.titles(), ["Bob's note"]);
     assert_eq!(laptop.titles(), ["GitHub (work)", "Grafana"]);
+}
+
+/// With background sync on (the default), an edit on one device is pushed at once and the other
+/// device's agent, following the server's change stream, pulls it without being asked.
+fn changes_reach_connected_devices(laptop: &Device, desktop: &Device) {
+    for d in [laptop, desktop] {
+        d.ok(&["lock"]);
+        d.ok(&["unlock", "--password-file", d.pw()]);
+    }
+    // Give the desktop's agent a moment to open its change stream.
+    std::thread::sleep(Duration::from_millis(500));
+    laptop.ok_in(
+        &["add", "api_token", "Pushed live", "--secret", "token"],
+        "live-1\n",
+    );
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !desktop.titles().contains(&"Pushed live".to_owned()) {
+        assert!(
+            Instant::now() < deadline,
+            "the change did not reach the other device"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(
+        desktop
+            .ok(&["show", "Pushed live", "--reveal", "--field", "token"])
+            .trim(),
+        "live-1"
+    );
 }
 
 fn revoked_devices_are_refused(laptop: &Device, desktop: &Device) {

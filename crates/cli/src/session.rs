@@ -49,7 +49,7 @@ pub fn ensure_vault(dir: &VaultDir) -> Result<()> {
 }
 
 /// Start an agent process (locked) if none answers, and return a connection to it.
-pub fn start_agent(dir: &VaultDir, idle_timeout: Duration) -> Result<Client> {
+pub fn start_agent(dir: &VaultDir, idle_timeout: Duration, auto_sync: bool) -> Result<Client> {
     if let Some(c) = connect(dir) {
         return Ok(c);
     }
@@ -62,6 +62,7 @@ pub fn start_agent(dir: &VaultDir, idle_timeout: Duration) -> Result<Client> {
         .arg("agent")
         .arg("--idle-timeout")
         .arg(idle_timeout.as_secs().to_string())
+        .args((!auto_sync).then_some("--no-auto-sync"))
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -130,7 +131,7 @@ impl Source {
 }
 
 /// Serve as the agent on this account's socket until locked.
-pub fn run_agent(dir: &VaultDir, idle_timeout: Duration) -> Result<()> {
+pub fn run_agent(dir: &VaultDir, idle_timeout: Duration, auto_sync: bool) -> Result<()> {
     tessera_core::hardening::harden_process()?;
     rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
     tessera_core::store::create_private_dir(dir.dir())?;
@@ -152,6 +153,7 @@ pub fn run_agent(dir: &VaultDir, idle_timeout: Duration) -> Result<()> {
         kdf_target: KdfParams::DEFAULT,
         exit_on_lock: true,
         unlock_grace: Duration::from_secs(60),
+        auto_sync,
     };
     let result = agent::serve(&listener, socket.clone(), config, None);
     drop(listener);

@@ -110,6 +110,9 @@ pub struct UnlockArgs {
     /// Lock after this long without use: seconds, or with a unit (90s, 5m, 2h; at most 24h).
     #[arg(long, default_value = "5m", value_parser = parse_timeout)]
     timeout: Duration,
+    /// Work offline: no background sync with the team server (`tessera sync` still works).
+    #[arg(long)]
+    offline: bool,
 }
 
 /// Start (or reuse) the agent and unlock it.
@@ -124,7 +127,7 @@ pub fn unlock(a: &UnlockArgs, dir: &VaultDir, out: &Output) -> Result<Option<Exi
         }
     }
     let password = a.password.read("Master password: ")?;
-    let mut client = session::start_agent(dir, a.timeout)?;
+    let mut client = session::start_agent(dir, a.timeout, !a.offline)?;
     let s: StatusView = client.call(&Request::Unlock { password })?;
     out.show(&s, |w| {
         writeln!(
@@ -266,10 +269,17 @@ pub struct AgentArgs {
     /// Lock and exit after this many seconds without use.
     #[arg(long, default_value_t = 300)]
     idle_timeout: u64,
+    /// No background sync with the team server.
+    #[arg(long)]
+    no_auto_sync: bool,
 }
 
 /// Serve as the agent.
 pub fn agent(a: &AgentArgs, dir: &VaultDir) -> Result<Option<ExitCode>> {
-    session::run_agent(dir, Duration::from_secs(a.idle_timeout.max(1)))?;
+    session::run_agent(
+        dir,
+        Duration::from_secs(a.idle_timeout.max(1)),
+        !a.no_auto_sync,
+    )?;
     Ok(None)
 }

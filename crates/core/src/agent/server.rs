@@ -30,6 +30,9 @@ pub struct AgentConfig {
     pub exit_on_lock: bool,
     /// With `exit_on_lock`: give up when nobody unlocks within this time of starting.
     pub unlock_grace: Duration,
+    /// Sync with the team server in the background: follow its change stream and push local
+    /// writes at once. Off, only explicit `sync` requests talk to the server.
+    pub auto_sync: bool,
 }
 
 struct State {
@@ -138,14 +141,16 @@ pub fn serve(
             source: e,
         })?,
     });
-    std::thread::spawn({
-        let shared = Arc::clone(&shared);
-        move || watch_changes(&shared)
-    });
-    std::thread::spawn({
-        let shared = Arc::clone(&shared);
-        move || push_changes(&shared, &push_rx)
-    });
+    if shared.config.auto_sync {
+        std::thread::spawn({
+            let shared = Arc::clone(&shared);
+            move || watch_changes(&shared)
+        });
+        std::thread::spawn({
+            let shared = Arc::clone(&shared);
+            move || push_changes(&shared, &push_rx)
+        });
+    }
     let started = Instant::now();
     let watchdog = {
         let shared = Arc::clone(&shared);
