@@ -27,6 +27,10 @@ struct Server {
 
 impl Server {
     fn start(database_url: Option<&str>) -> Self {
+        Self::start_with(database_url, &[], "http")
+    }
+
+    fn start_with(database_url: Option<&str>, extra: &[&str], scheme: &str) -> Self {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -39,12 +43,13 @@ impl Server {
         if let Some(u) = database_url {
             cmd.args(["--database-url", u]);
         }
+        cmd.args(extra);
         let child = cmd
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        let url = format!("http://127.0.0.1:{port}");
+        let url = format!("{scheme}://127.0.0.1:{port}");
         let deadline = Instant::now() + Duration::from_secs(20);
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
             assert!(Instant::now() < deadline, "the server did not start");
@@ -65,6 +70,7 @@ impl Drop for Server {
 struct Device {
     home: tempfile::TempDir,
     pw: PathBuf,
+    ca_file: Option<PathBuf>,
 }
 
 impl Device {
@@ -74,7 +80,8 @@ impl Device {
         std::fs::write(&pw, format!("{password}\n")).unwrap();
         Self {
             home,
-            pw: pw.clone(),
+            pw,
+            ca_file: None,
         }
     }
 
@@ -85,6 +92,10 @@ impl Device {
     fn run(&self, args: &[&str], input: &str) -> Output {
         let mut child = Command::new(bin("tessera"))
             .env("TESSERA_HOME", self.vault_dir())
+            .env(
+                "TESSERA_CA_FILE",
+                self.ca_file.as_deref().unwrap_or(Path::new("")),
+            )
             .args(args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -513,4 +524,111 @@ fn team_sync_on_postgresql() {
             "{needle} in clear in the PostgreSQL database"
         );
     }
+}
+
+#[test]
+fn team_sync_over_tls() {
+    let certs = tempfile::tempdir().unwrap();
+    let (cert, key) = (certs.path().join("c.pem"), certs.path().join("k.pem"));
+    let o = Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-subj",
+            "/CN=127.0.0.1",
+        ])
+        .args([
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-addext",
+            "basicConstraints=critical,CA:FALSE",
+            "-days",
+            "1",
+            "-keyout",
+        ])
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let server = Server::start_with(
+        None,
+        &[
+            "--tls-cert",
+            cert.to_str().unwrap(),
+            "--tls-key",
+            key.to_str().unwrap(),
+        ],
+        "https",
+    );
+    let url = server.url.as_str();
+
+    let mut laptop = Device::new(ALICE_PW);
+    laptop.ca_file = Some(cert.clone());
+    let secret_key = laptop.init_and_unlock();
+    laptop.ok_in(
+        &["add", "login", "Over TLS", "--secret", "password"],
+        "tls-secret\n",
+    );
+    laptop.ok(&[
+        "team",
+        "create",
+        "--server",
+        url,
+        "--email",
+        "alice@example.com",
+        "--password-file",
+        laptop.pw(),
+    ]);
+    assert_eq!(laptop.json(&["sync"])["pushed"], 1);
+
+    // A device that does not trust the server's certificate refuses to talk to it.
+    let stranger = Device::new(ALICE_PW);
+    let o = stranger.run(
+        &[
+            "login",
+            "--server",
+            url,
+            "--email",
+            "alice@example.com",
+            "--password-file",
+            stranger.pw(),
+        ],
+        &format!("{secret_key}\n"),
+    );
+    assert!(!o.status.success());
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("cannot reach the team server"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+
+    let mut desktop = Device::new(ALICE_PW);
+    desktop.ca_file = Some(cert);
+    let o = desktop.run(
+        &[
+            "login",
+            "--server",
+            url,
+            "--email",
+            "alice@example.com",
+            "--password-file",
+            desktop.pw(),
+        ],
+        &format!("{secret_key}\n"),
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    desktop.ok(&["unlock", "--offline", "--password-file", desktop.pw()]);
+    assert_eq!(
+        desktop
+            .ok(&["show", "Over TLS", "--reveal", "--field", "password"])
+            .trim(),
+        "tls-secret"
+    );
 }

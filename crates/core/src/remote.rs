@@ -41,14 +41,7 @@ impl Remote {
                 "{base} is plain HTTP to another machine; use https:// (plain HTTP is accepted only on this machine)"
             )));
         }
-        let agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            // No connection reuse: a server may close a connection after refusing a body, and a
-            // reused connection would race that close. Sync makes few requests.
-            .max_idle_connections_per_host(0)
-            .timeout_global(Some(Duration::from_secs(60)))
-            .build()
-            .into();
+        let agent = agent(Some(Duration::from_secs(60)))?;
         Ok(Self { agent, base, token })
     }
 
@@ -153,6 +146,45 @@ impl Remote {
             )),
         }
     }
+}
+
+/// The environment variable naming a PEM file of CA certificates to trust instead of the
+/// built-in Mozilla roots (for a team server with a company or self-signed certificate).
+pub const CA_FILE_ENV: &str = "TESSERA_CA_FILE";
+
+/// An HTTP agent: HTTPS with rustls, verified against Mozilla's roots or `$TESSERA_CA_FILE`.
+fn agent(timeout: Option<Duration>) -> Result<ureq::Agent> {
+    use ureq::tls::{PemItem, RootCerts, TlsConfig};
+    let mut config = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        // No connection reuse: a server may close a connection after refusing a body, and a
+        // reused connection would race that close. Sync makes few requests.
+        .max_idle_connections_per_host(0)
+        .timeout_global(timeout);
+    if let Some(path) = std::env::var_os(CA_FILE_ENV).filter(|p| !p.is_empty()) {
+        let shown = std::path::Path::new(&path).display().to_string();
+        let pem = std::fs::read(&path).map_err(|e| Error::Io {
+            context: format!("reading {CA_FILE_ENV}={shown}"),
+            source: e,
+        })?;
+        let certs: Vec<_> = ureq::tls::parse_pem(&pem)
+            .filter_map(|item| match item {
+                Ok(PemItem::Certificate(c)) => Some(c),
+                _ => None,
+            })
+            .collect();
+        if certs.is_empty() {
+            return Err(Error::Invalid(format!(
+                "{CA_FILE_ENV}={shown} holds no PEM certificate"
+            )));
+        }
+        config = config.tls_config(
+            TlsConfig::builder()
+                .root_certs(RootCerts::new_with_certs(&certs))
+                .build(),
+        );
+    }
+    Ok(config.build().into())
 }
 
 fn is_loopback(url: &str) -> bool {
