@@ -262,6 +262,21 @@ impl Store {
         Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
     }
 
+    /// One item's current version, if the item exists.
+    pub fn current_row(&self, id: &[u8]) -> Result<Option<CurrentRow>> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT v.item_id, v.version, v.created_at, v.secret_changed_at, v.format, v.item_key, v.content,
+                        i.created_at, i.trashed_at
+                 FROM items i JOIN item_versions v ON v.item_id = i.id AND v.version = i.version
+                 WHERE i.id = ?1",
+                [id],
+                |r| Ok(CurrentRow { row: version_row(r)?, item_created_at: r.get(7)?, trashed_at: r.get(8)? }),
+            )
+            .optional()?)
+    }
+
     /// All stored versions of one item, oldest first.
     pub fn versions(&self, id: &ItemId) -> Result<Vec<VersionRow>> {
         let mut stmt = self.conn.prepare(

@@ -379,10 +379,11 @@ impl Vault {
     pub fn sync(&mut self) -> Result<SyncReport> {
         let (remote, mut link) = self.remote()?;
         let mut report = SyncReport::default();
+        let mut changed = Vec::new();
         loop {
             let page: proto::PullResponse =
                 remote.get(&format!("/v1/sync?since={}", link.cursor))?;
-            report.pulled += self.apply_pulled(&page.changes)?;
+            report.pulled += self.apply_pulled(&page.changes, &mut changed)?;
             link.cursor = page.cursor;
             if !page.more {
                 break;
@@ -452,25 +453,52 @@ impl Vault {
                 })?;
                 all_applied &= conflicts.is_empty();
                 for current in &conflicts {
-                    self.resolve_conflict(current, &mut report)?;
+                    self.resolve_conflict(current, &mut report, &mut changed)?;
                 }
             }
             if all_applied {
                 break;
             }
         }
-        self.reload()?;
+        self.refresh(&changed)?;
         Ok(report)
     }
 
-    fn reload(&mut self) -> Result<()> {
-        self.items.clear();
-        self.damaged.clear();
-        self.load_items()
+    /// Re-read changed items from the store into memory and the search index.
+    fn refresh(&mut self, ids: &[ItemId]) -> Result<()> {
+        for id in ids {
+            match self.store.current_row(&id.0)? {
+                Some(cur) => {
+                    let data = self.sealer().open_version(&cur.row)?;
+                    let item = crate::item::Item {
+                        id: *id,
+                        version: cur.row.version as u64,
+                        created_at: cur.item_created_at,
+                        updated_at: cur.row.created_at,
+                        secret_changed_at: cur.row.secret_changed_at,
+                        trashed_at: cur.trashed_at,
+                        data,
+                    };
+                    self.items.insert(*id, item);
+                    self.damaged.retain(|d| *d != id.to_hex());
+                    self.reindex(id);
+                }
+                None => {
+                    self.items.remove(id);
+                    self.index.remove(*id);
+                }
+            }
+        }
+        tessera_crypto::scrub_stack();
+        Ok(())
     }
 
     /// Apply pulled records; returns how many changed something here.
-    fn apply_pulled(&mut self, records: &[proto::ItemRecord]) -> Result<usize> {
+    fn apply_pulled(
+        &mut self,
+        records: &[proto::ItemRecord],
+        changed: &mut Vec<ItemId>,
+    ) -> Result<usize> {
         let (seen, local) = self.store.sync_states()?;
         let pending: std::collections::HashSet<Vec<u8>> = self
             .store
@@ -519,6 +547,8 @@ impl Vault {
         }
         tessera_crypto::scrub_stack();
         let applied = rows.len() + purges.len();
+        changed.extend(purges.iter().copied());
+        changed.extend(rows.iter().filter_map(|r| ItemId::from_slice(&r.item_id)));
         self.store.write(|w| {
             for row in &rows {
                 w.put_remote_version(row)?;
@@ -539,8 +569,10 @@ impl Vault {
         &mut self,
         current: &proto::ItemRecord,
         report: &mut SyncReport,
+        changed: &mut Vec<ItemId>,
     ) -> Result<()> {
         let id = ItemId(current.item_id.0);
+        changed.push(id);
         let outbox = self.store.outbox()?;
         let mine: Vec<i64> = outbox
             .iter()
@@ -617,6 +649,7 @@ impl Vault {
                 copy.title = format!("{} (conflict copy)", copy.title);
                 report.kept_both.push(copy.title.clone());
                 let copy_id = ItemId::random();
+                changed.push(copy_id);
                 let row = self.sealer().seal_version(&copy_id, 1, t, t, &copy);
                 self.store.write(|w| w.put_version(&row))?;
             }
