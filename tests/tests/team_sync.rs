@@ -632,3 +632,100 @@ fn team_sync_over_tls() {
         "tls-secret"
     );
 }
+
+#[test]
+fn second_factor_through_the_cli() {
+    use std::io::{BufRead, BufReader};
+    let server = Server::start(None);
+    let url = server.url.as_str();
+    let laptop = Device::new(ALICE_PW);
+    let secret_key = laptop.init_and_unlock();
+    laptop.ok(&[
+        "team",
+        "create",
+        "--server",
+        url,
+        "--email",
+        "alice@example.com",
+        "--password-file",
+        laptop.pw(),
+    ]);
+
+    // Enrol: read the secret the CLI shows, answer with the current code.
+    let mut child = Command::new(bin("tessera"))
+        .env("TESSERA_HOME", laptop.vault_dir())
+        .args(["--json", "mfa", "enrol"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let uri = loop {
+        let mut line = String::new();
+        assert!(
+            stderr.read_line(&mut line).unwrap() > 0,
+            "mfa enrol showed no otpauth URI"
+        );
+        if let Some(i) = line.find("otpauth://") {
+            break line[i..].trim().to_owned();
+        }
+    };
+    let code = tessera_core::totp::TotpSpec::parse(&uri).unwrap().now().0;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(format!("{code}\n").as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let recovery: Vec<String> = serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
+        ["recovery_codes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(recovery.len(), 8);
+
+    // A new device without a code is refused; with a recovery code it signs in, once.
+    let login = |d: &Device, totp: bool, input: String| {
+        let mut args = vec![
+            "login",
+            "--server",
+            url,
+            "--email",
+            "alice@example.com",
+            "--password-file",
+            d.pw(),
+        ];
+        if totp {
+            args.push("--totp");
+        }
+        d.run(&args, &input)
+    };
+    let desktop = Device::new(ALICE_PW);
+    assert!(!login(&desktop, false, format!("{secret_key}\n"))
+        .status
+        .success());
+    assert!(
+        !desktop.vault_dir().join("vault.sqlite").exists(),
+        "a refused login leaves no vault behind"
+    );
+    let o = login(&desktop, true, format!("{secret_key}\n{}\n", recovery[0]));
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let tablet = Device::new(ALICE_PW);
+    assert!(
+        !login(&tablet, true, format!("{secret_key}\n{}\n", recovery[0]))
+            .status
+            .success(),
+        "a recovery code works once"
+    );
+
+    // Disable (a recovery code counts as a current code); then a plain login works again.
+    laptop.ok_in(&["mfa", "disable"], &format!("{}\n", recovery[1]));
+    let phone = Device::new(ALICE_PW);
+    let o = login(&phone, false, format!("{secret_key}\n"));
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}

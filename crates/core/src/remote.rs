@@ -128,7 +128,13 @@ impl Remote {
             .read_to_string()
             .map_err(|e| Error::Network(format!("reading the answer: {e}")))?;
         if (200..300).contains(&status) {
-            return serde_json::from_str(&text)
+            // 204 No Content reads as JSON null.
+            let text = if text.trim().is_empty() {
+                "null"
+            } else {
+                text.as_str()
+            };
+            return serde_json::from_str(text)
                 .map_err(|e| Error::Network(format!("unexpected answer from the server: {e}")));
         }
         Err(Self::error(status, &text))

@@ -60,6 +60,17 @@ fn fake_server(script: Arc<Mutex<Script>>) -> String {
                     mfa_enabled: false,
                 })
                 .unwrap()
+            } else if path == "/v1/prelogin" {
+                // A server that tries to weaken the key derivation of a new device.
+                serde_json::to_string(&proto::PreloginResponse {
+                    kdf: proto::KdfInfo {
+                        memory_kib: 1024,
+                        iterations: 1,
+                        parallelism: 1,
+                        salt: proto::Blob(vec![0; 16]),
+                    },
+                })
+                .unwrap()
             } else if path.starts_with("/v1/sync?") {
                 let s = script.lock().unwrap();
                 serde_json::to_string(&proto::PullResponse {
@@ -173,4 +184,22 @@ fn replayed_and_swapped_versions_are_refused_by_name() {
             .expose_secret(),
         "pb"
     );
+}
+
+#[test]
+fn kdf_parameters_below_the_floor_from_a_server_are_refused() {
+    let url = fake_server(Arc::new(Mutex::new(Script::default())));
+    let dir = tempfile::tempdir().unwrap();
+    let sk = tessera_crypto::AccountSecretKey::generate();
+    let creds = Credentials {
+        email: "a@example.com",
+        device: "new",
+        password: PASSWORD,
+        secret_key: &sk,
+    };
+    let err =
+        tessera_core::Vault::login_new_device(&dir.path().join("v.sqlite"), &url, &creds, None)
+            .unwrap_err();
+    assert!(err.to_string().contains("below the minimum"), "{err}");
+    assert!(!dir.path().join("v.sqlite").exists(), "nothing is created");
 }
