@@ -1,7 +1,8 @@
 //! `cargo xtask`: the project's own commands.
 //!
-//! * `cargo xtask run [ARGS...]` installs what the app needs and runs it (for now the `tessera`
-//!   CLI; with no arguments it prints the CLI's help).
+//! * `cargo xtask run` installs what the desktop app needs (Debian packages, the UI's npm
+//!   packages), builds it in release mode and starts it.
+//! * `cargo xtask cli [ARGS...]` builds and runs the `tessera` CLI (with no arguments, its help).
 //! * `cargo xtask test` installs what the tests need and runs every check CI runs: formatting,
 //!   clippy, the dependency-generation check and the whole test suite.
 //! * `cargo xtask bench` runs the benchmarks and prints the figures for `docs/PERFORMANCE.md`.
@@ -12,8 +13,36 @@ use std::process::Command;
 
 use anyhow::{bail, Context, Result};
 
-/// Debian packages the tests need, with the command that shows each is present.
-const TEST_PACKAGES: &[(&str, &str)] = &[("openssh-client", "ssh-keygen")];
+/// Debian packages the desktop app needs to build and run (Tauri on Linux: WebKitGTK and
+/// friends), and Node.js for the UI.
+const APP_PACKAGES: &[&str] = &[
+    "pkg-config",
+    "libwebkit2gtk-4.1-dev",
+    "libgtk-3-dev",
+    "librsvg2-dev",
+    "libayatana-appindicator3-dev",
+    "libsoup-3.0-dev",
+    "libxdo-dev",
+    "fonts-dejavu-core",
+    "nodejs",
+    "npm",
+];
+
+/// Debian packages the tests need besides: `ssh-keygen` reads the keys we write, `oathtool`
+/// computes TOTP codes independently, Xvfb + WebKitWebDriver run the desktop app headless for
+/// the end-to-end tests, `xclip` reads the clipboard they copy to.
+const TEST_PACKAGES: &[&str] = &[
+    "openssh-client",
+    "oathtool",
+    "xvfb",
+    "webkit2gtk-driver",
+    "xclip",
+];
+
+/// Crates allowed in exactly these two versions, with the reason.
+/// getrandom: rand_core 0.6 (the RustCrypto generation, every key we make) uses 0.2; Tauri 2
+/// itself uses 0.3 for its own IPC keys. Anything else (such as a 0.4) fails the check.
+const TWO_VERSIONS: &[(&str, [&str; 2])] = &[("getrandom", ["v0.2.", "v0.3."])];
 
 /// Crates of which the dependency tree must hold exactly one version (one RustCrypto generation).
 const SINGLE_VERSION: &[&str] = &[
@@ -38,11 +67,12 @@ fn main() -> Result<()> {
     let root = workspace_root()?;
     std::env::set_current_dir(&root).context("entering the workspace root")?;
     match cmd.as_str() {
-        "run" => run(&rest),
+        "run" => run(),
+        "cli" => cli(&rest),
         "test" => test(),
         "bench" => bench(&rest),
         _ => {
-            eprintln!("usage: cargo xtask <run [ARGS...] | test | bench [NAME]>");
+            eprintln!("usage: cargo xtask <run | cli [ARGS...] | test | bench [NAME]>");
             std::process::exit(2);
         }
     }
@@ -56,10 +86,22 @@ fn workspace_root() -> Result<PathBuf> {
         .to_path_buf())
 }
 
-fn run(args: &[String]) -> Result<()> {
+fn run() -> Result<()> {
+    ensure_packages(APP_PACKAGES)?;
+    step("UI", || build_ui(false))?;
+    step("desktop app", || {
+        cargo(&["build", "--release", "-p", "tessera-app"])
+    })?;
+    let bin = target_dir().join("release/tessera-app");
+    let status = Command::new(&bin)
+        .status()
+        .with_context(|| format!("starting {}", bin.display()))?;
+    std::process::exit(status.code().unwrap_or(1));
+}
+
+fn cli(args: &[String]) -> Result<()> {
     cargo(&["build", "--release", "-p", "tessera-cli"])?;
-    let target = target_dir();
-    let bin = target.join("release/tessera");
+    let bin = target_dir().join("release/tessera");
     let args: Vec<String> = if args.is_empty() {
         vec!["--help".into()]
     } else {
@@ -72,10 +114,80 @@ fn run(args: &[String]) -> Result<()> {
     std::process::exit(status.code().unwrap_or(1));
 }
 
+/// Install the UI's npm packages (exactly as locked) and build it into `ui/dist`, which the
+/// desktop app embeds; with `checks`, also run svelte-check and the component tests.
+fn build_ui(checks: bool) -> Result<()> {
+    let lock = std::fs::read("ui/package-lock.json").context("reading ui/package-lock.json")?;
+    let installed = std::fs::read("ui/node_modules/.package-lock.json").ok();
+    // `npm ci` starts from scratch; skip it when node_modules already matches the lock file.
+    if installed.is_none_or(|i| !same_packages(&i, &lock)) {
+        npm(&["ci", "--no-audit", "--no-fund"])?;
+    }
+    if checks {
+        npm(&["run", "check"])?;
+        npm(&["test"])?;
+    }
+    npm(&["run", "build"])
+}
+
+/// True when npm's record of what is installed lists the same packages as the lock file.
+fn same_packages(installed: &[u8], lock: &[u8]) -> bool {
+    let packages = |b: &[u8]| {
+        serde_json::from_slice::<serde_json::Value>(b)
+            .ok()
+            .and_then(|v| v.get("packages").cloned())
+            .map(|p| {
+                // The lock file also lists the root package ("") which npm's record leaves out.
+                let mut p = p;
+                if let Some(o) = p.as_object_mut() {
+                    o.remove("");
+                }
+                p
+            })
+    };
+    packages(installed).is_some() && packages(installed) == packages(lock)
+}
+
+fn npm(args: &[&str]) -> Result<()> {
+    let status = Command::new("npm")
+        .args(args)
+        .current_dir("ui")
+        .status()
+        .with_context(|| format!("running npm {}", args.join(" ")))?;
+    if !status.success() {
+        bail!("npm {} failed ({status})", args.join(" "));
+    }
+    Ok(())
+}
+
+/// `tauri-driver` (the WebDriver server for Tauri apps), installed with cargo next to the
+/// build's target directory so CI reuses it; returns its path.
+fn ensure_tauri_driver() -> Result<PathBuf> {
+    let root = std::path::absolute(target_dir().join("tools")).context("resolving target/tools")?;
+    let bin = root.join("bin/tauri-driver");
+    if !is_executable(&bin) {
+        let root_arg = root.display().to_string();
+        cargo(&[
+            "install",
+            "tauri-driver",
+            "--locked",
+            "--version",
+            "^2",
+            "--root",
+            &root_arg,
+        ])?;
+    }
+    Ok(bin)
+}
+
 fn test() -> Result<()> {
-    ensure_packages(TEST_PACKAGES)?;
+    ensure_packages(&[APP_PACKAGES, TEST_PACKAGES].concat())?;
     step("PostgreSQL on 127.0.0.1:5432", ensure_postgres)?;
     step("formatting", || cargo(&["fmt", "--all", "--", "--check"]))?;
+    step("UI: install, svelte-check, component tests, build", || {
+        build_ui(true)
+    })?;
+    let driver = step("tauri-driver", ensure_tauri_driver)?;
     step("one RustCrypto generation", check_single_versions)?;
     step("clippy", || {
         cargo(&[
@@ -91,17 +203,18 @@ fn test() -> Result<()> {
     // binaries (harness = false) in a debug build; clippy above already compiles them.
     // The end-to-end tests run the `tessera` and `tessera-server` binaries themselves.
     step("binaries", || cargo(&["build", "--workspace", "--bins"]))?;
-    step("tests", run_tests)?;
+    step("tests", || run_tests(&driver))?;
     Ok(())
 }
 
 /// `cargo test --workspace`, its output passed through, closing with one total line
 /// (`N passed, N failed`) so a reader of the log sees the whole count at the end.
-fn run_tests() -> Result<()> {
+fn run_tests(tauri_driver: &Path) -> Result<()> {
     use std::io::{BufRead, Write};
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut child = Command::new(cargo)
         .args(["test", "--workspace"])
+        .env("TAURI_DRIVER", tauri_driver)
         .stdout(std::process::Stdio::piped())
         .spawn()
         .context("running cargo test")?;
@@ -138,7 +251,7 @@ fn bench(args: &[String]) -> Result<()> {
     cargo(&cmd)
 }
 
-fn step(name: &str, f: impl FnOnce() -> Result<()>) -> Result<()> {
+fn step<T>(name: &str, f: impl FnOnce() -> Result<T>) -> Result<T> {
     eprintln!("==> {name}");
     f().with_context(|| format!("step failed: {name}"))
 }
@@ -170,13 +283,17 @@ fn is_executable(p: &Path) -> bool {
         .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
 }
 
-/// Install the Debian packages whose marker command is missing (needs root, as on CI).
-fn ensure_packages(pkgs: &[(&str, &str)]) -> Result<()> {
-    let missing: Vec<&str> = pkgs
-        .iter()
-        .filter(|(_, marker)| !have(marker))
-        .map(|(p, _)| *p)
-        .collect();
+/// True when Debian's package database has `pkg` installed.
+fn installed(pkg: &str) -> bool {
+    Command::new("dpkg-query")
+        .args(["-W", "-f=${db:Status-Abbrev}", pkg])
+        .output()
+        .is_ok_and(|o| o.status.success() && o.stdout.starts_with(b"ii"))
+}
+
+/// Install the Debian packages that are missing (needs root, as on CI).
+fn ensure_packages(pkgs: &[&str]) -> Result<()> {
+    let missing: Vec<&str> = pkgs.iter().copied().filter(|p| !installed(p)).collect();
     if missing.is_empty() {
         return Ok(());
     }
@@ -216,7 +333,7 @@ fn ensure_postgres() -> Result<()> {
         return Ok(());
     }
     if !have("pg_ctlcluster") {
-        ensure_packages(&[("postgresql", "pg_ctlcluster")])?;
+        ensure_packages(&["postgresql"])?;
     }
     let versions = std::fs::read_dir("/etc/postgresql")
         .context("PostgreSQL is installed but /etc/postgresql is missing")?;
@@ -281,9 +398,12 @@ fn check_single_versions() -> Result<()> {
         .lines()
         .filter_map(|l| l.strip_prefix('0'))
         .filter(|l| {
-            SINGLE_VERSION
-                .iter()
-                .any(|c| l.split(' ').next() == Some(*c))
+            let mut parts = l.split(' ');
+            let (name, version) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+            SINGLE_VERSION.contains(&name)
+                && !TWO_VERSIONS.iter().any(|(n, allowed)| {
+                    *n == name && allowed.iter().any(|a| version.starts_with(a))
+                })
         })
         .collect();
     if !dups.is_empty() {

@@ -70,6 +70,26 @@ impl std::fmt::Debug for Vault {
 }
 
 impl Vault {
+    /// Create this user's vault in `dir`: a new Account Secret Key (its device copy written to
+    /// `dir`) and a new vault file, unlocked. Refuses when a vault exists there already.
+    pub fn create_in(
+        dir: &crate::paths::VaultDir,
+        password: &[u8],
+        params: KdfParams,
+    ) -> Result<(Self, AccountSecretKey)> {
+        if dir.vault_file().exists() {
+            return Err(Error::AlreadyExists(dir.vault_file().display().to_string()));
+        }
+        crate::store::create_private_dir(dir.dir())?;
+        let secret_key = AccountSecretKey::generate();
+        dir.write_secret_key(&secret_key)?;
+        let vault =
+            Self::create(&dir.vault_file(), password, &secret_key, params).inspect_err(|_| {
+                let _ = std::fs::remove_file(dir.secret_key_file());
+            })?;
+        Ok((vault, secret_key))
+    }
+
     /// Create a new vault file protected by `password` and `secret_key`, unlocked.
     pub fn create(
         path: &Path,

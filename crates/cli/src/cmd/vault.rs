@@ -9,7 +9,6 @@ use tessera_core::generator::estimate_strength;
 use tessera_core::paths::VaultDir;
 use tessera_core::Vault;
 use tessera_crypto::kdf::KdfParams;
-use tessera_crypto::AccountSecretKey;
 
 use super::usage;
 use crate::output::Output;
@@ -39,6 +38,7 @@ pub fn init(a: &InitArgs, dir: &VaultDir, out: &Output) -> Result<Option<ExitCod
     let params = KdfParams::DEFAULT;
     tessera_core::hardening::mark_non_dumpable()?;
     if dir.vault_file().exists() {
+        // Checked before asking for a password, and again when creating.
         return Err(
             tessera_core::Error::AlreadyExists(dir.vault_file().display().to_string()).into(),
         );
@@ -63,17 +63,7 @@ pub fn init(a: &InitArgs, dir: &VaultDir, out: &Output) -> Result<Option<ExitCod
         why.push_str("; choose a longer one (`tessera generate --passphrase` makes one) or pass --allow-weak-password");
         return usage(why);
     }
-    let secret_key = AccountSecretKey::generate();
-    dir.write_secret_key(&secret_key)?;
-    let vault = Vault::create(
-        &dir.vault_file(),
-        password.expose_secret().as_bytes(),
-        &secret_key,
-        params,
-    )
-    .inspect_err(|_| {
-        let _ = std::fs::remove_file(dir.secret_key_file());
-    })?;
+    let (vault, secret_key) = Vault::create_in(dir, password.expose_secret().as_bytes(), params)?;
     let kit = Kit {
         vault: dir.vault_file().display().to_string(),
         vault_id: vault.vault_id(),

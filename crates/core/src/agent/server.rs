@@ -3,7 +3,7 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -40,13 +40,61 @@ struct State {
     last_used: Instant,
 }
 
+/// How background sync is doing, for a status line that is always visible.
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq, Eq)]
+pub struct SyncStatus {
+    /// `unlinked`, `online`, `syncing`, `offline` (server unreachable) or `error` (it refused).
+    pub state: SyncState,
+    /// Local changes the server has not acknowledged yet.
+    pub pending: usize,
+    /// Unix time of the last sync that completed.
+    pub last_sync_at: Option<i64>,
+    /// What went wrong last, for people.
+    pub message: Option<String>,
+    /// Items whose edits collided and were kept as copies, since unlock.
+    pub conflicts: usize,
+}
+
+/// The state of background sync.
+#[derive(Debug, Clone, Copy, Serialize, serde::Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum SyncState {
+    /// The vault is not linked to a team server (or is locked).
+    Unlinked,
+    /// The last sync succeeded.
+    Online,
+    /// A sync is running.
+    Syncing,
+    /// The server could not be reached; changes wait in the outbox.
+    Offline,
+    /// The server refused the last sync.
+    Error,
+}
+
+impl Default for SyncStatus {
+    fn default() -> Self {
+        Self {
+            state: SyncState::Unlinked,
+            pending: 0,
+            last_sync_at: None,
+            message: None,
+            conflicts: 0,
+        }
+    }
+}
+
 struct Shared {
     state: Mutex<State>,
     stop: AtomicBool,
     config: AgentConfig,
-    socket: PathBuf,
-    /// A second handle on the listening socket, to wake the accept loop.
-    listener: UnixListener,
+    idle_timeout_ms: AtomicU64,
+    /// Counts changes to the unlocked items (writes and pulled versions), so a UI knows when to
+    /// refresh.
+    changes: AtomicU64,
+    sync: Mutex<SyncStatus>,
+    /// The socket path and a second handle on the listening socket (to wake the accept loop),
+    /// while serving.
+    listening: Mutex<Option<(PathBuf, UnixListener)>>,
     /// Asks the sync thread to push local changes now.
     push: Mutex<std::sync::mpsc::Sender<()>>,
 }
@@ -60,28 +108,80 @@ impl Shared {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
+    fn sync_status(&self) -> MutexGuard<'_, SyncStatus> {
+        self.sync
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn idle_timeout(&self) -> Duration {
+        Duration::from_millis(self.idle_timeout_ms.load(Ordering::SeqCst))
+    }
+
     /// Stop accepting: the socket file goes first, so no new client reaches a closing agent.
     fn request_stop(&self) {
         if !self.stop.swap(true, Ordering::SeqCst) {
-            let _ = std::fs::remove_file(&self.socket);
-            // Shutting a listening socket down makes a blocked accept() return at once.
-            let _ = rustix::net::shutdown(&self.listener, rustix::net::Shutdown::Both);
+            let listening = self
+                .listening
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if let Some((socket, listener)) = listening.as_ref() {
+                let _ = std::fs::remove_file(socket);
+                // Shutting a listening socket down makes a blocked accept() return at once.
+                let _ = rustix::net::shutdown(listener, rustix::net::Shutdown::Both);
+            }
+        }
+    }
+
+    /// Drop the vault and every key it holds.
+    fn lock(&self, st: &mut State) {
+        if st.vault.take().is_some() {
+            *self.sync_status() = SyncStatus::default();
         }
     }
 }
 
-/// Sync now if unlocked and linked; false once locked. Network errors are left for the next
-/// attempt: the outbox keeps every change until the server acknowledges it.
+/// Sync now if unlocked and linked; false once locked. Failures are recorded in the sync status
+/// and left for the next attempt: the outbox keeps every change until the server acknowledges it.
 fn sync_now(shared: &Shared) -> bool {
     let mut st = shared.state();
-    match st.vault.as_mut() {
-        Some(v) => {
-            if v.link_info().is_ok_and(|l| l.is_some()) {
-                let _ = v.sync();
-            }
-            true
+    let Some(v) = st.vault.as_mut() else {
+        return false;
+    };
+    if !v.link_info().is_ok_and(|l| l.is_some()) {
+        return true;
+    }
+    shared.sync_status().state = SyncState::Syncing;
+    let result = v.sync();
+    let pending = v.link_info().ok().flatten().map_or(0, |l| l.pending);
+    drop(st);
+    record_sync(shared, result.as_ref(), pending);
+    if let Ok(report) = &result {
+        if report.pulled > 0 {
+            shared.changes.fetch_add(1, Ordering::SeqCst);
         }
-        None => false,
+    }
+    true
+}
+
+fn record_sync(shared: &Shared, result: Result<&vault::SyncReport, &Error>, pending: usize) {
+    let mut s = shared.sync_status();
+    s.pending = pending;
+    match result {
+        Ok(report) => {
+            s.state = SyncState::Online;
+            s.last_sync_at = Some(vault::now());
+            s.message = None;
+            s.conflicts += report.kept_both.len();
+        }
+        Err(e) => {
+            s.state = if matches!(e, Error::Network(_)) {
+                SyncState::Offline
+            } else {
+                SyncState::Error
+            };
+            s.message = Some(e.to_string());
+        }
     }
 }
 
@@ -89,14 +189,25 @@ fn sync_now(shared: &Shared) -> bool {
 fn watch_changes(shared: &Shared) {
     while !shared.stop.load(Ordering::SeqCst) {
         let events = shared.state().vault.as_ref().map(Vault::change_events);
-        if let Some(Ok(Some(events))) = events {
-            // Catch up once the stream is open, then on every change.
-            sync_now(shared);
-            for () in events {
-                if shared.stop.load(Ordering::SeqCst) || !sync_now(shared) {
-                    break;
+        match events {
+            Some(Ok(Some(events))) => {
+                // Catch up once the stream is open, then on every change.
+                sync_now(shared);
+                for () in events {
+                    if shared.stop.load(Ordering::SeqCst) || !sync_now(shared) {
+                        break;
+                    }
                 }
             }
+            Some(Err(e)) => {
+                let pending = shared
+                    .state()
+                    .vault
+                    .as_ref()
+                    .map_or(0, |v| v.link_info().ok().flatten().map_or(0, |l| l.pending));
+                record_sync(shared, Err(&e), pending);
+            }
+            _ => {}
         }
         for _ in 0..20 {
             if shared.stop.load(Ordering::SeqCst) {
@@ -119,84 +230,223 @@ fn push_changes(shared: &Shared, requests: &std::sync::mpsc::Receiver<()>) {
 }
 
 /// Serve `listener` until the vault is locked (with `exit_on_lock`) or forever.
-/// Optionally start unlocked with `vault` (the desktop app hands over its unlocked vault).
+/// Optionally start unlocked with `vault`.
 pub fn serve(
     listener: &UnixListener,
     socket: PathBuf,
     config: AgentConfig,
     vault: Option<Vault>,
 ) -> crate::Result<()> {
-    let (push_tx, push_rx) = std::sync::mpsc::channel();
-    let shared = Arc::new(Shared {
-        push: Mutex::new(push_tx),
-        state: Mutex::new(State {
-            vault,
-            last_used: Instant::now(),
-        }),
-        stop: AtomicBool::new(false),
-        config,
-        socket,
-        listener: listener.try_clone().map_err(|e| Error::Io {
+    let agent = Agent::start(config, vault);
+    let result = agent.serve(listener, socket);
+    agent.stop();
+    result
+}
+
+/// A running agent: the one unlocked vault of this user, its idle timer and background sync.
+/// The CLI's agent process serves it on the socket; the desktop app holds one, calls it
+/// directly and serves the same socket, so a terminal and the app share one unlock.
+#[derive(Clone)]
+pub struct Agent {
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for Agent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Agent")
+    }
+}
+
+impl Agent {
+    /// Start the idle timer and (with `auto_sync`) background sync; unlocked when `vault` is
+    /// given.
+    pub fn start(config: AgentConfig, vault: Option<Vault>) -> Self {
+        let (push_tx, push_rx) = std::sync::mpsc::channel();
+        let shared = Arc::new(Shared {
+            push: Mutex::new(push_tx),
+            state: Mutex::new(State {
+                vault,
+                last_used: Instant::now(),
+            }),
+            stop: AtomicBool::new(false),
+            idle_timeout_ms: AtomicU64::new(config.idle_timeout.as_millis() as u64),
+            changes: AtomicU64::new(0),
+            sync: Mutex::new(SyncStatus::default()),
+            config,
+            listening: Mutex::new(None),
+        });
+        if shared.config.auto_sync {
+            std::thread::spawn({
+                let shared = Arc::clone(&shared);
+                move || watch_changes(&shared)
+            });
+            std::thread::spawn({
+                let shared = Arc::clone(&shared);
+                move || push_changes(&shared, &push_rx)
+            });
+        }
+        let started = Instant::now();
+        std::thread::spawn({
+            let shared = Arc::clone(&shared);
+            move || watchdog(&shared, started)
+        });
+        Self { shared }
+    }
+
+    /// Answer same-user connections on `listener` (bound at `socket`) until stopped. Blocks.
+    pub fn serve(&self, listener: &UnixListener, socket: PathBuf) -> crate::Result<()> {
+        let shared = &self.shared;
+        let handle = listener.try_clone().map_err(|e| Error::Io {
             context: "duplicating the agent socket".into(),
             source: e,
-        })?,
-    });
-    if shared.config.auto_sync {
-        std::thread::spawn({
-            let shared = Arc::clone(&shared);
-            move || watch_changes(&shared)
-        });
-        std::thread::spawn({
-            let shared = Arc::clone(&shared);
-            move || push_changes(&shared, &push_rx)
-        });
-    }
-    let started = Instant::now();
-    let watchdog = {
-        let shared = Arc::clone(&shared);
-        std::thread::spawn(move || {
-            while !shared.stop.load(Ordering::SeqCst) {
-                std::thread::sleep(Duration::from_millis(200));
-                let mut st = shared.state();
-                if st.vault.is_some() && st.last_used.elapsed() >= shared.config.idle_timeout {
-                    drop(st.vault.take());
-                    if shared.config.exit_on_lock {
-                        drop(st);
-                        shared.request_stop();
+        })?;
+        *shared
+            .listening
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some((socket, handle));
+        while !shared.stop.load(Ordering::SeqCst) {
+            match listener.accept() {
+                Ok((stream, _)) => {
+                    if shared.stop.load(Ordering::SeqCst) || !same_user(&stream) {
+                        continue;
                     }
-                } else if st.vault.is_none()
-                    && shared.config.exit_on_lock
-                    && started.elapsed() >= shared.config.unlock_grace
-                    && st.last_used.elapsed() >= shared.config.unlock_grace
-                {
-                    drop(st);
-                    shared.request_stop();
+                    let shared = Arc::clone(shared);
+                    std::thread::spawn(move || handle_connection(&shared, stream));
                 }
-            }
-        })
-    };
-    while !shared.stop.load(Ordering::SeqCst) {
-        match listener.accept() {
-            Ok((stream, _)) => {
-                if shared.stop.load(Ordering::SeqCst) || !same_user(&stream) {
-                    continue;
+                Err(_) if shared.stop.load(Ordering::SeqCst) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    return Err(Error::Io {
+                        context: "accepting agent connections".into(),
+                        source: e,
+                    })
                 }
-                let shared = Arc::clone(&shared);
-                std::thread::spawn(move || handle_connection(&shared, stream));
-            }
-            Err(_) if shared.stop.load(Ordering::SeqCst) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => {
-                return Err(Error::Io {
-                    context: "accepting agent connections".into(),
-                    source: e,
-                })
             }
         }
+        Ok(())
     }
-    drop(shared.state().vault.take());
-    let _ = watchdog.join();
-    Ok(())
+
+    /// Answer one request in process, as the socket would.
+    pub fn call<T: serde::de::DeserializeOwned>(&self, request: &Request) -> Result<T, AgentError> {
+        let internal = |m: String| AgentError {
+            code: ErrorCode::Internal,
+            message: m,
+        };
+        let line = Zeroizing::new(
+            serde_json::to_vec(&super::Envelope {
+                v: PROTOCOL_VERSION,
+                body: request,
+            })
+            .map_err(|e| internal(format!("encoding the request: {e}")))?,
+        );
+        let reply = dispatch(&self.shared, &line)?;
+        // Skip the `{"ok":` prefix and the closing `}` and newline written by `ok`.
+        let body = &reply.0[6..reply.0.len() - 2];
+        serde_json::from_slice(body).map_err(|e| internal(format!("decoding the reply: {e}")))
+    }
+
+    /// Run `f` on the unlocked vault (counts as use). A write through `f` should be followed
+    /// by [`Agent::changed`].
+    pub fn with_vault<R>(
+        &self,
+        f: impl FnOnce(&mut Vault) -> crate::Result<R>,
+    ) -> crate::Result<R> {
+        let mut st = self.shared.state();
+        st.last_used = Instant::now();
+        let result = f(st.vault.as_mut().ok_or(Error::Locked)?);
+        drop(st);
+        tessera_crypto::scrub_stack();
+        result
+    }
+
+    /// Hand over a vault unlocked elsewhere (a vault just created); locks any other first.
+    pub fn set_vault(&self, vault: Vault) {
+        let mut st = self.shared.state();
+        self.shared.lock(&mut st);
+        st.vault = Some(vault);
+        st.last_used = Instant::now();
+    }
+
+    /// Items were written outside a request: refresh views and push soon.
+    pub fn changed(&self) {
+        self.shared.changes.fetch_add(1, Ordering::SeqCst);
+        let _ = self.shared.push.lock().map(|tx| tx.send(()));
+    }
+
+    /// A counter that moves whenever the unlocked items change.
+    pub fn changes(&self) -> u64 {
+        self.shared.changes.load(Ordering::SeqCst)
+    }
+
+    /// The user did something: restart the idle timer.
+    pub fn touch(&self) {
+        self.shared.state().last_used = Instant::now();
+    }
+
+    /// Lock now.
+    pub fn lock(&self) {
+        let mut st = self.shared.state();
+        self.shared.lock(&mut st);
+    }
+
+    /// True while a vault is unlocked.
+    pub fn is_unlocked(&self) -> bool {
+        self.shared.state().vault.is_some()
+    }
+
+    /// Lock after this long without use.
+    pub fn set_idle_timeout(&self, timeout: Duration) {
+        self.shared
+            .idle_timeout_ms
+            .store(timeout.as_millis() as u64, Ordering::SeqCst);
+    }
+
+    /// How background sync is doing.
+    pub fn sync_status(&self) -> SyncStatus {
+        let mut s = self.shared.sync_status().clone();
+        if let Some(v) = self.shared.state().vault.as_ref() {
+            match v.link_info() {
+                Ok(Some(link)) => s.pending = link.pending,
+                _ => s.state = SyncState::Unlinked,
+            }
+        }
+        s
+    }
+
+    /// Sync now (when linked) and return how it went.
+    pub fn sync_now(&self) -> SyncStatus {
+        sync_now(&self.shared);
+        self.sync_status()
+    }
+
+    /// Lock, stop serving the socket and end the background threads.
+    pub fn stop(&self) {
+        self.lock();
+        self.shared.request_stop();
+    }
+}
+
+/// Lock after the idle timeout; with `exit_on_lock`, stop once locked or when nobody unlocks
+/// within the grace period.
+fn watchdog(shared: &Shared, started: Instant) {
+    while !shared.stop.load(Ordering::SeqCst) {
+        std::thread::sleep(Duration::from_millis(200));
+        let mut st = shared.state();
+        if st.vault.is_some() && st.last_used.elapsed() >= shared.idle_timeout() {
+            shared.lock(&mut st);
+            if shared.config.exit_on_lock {
+                drop(st);
+                shared.request_stop();
+            }
+        } else if st.vault.is_none()
+            && shared.config.exit_on_lock
+            && started.elapsed() >= shared.config.unlock_grace
+            && st.last_used.elapsed() >= shared.config.unlock_grace
+        {
+            drop(st);
+            shared.request_stop();
+        }
+    }
 }
 
 fn same_user(stream: &UnixStream) -> bool {
@@ -317,6 +567,7 @@ fn dispatch(shared: &Shared, line: &[u8]) -> Reply {
     drop(st);
     tessera_crypto::scrub_stack();
     if writes && reply.is_ok() {
+        shared.changes.fetch_add(1, Ordering::SeqCst);
         let _ = shared.push.lock().map(|tx| tx.send(()));
     }
     reply
@@ -345,7 +596,7 @@ fn handle(shared: &Shared, st: &mut State, request: Request) -> Reply {
             ok(&status(shared, st)?)
         }
         Request::Lock => {
-            drop(st.vault.take());
+            shared.lock(st);
             if shared.config.exit_on_lock {
                 shared.request_stop();
             }
@@ -498,7 +749,7 @@ fn unlocked_mut(st: &mut State) -> Result<&mut Vault, Error> {
 
 fn status(shared: &Shared, st: &State) -> Result<StatusView, Error> {
     let file = shared.config.dir.vault_file();
-    let timeout = shared.config.idle_timeout;
+    let timeout = shared.idle_timeout();
     Ok(match &st.vault {
         Some(v) => {
             let trashed = v.items().filter(|i| i.trashed_at.is_some()).count() as u64;

@@ -1,0 +1,41 @@
+//! Declares the app's commands so each needs an explicit permission in a capability file.
+fn main() {
+    let manifest = tauri_build::AppManifest::new().commands(&[
+        "app_state",
+        "create_vault",
+        "unlock",
+        "lock",
+        "touch",
+        "status",
+        "facets",
+        "list_items",
+        "search_items",
+        "get_item",
+        "reveal_field",
+        "copy_field",
+        "totp_code",
+        "add_item",
+        "update_item",
+        "trash_item",
+        "restore_item",
+        "purge_item",
+        "history",
+        "restore_version",
+        "generate",
+        "strength",
+        "generate_ssh_key",
+        "export_ssh_key",
+        "get_settings",
+        "set_settings",
+        "change_password",
+        "sync_status",
+        "sync_now",
+        "team_create",
+        "team_join",
+        "devices",
+        "revoke_device",
+        "sign_out",
+    ]);
+    tauri_build::try_build(tauri_build::Attributes::new().app_manifest(manifest))
+        .expect("tauri-build: invalid configuration or capabilities");
+}

@@ -1,0 +1,6 @@
+//! The commands the web view may call; each is declared in `build.rs` and allowed in
+//! `capabilities/main.json`.
+pub mod items;
+pub mod team;
+pub mod tools;
+pub mod vault;

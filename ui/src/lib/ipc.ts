@@ -1,0 +1,336 @@
+// The contract between the web view and the Rust shell (src-tauri/src/commands/*.rs).
+//
+// Every call goes through `call`, which turns a rejected invoke into an `IpcError` with a code from
+// the closed set below and a message written for people. The shell never sends keys or the
+// decrypted vault: lists and item views leave concealed values out; `revealField` returns one value
+// when the user asks to see it; copying happens in Rust (`copyField`).
+//
+// The shapes here mirror the Rust types; `src-tauri/tests/bindings.rs` fails when they drift.
+import { invoke } from '@tauri-apps/api/core';
+import { listen, type UnlistenFn } from '@tauri-apps/api/event';
+
+export type ErrorCode =
+  | 'locked'
+  | 'wrong_password'
+  | 'not_found'
+  | 'ambiguous'
+  | 'tampered'
+  | 'invalid'
+  | 'unsupported_version'
+  | 'remote'
+  | 'network'
+  | 'internal'
+  | 'no_vault'
+  | 'vault_exists'
+  | 'clipboard';
+
+export class IpcError extends Error {
+  constructor(
+    public code: ErrorCode,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export type ItemKind =
+  | 'login'
+  | 'ssh_key'
+  | 'api_token'
+  | 'totp'
+  | 'secure_note'
+  | 'certificate'
+  | 'database'
+  | 'env_set';
+
+export type FieldKind = 'text' | 'concealed' | 'totp';
+
+export interface FieldView {
+  name: string;
+  kind: FieldKind;
+  /** Text fields always; concealed and TOTP fields never (use revealField / totpCode). */
+  value: string | null;
+}
+
+export interface ItemSummary {
+  id: string;
+  kind: ItemKind;
+  title: string;
+  subtitle: string;
+  favourite: boolean;
+  tags: string[];
+  folder: string | null;
+  trashed: boolean;
+}
+
+export interface ItemView {
+  id: string;
+  kind: ItemKind;
+  title: string;
+  version: number;
+  created_at: number;
+  updated_at: number;
+  secret_changed_at: number;
+  trashed_at: number | null;
+  fields: FieldView[];
+  notes: string | null;
+  has_notes: boolean;
+  tags: string[];
+  folder: string | null;
+  favourite: boolean;
+  rotation_days: number | null;
+  rotation_overdue_days: number | null;
+  expires_at: number | null;
+}
+
+export interface HistoryView {
+  version: number;
+  created_at: number;
+  title: string;
+  changed: string[];
+}
+
+export interface LinkInfo {
+  server: string;
+  team_id: string;
+  email: string;
+  device_name: string;
+  root_fingerprint: string;
+  pending: number;
+}
+
+export interface StatusView {
+  unlocked: boolean;
+  vault: string;
+  items: number;
+  trashed: number;
+  damaged: string[];
+  kdf: string | null;
+  idle_timeout_secs: number;
+  locks_in_secs: number | null;
+  link: LinkInfo | null;
+}
+
+export type Theme = 'light' | 'dark' | 'system';
+
+export interface Settings {
+  auto_lock_minutes: number;
+  clipboard_seconds: number;
+  theme: Theme;
+}
+
+/** What the app knows before anything is unlocked. */
+export interface AppState {
+  vault_exists: boolean;
+  unlocked: boolean;
+  settings: Settings;
+}
+
+export interface EmergencyKit {
+  secret_key: string;
+  vault: string;
+  created_at: number;
+}
+
+export interface Filter {
+  kind?: ItemKind | null;
+  tag?: string | null;
+  folder?: string | null;
+  favourites?: boolean;
+  trash?: boolean;
+}
+
+/** Folders and tags in use, for the sidebar. */
+export interface Facets {
+  tags: { name: string; count: number }[];
+  folders: { name: string; count: number }[];
+  kinds: { kind: ItemKind; count: number }[];
+  favourites: number;
+  trashed: number;
+  all: number;
+}
+
+/** A field in a create/edit form. `value: null` on an update keeps the stored value. */
+export interface FieldInput {
+  name: string;
+  kind: FieldKind;
+  value: string | null;
+}
+
+export interface ItemInput {
+  kind: ItemKind;
+  title: string;
+  fields: FieldInput[];
+  /** null on an update keeps the stored notes. */
+  notes: string | null;
+  tags: string[];
+  folder: string | null;
+  favourite: boolean;
+  rotation_days: number | null;
+  expires_at: number | null;
+}
+
+export interface TotpCode {
+  code: string;
+  remaining: number;
+  period: number;
+  digits: number;
+}
+
+export interface CopyResult {
+  /** Seconds until the clipboard is cleared (if it still holds this value). */
+  clears_in_secs: number;
+}
+
+export type GeneratorOptions =
+  | {
+      mode: 'password';
+      length: number;
+      lowercase: boolean;
+      uppercase: boolean;
+      digits: boolean;
+      symbols: boolean;
+      exclude_look_alikes: boolean;
+    }
+  | {
+      mode: 'passphrase';
+      words: number;
+      separator: string;
+      capitalize: boolean;
+      include_digit: boolean;
+    };
+
+export interface Generated {
+  value: string;
+  entropy_bits: number;
+}
+
+export interface Strength {
+  score: number;
+  guesses_log10: number;
+  crack_time_display: string;
+  warning: string | null;
+  suggestions: string[];
+}
+
+export type SshKeyType = 'ed25519' | 'ecdsa-p256' | 'ecdsa-p384' | 'rsa-3072' | 'rsa-4096';
+
+export interface SshKeyRequest {
+  title: string;
+  key_type: SshKeyType;
+  comment: string;
+  passphrase: string | null;
+}
+
+export interface SshExport {
+  private_key_path: string;
+  public_key_path: string;
+  fingerprint: string;
+}
+
+export type SyncState = 'unlinked' | 'online' | 'syncing' | 'offline' | 'error';
+
+export interface SyncStatus {
+  state: SyncState;
+  pending: number;
+  last_sync_at: number | null;
+  /** What went wrong last, for people. */
+  message: string | null;
+  /** Items kept as conflict copies by the last sync. */
+  conflicts: number;
+}
+
+export interface DeviceView {
+  session_id: string;
+  device_name: string;
+  created_at: number;
+  last_seen_at: number;
+  expires_at: number;
+  current: boolean;
+}
+
+function toIpcError(e: unknown): IpcError {
+  if (e && typeof e === 'object' && 'code' in e && 'message' in e) {
+    const { code, message } = e as { code: ErrorCode; message: string };
+    return new IpcError(code, message);
+  }
+  return new IpcError('internal', typeof e === 'string' ? e : 'Something went wrong in the app.');
+}
+
+async function call<T>(command: string, args?: Record<string, unknown>): Promise<T> {
+  try {
+    return await invoke<T>(command, args);
+  } catch (e) {
+    throw toIpcError(e);
+  }
+}
+
+export const api = {
+  appState: () => call<AppState>('app_state'),
+  createVault: (password: string) => call<EmergencyKit>('create_vault', { password }),
+  unlock: (password: string) => call<StatusView>('unlock', { password }),
+  lock: () => call<void>('lock'),
+  /** Tell the shell the user is active (resets the auto-lock timer). */
+  touch: () => call<void>('touch'),
+  status: () => call<StatusView>('status'),
+  facets: () => call<Facets>('facets'),
+  listItems: (filter: Filter) => call<ItemSummary[]>('list_items', { filter }),
+  searchItems: (query: string, filter: Filter, limit = 200) =>
+    call<ItemSummary[]>('search_items', { query, filter, limit }),
+  getItem: (id: string) => call<ItemView>('get_item', { id }),
+  /** One concealed value (field name, or "notes"), for showing it. */
+  revealField: (id: string, field: string) => call<string>('reveal_field', { id, field }),
+  /** Copy a field in Rust; a TOTP field (or "totp") copies its current code, never the seed. */
+  copyField: (id: string, field: string) => call<CopyResult>('copy_field', { id, field }),
+  totpCode: (id: string, field = 'totp') => call<TotpCode>('totp_code', { id, field }),
+  addItem: (item: ItemInput) => call<string>('add_item', { item }),
+  updateItem: (id: string, item: ItemInput) => call<number>('update_item', { id, item }),
+  trashItem: (id: string) => call<void>('trash_item', { id }),
+  restoreItem: (id: string) => call<void>('restore_item', { id }),
+  purgeItem: (id: string) => call<void>('purge_item', { id }),
+  history: (id: string) => call<HistoryView[]>('history', { id }),
+  restoreVersion: (id: string, version: number) =>
+    call<number>('restore_version', { id, version }),
+  generate: (options: GeneratorOptions) => call<Generated>('generate', { options }),
+  strength: (password: string, inputs: string[] = []) =>
+    call<Strength>('strength', { password, inputs }),
+  generateSshKey: (request: SshKeyRequest) => call<string>('generate_ssh_key', { request }),
+  /** Write the private key (0600) and `.pub` to a file name under ~/.ssh chosen by the user. */
+  exportSshKey: (id: string, fileName: string) =>
+    call<SshExport>('export_ssh_key', { id, fileName }),
+  getSettings: () => call<Settings>('get_settings'),
+  setSettings: (settings: Settings) => call<Settings>('set_settings', { settings }),
+  changePassword: (old: string, next: string) =>
+    call<void>('change_password', { old, new: next }),
+  syncStatus: () => call<SyncStatus>('sync_status'),
+  syncNow: () => call<SyncStatus>('sync_now'),
+  teamCreate: (server: string, email: string, device: string, password: string) =>
+    call<LinkInfo>('team_create', { server, email, device, password }),
+  teamJoin: (
+    server: string,
+    token: string,
+    fingerprint: string,
+    email: string,
+    device: string,
+    password: string,
+  ) => call<LinkInfo>('team_join', { server, token, fingerprint, email, device, password }),
+  devices: () => call<DeviceView[]>('devices'),
+  revokeDevice: (sessionId: string) => call<void>('revoke_device', { sessionId }),
+  signOut: () => call<void>('sign_out'),
+};
+
+/** Events the shell emits. */
+export const events = {
+  /** The vault locked (idle, tray, `tessera lock` in a terminal). */
+  onLocked: (f: (reason: string) => void): Promise<UnlistenFn> =>
+    listen<string>('locked', (e) => f(e.payload)),
+  /** The vault was unlocked elsewhere (`tessera unlock` in a terminal, through the app's socket). */
+  onUnlocked: (f: () => void): Promise<UnlistenFn> => listen('unlocked', () => f()),
+  /** The clipboard was cleared by the timeout. */
+  onClipboardCleared: (f: () => void): Promise<UnlistenFn> =>
+    listen('clipboard-cleared', () => f()),
+  /** Items changed (sync pulled changes, or the CLI wrote through the agent socket). */
+  onItemsChanged: (f: () => void): Promise<UnlistenFn> => listen('items-changed', () => f()),
+  onSyncStatus: (f: (s: SyncStatus) => void): Promise<UnlistenFn> =>
+    listen<SyncStatus>('sync-status', (e) => f(e.payload)),
+};

@@ -1,0 +1,49 @@
+// The sidebar's choice, and the list filter it stands for.
+import type { Filter, ItemKind } from '../ipc';
+import { KIND_PLURAL } from './kinds';
+
+export type Nav =
+  | { type: 'all' }
+  | { type: 'favourites' }
+  | { type: 'kind'; kind: ItemKind }
+  | { type: 'tag'; tag: string }
+  | { type: 'folder'; folder: string }
+  | { type: 'trash' };
+
+export function navFilter(nav: Nav): Filter {
+  switch (nav.type) {
+    case 'all':
+      return {};
+    case 'favourites':
+      return { favourites: true };
+    case 'kind':
+      return { kind: nav.kind };
+    case 'tag':
+      return { tag: nav.tag };
+    case 'folder':
+      return { folder: nav.folder };
+    case 'trash':
+      return { trash: true };
+  }
+}
+
+export function navTitle(nav: Nav): string {
+  switch (nav.type) {
+    case 'all':
+      return 'All items';
+    case 'favourites':
+      return 'Favourites';
+    case 'kind':
+      return KIND_PLURAL[nav.kind];
+    case 'tag':
+      return `#${nav.tag}`;
+    case 'folder':
+      return nav.folder;
+    case 'trash':
+      return 'Trash';
+  }
+}
+
+export function sameNav(a: Nav, b: Nav): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
+}

@@ -1,0 +1,4 @@
+// Svelte options shared by Vite and svelte-check. Runes everywhere.
+export default {
+  compilerOptions: { runes: true },
+};
