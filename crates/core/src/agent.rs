@@ -228,9 +228,10 @@ impl From<Error> for AgentError {
             Error::WrongPassword => ErrorCode::WrongPassword,
             Error::NotFound(_) => ErrorCode::NotFound,
             Error::Ambiguous { .. } => ErrorCode::Ambiguous,
-            Error::Tampered { .. } | Error::TamperedHeader(_) | Error::Rollback { .. } => {
-                ErrorCode::Tampered
-            }
+            Error::Tampered { .. }
+            | Error::TamperedHeader(_)
+            | Error::Rollback { .. }
+            | Error::Untrusted { .. } => ErrorCode::Tampered,
             Error::Invalid(_) => ErrorCode::Invalid,
             Error::Remote { .. } => ErrorCode::Remote,
             Error::Network(_) => ErrorCode::Network,
