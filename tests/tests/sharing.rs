@@ -315,3 +315,189 @@ fn sharing_on_postgresql() {
         assert!(!text.contains(needle), "{needle} is stored in clear");
     }
 }
+
+/// One person's `tessera` command against its own vault directory.
+struct Cli {
+    home: tempfile::TempDir,
+    pw: PathBuf,
+}
+
+impl Cli {
+    fn new() -> Self {
+        let home = tempfile::tempdir().unwrap();
+        let pw = home.path().join("pw.txt");
+        std::fs::write(&pw, "a long enough master password 42\n").unwrap();
+        Self { home, pw }
+    }
+
+    fn run(&self, args: &[&str], input: &str) -> std::process::Output {
+        use std::io::Write as _;
+        let mut child = Command::new(bin("tessera"))
+            .env("TESSERA_HOME", self.home.path().join("vault"))
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+        child.wait_with_output().unwrap()
+    }
+
+    fn json(&self, args: &[&str]) -> serde_json::Value {
+        self.json_in(args, "")
+    }
+
+    fn json_in(&self, args: &[&str], input: &str) -> serde_json::Value {
+        let mut a = vec!["--json"];
+        a.extend_from_slice(args);
+        let o = self.run(&a, input);
+        assert!(
+            o.status.success(),
+            "tessera {args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        serde_json::from_slice(&o.stdout).unwrap()
+    }
+
+    fn pw(&self) -> &str {
+        self.pw.to_str().unwrap()
+    }
+
+    fn start(&self) {
+        self.json(&["init", "--password-file", self.pw()]);
+        self.json(&["unlock", "--offline", "--password-file", self.pw()]);
+    }
+}
+
+impl Drop for Cli {
+    fn drop(&mut self) {
+        let _ = self.run(&["lock"], "");
+    }
+}
+
+#[test]
+fn sharing_through_the_cli() {
+    let server = Server::start(None);
+    let url = server.url.as_str();
+    let (alice, bob) = (Cli::new(), Cli::new());
+    alice.start();
+    bob.start();
+    alice.json(&[
+        "team",
+        "create",
+        "--server",
+        url,
+        "--email",
+        "alice@example.com",
+        "--password-file",
+        alice.pw(),
+    ]);
+    let inv = alice.json(&["team", "invite", "bob@example.com"]);
+    bob.json(&[
+        "team",
+        "join",
+        "--server",
+        url,
+        "--email",
+        "bob@example.com",
+        "--token",
+        inv["invite_token"].as_str().unwrap(),
+        "--fingerprint",
+        inv["root_fingerprint"].as_str().unwrap(),
+        "--password-file",
+        bob.pw(),
+    ]);
+    alice.json(&["group", "create", "Ops"]);
+    // Uncertified: refused with the tampered-data exit code and the reason.
+    let o = alice.run(&["group", "add", "Ops", "bob@example.com"], "");
+    assert_eq!(
+        o.status.code(),
+        Some(6),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(String::from_utf8_lossy(&o.stderr).contains("no certificate"));
+    let c = alice.json(&["team", "certify", "bob@example.com"]);
+    assert!(c["key_fingerprint"]
+        .as_str()
+        .unwrap()
+        .starts_with("SHA256:"));
+    let m = alice.json(&[
+        "group",
+        "add",
+        "Ops",
+        "bob@example.com",
+        "--role",
+        "viewer",
+        "--expires",
+        "7d",
+    ]);
+    assert_eq!(m["role"], "viewer");
+    assert!(m["expires_at"].as_i64().is_some());
+    // A bad expiry is a usage error (exit 7).
+    let o = alice.run(
+        &[
+            "group",
+            "role",
+            "Ops",
+            "bob@example.com",
+            "--expires",
+            "soon",
+        ],
+        "",
+    );
+    assert_eq!(o.status.code(), Some(7));
+
+    alice.json_in(
+        &["add", "login", "deploy-db", "--secret", "password"],
+        "pg-secret-1\n",
+    );
+    alice.json(&["share", "deploy-db", "Ops"]);
+    let access = alice.json(&["access", "deploy-db"]);
+    assert_eq!(access["group"]["name"], "Ops");
+    let who: Vec<(String, String)> = access["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            (
+                m["email"].as_str().unwrap().into(),
+                m["role"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        who,
+        vec![
+            ("alice@example.com".to_owned(), "admin".to_owned()),
+            ("bob@example.com".to_owned(), "viewer".to_owned())
+        ]
+    );
+    let groups = bob.json(&["group", "list"]);
+    assert_eq!(
+        (groups[0]["name"].as_str(), groups[0]["role"].as_str()),
+        (Some("Ops"), Some("viewer"))
+    );
+    assert_eq!(bob.json(&["access", "deploy-db"])["group"]["name"], "Ops");
+
+    let r = alice.json(&["group", "remove", "Ops", "bob@example.com"]);
+    assert_eq!(r["epoch"], 2);
+    assert_eq!(bob.json(&["group", "list"]), serde_json::json!([]));
+    let o = bob.run(&["access", "deploy-db"], "");
+    assert_eq!(
+        o.status.code(),
+        Some(4),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let members = alice.json(&["group", "members", "Ops"]);
+    assert_eq!(members.as_array().unwrap().len(), 1);
+    alice.json(&["unshare", "deploy-db", "Ops"]);
+    assert!(alice.json(&["access", "deploy-db"])["group"].is_null());
+}
