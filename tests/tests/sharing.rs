@@ -382,6 +382,7 @@ impl Drop for Cli {
 }
 
 #[test]
+#[allow(clippy::too_many_lines)] // one story, told in order
 fn sharing_through_the_cli() {
     let server = Server::start(None);
     let url = server.url.as_str();
