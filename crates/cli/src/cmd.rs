@@ -8,6 +8,7 @@ use tessera_core::paths::VaultDir;
 
 use crate::output::Output;
 
+mod group;
 mod items;
 mod keys;
 mod run;
@@ -87,6 +88,18 @@ pub enum Command {
     /// The TOTP second factor for the team server account.
     #[command(subcommand)]
     Mfa(team::MfaCommand),
+    /// Groups: create, list, members, add, remove, role.
+    #[command(subcommand)]
+    Group(group::GroupCommand),
+    /// Move a personal item into a group (it syncs to every member).
+    Share(group::ShareArgs),
+    /// Move a shared item out of a group, back into your personal items.
+    Unshare(group::ShareArgs),
+    /// Who can decrypt an item: through which group and role, until when.
+    Access {
+        /// The item (title or id).
+        item: String,
+    },
     /// Serve the agent in the foreground (started by `tessera unlock`).
     #[command(hide = true)]
     Agent(vault::AgentArgs),
@@ -122,6 +135,10 @@ pub fn run(command: Command, dir: &VaultDir, out: &Output) -> Result<ExitCode> {
         Command::Sync => team::sync(dir, out),
         Command::Devices(a) => team::devices(&a, dir, out),
         Command::Mfa(c) => team::mfa(&c, dir, out),
+        Command::Group(c) => group::group(c, dir, out),
+        Command::Share(a) => group::share(&a, dir, out),
+        Command::Unshare(a) => group::unshare(&a, dir, out),
+        Command::Access { item } => group::access(&item, dir, out),
     }
     .map(|code| code.unwrap_or(ExitCode::SUCCESS))
 }

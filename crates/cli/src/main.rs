@@ -93,7 +93,8 @@ fn exit_code(e: &anyhow::Error) -> u8 {
                 E::Tampered { .. }
                 | E::TamperedHeader(_)
                 | E::NotAVault { .. }
-                | E::Rollback { .. } => 6,
+                | E::Rollback { .. }
+                | E::Untrusted { .. } => 6,
                 E::Invalid(_) | E::AlreadyExists(_) | E::Crypto(_) => 7,
                 _ => 1,
             };

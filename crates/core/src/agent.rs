@@ -182,6 +182,60 @@ pub enum Request {
         /// The new password.
         new: SecretText,
     },
+    /// Certify a team member's keys (team admins).
+    Certify {
+        /// The member's e-mail.
+        email: String,
+    },
+    /// Create a group.
+    GroupCreate {
+        /// Its name.
+        name: String,
+    },
+    /// Your groups.
+    GroupList,
+    /// A group's members.
+    GroupMembers {
+        /// The group (name or id).
+        group: String,
+    },
+    /// Add a member, or change a member's role or expiry (group admins).
+    GroupAdd {
+        /// The group (name or id).
+        group: String,
+        /// The member (e-mail).
+        member: String,
+        /// The role.
+        role: tessera_protocol::GroupRole,
+        /// When the membership ends (Unix time), if it does.
+        expires_at: Option<i64>,
+    },
+    /// Remove a member; a new key epoch starts (group admins).
+    GroupRemove {
+        /// The group (name or id).
+        group: String,
+        /// The member (e-mail).
+        member: String,
+    },
+    /// Move a personal item into a group.
+    Share {
+        /// The item.
+        item: String,
+        /// The group.
+        group: String,
+    },
+    /// Move a shared item back into your personal items.
+    Unshare {
+        /// The item (title or id).
+        item: String,
+        /// The group.
+        group: String,
+    },
+    /// Who can decrypt an item.
+    Access {
+        /// The item (title or id).
+        item: String,
+    },
 }
 
 /// The closed set of error codes on the wire.
@@ -228,9 +282,10 @@ impl From<Error> for AgentError {
             Error::WrongPassword => ErrorCode::WrongPassword,
             Error::NotFound(_) => ErrorCode::NotFound,
             Error::Ambiguous { .. } => ErrorCode::Ambiguous,
-            Error::Tampered { .. } | Error::TamperedHeader(_) | Error::Rollback { .. } => {
-                ErrorCode::Tampered
-            }
+            Error::Tampered { .. }
+            | Error::TamperedHeader(_)
+            | Error::Rollback { .. }
+            | Error::Untrusted { .. } => ErrorCode::Tampered,
             Error::Invalid(_) => ErrorCode::Invalid,
             Error::Remote { .. } => ErrorCode::Remote,
             Error::Network(_) => ErrorCode::Network,

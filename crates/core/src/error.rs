@@ -81,6 +81,15 @@ pub enum Error {
         /// The newest version seen.
         seen: u64,
     },
+    /// A member's keys could not be verified up to the pinned team root: the client refuses to
+    /// seal a key to them.
+    #[error("refusing to share with {who}: {why}")]
+    Untrusted {
+        /// The member (e-mail).
+        who: String,
+        /// Why the certificate was refused.
+        why: String,
+    },
     /// A file could not be read or written.
     #[error("{context}: {source}")]
     Io {

@@ -56,6 +56,16 @@ impl Keyset {
         self.signing.verifying_key().to_bytes()
     }
 
+    /// Open a value sealed to this keyset's X25519 public key ([`crate::seal::seal_to`]).
+    pub fn open_sealed(&self, sealed: &[u8], ad: &[u8]) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
+        crate::seal::open_with(&self.exchange, sealed, ad)
+    }
+
+    /// Certify a member's keys with this account's signing key (admins do this).
+    pub fn certify(&self, subject: crate::cert::CertSubject) -> crate::cert::Certificate {
+        crate::cert::Certificate::issue(&self.signing, subject)
+    }
+
     /// Encrypt the keyset under the KEK, bound to `ad` (the vault header).
     pub fn wrap(&self, kek: &SymmetricKey, ad: &[u8]) -> Sealed {
         let mut buf = Zeroizing::new([0u8; ENCODED_LEN]);

@@ -7,7 +7,9 @@
 //! * [`secret_key`]: the 128-bit Account Secret Key and its human format with a checksum;
 //! * [`envelope`]: AES-256-GCM with a random 96-bit nonce and associated data that binds every
 //!   ciphertext to where it belongs;
-//! * [`keyset`]: a user's random keys (vault key, X25519, Ed25519), wrapped by the KEK.
+//! * [`keyset`]: a user's random keys (vault key, X25519, Ed25519), wrapped by the KEK;
+//! * [`seal`]: sealing to an X25519 public key (group keys to each member);
+//! * [`cert`]: member certificates, signed by an admin and chaining to the pinned team root.
 //!
 //! Every key type zeroizes itself on drop, prints `***` in `Debug`, and is read only through an
 //! explicit `expose_secret()`.
@@ -28,11 +30,13 @@
 //! ```
 #![forbid(unsafe_code)]
 
+pub mod cert;
 pub mod envelope;
 mod error;
 pub mod kdf;
 pub mod key;
 pub mod keyset;
+pub mod seal;
 pub mod secret_key;
 
 pub use error::CryptoError;

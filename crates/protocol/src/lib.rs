@@ -27,11 +27,13 @@ use serde::{Deserialize, Serialize};
 mod account;
 mod error;
 mod event;
+mod group;
 mod sync;
 
 pub use account::*;
 pub use error::{ErrorBody, ErrorCode, ErrorDetail};
 pub use event::{ChangeEvent, EVENT_CHANGE, EVENT_RESYNC};
+pub use group::*;
 pub use sync::*;
 
 /// The API's major version; client and server must agree.

@@ -20,6 +20,7 @@ use crate::store::{Account, LoginPolicy, Role, Session, Store, StoreError, Team}
 
 mod account;
 mod events;
+mod group;
 mod metrics;
 mod session;
 mod sync;
@@ -112,6 +113,23 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/mfa/disable", post(session::mfa_disable))
         .route("/v1/sync", get(sync::pull).post(sync::push))
         .route("/v1/events", get(events::stream))
+        .route("/v1/teams/{team_id}/directory", get(group::directory))
+        .route(
+            "/v1/teams/{team_id}/accounts/{account_id}/certificate",
+            put(group::set_certificate),
+        )
+        .route("/v1/groups", get(group::list).post(group::create))
+        .route("/v1/groups/{group_id}/members", get(group::members))
+        .route(
+            "/v1/groups/{group_id}/members/{account_id}",
+            put(group::set_member),
+        )
+        .route("/v1/groups/{group_id}/rotate", post(group::rotate))
+        .route(
+            "/v1/groups/{group_id}/sync",
+            get(group::pull).post(group::push),
+        )
+        .route("/v1/items/{item_id}/access", get(group::access))
         .fallback(not_found)
         .layer(middleware::from_fn(require_version));
     Router::new()

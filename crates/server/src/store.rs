@@ -13,7 +13,10 @@
 use std::future::Future;
 use std::pin::Pin;
 
-use tessera_protocol::{AccountKeys, Id, ItemRecord, KdfInfo, PushChange, PushResult};
+use tessera_protocol::{
+    AccountKeys, DirectoryEntry, GroupInfo, GroupMember, GroupRole, Id, ItemRecord, KdfInfo,
+    PushChange, PushResult,
+};
 
 pub mod postgres;
 pub mod sqlite;
@@ -37,6 +40,9 @@ pub enum StoreError {
     /// The invitation was issued to another e-mail address.
     #[error("the invitation was issued to another e-mail address")]
     InviteForOtherEmail,
+    /// The group moved to another epoch meanwhile: fetch it again and retry.
+    #[error("the group's key epoch changed; fetch the group again")]
+    StaleEpoch,
     /// The referenced team or account does not exist.
     #[error("not found")]
     NotFound,
@@ -252,6 +258,96 @@ pub struct PullPage {
     pub more: bool,
 }
 
+/// A group as the server keeps it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Group {
+    /// Its id.
+    pub id: Id,
+    /// Its team.
+    pub team_id: Id,
+    /// The current key epoch.
+    pub epoch: u64,
+    /// The name, sealed under the current epoch's key.
+    pub name: Vec<u8>,
+}
+
+/// An account's membership of a group (live, expired or removed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Membership {
+    /// The role.
+    pub role: GroupRole,
+    /// When it ends, if it does.
+    pub expires_at: Option<i64>,
+    /// When it was removed, if it was.
+    pub removed_at: Option<i64>,
+}
+
+impl Membership {
+    /// Whether it grants access at `now`.
+    pub fn is_live(&self, now: i64) -> bool {
+        self.removed_at.is_none() && self.expires_at.is_none_or(|t| t > now)
+    }
+}
+
+/// A group's first epoch, as the store receives it.
+#[derive(Debug, Clone)]
+pub struct NewGroup {
+    /// The group id.
+    pub id: Id,
+    /// Its team.
+    pub team_id: Id,
+    /// The sealed name.
+    pub name: Vec<u8>,
+    /// The creator (its first admin).
+    pub created_by: Id,
+    /// The epoch-1 key sealed to the creator.
+    pub key: Vec<u8>,
+    /// Unix time.
+    pub created_at: i64,
+}
+
+/// Add or change a membership.
+#[derive(Debug, Clone)]
+pub struct SetMember {
+    /// The group.
+    pub group: Id,
+    /// The member.
+    pub account: Id,
+    /// The role.
+    pub role: GroupRole,
+    /// When it ends.
+    pub expires_at: Option<i64>,
+    /// The epoch the key is for; must be current.
+    pub epoch: u64,
+    /// The current epoch's key sealed to the member, when given.
+    pub key: Option<Vec<u8>>,
+    /// The admin doing it.
+    pub by: Id,
+    /// Unix time.
+    pub now: i64,
+}
+
+/// A new epoch, removing members.
+#[derive(Debug, Clone)]
+pub struct Rotation {
+    /// The group.
+    pub group: Id,
+    /// The new epoch; the current must be one less.
+    pub epoch: u64,
+    /// Members removed.
+    pub remove: Vec<Id>,
+    /// The name sealed under the new key.
+    pub name: Vec<u8>,
+    /// The previous key sealed under the new one.
+    pub prev: Vec<u8>,
+    /// The new key sealed to each remaining member.
+    pub keys: Vec<(Id, Vec<u8>)>,
+    /// The admin doing it.
+    pub by: Id,
+    /// Unix time.
+    pub now: i64,
+}
+
 /// The server's storage. Every method is one transaction.
 pub trait Store: Send + Sync + 'static {
     /// A random secret of this server installation (created on first use, shared by every node
@@ -353,6 +449,41 @@ pub trait Store: Send + Sync + 'static {
     /// An account's item changes with a sequence number above `since`, oldest first, at most
     /// `limit` (one query).
     fn pull(&self, account: Id, since: u64, limit: usize) -> StoreFuture<'_, PullPage>;
+
+    /// Every account of a team with its public keys and certificate chain, by e-mail.
+    fn directory(&self, team: Id) -> StoreFuture<'_, Vec<DirectoryEntry>>;
+    /// Store an account's certificate chain.
+    fn set_certificate(&self, account: Id, chain: Vec<u8>) -> StoreFuture<'_, ()>;
+
+    /// Create a group (epoch 1) with its creator as admin.
+    fn create_group(&self, group: NewGroup) -> StoreFuture<'_, ()>;
+    /// A group by id.
+    fn group(&self, id: Id) -> StoreFuture<'_, Option<Group>>;
+    /// An account's membership of a group, if it ever had one.
+    fn membership(&self, group: Id, account: Id) -> StoreFuture<'_, Option<Membership>>;
+    /// Every group where `account` is a live member at `now`, with every epoch and the keys
+    /// sealed to the account (a fixed number of queries, whatever the number of groups).
+    fn groups_of(&self, account: Id, now: i64) -> StoreFuture<'_, Vec<GroupInfo>>;
+    /// A group's live members at `now`.
+    fn group_members(&self, group: Id, now: i64) -> StoreFuture<'_, Vec<GroupMember>>;
+    /// Add a member or change a role or expiry. [`StoreError::StaleEpoch`] when `epoch` is not
+    /// current; [`StoreError::NotFound`] when the member lacks the current key and none is given.
+    fn set_member(&self, m: SetMember) -> StoreFuture<'_, ()>;
+    /// Remove members and start a new epoch, in one transaction. [`StoreError::StaleEpoch`]
+    /// when the group is not at `epoch - 1`.
+    fn rotate_group(&self, r: Rotation) -> StoreFuture<'_, ()>;
+    /// Apply changes to a group's items (as [`Store::push`] does for an account's).
+    fn group_push(
+        &self,
+        team: Id,
+        group: Id,
+        changes: Vec<PushChange>,
+        now: i64,
+    ) -> StoreFuture<'_, Vec<PushResult>>;
+    /// A group's item changes after `since` (one query).
+    fn group_pull(&self, group: Id, since: u64, limit: usize) -> StoreFuture<'_, PullPage>;
+    /// The group of `team` that holds `item` (not deleted), if any.
+    fn group_of_item(&self, team: Id, item: Id) -> StoreFuture<'_, Option<Id>>;
 
     /// Every change committed from now on by a push through any node on this database (see
     /// [`crate::events`]).

@@ -25,6 +25,11 @@ pub enum TeamCommand {
     },
     /// Join a team with an invitation (run `tessera init` first on a new machine).
     Join(JoinArgs),
+    /// Certify a member's keys (team admins) so they can be added to groups.
+    Certify {
+        /// Their e-mail address.
+        email: String,
+    },
 }
 
 /// Where and who.
@@ -89,6 +94,9 @@ fn print_link(out: &Output, l: &LinkInfo, what: &str) -> Result<()> {
 
 /// `team ...`.
 pub fn team(c: TeamCommand, dir: &VaultDir, out: &Output) -> Result<Option<ExitCode>> {
+    if let TeamCommand::Certify { email } = &c {
+        return super::group::certify(email, dir, out);
+    }
     let mut client = unlocked_client(dir)?;
     match c {
         TeamCommand::Create(a) => {
@@ -124,6 +132,7 @@ pub fn team(c: TeamCommand, dir: &VaultDir, out: &Output) -> Result<Option<ExitC
             })?;
             print_link(out, &l, "Joined the team on")?;
         }
+        TeamCommand::Certify { .. } => unreachable!("handled above"),
     }
     Ok(None)
 }

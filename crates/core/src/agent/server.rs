@@ -676,6 +676,40 @@ fn handle(shared: &Shared, st: &mut State, request: Request) -> Reply {
             )?;
             ok(&status(shared, st)?)
         }
+        // Certify, Group*, Share, Unshare, Access.
+        request => handle_groups(st, request),
+    }
+}
+
+/// Groups and sharing (they talk to the team server).
+fn handle_groups(st: &mut State, request: Request) -> Reply {
+    match request {
+        Request::Certify { email } => ok(&unlocked(st)?.certify(&email)?),
+        Request::GroupCreate { name } => ok(&unlocked(st)?.group_create(&name)?),
+        Request::GroupList => ok(&unlocked(st)?.groups()?),
+        Request::GroupMembers { group } => ok(&unlocked(st)?.group_members(&group)?),
+        Request::GroupAdd {
+            group,
+            member,
+            role,
+            expires_at,
+        } => ok(&unlocked(st)?.group_add(&group, &member, role, expires_at)?),
+        Request::GroupRemove { group, member } => ok(&unlocked(st)?.group_remove(&group, &member)?),
+        Request::Share { item, group } => {
+            let shared = unlocked_mut(st)?.share(&item, &group)?;
+            ok(&serde_json::json!({
+                "item_id": shared.id.to_hex(),
+                "title": shared.data.title,
+                "group_id": shared.group_id,
+                "epoch": shared.epoch,
+            }))
+        }
+        Request::Unshare { item, group } => ok(&unlocked_mut(st)?.unshare(&item, &group)?.to_hex()),
+        Request::Access { item } => ok(&unlocked(st)?.access(&item)?),
+        _ => Err(AgentError {
+            code: ErrorCode::Internal,
+            message: "not a group request".into(),
+        }),
     }
 }
 

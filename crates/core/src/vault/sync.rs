@@ -167,6 +167,23 @@ impl Vault {
         Ok((remote, link))
     }
 
+    /// The server connection, team id and pinned root key, for the group code.
+    pub(super) fn team_context(&self) -> Result<super::groups::TeamContext> {
+        let (remote, link) = self.remote()?;
+        let damaged = || Error::TamperedHeader("the server link is damaged".into());
+        let team_id = Id::parse(&link.team_id).ok_or_else(damaged)?.0;
+        let root: [u8; 32] = link
+            .root_public
+            .as_slice()
+            .try_into()
+            .map_err(|_| damaged())?;
+        Ok(super::groups::TeamContext {
+            remote,
+            team_id,
+            root,
+        })
+    }
+
     /// Turn the outbox on when a link exists (called at unlock).
     pub(super) fn enable_outbox_if_linked(&mut self) -> Result<()> {
         let linked = self.store.meta(META_LINK)?.is_some();

@@ -11,7 +11,7 @@ use super::{now, ApiError, ApiJson, AppState, Member};
 #[serde(deny_unknown_fields)]
 pub(super) struct SyncQuery {
     #[serde(default)]
-    since: u64,
+    pub(super) since: u64,
 }
 
 /// `GET /v1/sync?since=N`: the caller's changes after `since`, oldest first.

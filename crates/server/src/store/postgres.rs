@@ -12,7 +12,10 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use tessera_protocol::{AccountKeys, Blob, Id, ItemRecord, KdfInfo, PushChange, PushResult};
+use tessera_protocol::{
+    AccountKeys, Blob, DirectoryEntry, GroupInfo, GroupMember, GroupRole, Id, ItemRecord, KdfInfo,
+    PushChange, PushResult,
+};
 use tokio::sync::{broadcast, Mutex, MutexGuard};
 use tokio::task::JoinHandle;
 use tokio_postgres::error::SqlState;
@@ -21,8 +24,9 @@ use tokio_postgres::{AsyncMessage, Client, GenericClient, NoTls, Row};
 use crate::events::{Change, ChangeHub, PG_CHANNEL};
 
 use super::{
-    decide_push, id_from, Account, LoginPolicy, NewAccountRow, NewInvite, NewSession, PullPage,
-    Role, Session, Store, StoreError, StoreFuture, Team,
+    decide_push, id_from, Account, Group, LoginPolicy, Membership, NewAccountRow, NewGroup,
+    NewInvite, NewSession, PullPage, Role, Rotation, Session, SetMember, Store, StoreError,
+    StoreFuture, Team,
 };
 
 /// Migrations, applied in order. Append only.
@@ -109,7 +113,90 @@ const MIGRATIONS: &[&str] = &[
          created_at BIGINT NOT NULL,
          PRIMARY KEY (account_id, item_id, version)
      );",
+    // 2: certificates, groups, key epochs, memberships, group items.
+    "ALTER TABLE accounts ADD COLUMN certificate BYTEA;
+     CREATE TABLE groups (
+         id BYTEA PRIMARY KEY,
+         team_id BYTEA NOT NULL REFERENCES teams(id),
+         epoch BIGINT NOT NULL,
+         name BYTEA NOT NULL,
+         created_by BYTEA NOT NULL REFERENCES accounts(id),
+         created_at BIGINT NOT NULL
+     );
+     CREATE INDEX groups_team ON groups(team_id);
+     CREATE TABLE group_epochs (
+         group_id BYTEA NOT NULL REFERENCES groups(id),
+         epoch BIGINT NOT NULL,
+         prev BYTEA NOT NULL,
+         created_by BYTEA NOT NULL,
+         created_at BIGINT NOT NULL,
+         PRIMARY KEY (group_id, epoch)
+     );
+     CREATE TABLE group_keys (
+         group_id BYTEA NOT NULL REFERENCES groups(id),
+         account_id BYTEA NOT NULL REFERENCES accounts(id),
+         epoch BIGINT NOT NULL,
+         wrapped BYTEA NOT NULL,
+         PRIMARY KEY (group_id, account_id, epoch)
+     );
+     CREATE TABLE group_members (
+         group_id BYTEA NOT NULL REFERENCES groups(id),
+         account_id BYTEA NOT NULL REFERENCES accounts(id),
+         role TEXT NOT NULL,
+         expires_at BIGINT,
+         added_by BYTEA NOT NULL,
+         added_at BIGINT NOT NULL,
+         removed_at BIGINT,
+         PRIMARY KEY (group_id, account_id)
+     );
+     CREATE INDEX group_members_account ON group_members(account_id);
+     CREATE TABLE group_items (
+         group_id BYTEA NOT NULL REFERENCES groups(id),
+         item_id BYTEA NOT NULL,
+         version BIGINT NOT NULL,
+         seq BIGINT NOT NULL,
+         deleted BOOLEAN NOT NULL,
+         blob BYTEA NOT NULL,
+         PRIMARY KEY (group_id, item_id)
+     );
+     CREATE INDEX group_items_seq ON group_items(group_id, seq);
+     CREATE INDEX group_items_item ON group_items(item_id);
+     CREATE TABLE group_item_versions (
+         group_id BYTEA NOT NULL REFERENCES groups(id),
+         item_id BYTEA NOT NULL,
+         version BIGINT NOT NULL,
+         team_id BYTEA NOT NULL,
+         seq BIGINT NOT NULL,
+         deleted BOOLEAN NOT NULL,
+         blob BYTEA NOT NULL,
+         created_at BIGINT NOT NULL,
+         PRIMARY KEY (group_id, item_id, version)
+     );",
 ];
+
+/// Where a push or pull goes: an account's own items or a group's.
+#[derive(Clone, Copy)]
+struct Space {
+    items: &'static str,
+    versions: &'static str,
+    owner: &'static str,
+    /// Announce applied changes on the change channel.
+    notify: bool,
+}
+
+const PERSONAL: Space = Space {
+    items: "items",
+    versions: "item_versions",
+    owner: "account_id",
+    notify: true,
+};
+
+const GROUP: Space = Space {
+    items: "group_items",
+    versions: "group_item_versions",
+    owner: "group_id",
+    notify: false,
+};
 
 /// Connections in the pool.
 const POOL_SIZE: usize = 4;
@@ -171,6 +258,161 @@ impl PgStore {
             hub,
             listener,
         })
+    }
+
+    #[allow(clippy::too_many_lines)] // one transaction, read then two set-based writes
+    async fn push_into(
+        &self,
+        space: Space,
+        team: Id,
+        account: Id,
+        changes: Vec<PushChange>,
+        now: i64,
+    ) -> Result<Vec<PushResult>, StoreError> {
+        let Space {
+            items,
+            versions: history,
+            owner: col,
+            notify,
+        } = space;
+        {
+            let mut c = self.conn().await?;
+            let tx = c.transaction().await.map_err(be)?;
+            // Lock the team row: pushes of one team commit in sequence order.
+            let seq: i64 = tx
+                .query_opt(
+                    "SELECT seq FROM teams WHERE id = $1 FOR UPDATE",
+                    &[&team.0.as_slice()],
+                )
+                .await
+                .map_err(be)?
+                .ok_or(StoreError::NotFound)?
+                .get(0);
+            let ids: Vec<&[u8]> = changes.iter().map(|c| c.item_id.0.as_slice()).collect();
+            let rows = tx
+                .query(
+                    &format!(
+                        "SELECT item_id, version, seq, deleted, blob FROM {items}
+                         WHERE {col} = $1 AND item_id = ANY($2)"
+                    ),
+                    &[&account.0.as_slice(), &ids],
+                )
+                .await
+                .map_err(be)?;
+            let mut current = HashMap::with_capacity(rows.len());
+            for r in &rows {
+                let rec = item_from(r)?;
+                current.insert(rec.item_id, rec);
+            }
+            let (results, applied) = decide_push(&mut current, changes, seq as u64 + 1);
+            if let Some(last) = applied.last() {
+                let ids: Vec<&[u8]> = applied.iter().map(|r| r.item_id.0.as_slice()).collect();
+                let versions: Vec<i64> = applied.iter().map(|r| r.version as i64).collect();
+                let seqs: Vec<i64> = applied.iter().map(|r| r.seq as i64).collect();
+                let deleted: Vec<bool> = applied.iter().map(|r| r.deleted).collect();
+                let blobs: Vec<&[u8]> = applied.iter().map(|r| r.blob.0.as_slice()).collect();
+                tx.execute(
+                    &format!(
+                        "INSERT INTO {history} ({col}, item_id, version, team_id, seq,
+                             deleted, blob, created_at)
+                         SELECT $1, u.i, u.v, $2, u.s, u.d, u.b, $3
+                         FROM UNNEST($4::bytea[], $5::int8[], $6::int8[], $7::bool[],
+                             $8::bytea[]) AS u(i, v, s, d, b)"
+                    ),
+                    &[
+                        &account.0.as_slice(),
+                        &team.0.as_slice(),
+                        &now,
+                        &ids,
+                        &versions,
+                        &seqs,
+                        &deleted,
+                        &blobs,
+                    ],
+                )
+                .await
+                .map_err(be)?;
+                // One row per item (its last applied change): an upsert may touch a row once.
+                let mut last_of = HashMap::new();
+                for (i, r) in applied.iter().enumerate() {
+                    last_of.insert(r.item_id, i);
+                }
+                let mut keep: Vec<usize> = last_of.into_values().collect();
+                keep.sort_unstable();
+                let pick = |v: &[_]| keep.iter().map(|&i| v[i]).collect::<Vec<_>>();
+                let (ids, blobs) = (pick(&ids), pick(&blobs));
+                let versions: Vec<i64> = keep.iter().map(|&i| versions[i]).collect();
+                let seqs: Vec<i64> = keep.iter().map(|&i| seqs[i]).collect();
+                let deleted: Vec<bool> = keep.iter().map(|&i| deleted[i]).collect();
+                tx.execute(
+                    &format!(
+                        "INSERT INTO {items} ({col}, item_id, version, seq, deleted, blob)
+                         SELECT $1, u.i, u.v, u.s, u.d, u.b
+                         FROM UNNEST($2::bytea[], $3::int8[], $4::int8[], $5::bool[],
+                             $6::bytea[]) AS u(i, v, s, d, b)
+                         ON CONFLICT ({col}, item_id) DO UPDATE SET
+                           version = excluded.version, seq = excluded.seq,
+                           deleted = excluded.deleted, blob = excluded.blob"
+                    ),
+                    &[
+                        &account.0.as_slice(),
+                        &ids,
+                        &versions,
+                        &seqs,
+                        &deleted,
+                        &blobs,
+                    ],
+                )
+                .await
+                .map_err(be)?;
+                tx.execute(
+                    "UPDATE teams SET seq = $2 WHERE id = $1",
+                    &[&team.0.as_slice(), &(last.seq as i64)],
+                )
+                .await
+                .map_err(be)?;
+                // Delivered by PostgreSQL only if the transaction commits.
+                if notify {
+                    let payload = Change {
+                        account,
+                        seq: last.seq,
+                    }
+                    .to_payload();
+                    tx.execute("SELECT pg_notify($1, $2)", &[&PG_CHANNEL, &payload])
+                        .await
+                        .map_err(be)?;
+                }
+            }
+            tx.commit().await.map_err(be)?;
+            Ok(results)
+        }
+    }
+
+    async fn pull_from(
+        &self,
+        space: Space,
+        account: Id,
+        since: u64,
+        limit: usize,
+    ) -> Result<PullPage, StoreError> {
+        {
+            let c = self.conn().await?;
+            let rows = c
+                .query(
+                    &format!(
+                        "SELECT item_id, version, seq, deleted, blob FROM {}
+                         WHERE {} = $1 AND seq > $2 ORDER BY seq LIMIT $3",
+                        space.items, space.owner
+                    ),
+                    &[&account.0.as_slice(), &(since as i64), &(limit as i64 + 1)],
+                )
+                .await
+                .map_err(be)?;
+            let mut changes = rows.iter().map(item_from).collect::<Result<Vec<_>, _>>()?;
+            let more = changes.len() > limit;
+            changes.truncate(limit);
+            Ok(PullPage { changes, more })
+        }
     }
 
     /// A connection from the pool, reconnecting one that closed.
@@ -909,129 +1151,387 @@ impl Store for PgStore {
         changes: Vec<PushChange>,
         now: i64,
     ) -> StoreFuture<'_, Vec<PushResult>> {
-        Box::pin(async move {
-            let mut c = self.conn().await?;
-            let tx = c.transaction().await.map_err(be)?;
-            // Lock the team row: pushes of one team commit in sequence order.
-            let seq: i64 = tx
-                .query_opt(
-                    "SELECT seq FROM teams WHERE id = $1 FOR UPDATE",
-                    &[&team.0.as_slice()],
-                )
-                .await
-                .map_err(be)?
-                .ok_or(StoreError::NotFound)?
-                .get(0);
-            let ids: Vec<&[u8]> = changes.iter().map(|c| c.item_id.0.as_slice()).collect();
-            let rows = tx
-                .query(
-                    "SELECT item_id, version, seq, deleted, blob FROM items
-                     WHERE account_id = $1 AND item_id = ANY($2)",
-                    &[&account.0.as_slice(), &ids],
-                )
-                .await
-                .map_err(be)?;
-            let mut current = HashMap::with_capacity(rows.len());
-            for r in &rows {
-                let rec = item_from(r)?;
-                current.insert(rec.item_id, rec);
-            }
-            let (results, applied) = decide_push(&mut current, changes, seq as u64 + 1);
-            if let Some(last) = applied.last() {
-                let ids: Vec<&[u8]> = applied.iter().map(|r| r.item_id.0.as_slice()).collect();
-                let versions: Vec<i64> = applied.iter().map(|r| r.version as i64).collect();
-                let seqs: Vec<i64> = applied.iter().map(|r| r.seq as i64).collect();
-                let deleted: Vec<bool> = applied.iter().map(|r| r.deleted).collect();
-                let blobs: Vec<&[u8]> = applied.iter().map(|r| r.blob.0.as_slice()).collect();
-                tx.execute(
-                    "INSERT INTO item_versions (account_id, item_id, version, team_id, seq,
-                         deleted, blob, created_at)
-                     SELECT $1, u.i, u.v, $2, u.s, u.d, u.b, $3
-                     FROM UNNEST($4::bytea[], $5::int8[], $6::int8[], $7::bool[], $8::bytea[])
-                       AS u(i, v, s, d, b)",
-                    &[
-                        &account.0.as_slice(),
-                        &team.0.as_slice(),
-                        &now,
-                        &ids,
-                        &versions,
-                        &seqs,
-                        &deleted,
-                        &blobs,
-                    ],
-                )
-                .await
-                .map_err(be)?;
-                // One row per item (its last applied change): an upsert may touch a row once.
-                let mut last_of = HashMap::new();
-                for (i, r) in applied.iter().enumerate() {
-                    last_of.insert(r.item_id, i);
-                }
-                let mut keep: Vec<usize> = last_of.into_values().collect();
-                keep.sort_unstable();
-                let pick = |v: &[_]| keep.iter().map(|&i| v[i]).collect::<Vec<_>>();
-                let (ids, blobs) = (pick(&ids), pick(&blobs));
-                let versions: Vec<i64> = keep.iter().map(|&i| versions[i]).collect();
-                let seqs: Vec<i64> = keep.iter().map(|&i| seqs[i]).collect();
-                let deleted: Vec<bool> = keep.iter().map(|&i| deleted[i]).collect();
-                tx.execute(
-                    "INSERT INTO items (account_id, item_id, version, seq, deleted, blob)
-                     SELECT $1, u.i, u.v, u.s, u.d, u.b
-                     FROM UNNEST($2::bytea[], $3::int8[], $4::int8[], $5::bool[], $6::bytea[])
-                       AS u(i, v, s, d, b)
-                     ON CONFLICT (account_id, item_id) DO UPDATE SET
-                       version = excluded.version, seq = excluded.seq,
-                       deleted = excluded.deleted, blob = excluded.blob",
-                    &[
-                        &account.0.as_slice(),
-                        &ids,
-                        &versions,
-                        &seqs,
-                        &deleted,
-                        &blobs,
-                    ],
-                )
-                .await
-                .map_err(be)?;
-                tx.execute(
-                    "UPDATE teams SET seq = $2 WHERE id = $1",
-                    &[&team.0.as_slice(), &(last.seq as i64)],
-                )
-                .await
-                .map_err(be)?;
-                // Delivered by PostgreSQL only if the transaction commits.
-                let payload = Change {
-                    account,
-                    seq: last.seq,
-                }
-                .to_payload();
-                tx.execute("SELECT pg_notify($1, $2)", &[&PG_CHANNEL, &payload])
-                    .await
-                    .map_err(be)?;
-            }
-            tx.commit().await.map_err(be)?;
-            Ok(results)
-        })
+        Box::pin(self.push_into(PERSONAL, team, account, changes, now))
     }
 
     fn pull(&self, account: Id, since: u64, limit: usize) -> StoreFuture<'_, PullPage> {
+        Box::pin(self.pull_from(PERSONAL, account, since, limit))
+    }
+
+    fn directory(&self, team: Id) -> StoreFuture<'_, Vec<DirectoryEntry>> {
         Box::pin(async move {
             let c = self.conn().await?;
             let rows = c
                 .query(
-                    "SELECT item_id, version, seq, deleted, blob FROM items
-                     WHERE account_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
-                    &[&account.0.as_slice(), &(since as i64), &(limit as i64 + 1)],
+                    "SELECT id, email, role, exchange_public, signing_public, certificate
+                     FROM accounts WHERE team_id = $1 ORDER BY email",
+                    &[&team.0.as_slice()],
                 )
                 .await
                 .map_err(be)?;
-            let mut changes = rows.iter().map(item_from).collect::<Result<Vec<_>, _>>()?;
-            let more = changes.len() > limit;
-            changes.truncate(limit);
-            Ok(PullPage { changes, more })
+            rows.iter()
+                .map(|r| {
+                    let id: Vec<u8> = r.try_get(0).map_err(be)?;
+                    let cert: Option<Vec<u8>> = r.try_get(5).map_err(be)?;
+                    Ok(DirectoryEntry {
+                        account_id: id_from(&id)?,
+                        email: r.try_get(1).map_err(be)?,
+                        team_role: r.try_get(2).map_err(be)?,
+                        exchange_public: Blob(r.try_get(3).map_err(be)?),
+                        signing_public: Blob(r.try_get(4).map_err(be)?),
+                        certificate: Blob(cert.unwrap_or_default()),
+                    })
+                })
+                .collect()
         })
     }
 
+    fn set_certificate(&self, account: Id, chain: Vec<u8>) -> StoreFuture<'_, ()> {
+        Box::pin(async move {
+            let c = self.conn().await?;
+            let n = c
+                .execute(
+                    "UPDATE accounts SET certificate = $2 WHERE id = $1",
+                    &[&account.0.as_slice(), &chain],
+                )
+                .await
+                .map_err(be)?;
+            if n == 0 {
+                return Err(StoreError::NotFound);
+            }
+            Ok(())
+        })
+    }
+
+    fn create_group(&self, g: NewGroup) -> StoreFuture<'_, ()> {
+        Box::pin(async move {
+            let mut c = self.conn().await?;
+            let tx = c.transaction().await.map_err(be)?;
+            let (id, by) = (g.id.0.as_slice(), g.created_by.0.as_slice());
+            tx.execute(
+                "INSERT INTO groups (id, team_id, epoch, name, created_by, created_at)
+                 VALUES ($1, $2, 1, $3, $4, $5)",
+                &[&id, &g.team_id.0.as_slice(), &g.name, &by, &g.created_at],
+            )
+            .await
+            .map_err(unique)?;
+            tx.execute(
+                "INSERT INTO group_epochs (group_id, epoch, prev, created_by, created_at)
+                 VALUES ($1, 1, ''::bytea, $2, $3)",
+                &[&id, &by, &g.created_at],
+            )
+            .await
+            .map_err(be)?;
+            tx.execute(
+                "INSERT INTO group_keys (group_id, account_id, epoch, wrapped)
+                 VALUES ($1, $2, 1, $3)",
+                &[&id, &by, &g.key],
+            )
+            .await
+            .map_err(be)?;
+            tx.execute(
+                "INSERT INTO group_members (group_id, account_id, role, expires_at, added_by,
+                     added_at, removed_at)
+                 VALUES ($1, $2, 'admin', NULL, $2, $3, NULL)",
+                &[&id, &by, &g.created_at],
+            )
+            .await
+            .map_err(be)?;
+            tx.commit().await.map_err(be)
+        })
+    }
+
+    fn group(&self, id: Id) -> StoreFuture<'_, Option<Group>> {
+        Box::pin(async move {
+            let c = self.conn().await?;
+            let row = c
+                .query_opt(
+                    "SELECT team_id, epoch, name FROM groups WHERE id = $1",
+                    &[&id.0.as_slice()],
+                )
+                .await
+                .map_err(be)?;
+            row.map(|r| {
+                let team: Vec<u8> = r.try_get(0).map_err(be)?;
+                let epoch: i64 = r.try_get(1).map_err(be)?;
+                Ok(Group {
+                    id,
+                    team_id: id_from(&team)?,
+                    epoch: epoch as u64,
+                    name: r.try_get(2).map_err(be)?,
+                })
+            })
+            .transpose()
+        })
+    }
+
+    fn membership(&self, group: Id, account: Id) -> StoreFuture<'_, Option<Membership>> {
+        Box::pin(async move {
+            let c = self.conn().await?;
+            let row = c
+                .query_opt(
+                    "SELECT role, expires_at, removed_at FROM group_members
+                     WHERE group_id = $1 AND account_id = $2",
+                    &[&group.0.as_slice(), &account.0.as_slice()],
+                )
+                .await
+                .map_err(be)?;
+            row.map(|r| {
+                let role: String = r.try_get(0).map_err(be)?;
+                Ok(Membership {
+                    role: GroupRole::parse(&role),
+                    expires_at: r.try_get(1).map_err(be)?,
+                    removed_at: r.try_get(2).map_err(be)?,
+                })
+            })
+            .transpose()
+        })
+    }
+
+    fn groups_of(&self, account: Id, now: i64) -> StoreFuture<'_, Vec<GroupInfo>> {
+        Box::pin(async move {
+            let c = self.conn().await?;
+            let live = "FROM group_members m JOIN groups g ON g.id = m.group_id
+                 WHERE m.account_id = $1 AND m.removed_at IS NULL
+                   AND (m.expires_at IS NULL OR m.expires_at > $2)";
+            let a = account.0.as_slice();
+            let rows = c
+                .query(
+                    &format!(
+                        "SELECT g.id, g.epoch, g.name, m.role, m.expires_at {live} ORDER BY g.id"
+                    ),
+                    &[&a, &now],
+                )
+                .await
+                .map_err(be)?;
+            let mut out = Vec::with_capacity(rows.len());
+            let mut index = HashMap::new();
+            for r in &rows {
+                let id: Vec<u8> = r.try_get(0).map_err(be)?;
+                let epoch: i64 = r.try_get(1).map_err(be)?;
+                let role: String = r.try_get(3).map_err(be)?;
+                let group_id = id_from(&id)?;
+                index.insert(group_id, out.len());
+                out.push(GroupInfo {
+                    group_id,
+                    epoch: epoch as u64,
+                    name: Blob(r.try_get(2).map_err(be)?),
+                    role: GroupRole::parse(&role),
+                    expires_at: r.try_get(4).map_err(be)?,
+                    keys: Vec::new(),
+                });
+            }
+            let rows = c
+                .query(
+                    &format!(
+                        "SELECT e.group_id, e.epoch, e.prev, k.wrapped FROM group_epochs e
+                         LEFT JOIN group_keys k ON k.group_id = e.group_id
+                             AND k.epoch = e.epoch AND k.account_id = $1
+                         WHERE e.group_id IN (SELECT g.id {live})
+                         ORDER BY e.group_id, e.epoch"
+                    ),
+                    &[&a, &now],
+                )
+                .await
+                .map_err(be)?;
+            for r in &rows {
+                let id: Vec<u8> = r.try_get(0).map_err(be)?;
+                let epoch: i64 = r.try_get(1).map_err(be)?;
+                let wrapped: Option<Vec<u8>> = r.try_get(3).map_err(be)?;
+                if let Some(&i) = index.get(&id_from(&id)?) {
+                    out[i].keys.push(tessera_protocol::EpochKey {
+                        epoch: epoch as u64,
+                        wrapped: Blob(wrapped.unwrap_or_default()),
+                        prev: Blob(r.try_get(2).map_err(be)?),
+                    });
+                }
+            }
+            Ok(out)
+        })
+    }
+
+    fn group_members(&self, group: Id, now: i64) -> StoreFuture<'_, Vec<GroupMember>> {
+        Box::pin(async move {
+            let c = self.conn().await?;
+            let rows = c
+                .query(
+                    "SELECT m.account_id, a.email, m.role, m.expires_at, m.added_by, m.added_at,
+                         EXISTS (SELECT 1 FROM group_keys k WHERE k.group_id = m.group_id
+                             AND k.account_id = m.account_id AND k.epoch = g.epoch)
+                     FROM group_members m JOIN accounts a ON a.id = m.account_id
+                         JOIN groups g ON g.id = m.group_id
+                     WHERE m.group_id = $1 AND m.removed_at IS NULL
+                       AND (m.expires_at IS NULL OR m.expires_at > $2)
+                     ORDER BY a.email",
+                    &[&group.0.as_slice(), &now],
+                )
+                .await
+                .map_err(be)?;
+            rows.iter()
+                .map(|r| {
+                    let id: Vec<u8> = r.try_get(0).map_err(be)?;
+                    let role: String = r.try_get(2).map_err(be)?;
+                    let by: Vec<u8> = r.try_get(4).map_err(be)?;
+                    Ok(GroupMember {
+                        account_id: id_from(&id)?,
+                        email: r.try_get(1).map_err(be)?,
+                        role: GroupRole::parse(&role),
+                        expires_at: r.try_get(3).map_err(be)?,
+                        added_by: id_from(&by)?,
+                        added_at: r.try_get(5).map_err(be)?,
+                        has_current_key: r.try_get(6).map_err(be)?,
+                    })
+                })
+                .collect()
+        })
+    }
+
+    fn set_member(&self, m: SetMember) -> StoreFuture<'_, ()> {
+        Box::pin(async move {
+            let mut c = self.conn().await?;
+            let tx = c.transaction().await.map_err(be)?;
+            let (g, a) = (m.group.0.as_slice(), m.account.0.as_slice());
+            let epoch: i64 = tx
+                .query_opt("SELECT epoch FROM groups WHERE id = $1 FOR UPDATE", &[&g])
+                .await
+                .map_err(be)?
+                .ok_or(StoreError::NotFound)?
+                .get(0);
+            if epoch as u64 != m.epoch {
+                return Err(StoreError::StaleEpoch);
+            }
+            if let Some(key) = &m.key {
+                tx.execute(
+                    "INSERT INTO group_keys (group_id, account_id, epoch, wrapped)
+                     VALUES ($1, $2, $3, $4)
+                     ON CONFLICT (group_id, account_id, epoch) DO UPDATE SET
+                       wrapped = excluded.wrapped",
+                    &[&g, &a, &epoch, key],
+                )
+                .await
+                .map_err(be)?;
+            } else {
+                let has: bool = tx
+                    .query_one(
+                        "SELECT EXISTS (SELECT 1 FROM group_keys
+                         WHERE group_id = $1 AND account_id = $2 AND epoch = $3)",
+                        &[&g, &a, &epoch],
+                    )
+                    .await
+                    .map_err(be)?
+                    .get(0);
+                if !has {
+                    return Err(StoreError::NotFound);
+                }
+            }
+            tx.execute(
+                "INSERT INTO group_members AS gm (group_id, account_id, role, expires_at,
+                     added_by, added_at, removed_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, NULL)
+                 ON CONFLICT (group_id, account_id) DO UPDATE SET
+                   role = excluded.role, expires_at = excluded.expires_at,
+                   added_by = CASE WHEN gm.removed_at IS NULL
+                       THEN gm.added_by ELSE excluded.added_by END,
+                   added_at = CASE WHEN gm.removed_at IS NULL
+                       THEN gm.added_at ELSE excluded.added_at END,
+                   removed_at = NULL",
+                &[
+                    &g,
+                    &a,
+                    &m.role.as_str(),
+                    &m.expires_at,
+                    &m.by.0.as_slice(),
+                    &m.now,
+                ],
+            )
+            .await
+            .map_err(be)?;
+            tx.commit().await.map_err(be)
+        })
+    }
+
+    fn rotate_group(&self, r: Rotation) -> StoreFuture<'_, ()> {
+        Box::pin(async move {
+            let mut c = self.conn().await?;
+            let tx = c.transaction().await.map_err(be)?;
+            let g = r.group.0.as_slice();
+            let epoch: i64 = tx
+                .query_opt("SELECT epoch FROM groups WHERE id = $1 FOR UPDATE", &[&g])
+                .await
+                .map_err(be)?
+                .ok_or(StoreError::NotFound)?
+                .get(0);
+            if epoch as u64 + 1 != r.epoch {
+                return Err(StoreError::StaleEpoch);
+            }
+            let new_epoch = r.epoch as i64;
+            let removed: Vec<&[u8]> = r.remove.iter().map(|a| a.0.as_slice()).collect();
+            tx.execute(
+                "UPDATE group_members SET removed_at = $3
+                 WHERE group_id = $1 AND account_id = ANY($2) AND removed_at IS NULL",
+                &[&g, &removed, &r.now],
+            )
+            .await
+            .map_err(be)?;
+            let ids: Vec<&[u8]> = r.keys.iter().map(|(a, _)| a.0.as_slice()).collect();
+            let keys: Vec<&[u8]> = r.keys.iter().map(|(_, k)| k.as_slice()).collect();
+            tx.execute(
+                "INSERT INTO group_keys (group_id, account_id, epoch, wrapped)
+                 SELECT $1, u.a, $2, u.k FROM UNNEST($3::bytea[], $4::bytea[]) AS u(a, k)",
+                &[&g, &new_epoch, &ids, &keys],
+            )
+            .await
+            .map_err(be)?;
+            tx.execute(
+                "INSERT INTO group_epochs (group_id, epoch, prev, created_by, created_at)
+                 VALUES ($1, $2, $3, $4, $5)",
+                &[&g, &new_epoch, &r.prev, &r.by.0.as_slice(), &r.now],
+            )
+            .await
+            .map_err(be)?;
+            tx.execute(
+                "UPDATE groups SET epoch = $2, name = $3 WHERE id = $1",
+                &[&g, &new_epoch, &r.name],
+            )
+            .await
+            .map_err(be)?;
+            tx.commit().await.map_err(be)
+        })
+    }
+
+    fn group_push(
+        &self,
+        team: Id,
+        group: Id,
+        changes: Vec<PushChange>,
+        now: i64,
+    ) -> StoreFuture<'_, Vec<PushResult>> {
+        Box::pin(self.push_into(GROUP, team, group, changes, now))
+    }
+
+    fn group_pull(&self, group: Id, since: u64, limit: usize) -> StoreFuture<'_, PullPage> {
+        Box::pin(self.pull_from(GROUP, group, since, limit))
+    }
+
+    fn group_of_item(&self, team: Id, item: Id) -> StoreFuture<'_, Option<Id>> {
+        Box::pin(async move {
+            let c = self.conn().await?;
+            let row = c
+                .query_opt(
+                    "SELECT i.group_id FROM group_items i JOIN groups g ON g.id = i.group_id
+                     WHERE i.item_id = $1 AND g.team_id = $2 AND NOT i.deleted
+                     ORDER BY i.seq DESC LIMIT 1",
+                    &[&item.0.as_slice(), &team.0.as_slice()],
+                )
+                .await
+                .map_err(be)?;
+            row.map(|r| {
+                let id: Vec<u8> = r.try_get(0).map_err(be)?;
+                id_from(&id)
+            })
+            .transpose()
+        })
+    }
     fn subscribe(&self) -> broadcast::Receiver<Change> {
         self.hub.subscribe()
     }

@@ -5,14 +5,18 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
-use tessera_protocol::{AccountKeys, Blob, Id, ItemRecord, KdfInfo, PushChange, PushResult};
+use tessera_protocol::{
+    AccountKeys, Blob, DirectoryEntry, GroupInfo, GroupMember, GroupRole, Id, ItemRecord, KdfInfo,
+    PushChange, PushResult,
+};
 use tokio::sync::broadcast;
 
 use crate::events::{Change, ChangeHub};
 
 use super::{
-    decide_push, id_from, Account, LoginPolicy, NewAccountRow, NewInvite, NewSession, PullPage,
-    Role, Session, Store, StoreError, StoreFuture, Team,
+    decide_push, id_from, Account, Group, LoginPolicy, Membership, NewAccountRow, NewGroup,
+    NewInvite, NewSession, PullPage, Role, Rotation, Session, SetMember, Store, StoreError,
+    StoreFuture, Team,
 };
 
 /// Migrations, applied in order; `PRAGMA user_version` records how many ran. Append only.
@@ -99,7 +103,86 @@ const MIGRATIONS: &[&str] = &[
          created_at INTEGER NOT NULL,
          PRIMARY KEY (account_id, item_id, version)
      ) WITHOUT ROWID;",
+    // 2: certificates, groups, key epochs, memberships, group items.
+    "ALTER TABLE accounts ADD COLUMN certificate BLOB;
+     CREATE TABLE groups (
+         id BLOB PRIMARY KEY,
+         team_id BLOB NOT NULL REFERENCES teams(id),
+         epoch INTEGER NOT NULL,
+         name BLOB NOT NULL,
+         created_by BLOB NOT NULL REFERENCES accounts(id),
+         created_at INTEGER NOT NULL
+     ) WITHOUT ROWID;
+     CREATE INDEX groups_team ON groups(team_id);
+     CREATE TABLE group_epochs (
+         group_id BLOB NOT NULL REFERENCES groups(id),
+         epoch INTEGER NOT NULL,
+         prev BLOB NOT NULL,
+         created_by BLOB NOT NULL,
+         created_at INTEGER NOT NULL,
+         PRIMARY KEY (group_id, epoch)
+     ) WITHOUT ROWID;
+     CREATE TABLE group_keys (
+         group_id BLOB NOT NULL REFERENCES groups(id),
+         account_id BLOB NOT NULL REFERENCES accounts(id),
+         epoch INTEGER NOT NULL,
+         wrapped BLOB NOT NULL,
+         PRIMARY KEY (group_id, account_id, epoch)
+     ) WITHOUT ROWID;
+     CREATE TABLE group_members (
+         group_id BLOB NOT NULL REFERENCES groups(id),
+         account_id BLOB NOT NULL REFERENCES accounts(id),
+         role TEXT NOT NULL,
+         expires_at INTEGER,
+         added_by BLOB NOT NULL,
+         added_at INTEGER NOT NULL,
+         removed_at INTEGER,
+         PRIMARY KEY (group_id, account_id)
+     ) WITHOUT ROWID;
+     CREATE INDEX group_members_account ON group_members(account_id);
+     CREATE TABLE group_items (
+         group_id BLOB NOT NULL REFERENCES groups(id),
+         item_id BLOB NOT NULL,
+         version INTEGER NOT NULL,
+         seq INTEGER NOT NULL,
+         deleted INTEGER NOT NULL,
+         blob BLOB NOT NULL,
+         PRIMARY KEY (group_id, item_id)
+     ) WITHOUT ROWID;
+     CREATE INDEX group_items_seq ON group_items(group_id, seq);
+     CREATE INDEX group_items_item ON group_items(item_id);
+     CREATE TABLE group_item_versions (
+         group_id BLOB NOT NULL REFERENCES groups(id),
+         item_id BLOB NOT NULL,
+         version INTEGER NOT NULL,
+         team_id BLOB NOT NULL,
+         seq INTEGER NOT NULL,
+         deleted INTEGER NOT NULL,
+         blob BLOB NOT NULL,
+         created_at INTEGER NOT NULL,
+         PRIMARY KEY (group_id, item_id, version)
+     ) WITHOUT ROWID;",
 ];
+
+/// Where a push or pull goes: an account's own items or a group's.
+#[derive(Clone, Copy)]
+struct Space {
+    items: &'static str,
+    versions: &'static str,
+    owner: &'static str,
+}
+
+const PERSONAL: Space = Space {
+    items: "items",
+    versions: "item_versions",
+    owner: "account_id",
+};
+
+const GROUP: Space = Space {
+    items: "group_items",
+    versions: "group_item_versions",
+    owner: "group_id",
+};
 
 /// The SQLite store.
 #[derive(Clone)]
@@ -764,91 +847,7 @@ impl Store for SqliteStore {
     ) -> StoreFuture<'_, Vec<PushResult>> {
         let hub = self.hub.clone();
         self.run(move |conn| {
-            let tx = conn
-                .transaction_with_behavior(TransactionBehavior::Immediate)
-                .map_err(be)?;
-            let seq: Option<i64> = tx
-                .query_row("SELECT seq FROM teams WHERE id = ?1", [team.0], |r| {
-                    r.get(0)
-                })
-                .optional()
-                .map_err(be)?;
-            let seq = seq.ok_or(StoreError::NotFound)?;
-            let mut current = HashMap::new();
-            {
-                let mut stmt = tx
-                    .prepare_cached(
-                        "SELECT item_id, version, seq, deleted, blob FROM items
-                         WHERE account_id = ?1 AND item_id = ?2",
-                    )
-                    .map_err(be)?;
-                for c in &changes {
-                    if current.contains_key(&c.item_id) {
-                        continue;
-                    }
-                    if let Some((_, rec)) = stmt
-                        .query_row(params![account.0, c.item_id.0], item_row)
-                        .optional()
-                        .map_err(be)?
-                    {
-                        current.insert(
-                            c.item_id,
-                            ItemRecord {
-                                item_id: c.item_id,
-                                ..rec
-                            },
-                        );
-                    }
-                }
-            }
-            let (results, applied) = decide_push(&mut current, changes, seq as u64 + 1);
-            if let Some(last) = applied.last() {
-                let mut hist = tx
-                    .prepare_cached(
-                        "INSERT INTO item_versions (account_id, item_id, version, team_id, seq,
-                             deleted, blob, created_at)
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                    )
-                    .map_err(be)?;
-                let mut cur = tx
-                    .prepare_cached(
-                        "INSERT INTO items (account_id, item_id, version, seq, deleted, blob)
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-                         ON CONFLICT (account_id, item_id) DO UPDATE SET
-                           version = excluded.version, seq = excluded.seq,
-                           deleted = excluded.deleted, blob = excluded.blob",
-                    )
-                    .map_err(be)?;
-                for r in &applied {
-                    hist.execute(params![
-                        account.0,
-                        r.item_id.0,
-                        r.version as i64,
-                        team.0,
-                        r.seq as i64,
-                        r.deleted,
-                        r.blob.0,
-                        now
-                    ])
-                    .map_err(be)?;
-                    cur.execute(params![
-                        account.0,
-                        r.item_id.0,
-                        r.version as i64,
-                        r.seq as i64,
-                        r.deleted,
-                        r.blob.0
-                    ])
-                    .map_err(be)?;
-                }
-                tx.execute(
-                    "UPDATE teams SET seq = ?2 WHERE id = ?1",
-                    params![team.0, last.seq as i64],
-                )
-                .map_err(be)?;
-            }
-            let last = applied.last().map(|r| r.seq);
-            tx.commit().map_err(be)?;
+            let (results, last) = push_into(conn, PERSONAL, team, account, changes, now)?;
             // One node: the local hub is the whole fan-out.
             if let Some(seq) = last {
                 hub.publish(Change { account, seq });
@@ -858,31 +857,539 @@ impl Store for SqliteStore {
     }
 
     fn pull(&self, account: Id, since: u64, limit: usize) -> StoreFuture<'_, PullPage> {
+        self.run(move |conn| pull_from(conn, PERSONAL, account, since, limit))
+    }
+
+    fn directory(&self, team: Id) -> StoreFuture<'_, Vec<DirectoryEntry>> {
         self.run(move |conn| {
             let mut stmt = conn
                 .prepare_cached(
-                    "SELECT item_id, version, seq, deleted, blob FROM items
-                     WHERE account_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
+                    "SELECT id, email, role, exchange_public, signing_public, certificate
+                     FROM accounts WHERE team_id = ?1 ORDER BY email",
                 )
                 .map_err(be)?;
             let rows = stmt
-                .query_map(params![account.0, since as i64, limit as i64 + 1], item_row)
+                .query_map([team.0], |r| {
+                    Ok((
+                        r.get::<_, Vec<u8>>(0)?,
+                        DirectoryEntry {
+                            account_id: Id([0; 16]),
+                            email: r.get(1)?,
+                            team_role: r.get(2)?,
+                            exchange_public: Blob(r.get(3)?),
+                            signing_public: Blob(r.get(4)?),
+                            certificate: opt_blob(r.get(5)?),
+                        },
+                    ))
+                })
                 .map_err(be)?;
-            let mut changes = Vec::new();
+            let mut out = Vec::new();
             for row in rows {
-                let (id, rec) = row.map_err(be)?;
-                changes.push(ItemRecord {
-                    item_id: id_from(&id)?,
-                    ..rec
+                let (id, e) = row.map_err(be)?;
+                out.push(DirectoryEntry {
+                    account_id: id_from(&id)?,
+                    ..e
                 });
             }
-            let more = changes.len() > limit;
-            changes.truncate(limit);
-            Ok(PullPage { changes, more })
+            Ok(out)
+        })
+    }
+
+    fn set_certificate(&self, account: Id, chain: Vec<u8>) -> StoreFuture<'_, ()> {
+        self.run(move |conn| {
+            let n = conn
+                .execute(
+                    "UPDATE accounts SET certificate = ?2 WHERE id = ?1",
+                    params![account.0, chain],
+                )
+                .map_err(be)?;
+            if n == 0 {
+                return Err(StoreError::NotFound);
+            }
+            Ok(())
+        })
+    }
+
+    fn create_group(&self, g: NewGroup) -> StoreFuture<'_, ()> {
+        self.run(move |conn| {
+            let tx = conn.transaction().map_err(be)?;
+            tx.execute(
+                "INSERT INTO groups (id, team_id, epoch, name, created_by, created_at)
+                 VALUES (?1, ?2, 1, ?3, ?4, ?5)",
+                params![g.id.0, g.team_id.0, g.name, g.created_by.0, g.created_at],
+            )
+            .map_err(unique_to(StoreError::IdTaken))?;
+            tx.execute(
+                "INSERT INTO group_epochs (group_id, epoch, prev, created_by, created_at)
+                 VALUES (?1, 1, x'', ?2, ?3)",
+                params![g.id.0, g.created_by.0, g.created_at],
+            )
+            .map_err(be)?;
+            tx.execute(
+                "INSERT INTO group_keys (group_id, account_id, epoch, wrapped)
+                 VALUES (?1, ?2, 1, ?3)",
+                params![g.id.0, g.created_by.0, g.key],
+            )
+            .map_err(be)?;
+            tx.execute(
+                "INSERT INTO group_members (group_id, account_id, role, expires_at, added_by,
+                     added_at, removed_at)
+                 VALUES (?1, ?2, 'admin', NULL, ?2, ?3, NULL)",
+                params![g.id.0, g.created_by.0, g.created_at],
+            )
+            .map_err(be)?;
+            tx.commit().map_err(be)
+        })
+    }
+
+    fn group(&self, id: Id) -> StoreFuture<'_, Option<Group>> {
+        self.run(move |conn| {
+            let row = conn
+                .query_row(
+                    "SELECT team_id, epoch, name FROM groups WHERE id = ?1",
+                    [id.0],
+                    |r| {
+                        Ok((
+                            r.get::<_, Vec<u8>>(0)?,
+                            r.get::<_, i64>(1)?,
+                            r.get::<_, Vec<u8>>(2)?,
+                        ))
+                    },
+                )
+                .optional()
+                .map_err(be)?;
+            row.map(|(team, epoch, name)| {
+                Ok(Group {
+                    id,
+                    team_id: id_from(&team)?,
+                    epoch: epoch as u64,
+                    name,
+                })
+            })
+            .transpose()
+        })
+    }
+
+    fn membership(&self, group: Id, account: Id) -> StoreFuture<'_, Option<Membership>> {
+        self.run(move |conn| {
+            conn.query_row(
+                "SELECT role, expires_at, removed_at FROM group_members
+                 WHERE group_id = ?1 AND account_id = ?2",
+                params![group.0, account.0],
+                |r| {
+                    Ok(Membership {
+                        role: GroupRole::parse(&r.get::<_, String>(0)?),
+                        expires_at: r.get(1)?,
+                        removed_at: r.get(2)?,
+                    })
+                },
+            )
+            .optional()
+            .map_err(be)
+        })
+    }
+
+    fn groups_of(&self, account: Id, now: i64) -> StoreFuture<'_, Vec<GroupInfo>> {
+        self.run(move |conn| {
+            let live = "FROM group_members m JOIN groups g ON g.id = m.group_id
+                 WHERE m.account_id = ?1 AND m.removed_at IS NULL
+                   AND (m.expires_at IS NULL OR m.expires_at > ?2)";
+            let mut stmt = conn
+                .prepare_cached(&format!(
+                    "SELECT g.id, g.epoch, g.name, m.role, m.expires_at {live} ORDER BY g.id"
+                ))
+                .map_err(be)?;
+            let rows = stmt
+                .query_map(params![account.0, now], |r| {
+                    Ok((
+                        r.get::<_, Vec<u8>>(0)?,
+                        r.get::<_, i64>(1)?,
+                        r.get::<_, Vec<u8>>(2)?,
+                        r.get::<_, String>(3)?,
+                        r.get::<_, Option<i64>>(4)?,
+                    ))
+                })
+                .map_err(be)?;
+            let mut out = Vec::new();
+            let mut index = HashMap::new();
+            for row in rows {
+                let (id, epoch, name, role, expires_at) = row.map_err(be)?;
+                let group_id = id_from(&id)?;
+                index.insert(group_id, out.len());
+                out.push(GroupInfo {
+                    group_id,
+                    epoch: epoch as u64,
+                    name: Blob(name),
+                    role: GroupRole::parse(&role),
+                    expires_at,
+                    keys: Vec::new(),
+                });
+            }
+            let mut stmt = conn
+                .prepare_cached(&format!(
+                    "SELECT e.group_id, e.epoch, e.prev, k.wrapped FROM group_epochs e
+                     LEFT JOIN group_keys k ON k.group_id = e.group_id AND k.epoch = e.epoch
+                         AND k.account_id = ?1
+                     WHERE e.group_id IN (SELECT g.id {live})
+                     ORDER BY e.group_id, e.epoch"
+                ))
+                .map_err(be)?;
+            let rows = stmt
+                .query_map(params![account.0, now], |r| {
+                    Ok((
+                        r.get::<_, Vec<u8>>(0)?,
+                        r.get::<_, i64>(1)?,
+                        r.get::<_, Vec<u8>>(2)?,
+                        r.get::<_, Option<Vec<u8>>>(3)?,
+                    ))
+                })
+                .map_err(be)?;
+            for row in rows {
+                let (id, epoch, prev, wrapped) = row.map_err(be)?;
+                if let Some(&i) = index.get(&id_from(&id)?) {
+                    out[i].keys.push(tessera_protocol::EpochKey {
+                        epoch: epoch as u64,
+                        wrapped: opt_blob(wrapped),
+                        prev: Blob(prev),
+                    });
+                }
+            }
+            Ok(out)
+        })
+    }
+
+    fn group_members(&self, group: Id, now: i64) -> StoreFuture<'_, Vec<GroupMember>> {
+        self.run(move |conn| {
+            let mut stmt = conn
+                .prepare_cached(
+                    "SELECT m.account_id, a.email, m.role, m.expires_at, m.added_by, m.added_at,
+                         EXISTS (SELECT 1 FROM group_keys k WHERE k.group_id = m.group_id
+                             AND k.account_id = m.account_id AND k.epoch = g.epoch)
+                     FROM group_members m JOIN accounts a ON a.id = m.account_id
+                         JOIN groups g ON g.id = m.group_id
+                     WHERE m.group_id = ?1 AND m.removed_at IS NULL
+                       AND (m.expires_at IS NULL OR m.expires_at > ?2)
+                     ORDER BY a.email",
+                )
+                .map_err(be)?;
+            let rows = stmt
+                .query_map(params![group.0, now], member_row)
+                .map_err(be)?;
+            let mut out = Vec::new();
+            for row in rows {
+                let (id, by, m) = row.map_err(be)?;
+                out.push(GroupMember {
+                    account_id: id_from(&id)?,
+                    added_by: id_from(&by)?,
+                    ..m
+                });
+            }
+            Ok(out)
+        })
+    }
+
+    fn set_member(&self, m: SetMember) -> StoreFuture<'_, ()> {
+        self.run(move |conn| {
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(be)?;
+            let epoch: i64 = tx
+                .query_row("SELECT epoch FROM groups WHERE id = ?1", [m.group.0], |r| {
+                    r.get(0)
+                })
+                .optional()
+                .map_err(be)?
+                .ok_or(StoreError::NotFound)?;
+            if epoch as u64 != m.epoch {
+                return Err(StoreError::StaleEpoch);
+            }
+            if let Some(key) = &m.key {
+                tx.execute(
+                    "INSERT INTO group_keys (group_id, account_id, epoch, wrapped)
+                     VALUES (?1, ?2, ?3, ?4)
+                     ON CONFLICT (group_id, account_id, epoch) DO UPDATE SET
+                       wrapped = excluded.wrapped",
+                    params![m.group.0, m.account.0, epoch, key],
+                )
+                .map_err(be)?;
+            } else {
+                let has: bool = tx
+                    .query_row(
+                        "SELECT EXISTS (SELECT 1 FROM group_keys
+                         WHERE group_id = ?1 AND account_id = ?2 AND epoch = ?3)",
+                        params![m.group.0, m.account.0, epoch],
+                        |r| r.get(0),
+                    )
+                    .map_err(be)?;
+                if !has {
+                    return Err(StoreError::NotFound);
+                }
+            }
+            tx.execute(
+                "INSERT INTO group_members (group_id, account_id, role, expires_at, added_by,
+                     added_at, removed_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, NULL)
+                 ON CONFLICT (group_id, account_id) DO UPDATE SET
+                   role = excluded.role, expires_at = excluded.expires_at,
+                   added_by = CASE WHEN group_members.removed_at IS NULL
+                       THEN group_members.added_by ELSE excluded.added_by END,
+                   added_at = CASE WHEN group_members.removed_at IS NULL
+                       THEN group_members.added_at ELSE excluded.added_at END,
+                   removed_at = NULL",
+                params![
+                    m.group.0,
+                    m.account.0,
+                    m.role.as_str(),
+                    m.expires_at,
+                    m.by.0,
+                    m.now
+                ],
+            )
+            .map_err(be)?;
+            tx.commit().map_err(be)
+        })
+    }
+
+    fn rotate_group(&self, r: Rotation) -> StoreFuture<'_, ()> {
+        self.run(move |conn| {
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(be)?;
+            let epoch: i64 = tx
+                .query_row(
+                    "SELECT epoch FROM groups WHERE id = ?1",
+                    [r.group.0],
+                    |row| row.get(0),
+                )
+                .optional()
+                .map_err(be)?
+                .ok_or(StoreError::NotFound)?;
+            if epoch as u64 + 1 != r.epoch {
+                return Err(StoreError::StaleEpoch);
+            }
+            {
+                let mut rm = tx
+                    .prepare_cached(
+                        "UPDATE group_members SET removed_at = ?3
+                         WHERE group_id = ?1 AND account_id = ?2 AND removed_at IS NULL",
+                    )
+                    .map_err(be)?;
+                for a in &r.remove {
+                    rm.execute(params![r.group.0, a.0, r.now]).map_err(be)?;
+                }
+                let mut key = tx
+                    .prepare_cached(
+                        "INSERT INTO group_keys (group_id, account_id, epoch, wrapped)
+                         VALUES (?1, ?2, ?3, ?4)",
+                    )
+                    .map_err(be)?;
+                for (a, k) in &r.keys {
+                    key.execute(params![r.group.0, a.0, r.epoch as i64, k])
+                        .map_err(be)?;
+                }
+            }
+            tx.execute(
+                "INSERT INTO group_epochs (group_id, epoch, prev, created_by, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![r.group.0, r.epoch as i64, r.prev, r.by.0, r.now],
+            )
+            .map_err(be)?;
+            tx.execute(
+                "UPDATE groups SET epoch = ?2, name = ?3 WHERE id = ?1",
+                params![r.group.0, r.epoch as i64, r.name],
+            )
+            .map_err(be)?;
+            tx.commit().map_err(be)
+        })
+    }
+
+    fn group_push(
+        &self,
+        team: Id,
+        group: Id,
+        changes: Vec<PushChange>,
+        now: i64,
+    ) -> StoreFuture<'_, Vec<PushResult>> {
+        self.run(move |conn| Ok(push_into(conn, GROUP, team, group, changes, now)?.0))
+    }
+
+    fn group_pull(&self, group: Id, since: u64, limit: usize) -> StoreFuture<'_, PullPage> {
+        self.run(move |conn| pull_from(conn, GROUP, group, since, limit))
+    }
+
+    fn group_of_item(&self, team: Id, item: Id) -> StoreFuture<'_, Option<Id>> {
+        self.run(move |conn| {
+            let id: Option<Vec<u8>> = conn
+                .query_row(
+                    "SELECT i.group_id FROM group_items i JOIN groups g ON g.id = i.group_id
+                     WHERE i.item_id = ?1 AND g.team_id = ?2 AND i.deleted = 0
+                     ORDER BY i.seq DESC LIMIT 1",
+                    params![item.0, team.0],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(be)?;
+            id.map(|b| id_from(&b)).transpose()
         })
     }
 
     fn subscribe(&self) -> broadcast::Receiver<Change> {
         self.hub.subscribe()
     }
+}
+
+/// Apply a batch to one space in one transaction; returns the results and the last applied
+/// sequence number.
+fn push_into(
+    conn: &mut Connection,
+    space: Space,
+    team: Id,
+    owner: Id,
+    changes: Vec<PushChange>,
+    now: i64,
+) -> Result<(Vec<PushResult>, Option<u64>), StoreError> {
+    let Space {
+        items,
+        versions,
+        owner: col,
+    } = space;
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(be)?;
+    let seq: Option<i64> = tx
+        .query_row("SELECT seq FROM teams WHERE id = ?1", [team.0], |r| {
+            r.get(0)
+        })
+        .optional()
+        .map_err(be)?;
+    let seq = seq.ok_or(StoreError::NotFound)?;
+    let mut current = HashMap::new();
+    {
+        // SQLite runs in-process: a prepared lookup per touched item costs no round trip.
+        let mut stmt = tx
+            .prepare_cached(&format!(
+                "SELECT item_id, version, seq, deleted, blob FROM {items}
+                 WHERE {col} = ?1 AND item_id = ?2"
+            ))
+            .map_err(be)?;
+        for c in &changes {
+            if current.contains_key(&c.item_id) {
+                continue;
+            }
+            if let Some((_, rec)) = stmt
+                .query_row(params![owner.0, c.item_id.0], item_row)
+                .optional()
+                .map_err(be)?
+            {
+                current.insert(
+                    c.item_id,
+                    ItemRecord {
+                        item_id: c.item_id,
+                        ..rec
+                    },
+                );
+            }
+        }
+    }
+    let (results, applied) = decide_push(&mut current, changes, seq as u64 + 1);
+    if let Some(last) = applied.last() {
+        let mut hist = tx
+            .prepare_cached(&format!(
+                "INSERT INTO {versions} ({col}, item_id, version, team_id, seq,
+                     deleted, blob, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
+            ))
+            .map_err(be)?;
+        let mut cur = tx
+            .prepare_cached(&format!(
+                "INSERT INTO {items} ({col}, item_id, version, seq, deleted, blob)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                 ON CONFLICT ({col}, item_id) DO UPDATE SET
+                   version = excluded.version, seq = excluded.seq,
+                   deleted = excluded.deleted, blob = excluded.blob"
+            ))
+            .map_err(be)?;
+        for r in &applied {
+            hist.execute(params![
+                owner.0,
+                r.item_id.0,
+                r.version as i64,
+                team.0,
+                r.seq as i64,
+                r.deleted,
+                r.blob.0,
+                now
+            ])
+            .map_err(be)?;
+            cur.execute(params![
+                owner.0,
+                r.item_id.0,
+                r.version as i64,
+                r.seq as i64,
+                r.deleted,
+                r.blob.0
+            ])
+            .map_err(be)?;
+        }
+        tx.execute(
+            "UPDATE teams SET seq = ?2 WHERE id = ?1",
+            params![team.0, last.seq as i64],
+        )
+        .map_err(be)?;
+    }
+    let last = applied.last().map(|r| r.seq);
+    tx.commit().map_err(be)?;
+    Ok((results, last))
+}
+
+/// One page of a space's changes after `since` (one query).
+fn pull_from(
+    conn: &mut Connection,
+    space: Space,
+    owner: Id,
+    since: u64,
+    limit: usize,
+) -> Result<PullPage, StoreError> {
+    let mut stmt = conn
+        .prepare_cached(&format!(
+            "SELECT item_id, version, seq, deleted, blob FROM {}
+             WHERE {} = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
+            space.items, space.owner
+        ))
+        .map_err(be)?;
+    let rows = stmt
+        .query_map(params![owner.0, since as i64, limit as i64 + 1], item_row)
+        .map_err(be)?;
+    let mut changes = Vec::new();
+    for row in rows {
+        let (id, rec) = row.map_err(be)?;
+        changes.push(ItemRecord {
+            item_id: id_from(&id)?,
+            ..rec
+        });
+    }
+    let more = changes.len() > limit;
+    changes.truncate(limit);
+    Ok(PullPage { changes, more })
+}
+
+fn opt_blob(v: Option<Vec<u8>>) -> Blob {
+    Blob(v.unwrap_or_default())
+}
+
+fn member_row(r: &Row<'_>) -> rusqlite::Result<(Vec<u8>, Vec<u8>, GroupMember)> {
+    let role: String = r.get(2)?;
+    Ok((
+        r.get(0)?,
+        r.get(4)?,
+        GroupMember {
+            account_id: Id([0; 16]),
+            email: r.get(1)?,
+            role: GroupRole::parse(&role),
+            expires_at: r.get(3)?,
+            added_by: Id([0; 16]),
+            added_at: r.get(5)?,
+            has_current_key: r.get(6)?,
+        },
+    ))
 }

@@ -1,0 +1,932 @@
+//! Groups and sharing, client side.
+//!
+//! A group has a random 256-bit key per *epoch*. Each member receives the key sealed to their
+//! X25519 public key ([`tessera_crypto::seal`]), with associated data naming the team, the
+//! group, the epoch and the recipient, so a sealed key cannot be replayed into another group,
+//! epoch or member. Each new epoch also carries the previous key sealed under the new one, so a
+//! member holding the newest key reads every older item version: adding a member is one seal,
+//! however many items the group holds.
+//!
+//! Before sealing any key to a member the client checks the member's certificate chain up to
+//! the team root key it pinned when joining ([`tessera_crypto::cert`]) and that the chain names
+//! exactly the keys the server presents; otherwise it refuses with [`Error::Untrusted`] saying
+//! why. Removing a member starts a new epoch whose key is sealed to the members who stay;
+//! every version written afterwards uses the newest key, which the removed member never
+//! received.
+//!
+//! A shared item version is sealed like a personal one, with its own random item key, but the
+//! item key is wrapped by the group key of the epoch and every associated data names the team
+//! and the group. Group names are sealed under the current group key.
+use std::collections::BTreeMap;
+
+use ed25519_dalek::SigningKey;
+use serde::{Deserialize, Serialize};
+use tessera_crypto::cert::{CertChain, CertSubject};
+use tessera_crypto::envelope::{self, associated_data, Sealed};
+use tessera_crypto::{seal, SymmetricKey};
+use tessera_protocol as proto;
+use tessera_protocol::{Blob, GroupRole, Id};
+use zeroize::Zeroizing;
+
+use super::{now, Vault};
+use crate::error::{Error, Result};
+use crate::item::{ItemData, ItemId};
+use crate::remote::Remote;
+
+mod version;
+
+use version::{key_ad, name_ad, open_item, prev_ad, seal_item};
+
+/// What the group code needs from the server link.
+pub(crate) struct TeamContext {
+    pub(crate) remote: Remote,
+    pub(crate) team_id: [u8; 16],
+    pub(crate) root: [u8; 32],
+}
+
+/// A group as a member sees it, its name decrypted.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct GroupView {
+    /// The group id (hex).
+    pub id: String,
+    /// The name.
+    pub name: String,
+    /// The caller's role.
+    pub role: GroupRole,
+    /// The current key epoch.
+    pub epoch: u64,
+    /// When the caller's membership ends, if it does.
+    pub expires_at: Option<i64>,
+}
+
+/// A group member.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MemberView {
+    /// The account id (hex).
+    pub account_id: String,
+    /// The e-mail.
+    pub email: String,
+    /// The role.
+    pub role: GroupRole,
+    /// When the membership ends, if it does.
+    pub expires_at: Option<i64>,
+}
+
+/// Who can decrypt an item.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AccessView {
+    /// The item id (hex).
+    pub item_id: String,
+    /// The item's title.
+    pub title: String,
+    /// The group that holds it, if it is shared.
+    pub group: Option<GroupView>,
+    /// Everyone who can decrypt it, with role and end of access.
+    pub members: Vec<MemberView>,
+}
+
+/// A shared item, decrypted.
+#[derive(Debug)]
+pub struct SharedItem {
+    /// The group.
+    pub group_id: String,
+    /// The item.
+    pub id: ItemId,
+    /// Its version.
+    pub version: u64,
+    /// The key epoch it was sealed under.
+    pub epoch: u64,
+    /// Unix time of the version.
+    pub updated_at: i64,
+    /// The content.
+    pub data: ItemData,
+}
+
+/// The keys of one group this device holds, to open the group's sealed versions (for example
+/// from a local cache). A member removed from the group keeps the keys they had; every version
+/// written after the removal uses a newer epoch and does not open with them.
+pub struct GroupKeyring {
+    team_id: [u8; 16],
+    keys: GroupKeys,
+}
+
+impl std::fmt::Debug for GroupKeyring {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "GroupKeyring({}, epochs {:?})",
+            self.keys.info.group_id,
+            self.keys.keys.keys().collect::<Vec<_>>()
+        )
+    }
+}
+
+impl GroupKeyring {
+    /// Open one sealed version; [`Error::Tampered`] names the item when it does not
+    /// authenticate or was sealed under an epoch this keyring lacks.
+    pub fn open(&self, rec: &proto::ItemRecord) -> Result<SharedItem> {
+        let out = open_item(&self.team_id, &self.keys, rec).map(|(i, _)| i);
+        tessera_crypto::scrub_stack();
+        out
+    }
+}
+
+/// A group's keys by epoch, opened.
+struct GroupKeys {
+    info: proto::GroupInfo,
+    keys: BTreeMap<u64, SymmetricKey>,
+}
+
+impl GroupKeys {
+    fn current(&self) -> Result<(u64, &SymmetricKey)> {
+        self.keys
+            .get(&self.info.epoch)
+            .map(|k| (self.info.epoch, k))
+            .ok_or_else(|| {
+                Error::Invalid(format!(
+                    "you do not hold the current key of group {}; ask a group admin to add you again",
+                    self.info.group_id
+                ))
+            })
+    }
+}
+
+fn remote_not_found(e: Error, what: &str) -> Error {
+    match e {
+        Error::Remote { status: 404, .. } => Error::NotFound(what.to_owned()),
+        e => e,
+    }
+}
+
+fn group_view(team: &[u8; 16], g: &GroupKeys) -> Result<GroupView> {
+    let (epoch, key) = g.current()?;
+    let id = g.info.group_id;
+    let sealed = Sealed::from_bytes(g.info.name.0.clone())
+        .map_err(|_| Error::Tampered { item: id.to_hex() })?;
+    let name = envelope::open(key, &sealed, &name_ad(team, &id, epoch))
+        .ok()
+        .and_then(|n| String::from_utf8(n.to_vec()).ok())
+        .ok_or_else(|| Error::Tampered { item: id.to_hex() })?;
+    Ok(GroupView {
+        id: id.to_hex(),
+        name,
+        role: g.info.role,
+        epoch,
+        expires_at: g.info.expires_at,
+    })
+}
+
+/// The team directory entry for `email`, its certificate checked up to the pinned root:
+/// returns the verified X25519 public key.
+fn verified_member(
+    ctx: &TeamContext,
+    directory: &[proto::DirectoryEntry],
+    who: &str,
+) -> Result<(Id, [u8; 32])> {
+    let e = directory
+        .iter()
+        .find(|e| e.email.eq_ignore_ascii_case(who.trim()) || e.account_id.to_hex() == who)
+        .ok_or_else(|| Error::NotFound(format!("no account {who:?} in your team")))?;
+    let untrusted = |why: String| Error::Untrusted {
+        who: e.email.clone(),
+        why,
+    };
+    let chain = CertChain::decode(&e.certificate.0)
+        .map_err(|c| untrusted(format!("their certificate is refused: {c}")))?;
+    let s = chain
+        .verify_for(
+            &ctx.root,
+            &ctx.team_id,
+            &e.account_id.0,
+            &e.exchange_public.0,
+            &e.signing_public.0,
+        )
+        .map_err(|c| untrusted(format!("their certificate is refused: {c}")))?;
+    if !s.email.eq_ignore_ascii_case(&e.email) {
+        return Err(untrusted(
+            "their certificate was issued to another e-mail address".into(),
+        ));
+    }
+    Ok((e.account_id, s.exchange_public))
+}
+
+fn put_certificate(ctx: &TeamContext, account: Id, chain: &CertChain) -> Result<()> {
+    let _: serde_json::Value = ctx.remote.put(
+        &format!(
+            "/v1/teams/{}/accounts/{account}/certificate",
+            Id(ctx.team_id)
+        ),
+        &proto::CertificateRequest {
+            certificate: Blob(chain.encode()),
+        },
+    )?;
+    Ok(())
+}
+
+fn fetch_members(ctx: &TeamContext, group: &str) -> Result<Vec<MemberView>> {
+    let members: Vec<proto::GroupMember> =
+        ctx.remote.get(&format!("/v1/groups/{group}/members"))?;
+    Ok(members
+        .into_iter()
+        .map(|m| MemberView {
+            account_id: m.account_id.to_hex(),
+            email: m.email,
+            role: m.role,
+            expires_at: m.expires_at,
+        })
+        .collect())
+}
+
+fn pull_group(ctx: &TeamContext, group: &str) -> Result<Vec<proto::ItemRecord>> {
+    let mut latest: BTreeMap<Id, proto::ItemRecord> = BTreeMap::new();
+    let mut cursor = 0;
+    loop {
+        let page: proto::PullResponse = ctx
+            .remote
+            .get(&format!("/v1/groups/{group}/sync?since={cursor}"))?;
+        for rec in page.changes {
+            latest.insert(rec.item_id, rec);
+        }
+        cursor = page.cursor;
+        if !page.more {
+            break;
+        }
+    }
+    Ok(latest.into_values().collect())
+}
+
+impl Vault {
+    fn account_id(&self) -> [u8; 16] {
+        self.header.vault_id
+    }
+
+    /// Open every epoch key of a group this account can reach: the newest key sealed to it,
+    /// then each previous key through the chain of `prev` records.
+    fn open_group_keys(&self, team: &[u8; 16], info: proto::GroupInfo) -> Result<GroupKeys> {
+        let me = self.account_id();
+        let group = info.group_id;
+        let damaged = || Error::TamperedHeader(format!("the keys of group {group} do not open"));
+        let newest = info
+            .keys
+            .iter()
+            .filter(|k| !k.wrapped.0.is_empty())
+            .max_by_key(|k| k.epoch)
+            .ok_or_else(damaged)?;
+        let raw = self
+            .keyset
+            .open_sealed(&newest.wrapped.0, &key_ad(team, &group, newest.epoch, &me))
+            .map_err(|_| damaged())?;
+        let mut keys = BTreeMap::new();
+        let mut epoch = newest.epoch;
+        keys.insert(
+            epoch,
+            SymmetricKey::from_slice(&raw).map_err(|_| damaged())?,
+        );
+        while epoch > 1 {
+            let rec = info
+                .keys
+                .iter()
+                .find(|k| k.epoch == epoch)
+                .ok_or_else(damaged)?;
+            let prev = Sealed::from_bytes(rec.prev.0.clone()).map_err(|_| damaged())?;
+            let raw = envelope::open(&keys[&epoch], &prev, &prev_ad(team, &group, epoch))
+                .map_err(|_| damaged())?;
+            epoch -= 1;
+            keys.insert(
+                epoch,
+                SymmetricKey::from_slice(&raw).map_err(|_| damaged())?,
+            );
+        }
+        Ok(GroupKeys { info, keys })
+    }
+
+    fn fetch_groups(&self, ctx: &TeamContext) -> Result<Vec<GroupKeys>> {
+        let infos: Vec<proto::GroupInfo> = ctx.remote.get("/v1/groups")?;
+        let out = infos
+            .into_iter()
+            .map(|i| self.open_group_keys(&ctx.team_id, i))
+            .collect();
+        tessera_crypto::scrub_stack();
+        out
+    }
+
+    /// A group by name or id among the caller's groups.
+    fn find_group(&self, ctx: &TeamContext, query: &str) -> Result<(GroupKeys, GroupView)> {
+        let q = query.trim();
+        let mut found = Vec::new();
+        for g in self.fetch_groups(ctx)? {
+            let v = group_view(&ctx.team_id, &g)?;
+            if v.id == q.to_ascii_lowercase() || v.name.eq_ignore_ascii_case(q) {
+                found.push((g, v));
+            }
+        }
+        match found.len() {
+            0 => Err(Error::NotFound(format!(
+                "no group {q:?} among yours (`tessera group list`)"
+            ))),
+            1 => Ok(found.pop().expect("one")),
+            count => Err(Error::Ambiguous {
+                query: q.to_owned(),
+                count,
+            }),
+        }
+    }
+
+    fn team_root_key(&self) -> Result<Option<SigningKey>> {
+        let Some(raw) = self.store.meta("team_root")? else {
+            return Ok(None);
+        };
+        let ad = associated_data("tessera team root", &[&self.header.vault_id]);
+        let sealed = Sealed::from_bytes(raw)
+            .map_err(|_| Error::TamperedHeader("the team root key is truncated".into()))?;
+        let plain = envelope::open(self.keyset.vault_key(), &sealed, &ad)
+            .map_err(|_| Error::TamperedHeader("the team root key does not open".into()))?;
+        let bytes: Zeroizing<[u8; 32]> = Zeroizing::new(
+            plain[..]
+                .try_into()
+                .map_err(|_| Error::TamperedHeader("the team root key is damaged".into()))?,
+        );
+        Ok(Some(SigningKey::from_bytes(&bytes)))
+    }
+
+    /// This account's own certificate chain from the directory, when it verifies.
+    fn own_chain(
+        &self,
+        ctx: &TeamContext,
+        directory: &[proto::DirectoryEntry],
+    ) -> Option<CertChain> {
+        let me = Id(self.account_id());
+        let e = directory.iter().find(|e| e.account_id == me)?;
+        let chain = CertChain::decode(&e.certificate.0).ok()?;
+        chain
+            .verify_for(
+                &ctx.root,
+                &ctx.team_id,
+                &me.0,
+                &self.keyset.exchange_public(),
+                &self.keyset.signing_public(),
+            )
+            .ok()?;
+        Some(chain)
+    }
+
+    /// The team creator (who holds the root key) certifies their own keys as an admin, once.
+    fn ensure_self_certified(
+        &self,
+        ctx: &TeamContext,
+        directory: &[proto::DirectoryEntry],
+    ) -> Result<()> {
+        if self.own_chain(ctx, directory).is_some() {
+            return Ok(());
+        }
+        let Some(root) = self.team_root_key()? else {
+            return Ok(());
+        };
+        let me = Id(self.account_id());
+        let email = directory
+            .iter()
+            .find(|e| e.account_id == me)
+            .map(|e| e.email.clone())
+            .ok_or_else(|| Error::NotFound("your account is not in the team directory".into()))?;
+        let chain = CertChain {
+            leaf: tessera_crypto::cert::Certificate::issue(
+                &root,
+                CertSubject {
+                    team_id: ctx.team_id,
+                    account_id: me.0,
+                    email,
+                    exchange_public: self.keyset.exchange_public(),
+                    signing_public: self.keyset.signing_public(),
+                    admin: true,
+                },
+            ),
+            issuer: None,
+        };
+        put_certificate(ctx, me, &chain)
+    }
+
+    /// Certify a team member's keys as the server presents them now (team admins). Compare the
+    /// fingerprint with the member over another channel first. Returns the certified SHA-256
+    /// fingerprint of their keys.
+    pub fn certify(&self, email: &str) -> Result<String> {
+        let ctx = self.team_context()?;
+        let directory: Vec<proto::DirectoryEntry> = ctx
+            .remote
+            .get(&format!("/v1/teams/{}/directory", Id(ctx.team_id)))?;
+        self.ensure_self_certified(&ctx, &directory)?;
+        let directory: Vec<proto::DirectoryEntry> = ctx
+            .remote
+            .get(&format!("/v1/teams/{}/directory", Id(ctx.team_id)))?;
+        let e = directory
+            .iter()
+            .find(|e| e.email.eq_ignore_ascii_case(email.trim()))
+            .ok_or_else(|| Error::NotFound(format!("no account {email:?} in your team")))?;
+        let key32 = |b: &Blob| -> Result<[u8; 32]> {
+            b.0.as_slice()
+                .try_into()
+                .map_err(|_| Error::Invalid(format!("{}'s public keys are malformed", e.email)))
+        };
+        let subject = CertSubject {
+            team_id: ctx.team_id,
+            account_id: e.account_id.0,
+            email: e.email.clone(),
+            exchange_public: key32(&e.exchange_public)?,
+            signing_public: key32(&e.signing_public)?,
+            admin: e.team_role == "admin",
+        };
+        let fingerprint = super::sync::root_fingerprint(
+            &[subject.exchange_public, subject.signing_public].concat(),
+        );
+        let chain = if let Some(root) = self.team_root_key()? {
+            CertChain {
+                leaf: tessera_crypto::cert::Certificate::issue(&root, subject),
+                issuer: None,
+            }
+        } else {
+            let mine = self.own_chain(&ctx, &directory).ok_or_else(|| {
+                Error::Invalid(
+                    "your own keys are not certified by the team root; only the team creator can certify admins"
+                        .into(),
+                )
+            })?;
+            if !mine.leaf.subject.admin {
+                return Err(Error::Invalid(
+                    "only a team admin can certify members".into(),
+                ));
+            }
+            CertChain {
+                leaf: self.keyset.certify(CertSubject {
+                    admin: false,
+                    ..subject
+                }),
+                issuer: Some(mine.leaf),
+            }
+        };
+        put_certificate(&ctx, e.account_id, &chain)?;
+        Ok(fingerprint)
+    }
+
+    /// Create a group; you become its admin.
+    pub fn group_create(&self, name: &str) -> Result<GroupView> {
+        let name = name.trim();
+        if name.is_empty() || name.len() > 200 {
+            return Err(Error::Invalid("a group name is 1 to 200 characters".into()));
+        }
+        let ctx = self.team_context()?;
+        let directory: Vec<proto::DirectoryEntry> = ctx
+            .remote
+            .get(&format!("/v1/teams/{}/directory", Id(ctx.team_id)))?;
+        self.ensure_self_certified(&ctx, &directory)?;
+        let group = Id(rand::random());
+        let key = SymmetricKey::generate();
+        let me = self.account_id();
+        let req = proto::CreateGroupRequest {
+            group_id: group,
+            name: Blob(
+                envelope::seal(&key, name.as_bytes(), &name_ad(&ctx.team_id, &group, 1))
+                    .into_bytes(),
+            ),
+            key: Blob(seal::seal_to(
+                &self.keyset.exchange_public(),
+                key.expose_secret(),
+                &key_ad(&ctx.team_id, &group, 1, &me),
+            )),
+        };
+        let _: serde_json::Value = ctx.remote.post("/v1/groups", &req)?;
+        Ok(GroupView {
+            id: group.to_hex(),
+            name: name.to_owned(),
+            role: GroupRole::Admin,
+            epoch: 1,
+            expires_at: None,
+        })
+    }
+
+    /// Your groups, names decrypted.
+    pub fn groups(&self) -> Result<Vec<GroupView>> {
+        let ctx = self.team_context()?;
+        let mut out = self
+            .fetch_groups(&ctx)?
+            .iter()
+            .map(|g| group_view(&ctx.team_id, g))
+            .collect::<Result<Vec<_>>>()?;
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(out)
+    }
+
+    /// A group's live members.
+    pub fn group_members(&self, group: &str) -> Result<(GroupView, Vec<MemberView>)> {
+        let ctx = self.team_context()?;
+        let (_, view) = self.find_group(&ctx, group)?;
+        let members = fetch_members(&ctx, &view.id)?;
+        Ok((view, members))
+    }
+
+    /// Add a member (or change one's role and expiry): their certificate is checked up to the
+    /// pinned team root before the group key is sealed to them.
+    pub fn group_add(
+        &self,
+        group: &str,
+        who: &str,
+        role: GroupRole,
+        expires_at: Option<i64>,
+    ) -> Result<MemberView> {
+        let ctx = self.team_context()?;
+        let (keys, view) = self.find_group(&ctx, group)?;
+        let directory: Vec<proto::DirectoryEntry> = ctx
+            .remote
+            .get(&format!("/v1/teams/{}/directory", Id(ctx.team_id)))?;
+        let (account, exchange) = verified_member(&ctx, &directory, who)?;
+        let (epoch, key) = keys.current()?;
+        let gid = keys.info.group_id;
+        let sealed = seal::seal_to(
+            &exchange,
+            key.expose_secret(),
+            &key_ad(&ctx.team_id, &gid, epoch, &account.0),
+        );
+        let _: serde_json::Value = ctx.remote.put(
+            &format!("/v1/groups/{}/members/{account}", view.id),
+            &proto::SetMemberRequest {
+                role,
+                expires_at,
+                epoch,
+                key: Some(Blob(sealed)),
+            },
+        )?;
+        let email = directory
+            .iter()
+            .find(|e| e.account_id == account)
+            .map(|e| e.email.clone())
+            .unwrap_or_default();
+        Ok(MemberView {
+            account_id: account.to_hex(),
+            email,
+            role,
+            expires_at,
+        })
+    }
+
+    /// Remove a member: a new epoch starts, its key sealed to every member who stays (each
+    /// certificate checked). Versions written from now on are unreadable to the removed member.
+    pub fn group_remove(&self, group: &str, who: &str) -> Result<GroupView> {
+        let ctx = self.team_context()?;
+        let (keys, view) = self.find_group(&ctx, group)?;
+        let members = fetch_members(&ctx, &view.id)?;
+        let gone = members
+            .iter()
+            .find(|m| m.email.eq_ignore_ascii_case(who.trim()) || m.account_id == who.trim())
+            .ok_or_else(|| Error::NotFound(format!("{who:?} is not a member of {}", view.name)))?;
+        let gone = Id::parse(&gone.account_id).expect("the server's ids are valid");
+        let directory: Vec<proto::DirectoryEntry> = ctx
+            .remote
+            .get(&format!("/v1/teams/{}/directory", Id(ctx.team_id)))?;
+        let gid = keys.info.group_id;
+        let (old_epoch, old_key) = keys.current()?;
+        let epoch = old_epoch + 1;
+        let key = SymmetricKey::generate();
+        let me = Id(self.account_id());
+        let mut sealed = Vec::new();
+        for m in members.iter().filter(|m| m.account_id != gone.to_hex()) {
+            let (account, exchange) = if m.account_id == me.to_hex() {
+                (me, self.keyset.exchange_public())
+            } else {
+                verified_member(&ctx, &directory, &m.email)?
+            };
+            sealed.push(proto::MemberKey {
+                account_id: account,
+                key: Blob(seal::seal_to(
+                    &exchange,
+                    key.expose_secret(),
+                    &key_ad(&ctx.team_id, &gid, epoch, &account.0),
+                )),
+            });
+        }
+        let req = proto::RotateRequest {
+            remove: vec![gone],
+            epoch,
+            name: Blob(
+                envelope::seal(
+                    &key,
+                    view.name.as_bytes(),
+                    &name_ad(&ctx.team_id, &gid, epoch),
+                )
+                .into_bytes(),
+            ),
+            prev: Blob(
+                envelope::seal(
+                    &key,
+                    old_key.expose_secret(),
+                    &prev_ad(&ctx.team_id, &gid, epoch),
+                )
+                .into_bytes(),
+            ),
+            keys: sealed,
+        };
+        let _: serde_json::Value = ctx
+            .remote
+            .post(&format!("/v1/groups/{}/rotate", view.id), &req)?;
+        Ok(GroupView { epoch, ..view })
+    }
+
+    /// The keys of a group you belong to, for opening its versions later.
+    pub fn group_keyring(&self, group: &str) -> Result<GroupKeyring> {
+        let ctx = self.team_context()?;
+        let (keys, _) = self.find_group(&ctx, group)?;
+        Ok(GroupKeyring {
+            team_id: ctx.team_id,
+            keys,
+        })
+    }
+
+    /// The current sealed record of every item of a group, as the server stores them.
+    pub fn group_records(&self, group: &str) -> Result<Vec<proto::ItemRecord>> {
+        let ctx = self.team_context()?;
+        let (_, view) = self.find_group(&ctx, group)?;
+        pull_group(&ctx, &view.id)
+    }
+
+    /// Every item of a group, decrypted (deleted ones left out).
+    pub fn group_items(&self, group: &str) -> Result<Vec<SharedItem>> {
+        let ctx = self.team_context()?;
+        let (keys, view) = self.find_group(&ctx, group)?;
+        let records = pull_group(&ctx, &view.id)?;
+        let items = records
+            .iter()
+            .filter(|r| !r.deleted)
+            .map(|r| open_item(&ctx.team_id, &keys, r).map(|(i, _)| i))
+            .collect();
+        tessera_crypto::scrub_stack();
+        items
+    }
+
+    /// Share a personal item into a group: it is sealed under the group's current key, pushed to
+    /// the group, and removed from your personal items (on every device at the next sync).
+    pub fn share(&mut self, item: &str, group: &str) -> Result<SharedItem> {
+        let id = self.resolve(item)?;
+        let ctx = self.team_context()?;
+        let (keys, view) = self.find_group(&ctx, group)?;
+        if !view.role.can_write() {
+            return Err(Error::Invalid(format!(
+                "you are a viewer of {}; only editors and admins can share into it",
+                view.name
+            )));
+        }
+        let it = self.get(&id)?;
+        let data = it.data.duplicate();
+        let secret_changed_at = it.secret_changed_at;
+        let gid = keys.info.group_id;
+        let current = keys.current()?;
+        let blob = seal_item(
+            &ctx.team_id,
+            &gid,
+            current,
+            &id,
+            1,
+            secret_changed_at,
+            &data,
+        );
+        tessera_crypto::scrub_stack();
+        let resp: proto::PushResponse = ctx.remote.post(
+            &format!("/v1/groups/{}/sync", view.id),
+            &proto::PushRequest {
+                changes: vec![proto::PushChange {
+                    item_id: Id(id.0),
+                    base_version: 0,
+                    version: 1,
+                    deleted: false,
+                    blob: Blob(blob),
+                }],
+            },
+        )?;
+        if let Some(proto::PushResult::Conflict { .. }) = resp.results.first() {
+            return Err(Error::Invalid(format!(
+                "item {id} is already in group {}",
+                view.name
+            )));
+        }
+        if self.get(&id)?.trashed_at.is_none() {
+            self.trash(&id)?;
+        }
+        self.purge(&id)?;
+        Ok(SharedItem {
+            group_id: view.id,
+            id,
+            version: 1,
+            epoch: current.0,
+            updated_at: now(),
+            data,
+        })
+    }
+
+    /// Add new items straight into a group (an import; editors and admins), in batches.
+    /// Returns their ids.
+    pub fn group_import(&self, group: &str, items: &[ItemData]) -> Result<Vec<ItemId>> {
+        for d in items {
+            d.validate()?;
+        }
+        let ctx = self.team_context()?;
+        let (keys, view) = self.find_group(&ctx, group)?;
+        let current = keys.current()?;
+        let t = now();
+        let mut ids = Vec::with_capacity(items.len());
+        for chunk in items.chunks(proto::limits::PUSH_CHANGES) {
+            let changes = chunk
+                .iter()
+                .map(|d| {
+                    let id = ItemId::random();
+                    ids.push(id);
+                    let blob = seal_item(&ctx.team_id, &keys.info.group_id, current, &id, 1, t, d);
+                    proto::PushChange {
+                        item_id: Id(id.0),
+                        base_version: 0,
+                        version: 1,
+                        deleted: false,
+                        blob: Blob(blob),
+                    }
+                })
+                .collect();
+            tessera_crypto::scrub_stack();
+            let _: proto::PushResponse = ctx.remote.post(
+                &format!("/v1/groups/{}/sync", view.id),
+                &proto::PushRequest { changes },
+            )?;
+        }
+        Ok(ids)
+    }
+
+    /// Find a shared item by id or title in one group.
+    #[allow(clippy::unused_self)] // a vault operation; kept beside its callers
+    fn find_shared(
+        &self,
+        ctx: &TeamContext,
+        keys: &GroupKeys,
+        group: &str,
+        item: &str,
+    ) -> Result<(SharedItem, i64)> {
+        let q = item.trim().to_lowercase();
+        let mut found = Vec::new();
+        for r in pull_group(ctx, group)?.iter().filter(|r| !r.deleted) {
+            let (it, changed) = open_item(&ctx.team_id, keys, r)?;
+            if it.id.to_hex() == q || it.data.title.to_lowercase() == q {
+                found.push((it, changed));
+            }
+        }
+        tessera_crypto::scrub_stack();
+        match found.len() {
+            0 => Err(Error::NotFound(format!("no item {item:?} in this group"))),
+            1 => Ok(found.pop().expect("one")),
+            count => Err(Error::Ambiguous {
+                query: item.to_owned(),
+                count,
+            }),
+        }
+    }
+
+    /// Write a new version of a shared item (editors and admins), sealed under the group's
+    /// newest key. Returns the new version.
+    pub fn group_update(&self, group: &str, item: &str, data: &ItemData) -> Result<u64> {
+        data.validate()?;
+        let ctx = self.team_context()?;
+        let (keys, view) = self.find_group(&ctx, group)?;
+        let (old, old_changed) = self.find_shared(&ctx, &keys, &view.id, item)?;
+        let version = old.version + 1;
+        let changed = if old.data.secrets_equal(data) {
+            old_changed
+        } else {
+            now()
+        };
+        let blob = seal_item(
+            &ctx.team_id,
+            &keys.info.group_id,
+            keys.current()?,
+            &old.id,
+            version,
+            changed,
+            data,
+        );
+        tessera_crypto::scrub_stack();
+        let resp: proto::PushResponse = ctx.remote.post(
+            &format!("/v1/groups/{}/sync", view.id),
+            &proto::PushRequest {
+                changes: vec![proto::PushChange {
+                    item_id: Id(old.id.0),
+                    base_version: old.version,
+                    version,
+                    deleted: false,
+                    blob: Blob(blob),
+                }],
+            },
+        )?;
+        match resp.results.first() {
+            Some(proto::PushResult::Applied { version, .. }) => Ok(*version),
+            _ => Err(Error::Invalid(format!(
+                "item {} changed on the server meanwhile; try again",
+                old.id
+            ))),
+        }
+    }
+
+    /// Move a shared item out of a group back into your personal items (a new personal item;
+    /// the group's copy is deleted). Returns the new personal item's id.
+    pub fn unshare(&mut self, item: &str, group: &str) -> Result<ItemId> {
+        let ctx = self.team_context()?;
+        let (keys, view) = self.find_group(&ctx, group)?;
+        if !view.role.can_write() {
+            return Err(Error::Invalid(format!(
+                "you are a viewer of {}; only editors and admins can move items out of it",
+                view.name
+            )));
+        }
+        let (shared, _) = self.find_shared(&ctx, &keys, &view.id, item)?;
+        let resp: proto::PushResponse = ctx.remote.post(
+            &format!("/v1/groups/{}/sync", view.id),
+            &proto::PushRequest {
+                changes: vec![proto::PushChange {
+                    item_id: Id(shared.id.0),
+                    base_version: shared.version,
+                    version: shared.version + 1,
+                    deleted: true,
+                    blob: Blob::default(),
+                }],
+            },
+        )?;
+        if !matches!(
+            resp.results.first(),
+            Some(proto::PushResult::Applied { .. })
+        ) {
+            return Err(Error::Invalid(format!(
+                "item {} changed on the server meanwhile; try again",
+                shared.id
+            )));
+        }
+        self.add(shared.data)
+    }
+
+    /// Who can decrypt an item: for a personal item, only you; for a shared one, every live
+    /// member of its group with role and expiry (one API call once the item is found).
+    pub fn access(&self, item: &str) -> Result<AccessView> {
+        if let Ok(id) = self.resolve(item) {
+            let it = self.get(&id)?;
+            let me = self.link_info()?.map_or_else(|| "you".into(), |l| l.email);
+            return Ok(AccessView {
+                item_id: id.to_hex(),
+                title: it.data.title.clone(),
+                group: None,
+                members: vec![MemberView {
+                    account_id: ItemId(self.account_id()).to_hex(),
+                    email: me,
+                    role: GroupRole::Admin,
+                    expires_at: None,
+                }],
+            });
+        }
+        let ctx = self.team_context()?;
+        // Find the shared item among your groups (by id or title).
+        let q = item.trim().to_lowercase();
+        let mut found = Vec::new();
+        for g in self.fetch_groups(&ctx)? {
+            let gid = g.info.group_id.to_hex();
+            for r in pull_group(&ctx, &gid)?.iter().filter(|r| !r.deleted) {
+                let (it, _) = open_item(&ctx.team_id, &g, r)?;
+                if it.id.to_hex() == q || it.data.title.to_lowercase() == q {
+                    found.push((it.id, it.data.title.clone()));
+                }
+            }
+        }
+        tessera_crypto::scrub_stack();
+        let (id, title) = match found.len() {
+            0 => return Err(Error::NotFound(format!("no item {item:?}"))),
+            1 => found.pop().expect("one"),
+            count => {
+                return Err(Error::Ambiguous {
+                    query: item.to_owned(),
+                    count,
+                })
+            }
+        };
+        let a: proto::AccessResponse = ctx
+            .remote
+            .get(&format!("/v1/items/{}/access", Id(id.0)))
+            .map_err(|e| remote_not_found(e, item))?;
+        let groups = self.fetch_groups(&ctx)?;
+        let g = groups
+            .iter()
+            .find(|g| g.info.group_id == a.group_id)
+            .ok_or_else(|| Error::NotFound(format!("no item {item:?}")))?;
+        Ok(AccessView {
+            item_id: id.to_hex(),
+            title,
+            group: Some(group_view(&ctx.team_id, g)?),
+            members: a
+                .members
+                .into_iter()
+                .map(|m| MemberView {
+                    account_id: m.account_id.to_hex(),
+                    email: m.email,
+                    role: m.role,
+                    expires_at: m.expires_at,
+                })
+                .collect(),
+        })
+    }
+}

@@ -1,0 +1,163 @@
+//! Adding a member to a group that holds 10,000 items, against the `tessera-server` binary over
+//! loopback, on SQLite and PostgreSQL: `cargo bench -p tessera-server --bench groups`.
+//!
+//! The measured call is the whole client operation `Vault::group_add`: fetch the caller's groups
+//! and open their keys, fetch the team directory, verify the member's certificate chain up to the
+//! pinned root, seal the group key to the member, and store it. It seals one key, whatever the
+//! number of items; the figure is compared with the same call on an empty group.
+#![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)]
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use tessera_core::item::{FieldKind, ItemData, ItemKind};
+use tessera_core::vault::{Credentials, Vault};
+use tessera_crypto::kdf::KdfParams;
+use tessera_crypto::AccountSecretKey;
+use tessera_protocol::GroupRole;
+
+const PASSWORD: &[u8] = b"benchmark master password";
+const ITEMS: usize = 10_000;
+const RUNS: usize = 21;
+
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn start(db: Option<&str>, data: &std::path::Path) -> (Server, String) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tessera-server"));
+    cmd.args(["--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
+        .arg(data);
+    if let Some(u) = db {
+        cmd.args(["--database-url", u]);
+    }
+    let child = cmd
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    (Server(child), format!("http://127.0.0.1:{port}"))
+}
+
+fn vault(dir: &std::path::Path) -> (Vault, AccountSecretKey) {
+    let sk = AccountSecretKey::generate();
+    let v = Vault::create(&dir.join("v.sqlite"), PASSWORD, &sk, KdfParams::FLOOR).unwrap();
+    (v, sk)
+}
+
+fn median_ms(mut f: impl FnMut()) -> (f64, f64) {
+    let mut t: Vec<f64> = (0..RUNS)
+        .map(|_| {
+            let s = Instant::now();
+            f();
+            s.elapsed().as_secs_f64() * 1000.0
+        })
+        .collect();
+    t.sort_by(f64::total_cmp);
+    (t[RUNS / 2], t[RUNS * 9 / 10])
+}
+
+fn bench(label: &str, db: Option<&str>) {
+    let data = tempfile::tempdir().unwrap();
+    let (_server, url) = start(db, data.path());
+    let (a_dir, b_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (mut alice, a_sk) = vault(a_dir.path());
+    let (mut bob, b_sk) = vault(b_dir.path());
+    let creds = |email, sk| Credentials {
+        email,
+        device: "bench",
+        password: PASSWORD,
+        secret_key: sk,
+    };
+    alice
+        .create_team(&url, &creds("alice@example.com", &a_sk))
+        .unwrap();
+    let inv = alice.invite("bob@example.com").unwrap();
+    bob.join_team(
+        &url,
+        &inv.invite_token,
+        &inv.root_fingerprint,
+        &creds("bob@example.com", &b_sk),
+    )
+    .unwrap();
+    alice.certify("bob@example.com").unwrap();
+    alice.group_create("Empty").unwrap();
+    alice.group_create("Big").unwrap();
+    let items: Vec<ItemData> = (0..ITEMS)
+        .map(|i| {
+            ItemData::new(ItemKind::Login, format!("service {i}"))
+                .with_field("username", FieldKind::Text, "deploy")
+                .with_field("password", FieldKind::Concealed, format!("secret-{i:06}"))
+        })
+        .collect();
+    let t = Instant::now();
+    alice.group_import("Big", &items).unwrap();
+    let import = t.elapsed();
+    assert_eq!(bob.groups().unwrap().len(), 0);
+    let add = |g: &str| {
+        alice
+            .group_add(g, "bob@example.com", GroupRole::Viewer, None)
+            .unwrap()
+    };
+    let (empty_p50, empty_p90) = median_ms(|| {
+        add("Empty");
+    });
+    let (big_p50, big_p90) = median_ms(|| {
+        add("Big");
+    });
+    // Bob reads the big group's items through the one key sealed to him.
+    let t = Instant::now();
+    let read = bob.group_items("Big").unwrap().len();
+    let read_time = t.elapsed();
+    assert_eq!(read, ITEMS);
+    println!(
+        "{label}: add a member to a group of {ITEMS} items: p50 {big_p50:.1} ms, p90 {big_p90:.1} ms \
+         (empty group: p50 {empty_p50:.1} ms, p90 {empty_p90:.1} ms); \
+         importing the items {:.1} s; the new member reads all {read} in {:.2} s",
+        import.as_secs_f64(),
+        read_time.as_secs_f64()
+    );
+    assert!(big_p50 < 200.0, "adding a member took {big_p50:.1} ms");
+}
+
+fn main() {
+    bench("SQLite", None);
+    let db = format!("tessera_bench_groups_{}", std::process::id());
+    let psql = |sql: &str| {
+        Command::new("psql")
+            .args([
+                "-h",
+                "127.0.0.1",
+                "-U",
+                "postgres",
+                "-d",
+                "postgres",
+                "-c",
+                sql,
+            ])
+            .output()
+            .unwrap()
+    };
+    if psql(&format!("CREATE DATABASE {db}")).status.success() {
+        bench(
+            "PostgreSQL",
+            Some(&format!("postgres://postgres@127.0.0.1:5432/{db}")),
+        );
+        psql(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"));
+    } else {
+        println!("PostgreSQL: skipped (no server on 127.0.0.1:5432)");
+    }
+}

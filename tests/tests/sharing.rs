@@ -1,0 +1,504 @@
+//! Groups and sharing end to end: three accounts' vaults (through `tessera-core`) against the
+//! real `tessera-server` binary, on SQLite and on PostgreSQL.
+//!
+//! Alice creates a team, invites Bob and Carol and certifies them, makes a group, adds Bob as a
+//! viewer and shares an item. Bob reads it; his change to it is refused; Carol, not a member,
+//! sees nothing. Alice removes Bob: a new key epoch starts, and a version written afterwards
+//! does not open with the keys Bob kept.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use tessera_core::item::{FieldKind, ItemData, ItemKind};
+use tessera_core::vault::Credentials;
+use tessera_core::{Error, Vault};
+use tessera_crypto::kdf::KdfParams;
+use tessera_crypto::AccountSecretKey;
+use tessera_protocol::GroupRole;
+
+fn bin(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let p = exe.parent().and_then(Path::parent).unwrap().join(name);
+    assert!(
+        p.exists(),
+        "{} is missing: build the workspace first",
+        p.display()
+    );
+    p
+}
+
+struct Server {
+    child: Child,
+    url: String,
+    _data: tempfile::TempDir,
+}
+
+impl Server {
+    fn start(database_url: Option<&str>) -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let data = tempfile::tempdir().unwrap();
+        let mut cmd = Command::new(bin("tessera-server"));
+        cmd.args(["--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
+            .arg(data.path());
+        if let Some(u) = database_url {
+            cmd.args(["--database-url", u]);
+        }
+        let child = cmd
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "the server did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Self {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+            _data: data,
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+const PASSWORD: &[u8] = b"a long enough master password 42";
+
+struct Person {
+    email: &'static str,
+    _dir: tempfile::TempDir,
+    secret_key: AccountSecretKey,
+    vault: Vault,
+}
+
+impl Person {
+    fn new(email: &'static str) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let secret_key = AccountSecretKey::generate();
+        let vault = Vault::create(
+            &dir.path().join("vault.sqlite"),
+            PASSWORD,
+            &secret_key,
+            KdfParams::FLOOR,
+        )
+        .unwrap();
+        Self {
+            email,
+            _dir: dir,
+            secret_key,
+            vault,
+        }
+    }
+}
+
+fn login(title: &str, password: &str) -> ItemData {
+    ItemData::new(ItemKind::Login, title)
+        .with_field("username", FieldKind::Text, "deploy")
+        .with_field("password", FieldKind::Concealed, password)
+}
+
+fn password(d: &ItemData) -> String {
+    d.field("password")
+        .unwrap()
+        .value
+        .expose_secret()
+        .to_owned()
+}
+
+#[allow(clippy::too_many_lines)] // one story, told in order
+fn scenario(url: &str) {
+    let mut alice = Person::new("alice@example.com");
+    let mut bob = Person::new("bob@example.com");
+    let mut carol = Person::new("carol@example.com");
+    let creds = Credentials {
+        email: alice.email,
+        device: "laptop",
+        password: PASSWORD,
+        secret_key: &alice.secret_key,
+    };
+    alice.vault.create_team(url, &creds).unwrap();
+    for p in [&mut bob, &mut carol] {
+        let inv = alice.vault.invite(p.email).unwrap();
+        let creds = Credentials {
+            email: p.email,
+            device: "laptop",
+            password: PASSWORD,
+            secret_key: &p.secret_key,
+        };
+        p.vault
+            .join_team(url, &inv.invite_token, &inv.root_fingerprint, &creds)
+            .unwrap();
+    }
+
+    // An uncertified member cannot be given a key: the client says why.
+    let g = alice.vault.group_create("Production").unwrap();
+    let e = alice
+        .vault
+        .group_add("Production", bob.email, GroupRole::Viewer, None)
+        .unwrap_err();
+    assert!(
+        matches!(&e, Error::Untrusted { who, .. } if who == "bob@example.com"),
+        "{e}"
+    );
+    assert!(e.to_string().contains("certif"), "{e}");
+    alice.vault.certify(bob.email).unwrap();
+    alice.vault.certify(carol.email).unwrap();
+    alice
+        .vault
+        .group_add("Production", bob.email, GroupRole::Viewer, None)
+        .unwrap();
+
+    // Alice shares a personal item: it leaves her personal items and reaches the group.
+    let id = alice.vault.add(login("prod-db", "hunter2-v1")).unwrap();
+    alice.vault.share("prod-db", "Production").unwrap();
+    assert!(
+        alice.vault.get(&id).is_err(),
+        "the item left her personal vault"
+    );
+    alice.vault.sync().unwrap();
+
+    // Bob's device syncs the group and reads the item.
+    let bobs = bob.vault.groups().unwrap();
+    assert_eq!(
+        (bobs.len(), bobs[0].name.as_str(), bobs[0].role),
+        (1, "Production", GroupRole::Viewer)
+    );
+    let items = bob.vault.group_items("Production").unwrap();
+    assert_eq!(items.len(), 1);
+    assert_eq!(items[0].id, id);
+    assert_eq!(password(&items[0].data), "hunter2-v1");
+    // Bob is a viewer: his change is refused by the server.
+    let e = bob
+        .vault
+        .group_update("Production", "prod-db", &login("prod-db", "bob-was-here"))
+        .unwrap_err();
+    assert!(matches!(e, Error::Remote { status: 403, .. }), "{e}");
+    assert_eq!(
+        password(&alice.vault.group_items("Production").unwrap()[0].data),
+        "hunter2-v1"
+    );
+    // Carol is not a member: she sees nothing.
+    assert!(carol.vault.groups().unwrap().is_empty());
+    assert!(matches!(
+        carol.vault.access(&id.to_hex()),
+        Err(Error::NotFound(_))
+    ));
+
+    // Effective access: Alice (admin) and Bob (viewer), through Production.
+    let a = alice.vault.access(&id.to_hex()).unwrap();
+    assert_eq!(a.group.as_ref().unwrap().id, g.id);
+    let who: Vec<(&str, GroupRole)> = a
+        .members
+        .iter()
+        .map(|m| (m.email.as_str(), m.role))
+        .collect();
+    assert_eq!(
+        who,
+        vec![
+            ("alice@example.com", GroupRole::Admin),
+            ("bob@example.com", GroupRole::Viewer)
+        ]
+    );
+
+    // Bob keeps his keys; Alice removes him, a new epoch starts, and she rotates the password.
+    let kept = bob.vault.group_keyring("Production").unwrap();
+    let before = alice.vault.group_records("Production").unwrap();
+    assert_eq!(password(&kept.open(&before[0]).unwrap().data), "hunter2-v1");
+    let after_removal = alice.vault.group_remove("Production", bob.email).unwrap();
+    assert_eq!(after_removal.epoch, 2);
+    alice
+        .vault
+        .group_update("Production", "prod-db", &login("prod-db", "hunter2-v2"))
+        .unwrap();
+    let after = alice.vault.group_records("Production").unwrap();
+    assert_eq!(after[0].version, 2);
+    assert!(
+        matches!(kept.open(&after[0]), Err(Error::Tampered { ref item }) if *item == id.to_hex()),
+        "bob's old keys must not open a version written after his removal"
+    );
+    // Alice (and anyone added later, from one sealed key) reads both versions.
+    let items = alice.vault.group_items("Production").unwrap();
+    assert_eq!(
+        (items[0].epoch, password(&items[0].data).as_str()),
+        (2, "hunter2-v2")
+    );
+    // Bob is served nothing any more.
+    assert!(bob.vault.groups().unwrap().is_empty());
+    assert!(bob.vault.group_items("Production").is_err());
+
+    // Carol joins after the rotation with one sealed key and reads the current version.
+    alice
+        .vault
+        .group_add("Production", carol.email, GroupRole::Editor, None)
+        .unwrap();
+    let ring = carol.vault.group_keyring("Production").unwrap();
+    assert_eq!(password(&ring.open(&before[0]).unwrap().data), "hunter2-v1");
+    carol
+        .vault
+        .group_update("Production", "prod-db", &login("prod-db", "hunter2-v3"))
+        .unwrap();
+    // Moving the item out brings it back to Alice's personal vault; the group no longer has it.
+    let back = alice.vault.unshare("prod-db", "Production").unwrap();
+    assert_eq!(
+        password(&alice.vault.get(&back).unwrap().data),
+        "hunter2-v3"
+    );
+    assert!(carol.vault.group_items("Production").unwrap().is_empty());
+}
+
+#[test]
+fn sharing_on_sqlite() {
+    let server = Server::start(None);
+    scenario(&server.url);
+}
+
+struct DropDatabase(String);
+
+impl Drop for DropDatabase {
+    fn drop(&mut self) {
+        let _ = psql(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.0));
+    }
+}
+
+fn psql(sql: &str) -> std::process::Output {
+    Command::new("psql")
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-U",
+            "postgres",
+            "-d",
+            "postgres",
+            "-c",
+            sql,
+        ])
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn sharing_on_postgresql() {
+    let db = format!(
+        "tessera_share_{}_{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .subsec_nanos()
+    );
+    let o = psql(&format!("CREATE DATABASE {db}"));
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let _guard = DropDatabase(db.clone());
+    let server = Server::start(Some(&format!("postgres://postgres@127.0.0.1:5432/{db}")));
+    scenario(&server.url);
+    drop(server);
+    // Nothing anyone typed is stored in clear.
+    let dump = Command::new("pg_dump")
+        .args(["-h", "127.0.0.1", "-U", "postgres", &db])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&dump.stdout);
+    assert!(text.contains("group_items"), "pg_dump produced no groups");
+    for needle in ["Production", "prod-db", "hunter2"] {
+        assert!(!text.contains(needle), "{needle} is stored in clear");
+    }
+}
+
+/// One person's `tessera` command against its own vault directory.
+struct Cli {
+    home: tempfile::TempDir,
+    pw: PathBuf,
+}
+
+impl Cli {
+    fn new() -> Self {
+        let home = tempfile::tempdir().unwrap();
+        let pw = home.path().join("pw.txt");
+        std::fs::write(&pw, "a long enough master password 42\n").unwrap();
+        Self { home, pw }
+    }
+
+    fn run(&self, args: &[&str], input: &str) -> std::process::Output {
+        use std::io::Write as _;
+        let mut child = Command::new(bin("tessera"))
+            .env("TESSERA_HOME", self.home.path().join("vault"))
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+        child.wait_with_output().unwrap()
+    }
+
+    fn json(&self, args: &[&str]) -> serde_json::Value {
+        self.json_in(args, "")
+    }
+
+    fn json_in(&self, args: &[&str], input: &str) -> serde_json::Value {
+        let mut a = vec!["--json"];
+        a.extend_from_slice(args);
+        let o = self.run(&a, input);
+        assert!(
+            o.status.success(),
+            "tessera {args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        serde_json::from_slice(&o.stdout).unwrap()
+    }
+
+    fn pw(&self) -> &str {
+        self.pw.to_str().unwrap()
+    }
+
+    fn start(&self) {
+        self.json(&["init", "--password-file", self.pw()]);
+        self.json(&["unlock", "--offline", "--password-file", self.pw()]);
+    }
+}
+
+impl Drop for Cli {
+    fn drop(&mut self) {
+        let _ = self.run(&["lock"], "");
+    }
+}
+
+#[test]
+#[allow(clippy::too_many_lines)] // one story, told in order
+fn sharing_through_the_cli() {
+    let server = Server::start(None);
+    let url = server.url.as_str();
+    let (alice, bob) = (Cli::new(), Cli::new());
+    alice.start();
+    bob.start();
+    alice.json(&[
+        "team",
+        "create",
+        "--server",
+        url,
+        "--email",
+        "alice@example.com",
+        "--password-file",
+        alice.pw(),
+    ]);
+    let inv = alice.json(&["team", "invite", "bob@example.com"]);
+    bob.json(&[
+        "team",
+        "join",
+        "--server",
+        url,
+        "--email",
+        "bob@example.com",
+        "--token",
+        inv["invite_token"].as_str().unwrap(),
+        "--fingerprint",
+        inv["root_fingerprint"].as_str().unwrap(),
+        "--password-file",
+        bob.pw(),
+    ]);
+    alice.json(&["group", "create", "Ops"]);
+    // Uncertified: refused with the tampered-data exit code and the reason.
+    let o = alice.run(&["group", "add", "Ops", "bob@example.com"], "");
+    assert_eq!(
+        o.status.code(),
+        Some(6),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(String::from_utf8_lossy(&o.stderr).contains("no certificate"));
+    let c = alice.json(&["team", "certify", "bob@example.com"]);
+    assert!(c["key_fingerprint"]
+        .as_str()
+        .unwrap()
+        .starts_with("SHA256:"));
+    let m = alice.json(&[
+        "group",
+        "add",
+        "Ops",
+        "bob@example.com",
+        "--role",
+        "viewer",
+        "--expires",
+        "7d",
+    ]);
+    assert_eq!(m["role"], "viewer");
+    assert!(m["expires_at"].as_i64().is_some());
+    // A bad expiry is a usage error (exit 7).
+    let o = alice.run(
+        &[
+            "group",
+            "role",
+            "Ops",
+            "bob@example.com",
+            "--expires",
+            "soon",
+        ],
+        "",
+    );
+    assert_eq!(o.status.code(), Some(7));
+
+    alice.json_in(
+        &["add", "login", "deploy-db", "--secret", "password"],
+        "pg-secret-1\n",
+    );
+    alice.json(&["share", "deploy-db", "Ops"]);
+    let access = alice.json(&["access", "deploy-db"]);
+    assert_eq!(access["group"]["name"], "Ops");
+    let who: Vec<(String, String)> = access["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            (
+                m["email"].as_str().unwrap().into(),
+                m["role"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        who,
+        vec![
+            ("alice@example.com".to_owned(), "admin".to_owned()),
+            ("bob@example.com".to_owned(), "viewer".to_owned())
+        ]
+    );
+    let groups = bob.json(&["group", "list"]);
+    assert_eq!(
+        (groups[0]["name"].as_str(), groups[0]["role"].as_str()),
+        (Some("Ops"), Some("viewer"))
+    );
+    assert_eq!(bob.json(&["access", "deploy-db"])["group"]["name"], "Ops");
+
+    let r = alice.json(&["group", "remove", "Ops", "bob@example.com"]);
+    assert_eq!(r["epoch"], 2);
+    assert_eq!(bob.json(&["group", "list"]), serde_json::json!([]));
+    let o = bob.run(&["access", "deploy-db"], "");
+    assert_eq!(
+        o.status.code(),
+        Some(4),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let members = alice.json(&["group", "members", "Ops"]);
+    assert_eq!(members.as_array().unwrap().len(), 1);
+    alice.json(&["unshare", "deploy-db", "Ops"]);
+    assert!(alice.json(&["access", "deploy-db"])["group"].is_null());
+}
