@@ -9,6 +9,8 @@
 // Tauri commands receive their arguments (and `State`) by value.
 #![allow(clippy::needless_pass_by_value)]
 
+#[cfg(test)]
+mod bindings;
 mod clipboard;
 mod commands;
 mod error;

@@ -139,7 +139,7 @@ pub fn reveal_field(state: State<'_, AppState>, id: String, field: String) -> Cm
 /// The result of a copy.
 #[derive(Serialize)]
 pub struct CopyResult {
-    clears_in_secs: u32,
+    pub(crate) clears_in_secs: u32,
 }
 
 #[tauri::command]
@@ -209,10 +209,10 @@ fn totp_seed(item: &Item, field: &str) -> CmdResult<SecretText> {
 /// A live one-time code.
 #[derive(Serialize)]
 pub struct TotpCode {
-    code: String,
-    remaining: u32,
-    period: u32,
-    digits: u8,
+    pub(crate) code: String,
+    pub(crate) remaining: u32,
+    pub(crate) period: u32,
+    pub(crate) digits: u8,
 }
 
 #[tauri::command]

@@ -39,8 +39,8 @@ pub enum GeneratorOptions {
 /// A generated secret for a form field, with its entropy.
 #[derive(Serialize)]
 pub struct Generated {
-    value: SecretText,
-    entropy_bits: f64,
+    pub(crate) value: SecretText,
+    pub(crate) entropy_bits: f64,
 }
 
 #[tauri::command]
@@ -82,11 +82,11 @@ pub fn generate(options: GeneratorOptions) -> CmdResult<Generated> {
 /// The strength meter's reading.
 #[derive(Serialize)]
 pub struct StrengthView {
-    score: u8,
-    guesses_log10: f64,
-    crack_time_display: String,
-    warning: Option<String>,
-    suggestions: Vec<String>,
+    pub(crate) score: u8,
+    pub(crate) guesses_log10: f64,
+    pub(crate) crack_time_display: String,
+    pub(crate) warning: Option<String>,
+    pub(crate) suggestions: Vec<String>,
 }
 
 #[tauri::command]
@@ -135,9 +135,9 @@ pub async fn generate_ssh_key(
 /// Where an exported key was written.
 #[derive(Serialize)]
 pub struct SshExport {
-    private_key_path: String,
-    public_key_path: String,
-    fingerprint: String,
+    pub(crate) private_key_path: String,
+    pub(crate) public_key_path: String,
+    pub(crate) fingerprint: String,
 }
 
 /// Check a file name for `~/.ssh`: letters, digits, `.`, `_`, `-`; no path, no leading dot.

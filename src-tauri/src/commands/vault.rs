@@ -15,17 +15,17 @@ use crate::state::AppState;
 /// What the app knows before anything is unlocked.
 #[derive(Serialize)]
 pub struct AppStateView {
-    vault_exists: bool,
-    unlocked: bool,
-    settings: Settings,
+    pub(crate) vault_exists: bool,
+    pub(crate) unlocked: bool,
+    pub(crate) settings: Settings,
 }
 
 /// The Emergency Kit shown once after creating a vault.
 #[derive(Serialize)]
 pub struct EmergencyKit {
-    secret_key: String,
-    vault: String,
-    created_at: i64,
+    pub(crate) secret_key: String,
+    pub(crate) vault: String,
+    pub(crate) created_at: i64,
 }
 
 #[tauri::command]

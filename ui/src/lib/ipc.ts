@@ -5,7 +5,8 @@
 // decrypted vault: lists and item views leave concealed values out; `revealField` returns one value
 // when the user asks to see it; copying happens in Rust (`copyField`).
 //
-// The shapes here mirror the Rust types; `src-tauri/tests/bindings.rs` fails when they drift.
+// The shapes here mirror the Rust types; the test in `src-tauri/src/bindings.rs` fails when a
+// result type drifts from its interface here.
 import { invoke } from '@tauri-apps/api/core';
 import { listen, type UnlistenFn } from '@tauri-apps/api/event';
 

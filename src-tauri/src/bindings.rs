@@ -1,0 +1,194 @@
+//! The TypeScript mirror of the IPC types (`ui/src/lib/ipc.ts`) must name exactly the fields
+//! the shell sends. Each result type is serialised here from a sample and its keys compared with
+//! the interface of the same shape in ipc.ts, so a renamed or added field fails this test
+//! instead of showing up as `undefined` in the UI.
+use std::collections::BTreeSet;
+
+use serde_json::Value;
+use tessera_core::agent::{FieldView, HistoryView, ItemSummary, ItemView, StatusView, SyncStatus};
+use tessera_core::item::{FieldKind, ItemKind, SecretText};
+use tessera_core::vault::LinkInfo;
+
+use crate::settings::Settings;
+
+const IPC_TS: &str = include_str!("../../ui/src/lib/ipc.ts");
+
+/// The field names of `export interface NAME { ... }` in ipc.ts.
+fn ts_fields(name: &str) -> BTreeSet<String> {
+    let start = IPC_TS
+        .find(&format!("export interface {name} {{"))
+        .unwrap_or_else(|| panic!("ipc.ts has no interface {name}"));
+    let body = &IPC_TS[start..];
+    let body = &body[body.find('{').unwrap() + 1..];
+    let mut depth = 0usize;
+    let mut fields = BTreeSet::new();
+    for line in body.lines() {
+        let line = line.trim();
+        if line.starts_with('}') && depth == 0 {
+            break;
+        }
+        if depth == 0
+            && !line.starts_with("/*")
+            && !line.starts_with('*')
+            && !line.starts_with("//")
+        {
+            if let Some((field, _)) = line.split_once(':') {
+                fields.insert(field.trim_end_matches('?').trim().to_owned());
+            }
+        }
+        depth += line.matches('{').count();
+        depth -= line.matches('}').count().min(depth);
+    }
+    fields
+}
+
+fn keys(v: &Value) -> BTreeSet<String> {
+    v.as_object().expect("an object").keys().cloned().collect()
+}
+
+fn check(name: &str, sample: &impl serde::Serialize) {
+    let v = serde_json::to_value(sample).unwrap();
+    assert_eq!(
+        keys(&v),
+        ts_fields(name),
+        "ipc.ts interface {name} drifted from Rust"
+    );
+}
+
+#[test]
+fn result_types_match_ipc_ts() {
+    let link = LinkInfo {
+        server: "https://t.example".into(),
+        team_id: "t".into(),
+        email: "a@example.com".into(),
+        device_name: "laptop".into(),
+        root_fingerprint: "SHA256:x".into(),
+        pending: 0,
+    };
+    check("LinkInfo", &link);
+    check(
+        "StatusView",
+        &StatusView {
+            unlocked: true,
+            vault: "/v".into(),
+            items: 1,
+            trashed: 0,
+            damaged: vec![],
+            kdf: None,
+            idle_timeout_secs: 300,
+            locks_in_secs: None,
+            link: Some(link),
+        },
+    );
+    check(
+        "ItemSummary",
+        &ItemSummary {
+            id: "00".into(),
+            kind: ItemKind::Login,
+            title: "t".into(),
+            subtitle: String::new(),
+            favourite: false,
+            tags: vec![],
+            folder: None,
+            trashed: false,
+        },
+    );
+    check(
+        "FieldView",
+        &FieldView {
+            name: "password".into(),
+            kind: FieldKind::Concealed,
+            value: None,
+        },
+    );
+    check(
+        "ItemView",
+        &ItemView {
+            id: "00".into(),
+            kind: ItemKind::Login,
+            title: "t".into(),
+            version: 1,
+            created_at: 0,
+            updated_at: 0,
+            secret_changed_at: 0,
+            trashed_at: None,
+            fields: vec![],
+            notes: Some(SecretText::default()),
+            has_notes: false,
+            tags: vec![],
+            folder: None,
+            favourite: false,
+            rotation_days: None,
+            rotation_overdue_days: None,
+            expires_at: None,
+        },
+    );
+    check(
+        "HistoryView",
+        &HistoryView {
+            version: 1,
+            created_at: 0,
+            title: "t".into(),
+            changed: vec![],
+        },
+    );
+    check("SyncStatus", &SyncStatus::default());
+    let mut settings = serde_json::to_value(Settings::default()).unwrap();
+    settings.as_object_mut().unwrap().remove("window");
+    check("Settings", &settings);
+    check("Facets", &crate::commands::items::Facets::default());
+    check(
+        "AppState",
+        &crate::commands::vault::AppStateView {
+            vault_exists: true,
+            unlocked: false,
+            settings: Settings::default(),
+        },
+    );
+    check(
+        "EmergencyKit",
+        &crate::commands::vault::EmergencyKit {
+            secret_key: "T1-".into(),
+            vault: "/v".into(),
+            created_at: 0,
+        },
+    );
+    check(
+        "TotpCode",
+        &crate::commands::items::TotpCode {
+            code: "123456".into(),
+            remaining: 30,
+            period: 30,
+            digits: 6,
+        },
+    );
+    check(
+        "CopyResult",
+        &crate::commands::items::CopyResult { clears_in_secs: 30 },
+    );
+    check(
+        "Generated",
+        &crate::commands::tools::Generated {
+            value: SecretText::default(),
+            entropy_bits: 0.0,
+        },
+    );
+    check(
+        "Strength",
+        &crate::commands::tools::StrengthView {
+            score: 4,
+            guesses_log10: 12.0,
+            crack_time_display: "centuries".into(),
+            warning: None,
+            suggestions: vec![],
+        },
+    );
+    check(
+        "SshExport",
+        &crate::commands::tools::SshExport {
+            private_key_path: "/k".into(),
+            public_key_path: "/k.pub".into(),
+            fingerprint: "SHA256:x".into(),
+        },
+    );
+}
