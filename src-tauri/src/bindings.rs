@@ -55,6 +55,8 @@ fn check(name: &str, sample: &impl serde::Serialize) {
     );
 }
 
+// One sample per type, listed together so a reader sees every IPC result in one place.
+#[allow(clippy::too_many_lines)]
 #[test]
 fn result_types_match_ipc_ts() {
     let link = LinkInfo {
