@@ -14,7 +14,9 @@ use std::process::Command;
 use anyhow::{bail, Context, Result};
 
 /// Debian packages the desktop app needs to build and run (Tauri on Linux: WebKitGTK and
-/// friends), and Node.js for the UI.
+/// friends). Node.js and npm come from Debian only when the `npm` command is missing: a
+/// machine may have them from elsewhere (NodeSource's nodejs bundles npm and conflicts with
+/// Debian's npm package).
 const APP_PACKAGES: &[&str] = &[
     "pkg-config",
     "libwebkit2gtk-4.1-dev",
@@ -24,8 +26,6 @@ const APP_PACKAGES: &[&str] = &[
     "libsoup-3.0-dev",
     "libxdo-dev",
     "fonts-dejavu-core",
-    "nodejs",
-    "npm",
 ];
 
 /// Debian packages the tests need besides: `ssh-keygen` reads the keys we write, `oathtool`
@@ -117,6 +117,9 @@ fn cli(args: &[String]) -> Result<()> {
 /// Install the UI's npm packages (exactly as locked) and build it into `ui/dist`, which the
 /// desktop app embeds; with `checks`, also run svelte-check and the component tests.
 fn build_ui(checks: bool) -> Result<()> {
+    if !have("npm") {
+        ensure_packages(&["nodejs", "npm"])?;
+    }
     let lock = std::fs::read("ui/package-lock.json").context("reading ui/package-lock.json")?;
     let installed = std::fs::read("ui/node_modules/.package-lock.json").ok();
     // `npm ci` starts from scratch; skip it when node_modules already matches the lock file.
