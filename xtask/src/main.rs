@@ -114,7 +114,7 @@ fn cli(args: &[String]) -> Result<()> {
     std::process::exit(status.code().unwrap_or(1));
 }
 
-/// Install the UI's npm packages (exactly as locked) and build it into `ui/dist`, which the
+/// Install the UI's npm packages (the locked versions) and build it into `ui/dist`, which the
 /// desktop app embeds; with `checks`, also run svelte-check and the component tests.
 fn build_ui(checks: bool) -> Result<()> {
     if !have("npm") {
@@ -122,9 +122,12 @@ fn build_ui(checks: bool) -> Result<()> {
     }
     let lock = std::fs::read("ui/package-lock.json").context("reading ui/package-lock.json")?;
     let installed = std::fs::read("ui/node_modules/.package-lock.json").ok();
-    // `npm ci` starts from scratch; skip it when node_modules already matches the lock file.
+    // `npm install` with the lock file present installs the locked versions. Not `npm ci`: the
+    // npm here writes lock files without other platforms' optional packages (esbuild, rollup,
+    // the Tauri CLI), which `npm ci` then refuses as out of sync. Skipped when node_modules
+    // already matches the lock file.
     if installed.is_none_or(|i| !same_packages(&i, &lock)) {
-        npm(&["ci", "--no-audit", "--no-fund"])?;
+        npm(&["install", "--no-audit", "--no-fund"])?;
     }
     if checks {
         npm(&["run", "check"])?;
