@@ -400,16 +400,34 @@ fn check_single_versions() -> Result<()> {
         .context("running cargo tree -d")?;
     let text = String::from_utf8_lossy(&out.stdout);
     // Depth-0 lines are the duplicated crates themselves; deeper lines are their dependents.
-    let dups: Vec<&str> = text
-        .lines()
-        .filter_map(|l| l.strip_prefix('0'))
-        .filter(|l| {
-            let mut parts = l.split(' ');
-            let (name, version) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
-            SINGLE_VERSION.contains(&name)
+    // A crate can be listed twice with one version (built for the host by a proc macro and for
+    // the target); only distinct versions count.
+    let mut versions: std::collections::BTreeMap<&str, std::collections::BTreeSet<&str>> =
+        std::collections::BTreeMap::new();
+    for line in text.lines().filter_map(|l| l.strip_prefix('0')) {
+        let mut parts = line.split(' ');
+        let (name, version) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+        if SINGLE_VERSION.contains(&name) {
+            versions.entry(name).or_default().insert(version);
+        }
+    }
+    let dups: Vec<String> = versions
+        .iter()
+        .filter(|(name, found)| {
+            found.len() > 1
                 && !TWO_VERSIONS.iter().any(|(n, allowed)| {
-                    *n == name && allowed.iter().any(|a| version.starts_with(a))
+                    n == *name
+                        && found.len() == 2
+                        && found
+                            .iter()
+                            .all(|v| allowed.iter().any(|a| v.starts_with(a)))
                 })
+        })
+        .map(|(name, found)| {
+            format!(
+                "{name} ({})",
+                found.iter().copied().collect::<Vec<_>>().join(", ")
+            )
         })
         .collect();
     if !dups.is_empty() {

@@ -9,11 +9,16 @@ use serde_json::{json, Value};
 /// The W3C key of an element reference in JSON.
 const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 
-/// Kill a child process when dropped.
+/// Kill a child process, and the process group it leads, when dropped.
 pub struct Guard(pub Child);
 
 impl Drop for Guard {
     fn drop(&mut self) {
+        // tauri-driver leads its own group (see `Session::start`): this also ends the
+        // WebKitWebDriver it started and the app that one started.
+        if let Some(pid) = rustix::process::Pid::from_raw(self.0.id() as i32) {
+            let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::KILL);
+        }
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
@@ -117,13 +122,17 @@ impl Session {
             .build()
             .into();
         let base = format!("http://127.0.0.1:{port}");
+        // Both tauri-driver and the WebKitWebDriver it starts must listen before a session
+        // can be opened.
         let started = Instant::now();
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                started.elapsed() < Duration::from_secs(20),
-                "tauri-driver did not listen"
-            );
-            std::thread::sleep(Duration::from_millis(100));
+        for p in [port, native] {
+            while std::net::TcpStream::connect(("127.0.0.1", p)).is_err() {
+                assert!(
+                    started.elapsed() < Duration::from_secs(20),
+                    "tauri-driver (port {port}) or WebKitWebDriver (port {native}) did not listen"
+                );
+                std::thread::sleep(Duration::from_millis(100));
+            }
         }
         let caps = json!({"capabilities": {"alwaysMatch": {
             "browserName": "wry",
