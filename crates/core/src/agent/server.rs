@@ -97,6 +97,8 @@ struct Shared {
     listening: Mutex<Option<(PathBuf, UnixListener)>>,
     /// Asks the sync thread to push local changes now.
     push: Mutex<std::sync::mpsc::Sender<()>>,
+    /// Requests being answered (read, handled, reply not yet written).
+    busy: AtomicU64,
 }
 
 impl Shared {
@@ -274,6 +276,7 @@ impl Agent {
             sync: Mutex::new(SyncStatus::default()),
             config,
             listening: Mutex::new(None),
+            busy: AtomicU64::new(0),
         });
         if shared.config.auto_sync {
             std::thread::spawn({
@@ -322,6 +325,12 @@ impl Agent {
                     })
                 }
             }
+        }
+        // Let the request that stopped the agent (a `lock`) get its answer before the caller
+        // exits the process.
+        let deadline = Instant::now() + Duration::from_secs(2);
+        while shared.busy.load(Ordering::SeqCst) > 0 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
         }
         Ok(())
     }
@@ -511,6 +520,7 @@ fn handle_connection(shared: &Shared, stream: UnixStream) {
             Ok(0) | Err(_) => return,
             Ok(_) => {}
         }
+        shared.busy.fetch_add(1, Ordering::SeqCst);
         let reply = if line.len() > MAX_LINE {
             Err(AgentError {
                 code: ErrorCode::Invalid,
@@ -528,10 +538,9 @@ fn handle_connection(shared: &Shared, stream: UnixStream) {
                 buf
             }
         };
-        if writer.write_all(&bytes.0).is_err() {
-            return;
-        }
-        if shared.stop.load(Ordering::SeqCst) {
+        let written = writer.write_all(&bytes.0);
+        shared.busy.fetch_sub(1, Ordering::SeqCst);
+        if written.is_err() || shared.stop.load(Ordering::SeqCst) {
             return;
         }
     }
