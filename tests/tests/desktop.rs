@@ -15,23 +15,12 @@ use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use serde_json::json;
+use support::bin;
 use support::webdriver::{wait_for, xvfb, Session};
 
 const PASSWORD: &str = "correct horse battery staple 42!";
 const TOTP_SECRET: &str = "JBSWY3DPEHPK3PXP";
 const CONTROL: &str = "\u{E009}";
-
-fn bin(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let dir = exe.parent().and_then(Path::parent).unwrap();
-    let p = dir.join(name);
-    assert!(
-        p.exists(),
-        "{} is missing: run the tests with `cargo xtask test`",
-        p.display()
-    );
-    p
-}
 
 struct Env {
     _home_dir: tempfile::TempDir,

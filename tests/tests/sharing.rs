@@ -7,9 +7,12 @@
 //! does not open with the keys Bob kept.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+mod support;
+
+use support::{bin, psql, DropDatabase, Server};
+
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
 
 use tessera_core::item::{FieldKind, ItemData, ItemKind};
 use tessera_core::vault::Credentials;
@@ -17,62 +20,6 @@ use tessera_core::{Error, Vault};
 use tessera_crypto::kdf::KdfParams;
 use tessera_crypto::AccountSecretKey;
 use tessera_protocol::GroupRole;
-
-fn bin(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let p = exe.parent().and_then(Path::parent).unwrap().join(name);
-    assert!(
-        p.exists(),
-        "{} is missing: build the workspace first",
-        p.display()
-    );
-    p
-}
-
-struct Server {
-    child: Child,
-    url: String,
-    _data: tempfile::TempDir,
-}
-
-impl Server {
-    fn start(database_url: Option<&str>) -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let data = tempfile::tempdir().unwrap();
-        let mut cmd = Command::new(bin("tessera-server"));
-        cmd.args(["--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
-            .arg(data.path());
-        if let Some(u) = database_url {
-            cmd.args(["--database-url", u]);
-        }
-        let child = cmd
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "the server did not start");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Self {
-            child,
-            url: format!("http://127.0.0.1:{port}"),
-            _data: data,
-        }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 const PASSWORD: &[u8] = b"a long enough master password 42";
 
@@ -262,30 +209,6 @@ fn scenario(url: &str) {
 fn sharing_on_sqlite() {
     let server = Server::start(None);
     scenario(&server.url);
-}
-
-struct DropDatabase(String);
-
-impl Drop for DropDatabase {
-    fn drop(&mut self) {
-        let _ = psql(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.0));
-    }
-}
-
-fn psql(sql: &str) -> std::process::Output {
-    Command::new("psql")
-        .args([
-            "-h",
-            "127.0.0.1",
-            "-U",
-            "postgres",
-            "-d",
-            "postgres",
-            "-c",
-            sql,
-        ])
-        .output()
-        .unwrap()
 }
 
 #[test]

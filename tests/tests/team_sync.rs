@@ -2,69 +2,14 @@
 //! process over HTTP on loopback, on SQLite and on PostgreSQL.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod support;
+
+use support::{bin, psql, DropDatabase, Server};
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
-
-fn bin(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let dir = exe.parent().and_then(Path::parent).unwrap();
-    let p = dir.join(name);
-    assert!(
-        p.exists(),
-        "{} is missing: run the tests with `cargo test --workspace`",
-        p.display()
-    );
-    p
-}
-
-struct Server {
-    child: Child,
-    url: String,
-    data: tempfile::TempDir,
-}
-
-impl Server {
-    fn start(database_url: Option<&str>) -> Self {
-        Self::start_with(database_url, &[], "http")
-    }
-
-    fn start_with(database_url: Option<&str>, extra: &[&str], scheme: &str) -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let data = tempfile::tempdir().unwrap();
-        let mut cmd = Command::new(bin("tessera-server"));
-        cmd.args(["--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
-            .arg(data.path());
-        if let Some(u) = database_url {
-            cmd.args(["--database-url", u]);
-        }
-        cmd.args(extra);
-        let child = cmd
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let url = format!("{scheme}://127.0.0.1:{port}");
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "the server did not start");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Self { child, url, data }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// One device: a vault directory and the `tessera` command pointed at it.
 struct Device {
@@ -453,27 +398,6 @@ fn team_sync_on_sqlite() {
     assert_no_plaintext(server.data.path());
 }
 
-/// Drops the test's PostgreSQL database, also when the test panics.
-struct DropDatabase(String);
-
-impl Drop for DropDatabase {
-    fn drop(&mut self) {
-        let sql = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.0);
-        let _ = Command::new("psql")
-            .args([
-                "-h",
-                "127.0.0.1",
-                "-U",
-                "postgres",
-                "-d",
-                "postgres",
-                "-c",
-                &sql,
-            ])
-            .output();
-    }
-}
-
 #[test]
 fn team_sync_on_postgresql() {
     let db = format!(
@@ -481,27 +405,8 @@ fn team_sync_on_postgresql() {
         std::process::id(),
         Instant::now().elapsed().as_nanos()
     );
-    let psql = |sql: &str| {
-        let o = Command::new("psql")
-            .args([
-                "-h",
-                "127.0.0.1",
-                "-U",
-                "postgres",
-                "-d",
-                "postgres",
-                "-c",
-                sql,
-            ])
-            .output()
-            .unwrap();
-        assert!(
-            o.status.success(),
-            "psql {sql}: {}",
-            String::from_utf8_lossy(&o.stderr)
-        );
-    };
-    psql(&format!("CREATE DATABASE {db}"));
+    let o = psql(&format!("CREATE DATABASE {db}"));
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let _guard = DropDatabase(db.clone());
     let server = Server::start(Some(&format!("postgres://postgres@127.0.0.1:5432/{db}")));
     scenario(&server);

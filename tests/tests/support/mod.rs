@@ -1,2 +1,97 @@
-//! Helpers shared by the end-to-end suites.
+//! Helpers shared by the end-to-end suites: the workspace's binaries, a real `tessera-server`
+//! process, PostgreSQL databases made and dropped per test, and (for the desktop suite) a
+//! WebDriver client. Each suite uses a part of this module.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
 pub mod webdriver;
+
+/// A binary of the workspace, built next to the test executables.
+pub fn bin(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let dir = exe.parent().and_then(Path::parent).unwrap();
+    let p = dir.join(name);
+    assert!(
+        p.exists(),
+        "{} is missing: run the tests with `cargo test --workspace`",
+        p.display()
+    );
+    p
+}
+
+/// A `tessera-server` process on a free loopback port, killed when dropped.
+pub struct Server {
+    pub child: Child,
+    pub url: String,
+    pub data: tempfile::TempDir,
+}
+
+impl Server {
+    pub fn start(database_url: Option<&str>) -> Self {
+        Self::start_with(database_url, &[], "http")
+    }
+
+    pub fn start_with(database_url: Option<&str>, extra: &[&str], scheme: &str) -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let data = tempfile::tempdir().unwrap();
+        let mut cmd = Command::new(bin("tessera-server"));
+        cmd.args(["--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
+            .arg(data.path());
+        if let Some(u) = database_url {
+            cmd.args(["--database-url", u]);
+        }
+        cmd.args(extra);
+        let child = cmd
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let url = format!("{scheme}://127.0.0.1:{port}");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "the server did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Self { child, url, data }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Drops the test's PostgreSQL database, also when the test panics.
+pub struct DropDatabase(pub String);
+
+impl Drop for DropDatabase {
+    fn drop(&mut self) {
+        let _ = psql(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.0));
+    }
+}
+
+/// Run one SQL statement as `postgres` on the test server at 127.0.0.1:5432.
+pub fn psql(sql: &str) -> std::process::Output {
+    Command::new("psql")
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-U",
+            "postgres",
+            "-d",
+            "postgres",
+            "-c",
+            sql,
+        ])
+        .output()
+        .unwrap()
+}
