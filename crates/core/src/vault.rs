@@ -21,10 +21,12 @@ use crate::item::{codec, Item, ItemData, ItemId};
 use crate::search::{Query, SearchDoc, SearchIndex, SearchResults};
 use crate::store::{Store, VersionRow};
 
+mod audit;
 mod groups;
 mod header;
 mod sync;
 
+pub use audit::{AuditFilter, AuditRow, AuditVerdict};
 pub use groups::{AccessView, GroupKeyring, GroupView, MemberView, SharedItem};
 pub use header::Header;
 pub use sync::{root_fingerprint, Credentials, LinkInfo, SyncReport};

@@ -25,15 +25,19 @@ use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 
 mod account;
+mod audit;
 mod error;
 mod event;
 mod group;
+mod offboard;
 mod sync;
 
 pub use account::*;
+pub use audit::*;
 pub use error::{ErrorBody, ErrorCode, ErrorDetail};
 pub use event::{ChangeEvent, EVENT_CHANGE, EVENT_RESYNC};
 pub use group::*;
+pub use offboard::*;
 pub use sync::*;
 
 /// The API's major version; client and server must agree.

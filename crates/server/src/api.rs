@@ -19,9 +19,11 @@ use crate::auth;
 use crate::store::{Account, LoginPolicy, Role, Session, Store, StoreError, Team};
 
 mod account;
+mod audit;
 mod events;
 mod group;
 mod metrics;
+mod offboard;
 mod session;
 mod sync;
 
@@ -84,6 +86,16 @@ impl AppState {
     fn store(&self) -> &dyn Store {
         self.inner.store.as_ref()
     }
+
+    /// Append events to `team`'s audit chain now. A failure fails the request (the action is
+    /// done, but the client retries and every action is safe to repeat).
+    pub(crate) async fn audit(
+        &self,
+        team: Id,
+        events: Vec<tessera_protocol::AuditEvent>,
+    ) -> Result<(), ApiError> {
+        Ok(self.store().append_audit(team, now(), events).await?)
+    }
 }
 
 impl std::fmt::Debug for AppState {
@@ -130,6 +142,16 @@ pub fn router(state: AppState) -> Router {
             get(group::pull).post(group::push),
         )
         .route("/v1/items/{item_id}/access", get(group::access))
+        .route(
+            "/v1/teams/{team_id}/accounts/{account_id}/offboarding",
+            get(offboard::review),
+        )
+        .route(
+            "/v1/teams/{team_id}/accounts/{account_id}/offboard",
+            post(offboard::offboard),
+        )
+        .route("/v1/audit", get(audit::list))
+        .route("/v1/audit/events", post(audit::report))
         .fallback(not_found)
         .layer(middleware::from_fn(require_version));
     Router::new()
@@ -350,6 +372,19 @@ pub struct Caller {
 }
 
 impl Caller {
+    /// The caller as an audit actor.
+    pub(crate) fn actor(&self) -> tessera_protocol::Actor {
+        tessera_protocol::Actor::Account(self.account.id)
+    }
+
+    /// An audit event by the caller.
+    pub(crate) fn event(
+        &self,
+        action: tessera_protocol::AuditAction,
+    ) -> tessera_protocol::AuditEvent {
+        tessera_protocol::AuditEvent::new(self.actor(), action)
+    }
+
     /// 404 unless `team` is the caller's team, 403 unless the caller is its admin.
     pub(crate) fn admin_of(&self, team: Id) -> Result<(), ApiError> {
         if team != self.team.id {

@@ -14,7 +14,8 @@ use std::future::Future;
 use std::pin::Pin;
 
 use tessera_protocol::{
-    AccountKeys, DirectoryEntry, GroupInfo, GroupMember, GroupRole, Id, ItemRecord, KdfInfo,
+    AccountKeys, Actor, AuditEvent, AuditPage, AuditQuery, DirectoryEntry, ExposedRecord,
+    GroupInfo, GroupMember, GroupRole, Id, ItemRecord, KdfInfo, MembershipWindow, OffboardResponse,
     PushChange, PushResult,
 };
 
@@ -485,6 +486,26 @@ pub trait Store: Send + Sync + 'static {
     /// The group of `team` that holds `item` (not deleted), if any.
     fn group_of_item(&self, team: Id, item: Id) -> StoreFuture<'_, Option<Id>>;
 
+    /// Append events to a team's audit chain at time `at`, in order, in one transaction
+    /// (concurrent appends through any node are serialised per team).
+    fn append_audit(&self, team: Id, at: i64, events: Vec<AuditEvent>) -> StoreFuture<'_, ()>;
+    /// A team's audit entries after `q.after` that match the query's filters, by sequence
+    /// number, at most `limit`.
+    fn audit_page(&self, team: Id, q: AuditQuery, limit: usize) -> StoreFuture<'_, AuditPage>;
+
+    /// An account's membership windows and the current versions of the items of those groups
+    /// that existed before its access to the group ended (the offboarding review).
+    fn offboarding(
+        &self,
+        account: Id,
+        now: i64,
+    ) -> StoreFuture<'_, (Vec<MembershipWindow>, Vec<ExposedRecord>)>;
+    /// Offboard an account in one transaction: it can no longer sign in, its sessions are
+    /// revoked and its live memberships removed.
+    fn offboard(&self, account: Id, by: Id, now: i64) -> StoreFuture<'_, OffboardResponse>;
+    /// When an account was offboarded, if it was.
+    fn offboarded_at(&self, account: Id) -> StoreFuture<'_, Option<i64>>;
+
     /// Every change committed from now on by a push through any node on this database (see
     /// [`crate::events`]).
     fn subscribe(&self) -> tokio::sync::broadcast::Receiver<crate::events::Change>;
@@ -555,4 +576,29 @@ pub(crate) fn id_from(bytes: &[u8]) -> Result<Id, StoreError> {
     <[u8; 16]>::try_from(bytes)
         .map(Id)
         .map_err(|_| StoreError::Backend("an id column does not hold 16 bytes".into()))
+}
+
+/// The stored form of an actor: kind (0 anonymous, 1 account, 2 token) and id.
+pub(crate) fn actor_parts(a: Actor) -> (i64, Option<[u8; 16]>) {
+    match a {
+        Actor::Anonymous => (0, None),
+        Actor::Account(id) => (1, Some(id.0)),
+        Actor::Token(id) => (2, Some(id.0)),
+    }
+}
+
+/// The actor from its stored parts.
+pub(crate) fn actor_from(kind: i64, id: Option<&[u8]>) -> Result<Actor, StoreError> {
+    let id = || {
+        id.ok_or_else(|| StoreError::Backend("an audit entry lacks its actor id".into()))
+            .and_then(id_from)
+    };
+    match kind {
+        0 => Ok(Actor::Anonymous),
+        1 => Ok(Actor::Account(id()?)),
+        2 => Ok(Actor::Token(id()?)),
+        _ => Err(StoreError::Backend(
+            "an audit entry has an unknown actor kind".into(),
+        )),
+    }
 }

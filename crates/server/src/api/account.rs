@@ -5,8 +5,9 @@ use axum::extract::{ConnectInfo, Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use tessera_protocol::{
-    CreateTeamRequest, ErrorCode, InviteRequest, InviteResponse, JoinRequest, LoginRequest,
-    LoginResponse, NewAccount, PreloginRequest, PreloginResponse, SessionInfo, TeamSettings,
+    Actor, AuditAction, AuditEvent, CreateTeamRequest, ErrorCode, InviteRequest, InviteResponse,
+    JoinRequest, LoginRequest, LoginResponse, NewAccount, PreloginRequest, PreloginResponse,
+    SessionInfo, TeamSettings,
 };
 use zeroize::Zeroizing;
 
@@ -106,6 +107,15 @@ pub(super) async fn create_team(
         .account_by_id(req.admin.account_id)
         .await?
         .ok_or_else(|| ApiError::new(ErrorCode::Internal, "the new account vanished"))?;
+    state
+        .audit(
+            team.id,
+            vec![AuditEvent::new(
+                Actor::Account(account.id),
+                AuditAction::TeamCreate,
+            )],
+        )
+        .await?;
     tracing::info!(team = %team.id, account = %account.id, "team created");
     Ok((
         StatusCode::CREATED,
@@ -161,12 +171,25 @@ pub(super) async fn login(
     let key = Zeroizing::new(req.auth_key.0.clone());
     let ok = auth::verify_auth_key(key, account.as_ref().map(|a| a.auth_hash.clone())).await;
     let metrics = &state.inner.metrics;
+    let st = &state;
     let fail = |account: Option<&Account>| {
         let id = account.map(|a| a.id);
         let address = address.clone();
+        let team = account.map(|a| a.team_id);
         async move {
             metrics.count_login(false);
-            store.record_login_failure(id, address, now, policy).await
+            store.record_login_failure(id, address, now, policy).await?;
+            if let (Some(id), Some(team)) = (id, team) {
+                st.audit(
+                    team,
+                    vec![AuditEvent::new(
+                        Actor::Account(id),
+                        AuditAction::LoginFailed,
+                    )],
+                )
+                .await?;
+            }
+            Ok::<(), ApiError>(())
         }
     };
     let account = match (ok, account) {
@@ -195,6 +218,12 @@ pub(super) async fn login(
             .with_field("totp"));
         }
     }
+    if store.offboarded_at(account.id).await?.is_some() {
+        state.inner.metrics.count_login(false);
+        return Err(ApiError::forbidden(
+            "this account was offboarded and can no longer sign in; ask a team admin",
+        ));
+    }
     store.clear_login_failures(account.id).await?;
     let team = store
         .team(account.team_id)
@@ -203,6 +232,15 @@ pub(super) async fn login(
     let (info, session) = new_session(&req.device_name, now);
     store.create_session(account.id, session).await?;
     state.inner.metrics.count_login(true);
+    state
+        .audit(
+            team.id,
+            vec![AuditEvent::new(
+                Actor::Account(account.id),
+                AuditAction::Login,
+            )],
+        )
+        .await?;
     tracing::info!(account = %account.id, session = %info.session_id, "login");
     Ok(Json(login_response(&team, &account, info)))
 }
@@ -255,6 +293,9 @@ pub(super) async fn invite(
             expires_at,
         })
         .await?;
+    state
+        .audit(team_id, vec![caller.event(AuditAction::Invite)])
+        .await?;
     tracing::info!(team = %team_id, by = %caller.account.id, "invitation created");
     Ok((
         StatusCode::CREATED,
@@ -302,6 +343,15 @@ pub(super) async fn join(
         .account_by_id(req.account.account_id)
         .await?
         .ok_or_else(|| ApiError::new(ErrorCode::Internal, "the new account vanished"))?;
+    state
+        .audit(
+            team.id,
+            vec![AuditEvent::new(
+                Actor::Account(account.id),
+                AuditAction::Join,
+            )],
+        )
+        .await?;
     tracing::info!(team = %team.id, account = %account.id, "joined");
     Ok((
         StatusCode::CREATED,
@@ -321,6 +371,14 @@ pub(super) async fn settings(
     state
         .store()
         .set_require_mfa(team_id, req.require_mfa)
+        .await?;
+    state
+        .audit(
+            team_id,
+            vec![caller
+                .event(AuditAction::Settings)
+                .detail(format!("require_mfa={}", req.require_mfa))],
+        )
         .await?;
     tracing::info!(team = %team_id, require_mfa = req.require_mfa, "team settings changed");
     Ok(Json(req))

@@ -12,9 +12,9 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::Json;
 use tessera_protocol::{
-    limits, AccessResponse, CertificateRequest, CreateGroupRequest, DirectoryEntry, ErrorCode,
-    GroupInfo, GroupMember, GroupRole, Id, PullResponse, PushRequest, PushResponse, RotateRequest,
-    SetMemberRequest,
+    limits, AccessResponse, AuditAction, CertificateRequest, CreateGroupRequest, DirectoryEntry,
+    ErrorCode, GroupInfo, GroupMember, GroupRole, Id, PullResponse, PushRequest, PushResponse,
+    PushResult, RotateRequest, SetMemberRequest,
 };
 
 use super::sync::SyncQuery;
@@ -31,7 +31,7 @@ fn stale() -> ApiError {
 
 /// The group (404 unless it is in the caller's team) and the caller's membership, which must
 /// be live at `now` (403 otherwise, saying why).
-async fn live_member(
+pub(super) async fn live_member(
     state: &AppState,
     caller: &Caller,
     group: Id,
@@ -109,6 +109,12 @@ pub(super) async fn set_certificate(
         .store()
         .set_certificate(account, req.certificate.0)
         .await?;
+    state
+        .audit(
+            team,
+            vec![caller.event(AuditAction::Certify).subject(account)],
+        )
+        .await?;
     tracing::info!(by = %caller.account.id, account = %account, "certificate stored");
     Ok(StatusCode::NO_CONTENT)
 }
@@ -134,6 +140,12 @@ pub(super) async fn create(
         }
         Err(e) => return Err(e.into()),
     }
+    state
+        .audit(
+            caller.team.id,
+            vec![caller.event(AuditAction::GroupCreate).group(req.group_id)],
+        )
+        .await?;
     tracing::info!(by = %caller.account.id, group = %req.group_id, "group created");
     Ok(StatusCode::CREATED)
 }
@@ -217,6 +229,20 @@ pub(super) async fn set_member(
         }
         Err(e) => return Err(e.into()),
     }
+    let detail = match req.expires_at {
+        Some(t) => format!("role={} until={t}", req.role.as_str()),
+        None => format!("role={}", req.role.as_str()),
+    };
+    state
+        .audit(
+            caller.team.id,
+            vec![caller
+                .event(AuditAction::MemberSet)
+                .group(group)
+                .subject(account)
+                .detail(detail)],
+        )
+        .await?;
     tracing::info!(by = %caller.account.id, group = %group, account = %account, role = req.role.as_str(), "membership set");
     Ok(StatusCode::NO_CONTENT)
 }
@@ -273,6 +299,22 @@ pub(super) async fn rotate(
             "the new key must be sealed to every member who stays",
         ));
     }
+    let mut events: Vec<_> = req
+        .remove
+        .iter()
+        .map(|a| {
+            caller
+                .event(AuditAction::MemberRemove)
+                .group(group)
+                .subject(*a)
+        })
+        .collect();
+    events.push(
+        caller
+            .event(AuditAction::KeyRotate)
+            .group(group)
+            .detail(format!("epoch={}", req.epoch)),
+    );
     let rotation = Rotation {
         group,
         epoch: req.epoch,
@@ -292,6 +334,7 @@ pub(super) async fn rotate(
         Err(StoreError::StaleEpoch) => return Err(stale()),
         Err(e) => return Err(e.into()),
     }
+    state.audit(caller.team.id, events).await?;
     tracing::info!(by = %caller.account.id, group = %group, epoch = req.epoch, "group key rotated");
     Ok(StatusCode::NO_CONTENT)
 }
@@ -316,6 +359,17 @@ pub(super) async fn pull(
         .group_pull(group, q.since, limits::PULL_CHANGES)
         .await?;
     let cursor = page.changes.last().map_or(q.since, |c| c.seq);
+    if !page.changes.is_empty() {
+        state
+            .audit(
+                caller.team.id,
+                vec![caller
+                    .event(AuditAction::Fetch)
+                    .group(group)
+                    .detail(format!("versions={}", page.changes.len()))],
+            )
+            .await?;
+    }
     Ok(Json(PullResponse {
         changes: page.changes,
         cursor,
@@ -339,10 +393,40 @@ pub(super) async fn push(
         ));
     }
     let n = req.changes.len();
+    let kinds: std::collections::HashMap<Id, AuditAction> = req
+        .changes
+        .iter()
+        .map(|c| {
+            let action = if c.deleted {
+                AuditAction::Unshare
+            } else if c.base_version == 0 {
+                AuditAction::Share
+            } else {
+                AuditAction::Change
+            };
+            (c.item_id, action)
+        })
+        .collect();
     let results = state
         .store()
         .group_push(caller.team.id, group, req.changes, now)
         .await?;
+    let events: Vec<_> = results
+        .iter()
+        .filter_map(|r| match r {
+            PushResult::Applied {
+                item_id, version, ..
+            } => Some(
+                caller
+                    .event(kinds.get(item_id).copied().unwrap_or(AuditAction::Change))
+                    .item(*item_id)
+                    .group(group)
+                    .detail(format!("version={version}")),
+            ),
+            PushResult::Conflict { .. } => None,
+        })
+        .collect();
+    state.audit(caller.team.id, events).await?;
     tracing::info!(account = %caller.account.id, group = %group, changes = n, "group push");
     Ok(Json(PushResponse { results }))
 }

@@ -3,7 +3,9 @@
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
-use tessera_protocol::{DeviceInfo, MfaCodeRequest, MfaConfirmResponse, MfaEnrolResponse};
+use tessera_protocol::{
+    AuditAction, DeviceInfo, MfaCodeRequest, MfaConfirmResponse, MfaEnrolResponse,
+};
 
 use super::account::check_code;
 use super::{now, path_id, ApiError, ApiJson, AppState, Caller};
@@ -17,6 +19,12 @@ pub(super) async fn logout(
     state
         .store()
         .revoke_session(caller.account.id, caller.session.id, now())
+        .await?;
+    state
+        .audit(
+            caller.team.id,
+            vec![caller.event(AuditAction::SessionRevoke).detail("logout")],
+        )
         .await?;
     tracing::info!(account = %caller.account.id, session = %caller.session.id, "logout");
     Ok(StatusCode::NO_CONTENT)
@@ -60,6 +68,12 @@ pub(super) async fn revoke(
     {
         return Err(ApiError::not_found("no such session").with_field("id"));
     }
+    state
+        .audit(
+            caller.team.id,
+            vec![caller.event(AuditAction::SessionRevoke)],
+        )
+        .await?;
     tracing::info!(account = %caller.account.id, session = %id, "session revoked");
     Ok(StatusCode::NO_CONTENT)
 }

@@ -2,7 +2,7 @@
 use axum::extract::{Query, State};
 use axum::Json;
 use serde::Deserialize;
-use tessera_protocol::{limits, PullResponse, PushRequest, PushResponse};
+use tessera_protocol::{limits, AuditAction, PullResponse, PushRequest, PushResponse, PushResult};
 
 use super::{now, ApiError, ApiJson, AppState, Member};
 
@@ -50,6 +50,20 @@ pub(super) async fn push(
         .store()
         .push(caller.team.id, caller.account.id, req.changes, now())
         .await?;
+    let applied = results
+        .iter()
+        .filter(|r| matches!(r, PushResult::Applied { .. }))
+        .count();
+    if applied > 0 {
+        state
+            .audit(
+                caller.team.id,
+                vec![caller
+                    .event(AuditAction::Change)
+                    .detail(format!("personal items: {applied}"))],
+            )
+            .await?;
+    }
     tracing::info!(account = %caller.account.id, changes = n, "push");
     Ok(Json(PushResponse { results }))
 }

@@ -13,7 +13,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use tessera_protocol::{
-    AccountKeys, Blob, DirectoryEntry, GroupInfo, GroupMember, GroupRole, Id, ItemRecord, KdfInfo,
+    AccountKeys, AuditEvent, AuditPage, AuditQuery, Blob, DirectoryEntry, ExposedRecord, GroupInfo,
+    GroupMember, GroupRole, Id, ItemRecord, KdfInfo, MembershipWindow, OffboardResponse,
     PushChange, PushResult,
 };
 use tokio::sync::{broadcast, Mutex, MutexGuard};
@@ -28,6 +29,9 @@ use super::{
     NewInvite, NewSession, PullPage, Role, Rotation, Session, SetMember, Store, StoreError,
     StoreFuture, Team,
 };
+
+mod audit;
+mod offboard;
 
 /// Migrations, applied in order. Append only.
 const MIGRATIONS: &[&str] = &[
@@ -172,6 +176,10 @@ const MIGRATIONS: &[&str] = &[
          created_at BIGINT NOT NULL,
          PRIMARY KEY (group_id, item_id, version)
      );",
+    // 3: the audit chain.
+    audit::MIGRATION,
+    // 4: offboarding.
+    offboard::MIGRATION,
 ];
 
 /// Where a push or pull goes: an account's own items or a group's.
@@ -660,7 +668,7 @@ fn session_from(r: &Row) -> Result<Session, StoreError> {
     })
 }
 
-fn item_from(r: &Row) -> Result<ItemRecord, StoreError> {
+pub(super) fn item_from(r: &Row) -> Result<ItemRecord, StoreError> {
     let id: Vec<u8> = r.try_get(0).map_err(be)?;
     let version: i64 = r.try_get(1).map_err(be)?;
     let seq: i64 = r.try_get(2).map_err(be)?;
@@ -1532,6 +1540,45 @@ impl Store for PgStore {
             .transpose()
         })
     }
+    fn append_audit(&self, team: Id, at: i64, events: Vec<AuditEvent>) -> StoreFuture<'_, ()> {
+        Box::pin(async move {
+            let mut c = self.conn().await?;
+            audit::append(&mut c, team, at, events).await
+        })
+    }
+
+    fn audit_page(&self, team: Id, q: AuditQuery, limit: usize) -> StoreFuture<'_, AuditPage> {
+        Box::pin(async move {
+            let c = self.conn().await?;
+            audit::page(&c, team, &q, limit).await
+        })
+    }
+
+    fn offboarding(
+        &self,
+        account: Id,
+        now: i64,
+    ) -> StoreFuture<'_, (Vec<MembershipWindow>, Vec<ExposedRecord>)> {
+        Box::pin(async move {
+            let c = self.conn().await?;
+            offboard::review(&c, account, now).await
+        })
+    }
+
+    fn offboard(&self, account: Id, by: Id, now: i64) -> StoreFuture<'_, OffboardResponse> {
+        Box::pin(async move {
+            let mut c = self.conn().await?;
+            offboard::offboard(&mut c, account, by, now).await
+        })
+    }
+
+    fn offboarded_at(&self, account: Id) -> StoreFuture<'_, Option<i64>> {
+        Box::pin(async move {
+            let c = self.conn().await?;
+            offboard::offboarded_at(&c, account).await
+        })
+    }
+
     fn subscribe(&self) -> broadcast::Receiver<Change> {
         self.hub.subscribe()
     }

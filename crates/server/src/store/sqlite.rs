@@ -6,7 +6,8 @@ use std::sync::{Arc, Mutex};
 
 use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
 use tessera_protocol::{
-    AccountKeys, Blob, DirectoryEntry, GroupInfo, GroupMember, GroupRole, Id, ItemRecord, KdfInfo,
+    AccountKeys, AuditEvent, AuditPage, AuditQuery, Blob, DirectoryEntry, ExposedRecord, GroupInfo,
+    GroupMember, GroupRole, Id, ItemRecord, KdfInfo, MembershipWindow, OffboardResponse,
     PushChange, PushResult,
 };
 use tokio::sync::broadcast;
@@ -18,6 +19,9 @@ use super::{
     NewInvite, NewSession, PullPage, Role, Rotation, Session, SetMember, Store, StoreError,
     StoreFuture, Team,
 };
+
+mod audit;
+mod offboard;
 
 /// Migrations, applied in order; `PRAGMA user_version` records how many ran. Append only.
 const MIGRATIONS: &[&str] = &[
@@ -162,6 +166,10 @@ const MIGRATIONS: &[&str] = &[
          created_at INTEGER NOT NULL,
          PRIMARY KEY (group_id, item_id, version)
      ) WITHOUT ROWID;",
+    // 3: the audit chain.
+    audit::MIGRATION,
+    // 4: offboarding.
+    offboard::MIGRATION,
 ];
 
 /// Where a push or pull goes: an account's own items or a group's.
@@ -406,7 +414,7 @@ fn finish_session(
 const SESSION_COLS: &str =
     "id, account_id, device_name, created_at, last_seen_at, expires_at, revoked_at";
 
-fn item_row(r: &Row<'_>) -> rusqlite::Result<(Vec<u8>, ItemRecord)> {
+pub(super) fn item_row(r: &Row<'_>) -> rusqlite::Result<(Vec<u8>, ItemRecord)> {
     Ok((
         r.get(0)?,
         ItemRecord {
@@ -1231,6 +1239,30 @@ impl Store for SqliteStore {
                 .map_err(be)?;
             id.map(|b| id_from(&b)).transpose()
         })
+    }
+
+    fn append_audit(&self, team: Id, at: i64, events: Vec<AuditEvent>) -> StoreFuture<'_, ()> {
+        self.run(move |conn| audit::append(conn, team, at, events))
+    }
+
+    fn audit_page(&self, team: Id, q: AuditQuery, limit: usize) -> StoreFuture<'_, AuditPage> {
+        self.run(move |conn| audit::page(conn, team, &q, limit))
+    }
+
+    fn offboarding(
+        &self,
+        account: Id,
+        now: i64,
+    ) -> StoreFuture<'_, (Vec<MembershipWindow>, Vec<ExposedRecord>)> {
+        self.run(move |conn| offboard::review(conn, account, now))
+    }
+
+    fn offboard(&self, account: Id, by: Id, now: i64) -> StoreFuture<'_, OffboardResponse> {
+        self.run(move |conn| offboard::offboard(conn, account, by, now))
+    }
+
+    fn offboarded_at(&self, account: Id) -> StoreFuture<'_, Option<i64>> {
+        self.run(move |conn| offboard::offboarded_at(conn, account))
     }
 
     fn subscribe(&self) -> broadcast::Receiver<Change> {

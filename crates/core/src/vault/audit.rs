@@ -1,0 +1,213 @@
+//! The team's audit log, client side: read it with filters (team admins), verify its hash
+//! chain, and report what happened on this device (reveals of shared items).
+//!
+//! Verification fetches the whole chain page by page and recomputes every link
+//! ([`tessera_protocol::ChainVerifier`]). The newest verified entry is kept in the vault as an
+//! anchor; the next verification also checks the anchor is still there unchanged, so a server
+//! that rewrites the chain and recomputes every hash is caught too.
+use serde::{Deserialize, Serialize};
+use tessera_protocol as proto;
+use tessera_protocol::{Actor, AuditAction, AuditEntry, ChainVerifier, Id};
+
+use super::Vault;
+use crate::error::{Error, Result};
+
+const META_ANCHOR: &str = "audit_anchor";
+
+/// What to show of the log.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct AuditFilter {
+    /// Only entries by this account (e-mail) or token id.
+    pub actor: Option<String>,
+    /// Only entries about this item (id).
+    pub item: Option<String>,
+    /// Only entries at or after this Unix time.
+    pub since: Option<i64>,
+    /// Only entries before this Unix time.
+    pub until: Option<i64>,
+}
+
+/// One entry with accounts named by e-mail.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AuditRow {
+    /// Position in the chain.
+    pub seq: u64,
+    /// Unix time.
+    pub at: i64,
+    /// Who: an e-mail address, `token:<id>` or `anonymous`.
+    pub actor: String,
+    /// What.
+    pub action: AuditAction,
+    /// The item, if any (hex id).
+    pub item_id: Option<String>,
+    /// The group, if any (hex id).
+    pub group_id: Option<String>,
+    /// The account concerned, if any (e-mail).
+    pub subject: Option<String>,
+    /// Detail.
+    pub detail: String,
+}
+
+/// The outcome of `audit verify`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AuditVerdict {
+    /// Entries checked.
+    pub entries: u64,
+    /// The first break, described (None: the chain is intact).
+    pub broken: Option<String>,
+    /// The sequence number of the anchor checked, from an earlier verification on this device.
+    pub anchor: Option<u64>,
+}
+
+fn account_name(directory: &[proto::DirectoryEntry], id: Id) -> String {
+    directory
+        .iter()
+        .find(|e| e.account_id == id)
+        .map_or_else(|| format!("account:{id}"), |e| e.email.clone())
+}
+
+impl Vault {
+    fn directory(&self, ctx: &super::groups::TeamContext) -> Result<Vec<proto::DirectoryEntry>> {
+        ctx.remote
+            .get(&format!("/v1/teams/{}/directory", Id(ctx.team_id)))
+    }
+
+    /// Entries of the team's log matching `filter`, oldest first (team admins).
+    pub fn audit(&self, filter: &AuditFilter) -> Result<Vec<AuditRow>> {
+        let ctx = self.team_context()?;
+        let directory = self.directory(&ctx)?;
+        let mut q = String::new();
+        if let Some(a) = filter.actor.as_deref().map(str::trim) {
+            let id = match Id::parse(a) {
+                Some(id) => id,
+                None => directory
+                    .iter()
+                    .find(|e| e.email.eq_ignore_ascii_case(a))
+                    .map(|e| e.account_id)
+                    .ok_or_else(|| {
+                        Error::NotFound(format!("no account {a:?} in the team directory"))
+                    })?,
+            };
+            q.push_str(&format!("&actor={id}"));
+        }
+        if let Some(i) = filter.item.as_deref().map(str::trim) {
+            let id = Id::parse(i).ok_or_else(|| {
+                Error::Invalid(format!("{i:?} is not an item id (32 hex digits)"))
+            })?;
+            q.push_str(&format!("&item={id}"));
+        }
+        if let Some(t) = filter.since {
+            q.push_str(&format!("&since={t}"));
+        }
+        if let Some(t) = filter.until {
+            q.push_str(&format!("&until={t}"));
+        }
+        let mut rows = Vec::new();
+        self.audit_pages(&ctx, &q, |e| {
+            rows.push(AuditRow {
+                seq: e.seq,
+                at: e.at,
+                actor: match e.actor {
+                    Actor::Anonymous => "anonymous".into(),
+                    Actor::Account(id) => account_name(&directory, id),
+                    Actor::Token(id) => format!("token:{id}"),
+                },
+                action: e.action,
+                item_id: e.item_id.map(|i| i.to_hex()),
+                group_id: e.group_id.map(|i| i.to_hex()),
+                subject: e.subject.map(|s| account_name(&directory, s)),
+                detail: e.detail,
+            });
+            Ok(())
+        })?;
+        Ok(rows)
+    }
+
+    /// Fetch every entry after the query `q` (`&name=value...`), page by page.
+    pub(super) fn audit_pages(
+        &self,
+        ctx: &super::groups::TeamContext,
+        q: &str,
+        mut each: impl FnMut(AuditEntry) -> Result<()>,
+    ) -> Result<()> {
+        let mut after = 0;
+        loop {
+            let page: proto::AuditPage = ctx
+                .remote
+                .get(&format!("/v1/audit?after={after}{q}"))
+                .map_err(|e| match e {
+                    Error::Remote { status: 403, .. } => {
+                        Error::Invalid("only a team admin may read the audit log".into())
+                    }
+                    e => e,
+                })?;
+            let last = page.entries.last().map(|e| e.seq);
+            for e in page.entries {
+                each(e)?;
+            }
+            match last {
+                Some(l) if page.more => after = l,
+                _ => return Ok(()),
+            }
+        }
+    }
+
+    /// Verify the whole chain; remember its head as this device's anchor when it is intact.
+    pub fn audit_verify(&mut self) -> Result<AuditVerdict> {
+        let ctx = self.team_context()?;
+        let anchor = self.store.meta(META_ANCHOR)?.and_then(|raw| {
+            let seq = u64::from_be_bytes(raw.get(..8)?.try_into().ok()?);
+            let hash: [u8; 32] = raw.get(8..40)?.try_into().ok()?;
+            Some((seq, hash))
+        });
+        let mut v = ChainVerifier::new(Id(ctx.team_id), anchor);
+        let mut entries = 0u64;
+        let mut broken = None;
+        self.audit_pages(&ctx, "", |e| {
+            if broken.is_none() {
+                entries += 1;
+                if let Err(b) = v.push(&e) {
+                    broken = Some(b.to_string());
+                }
+            }
+            Ok(())
+        })?;
+        let anchor_seq = anchor.map(|(s, _)| s);
+        if let Some(b) = broken {
+            return Ok(AuditVerdict {
+                entries,
+                broken: Some(b),
+                anchor: anchor_seq,
+            });
+        }
+        match v.finish() {
+            Ok((seq, hash)) => {
+                let mut raw = seq.to_be_bytes().to_vec();
+                raw.extend_from_slice(&hash);
+                self.store.write(|w| w.put_meta(META_ANCHOR, &raw))?;
+                Ok(AuditVerdict {
+                    entries,
+                    broken: None,
+                    anchor: anchor_seq,
+                })
+            }
+            Err(b) => Ok(AuditVerdict {
+                entries,
+                broken: Some(b.to_string()),
+                anchor: anchor_seq,
+            }),
+        }
+    }
+
+    /// Report events that happened on this device (reveal, copy) to the team's log.
+    pub(super) fn report_events(
+        &self,
+        ctx: &super::groups::TeamContext,
+        events: Vec<proto::ClientEvent>,
+    ) -> Result<()> {
+        let _: serde_json::Value = ctx
+            .remote
+            .post("/v1/audit/events", &proto::ClientEvents { events })?;
+        Ok(())
+    }
+}

@@ -1,0 +1,167 @@
+//! The audit chain in PostgreSQL: a head row per team, locked `FOR UPDATE` while appending, so
+//! concurrent appends through any node get consecutive sequence numbers and each entry links to
+//! the one before.
+use tessera_protocol::{AuditAction, AuditEntry, AuditEvent, AuditPage, AuditQuery, Blob, Id};
+use tokio_postgres::{Client, Row};
+
+use super::be;
+use crate::store::{actor_from, actor_parts, id_from, StoreError};
+
+/// Schema: the log, the heads, and a trigger that refuses to change or delete an entry.
+pub(super) const MIGRATION: &str = "CREATE TABLE audit_log (
+         team_id BYTEA NOT NULL REFERENCES teams(id),
+         seq BIGINT NOT NULL,
+         at BIGINT NOT NULL,
+         actor_kind SMALLINT NOT NULL,
+         actor_id BYTEA,
+         action TEXT NOT NULL,
+         item_id BYTEA,
+         group_id BYTEA,
+         subject BYTEA,
+         detail TEXT NOT NULL,
+         prev BYTEA NOT NULL,
+         hash BYTEA NOT NULL,
+         PRIMARY KEY (team_id, seq)
+     );
+     CREATE INDEX audit_actor ON audit_log(team_id, actor_id, seq);
+     CREATE INDEX audit_item ON audit_log(team_id, item_id, seq);
+     CREATE INDEX audit_subject ON audit_log(team_id, subject, seq);
+     CREATE TABLE audit_heads (
+         team_id BYTEA PRIMARY KEY REFERENCES teams(id),
+         seq BIGINT NOT NULL,
+         hash BYTEA NOT NULL
+     );
+     CREATE FUNCTION audit_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+     BEGIN RAISE EXCEPTION 'the audit log is append-only'; END $$;
+     CREATE TRIGGER audit_append_only BEFORE UPDATE OR DELETE ON audit_log
+     FOR EACH ROW EXECUTE FUNCTION audit_append_only();";
+
+pub(super) async fn append(
+    c: &mut Client,
+    team: Id,
+    at: i64,
+    events: Vec<AuditEvent>,
+) -> Result<(), StoreError> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    let tx = c.transaction().await.map_err(be)?;
+    let t = team.0.as_slice();
+    tx.execute(
+        "INSERT INTO audit_heads (team_id, seq, hash) VALUES ($1, 0, $2)
+         ON CONFLICT (team_id) DO NOTHING",
+        &[&t, &[0u8; 32].as_slice()],
+    )
+    .await
+    .map_err(be)?;
+    let head = tx
+        .query_one(
+            "SELECT seq, hash FROM audit_heads WHERE team_id = $1 FOR UPDATE",
+            &[&t],
+        )
+        .await
+        .map_err(be)?;
+    let mut seq = head.get::<_, i64>(0) as u64;
+    let mut prev = <[u8; 32]>::try_from(head.get::<_, &[u8]>(1))
+        .map_err(|_| StoreError::Backend("an audit hash is not 32 bytes".into()))?;
+    let ins = tx
+        .prepare(
+            "INSERT INTO audit_log (team_id, seq, at, actor_kind, actor_id, action, item_id,
+                 group_id, subject, detail, prev, hash)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+        )
+        .await
+        .map_err(be)?;
+    for ev in events {
+        seq += 1;
+        let e = ev.chain(&team, seq, at, prev);
+        let (kind, actor) = actor_parts(e.actor);
+        tx.execute(
+            &ins,
+            &[
+                &t,
+                &(seq as i64),
+                &at,
+                &(kind as i16),
+                &actor.as_ref().map(|a| a.as_slice()),
+                &e.action.as_str(),
+                &e.item_id.as_ref().map(|i| i.0.as_slice()),
+                &e.group_id.as_ref().map(|i| i.0.as_slice()),
+                &e.subject.as_ref().map(|i| i.0.as_slice()),
+                &e.detail,
+                &e.prev.0,
+                &e.hash.0,
+            ],
+        )
+        .await
+        .map_err(be)?;
+        prev.copy_from_slice(&e.hash.0);
+    }
+    tx.execute(
+        "UPDATE audit_heads SET seq = $2, hash = $3 WHERE team_id = $1",
+        &[&t, &(seq as i64), &prev.as_slice()],
+    )
+    .await
+    .map_err(be)?;
+    tx.commit().await.map_err(be)
+}
+
+fn opt_id(r: &Row, col: usize) -> Result<Option<Id>, StoreError> {
+    r.get::<_, Option<&[u8]>>(col).map(id_from).transpose()
+}
+
+fn entry(r: &Row) -> Result<AuditEntry, StoreError> {
+    let action: &str = r.get(4);
+    Ok(AuditEntry {
+        seq: r.get::<_, i64>(0) as u64,
+        at: r.get(1),
+        actor: actor_from(i64::from(r.get::<_, i16>(2)), r.get(3))?,
+        action: AuditAction::parse(action).ok_or_else(|| {
+            StoreError::Backend(format!("an audit entry has an unknown action {action:?}").into())
+        })?,
+        item_id: opt_id(r, 5)?,
+        group_id: opt_id(r, 6)?,
+        subject: opt_id(r, 7)?,
+        detail: r.get(8),
+        prev: Blob(r.get(9)),
+        hash: Blob(r.get(10)),
+    })
+}
+
+pub(super) async fn page(
+    c: &Client,
+    team: Id,
+    q: &AuditQuery,
+    limit: usize,
+) -> Result<AuditPage, StoreError> {
+    let id = |i: Option<Id>| i.map(|i| i.0.to_vec());
+    let rows = c
+        .query(
+            "SELECT seq, at, actor_kind, actor_id, action, item_id, group_id, subject, detail,
+                 prev, hash
+             FROM audit_log
+             WHERE team_id = $1 AND seq > $2
+               AND ($3::bytea IS NULL OR actor_id = $3)
+               AND ($4::bytea IS NULL OR item_id = $4)
+               AND ($5::bytea IS NULL OR actor_id = $5 OR subject = $5)
+               AND ($6::bigint IS NULL OR at >= $6)
+               AND ($7::bigint IS NULL OR at < $7)
+             ORDER BY seq LIMIT $8",
+            &[
+                &team.0.as_slice(),
+                &(q.after as i64),
+                &id(q.actor),
+                &id(q.item),
+                &id(q.account),
+                &q.since,
+                &q.until,
+                &((limit + 1) as i64),
+            ],
+        )
+        .await
+        .map_err(be)?;
+    let mut entries = rows.iter().map(entry).collect::<Result<Vec<_>, _>>()?;
+    let more = entries.len() > limit;
+    entries.truncate(limit);
+    Ok(AuditPage { entries, more })
+}

@@ -1,0 +1,117 @@
+//! Offboarding in PostgreSQL: a member's membership windows and the group items they could
+//! decrypt (one query for all groups), and ending their access in one transaction.
+use tessera_protocol::{ExposedRecord, GroupRole, Id, MembershipWindow, OffboardResponse};
+use tokio_postgres::Client;
+
+use super::{be, item_from};
+use crate::store::{id_from, StoreError};
+
+/// Schema: who was offboarded, when and by whom.
+pub(super) const MIGRATION: &str = "CREATE TABLE offboarded (
+         account_id BYTEA PRIMARY KEY REFERENCES accounts(id),
+         at BIGINT NOT NULL,
+         by_account BYTEA NOT NULL
+     );";
+
+pub(super) async fn review(
+    c: &Client,
+    account: Id,
+    now: i64,
+) -> Result<(Vec<MembershipWindow>, Vec<ExposedRecord>), StoreError> {
+    let rows = c
+        .query(
+            "SELECT group_id, role, added_at, removed_at, expires_at FROM group_members
+             WHERE account_id = $1 ORDER BY added_at",
+            &[&account.0.as_slice()],
+        )
+        .await
+        .map_err(be)?;
+    let mut windows = Vec::new();
+    for r in &rows {
+        let expires: Option<i64> = r.get(4);
+        windows.push(MembershipWindow {
+            group_id: id_from(r.get(0))?,
+            role: GroupRole::parse(r.get(1)),
+            from: r.get(2),
+            to: r.get::<_, Option<i64>>(3).or(expires.filter(|t| *t <= now)),
+        });
+    }
+    let groups: Vec<&[u8]> = windows.iter().map(|w| w.group_id.0.as_slice()).collect();
+    let ends: Vec<i64> = windows.iter().map(|w| w.to.unwrap_or(now)).collect();
+    let rows = c
+        .query(
+            "SELECT i.item_id, i.version, i.seq, i.deleted, i.blob, i.group_id
+             FROM UNNEST($1::bytea[], $2::bigint[]) AS w(group_id, ends)
+             JOIN group_items i ON i.group_id = w.group_id
+             WHERE NOT i.deleted
+               AND EXISTS (SELECT 1 FROM group_item_versions v
+                   WHERE v.group_id = i.group_id AND v.item_id = i.item_id
+                     AND v.created_at <= w.ends)
+             ORDER BY i.group_id, i.seq",
+            &[&groups, &ends],
+        )
+        .await
+        .map_err(be)?;
+    let mut records = Vec::with_capacity(rows.len());
+    for r in &rows {
+        records.push(ExposedRecord {
+            group_id: id_from(r.get(5))?,
+            record: item_from(r)?,
+        });
+    }
+    Ok((windows, records))
+}
+
+pub(super) async fn offboard(
+    c: &mut Client,
+    account: Id,
+    by: Id,
+    now: i64,
+) -> Result<OffboardResponse, StoreError> {
+    let a = account.0.as_slice();
+    let tx = c.transaction().await.map_err(be)?;
+    tx.execute(
+        "INSERT INTO offboarded (account_id, at, by_account) VALUES ($1, $2, $3)
+         ON CONFLICT (account_id) DO NOTHING",
+        &[&a, &now, &by.0.as_slice()],
+    )
+    .await
+    .map_err(be)?;
+    let sessions = tx
+        .execute(
+            "UPDATE sessions SET revoked_at = $2
+             WHERE account_id = $1 AND revoked_at IS NULL AND expires_at > $2",
+            &[&a, &now],
+        )
+        .await
+        .map_err(be)?;
+    let rows = tx
+        .query(
+            "UPDATE group_members SET removed_at = $2
+             WHERE account_id = $1 AND removed_at IS NULL
+               AND (expires_at IS NULL OR expires_at > $2)
+             RETURNING group_id",
+            &[&a, &now],
+        )
+        .await
+        .map_err(be)?;
+    let groups = rows
+        .iter()
+        .map(|r| id_from(r.get(0)))
+        .collect::<Result<Vec<_>, _>>()?;
+    tx.commit().await.map_err(be)?;
+    Ok(OffboardResponse {
+        sessions_revoked: sessions,
+        groups,
+    })
+}
+
+pub(super) async fn offboarded_at(c: &Client, account: Id) -> Result<Option<i64>, StoreError> {
+    Ok(c.query_opt(
+        "SELECT at FROM offboarded WHERE account_id = $1",
+        &[&account.0.as_slice()],
+    )
+    .await
+    .map_err(be)?
+    .map(|r| r.get(0)))
+}

@@ -1,0 +1,189 @@
+//! The audit chain in SQLite: appends run in an immediate transaction, so entries of a team
+//! get consecutive sequence numbers and each links to the one before.
+use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
+use tessera_protocol::{AuditAction, AuditEntry, AuditEvent, AuditPage, AuditQuery, Blob, Id};
+
+use super::be;
+use crate::store::{actor_from, actor_parts, id_from, StoreError};
+
+/// Schema: the log and triggers that refuse to change or delete an entry.
+pub(super) const MIGRATION: &str = "CREATE TABLE audit_log (
+         team_id BLOB NOT NULL REFERENCES teams(id),
+         seq INTEGER NOT NULL,
+         at INTEGER NOT NULL,
+         actor_kind INTEGER NOT NULL,
+         actor_id BLOB,
+         action TEXT NOT NULL,
+         item_id BLOB,
+         group_id BLOB,
+         subject BLOB,
+         detail TEXT NOT NULL,
+         prev BLOB NOT NULL,
+         hash BLOB NOT NULL,
+         PRIMARY KEY (team_id, seq)
+     ) WITHOUT ROWID;
+     CREATE INDEX audit_actor ON audit_log(team_id, actor_id, seq);
+     CREATE INDEX audit_item ON audit_log(team_id, item_id, seq);
+     CREATE INDEX audit_subject ON audit_log(team_id, subject, seq);
+     CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit_log
+     BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+     CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit_log
+     BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;";
+
+pub(super) fn append(
+    conn: &mut Connection,
+    team: Id,
+    at: i64,
+    events: Vec<AuditEvent>,
+) -> Result<(), StoreError> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(be)?;
+    let head: Option<(i64, Vec<u8>)> = tx
+        .query_row(
+            "SELECT seq, hash FROM audit_log WHERE team_id = ?1 ORDER BY seq DESC LIMIT 1",
+            [team.0],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()
+        .map_err(be)?;
+    let (mut seq, mut prev) = match head {
+        Some((s, h)) => (
+            s as u64,
+            <[u8; 32]>::try_from(h.as_slice())
+                .map_err(|_| StoreError::Backend("an audit hash is not 32 bytes".into()))?,
+        ),
+        None => (0, [0; 32]),
+    };
+    {
+        let mut ins = tx
+            .prepare_cached(
+                "INSERT INTO audit_log (team_id, seq, at, actor_kind, actor_id, action, item_id,
+                     group_id, subject, detail, prev, hash)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+            )
+            .map_err(be)?;
+        for ev in events {
+            seq += 1;
+            let e = ev.chain(&team, seq, at, prev);
+            let (kind, actor) = actor_parts(e.actor);
+            ins.execute(params![
+                team.0,
+                seq as i64,
+                at,
+                kind,
+                actor,
+                e.action.as_str(),
+                e.item_id.map(|i| i.0),
+                e.group_id.map(|i| i.0),
+                e.subject.map(|i| i.0),
+                e.detail,
+                e.prev.0,
+                e.hash.0,
+            ])
+            .map_err(be)?;
+            prev.copy_from_slice(&e.hash.0);
+        }
+    }
+    tx.commit().map_err(be)
+}
+
+fn opt_id(v: Option<Vec<u8>>) -> Result<Option<Id>, StoreError> {
+    v.map(|b| id_from(&b)).transpose()
+}
+
+/// The raw columns of one entry.
+type RawEntry = (
+    i64,
+    i64,
+    i64,
+    Option<Vec<u8>>,
+    String,
+    Option<Vec<u8>>,
+    Option<Vec<u8>>,
+    Option<Vec<u8>>,
+    String,
+    Vec<u8>,
+    Vec<u8>,
+);
+
+fn raw(r: &Row<'_>) -> rusqlite::Result<RawEntry> {
+    Ok((
+        r.get(0)?,
+        r.get(1)?,
+        r.get(2)?,
+        r.get(3)?,
+        r.get(4)?,
+        r.get(5)?,
+        r.get(6)?,
+        r.get(7)?,
+        r.get(8)?,
+        r.get(9)?,
+        r.get(10)?,
+    ))
+}
+
+fn entry(raw: RawEntry) -> Result<AuditEntry, StoreError> {
+    let (seq, at, kind, actor, action, item, group, subject, detail, prev, hash) = raw;
+    Ok(AuditEntry {
+        seq: seq as u64,
+        at,
+        actor: actor_from(kind, actor.as_deref())?,
+        action: AuditAction::parse(&action).ok_or_else(|| {
+            StoreError::Backend(format!("an audit entry has an unknown action {action:?}").into())
+        })?,
+        item_id: opt_id(item)?,
+        group_id: opt_id(group)?,
+        subject: opt_id(subject)?,
+        detail,
+        prev: Blob(prev),
+        hash: Blob(hash),
+    })
+}
+
+pub(super) fn page(
+    conn: &Connection,
+    team: Id,
+    q: &AuditQuery,
+    limit: usize,
+) -> Result<AuditPage, StoreError> {
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT seq, at, actor_kind, actor_id, action, item_id, group_id, subject, detail,
+                 prev, hash
+             FROM audit_log
+             WHERE team_id = ?1 AND seq > ?2
+               AND (?3 IS NULL OR actor_id = ?3)
+               AND (?4 IS NULL OR item_id = ?4)
+               AND (?5 IS NULL OR actor_id = ?5 OR subject = ?5)
+               AND (?6 IS NULL OR at >= ?6)
+               AND (?7 IS NULL OR at < ?7)
+             ORDER BY seq LIMIT ?8",
+        )
+        .map_err(be)?;
+    let rows = stmt
+        .query_map(
+            params![
+                team.0,
+                q.after as i64,
+                q.actor.map(|i| i.0),
+                q.item.map(|i| i.0),
+                q.account.map(|i| i.0),
+                q.since,
+                q.until,
+                (limit + 1) as i64
+            ],
+            raw,
+        )
+        .map_err(be)?;
+    let mut entries = Vec::new();
+    for r in rows {
+        entries.push(entry(r.map_err(be)?)?);
+    }
+    let more = entries.len() > limit;
+    entries.truncate(limit);
+    Ok(AuditPage { entries, more })
+}
