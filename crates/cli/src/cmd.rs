@@ -8,6 +8,7 @@ use tessera_core::paths::VaultDir;
 
 use crate::output::Output;
 
+mod audit;
 mod group;
 mod items;
 mod keys;
@@ -100,6 +101,12 @@ pub enum Command {
         /// The item (title or id).
         item: String,
     },
+    /// The team's audit log (team admins): filter it, or `audit verify` its hash chain.
+    Audit(audit::AuditArgs),
+    /// The offboarding review of a member (team admins); `--revoke` ends their access.
+    Offboard(audit::OffboardArgs),
+    /// Items overdue under their rotation policy, personal and shared.
+    Rotation,
     /// Serve the agent in the foreground (started by `tessera unlock`).
     #[command(hide = true)]
     Agent(vault::AgentArgs),
@@ -139,6 +146,9 @@ pub fn run(command: Command, dir: &VaultDir, out: &Output) -> Result<ExitCode> {
         Command::Share(a) => group::share(&a, dir, out),
         Command::Unshare(a) => group::unshare(&a, dir, out),
         Command::Access { item } => group::access(&item, dir, out),
+        Command::Audit(a) => audit::audit(&a, dir, out),
+        Command::Offboard(a) => audit::offboard(&a, dir, out),
+        Command::Rotation => audit::rotation(dir, out),
     }
     .map(|code| code.unwrap_or(ExitCode::SUCCESS))
 }

@@ -236,6 +236,39 @@ pub enum Request {
         /// The item (title or id).
         item: String,
     },
+    /// The items of a group.
+    GroupItems {
+        /// The group (name or id).
+        group: String,
+    },
+    /// One item of a group; revealing it is recorded in the team's audit log.
+    GroupItem {
+        /// The group (name or id).
+        group: String,
+        /// The item (title or id).
+        item: String,
+        /// Include concealed values.
+        reveal: bool,
+    },
+    /// The team's audit log (team admins).
+    Audit {
+        /// The filters.
+        filter: crate::vault::AuditFilter,
+    },
+    /// Verify the audit log's hash chain (team admins).
+    AuditVerify,
+    /// The offboarding review of a member (team admins).
+    Offboarding {
+        /// The member (e-mail or account id).
+        member: String,
+    },
+    /// Offboard a member: sessions, memberships, new key epochs (team admins).
+    Offboard {
+        /// The member (e-mail or account id).
+        member: String,
+    },
+    /// Items overdue under their rotation policy.
+    Rotation,
 }
 
 /// The closed set of error codes on the wire.

@@ -24,11 +24,15 @@ use crate::store::{Store, VersionRow};
 mod audit;
 mod groups;
 mod header;
+mod offboard;
 mod sync;
 
 pub use audit::{AuditFilter, AuditRow, AuditVerdict};
 pub use groups::{AccessView, GroupKeyring, GroupView, MemberView, SharedItem};
 pub use header::Header;
+pub use offboard::{
+    ExposedSecret, OffboardOutcome, OffboardingReport, RotationDue, UnreadableGroup, WindowView,
+};
 pub use sync::{root_fingerprint, Credentials, LinkInfo, SyncReport};
 
 const META_HEADER: &str = "header";

@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use anyhow::Result;
-use tessera_core::agent::Request;
+use tessera_core::agent::{ItemSummary, ItemView, Request};
 use tessera_core::paths::VaultDir;
 use tessera_core::vault::{AccessView, GroupView, MemberView};
 use tessera_protocol::GroupRole;
@@ -59,6 +59,22 @@ pub enum GroupCommand {
     },
     /// Change a member's role or expiry (group admins).
     Role(MemberArgs),
+    /// The items of a group.
+    Items {
+        /// The group (name or id).
+        group: String,
+    },
+    /// Show one item of a group (concealed values hidden unless --reveal, which is recorded
+    /// in the team's audit log).
+    Show {
+        /// The group (name or id).
+        group: String,
+        /// The item (title or id).
+        item: String,
+        /// Show concealed values.
+        #[arg(long)]
+        reveal: bool,
+    },
 }
 
 /// A member, a role and an optional expiry.
@@ -175,6 +191,39 @@ pub fn group(c: GroupCommand, dir: &VaultDir, out: &Output) -> Result<Option<Exi
                     until(m.expires_at)
                 )
             })?;
+        }
+        GroupCommand::Items { group } => {
+            let items: Vec<ItemSummary> = client.call(&Request::GroupItems {
+                group: group.clone(),
+            })?;
+            out.show(&items, |w| {
+                if items.is_empty() {
+                    writeln!(w, "{group} holds no items.")?;
+                }
+                for i in &items {
+                    writeln!(
+                        w,
+                        "{:<32} {:<12} {}  {}",
+                        i.title,
+                        i.kind.label(),
+                        i.subtitle,
+                        i.id
+                    )?;
+                }
+                Ok(())
+            })?;
+        }
+        GroupCommand::Show {
+            group,
+            item,
+            reveal,
+        } => {
+            let v: ItemView = client.call(&Request::GroupItem {
+                group,
+                item,
+                reveal,
+            })?;
+            out.show(&v, |w| super::items::print_item(w, &v))?;
         }
         GroupCommand::Remove { group, member } => {
             let g: GroupView = client.call(&Request::GroupRemove {

@@ -341,7 +341,7 @@ pub fn show(a: &ShowArgs, dir: &VaultDir, out: &Output) -> Result<Option<ExitCod
 }
 
 /// The text form of an item.
-fn print_item(w: &mut dyn std::io::Write, v: &ItemView) -> std::io::Result<()> {
+pub(super) fn print_item(w: &mut dyn std::io::Write, v: &ItemView) -> std::io::Result<()> {
     writeln!(w, "{}  ({})", v.title, v.kind.label())?;
     writeln!(w, "  id          {}", v.id)?;
     let width = v

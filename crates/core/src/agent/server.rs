@@ -11,7 +11,7 @@ use serde::Serialize;
 use tessera_crypto::kdf::KdfParams;
 use zeroize::{Zeroize, Zeroizing};
 
-use super::view::{self, HistoryView, ItemView, StatusView};
+use super::view::{self, HistoryView, ItemSummary, ItemView, StatusView};
 use super::{AgentError, ErrorCode, Request, MAX_LINE, PROTOCOL_VERSION};
 use crate::error::Error;
 use crate::paths::VaultDir;
@@ -715,10 +715,43 @@ fn handle_groups(st: &mut State, request: Request) -> Reply {
         }
         Request::Unshare { item, group } => ok(&unlocked_mut(st)?.unshare(&item, &group)?.to_hex()),
         Request::Access { item } => ok(&unlocked(st)?.access(&item)?),
+        Request::GroupItems { group } => {
+            let items = unlocked(st)?.group_items(&group)?;
+            ok(&items
+                .iter()
+                .map(|i| ItemSummary::of(&shared_as_item(i)))
+                .collect::<Vec<_>>())
+        }
+        Request::GroupItem {
+            group,
+            item,
+            reveal,
+        } => {
+            let it = unlocked(st)?.group_item(&group, &item, reveal)?;
+            ok(&ItemView::of(&shared_as_item(&it), reveal, vault::now()))
+        }
+        Request::Audit { filter } => ok(&unlocked(st)?.audit(&filter)?),
+        Request::AuditVerify => ok(&unlocked_mut(st)?.audit_verify()?),
+        Request::Offboarding { member } => ok(&unlocked(st)?.offboarding(&member)?),
+        Request::Offboard { member } => ok(&unlocked(st)?.offboard(&member)?),
+        Request::Rotation => ok(&unlocked(st)?.rotation_report()?),
         _ => Err(AgentError {
             code: ErrorCode::Internal,
             message: "not a group request".into(),
         }),
+    }
+}
+
+/// A shared item in the shape of a personal one, for the same views.
+fn shared_as_item(s: &crate::vault::SharedItem) -> crate::item::Item {
+    crate::item::Item {
+        id: s.id,
+        version: s.version,
+        created_at: s.updated_at,
+        updated_at: s.updated_at,
+        secret_changed_at: s.secret_changed_at,
+        trashed_at: None,
+        data: s.data.duplicate(),
     }
 }
 

@@ -48,6 +48,13 @@ pub struct AuditRow {
     pub detail: String,
 }
 
+impl AuditRow {
+    /// The action's name.
+    pub fn action_name(&self) -> &'static str {
+        self.action.as_str()
+    }
+}
+
 /// The outcome of `audit verify`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct AuditVerdict {

@@ -35,7 +35,8 @@ use crate::remote::Remote;
 
 mod version;
 
-use version::{key_ad, name_ad, open_item, prev_ad, seal_item};
+pub(super) use version::open_item;
+use version::{key_ad, name_ad, prev_ad, seal_item};
 
 /// What the group code needs from the server link.
 pub(crate) struct TeamContext {
@@ -98,6 +99,8 @@ pub struct SharedItem {
     pub epoch: u64,
     /// Unix time of the version.
     pub updated_at: i64,
+    /// Unix time the concealed values last changed.
+    pub secret_changed_at: i64,
     /// The content.
     pub data: ItemData,
 }
@@ -132,8 +135,8 @@ impl GroupKeyring {
 }
 
 /// A group's keys by epoch, opened.
-struct GroupKeys {
-    info: proto::GroupInfo,
+pub(super) struct GroupKeys {
+    pub(super) info: proto::GroupInfo,
     keys: BTreeMap<u64, SymmetricKey>,
 }
 
@@ -158,7 +161,7 @@ fn remote_not_found(e: Error, what: &str) -> Error {
     }
 }
 
-fn group_view(team: &[u8; 16], g: &GroupKeys) -> Result<GroupView> {
+pub(super) fn group_view(team: &[u8; 16], g: &GroupKeys) -> Result<GroupView> {
     let (epoch, key) = g.current()?;
     let id = g.info.group_id;
     let sealed = Sealed::from_bytes(g.info.name.0.clone())
@@ -223,7 +226,7 @@ fn put_certificate(ctx: &TeamContext, account: Id, chain: &CertChain) -> Result<
     Ok(())
 }
 
-fn fetch_members(ctx: &TeamContext, group: &str) -> Result<Vec<MemberView>> {
+pub(super) fn fetch_members(ctx: &TeamContext, group: &str) -> Result<Vec<MemberView>> {
     let members: Vec<proto::GroupMember> =
         ctx.remote.get(&format!("/v1/groups/{group}/members"))?;
     Ok(members
@@ -237,7 +240,7 @@ fn fetch_members(ctx: &TeamContext, group: &str) -> Result<Vec<MemberView>> {
         .collect())
 }
 
-fn pull_group(ctx: &TeamContext, group: &str) -> Result<Vec<proto::ItemRecord>> {
+pub(super) fn pull_group(ctx: &TeamContext, group: &str) -> Result<Vec<proto::ItemRecord>> {
     let mut latest: BTreeMap<Id, proto::ItemRecord> = BTreeMap::new();
     let mut cursor = 0;
     loop {
@@ -300,7 +303,7 @@ impl Vault {
         Ok(GroupKeys { info, keys })
     }
 
-    fn fetch_groups(&self, ctx: &TeamContext) -> Result<Vec<GroupKeys>> {
+    pub(super) fn fetch_groups(&self, ctx: &TeamContext) -> Result<Vec<GroupKeys>> {
         let infos: Vec<proto::GroupInfo> = ctx.remote.get("/v1/groups")?;
         let out = infos
             .into_iter()
@@ -577,6 +580,20 @@ impl Vault {
             .find(|m| m.email.eq_ignore_ascii_case(who.trim()) || m.account_id == who.trim())
             .ok_or_else(|| Error::NotFound(format!("{who:?} is not a member of {}", view.name)))?;
         let gone = Id::parse(&gone.account_id).expect("the server's ids are valid");
+        self.rotate_key(&ctx, &keys, view, &members, Some(gone))
+    }
+
+    /// Start a new epoch of a group whose key is sealed to every live member but `gone` (who is
+    /// removed with it, if given), each checked against their certificate first.
+    pub(super) fn rotate_key(
+        &self,
+        ctx: &TeamContext,
+        keys: &GroupKeys,
+        view: GroupView,
+        members: &[MemberView],
+        gone: Option<Id>,
+    ) -> Result<GroupView> {
+        let gone_hex = gone.map(|g| g.to_hex());
         let directory: Vec<proto::DirectoryEntry> = ctx
             .remote
             .get(&format!("/v1/teams/{}/directory", Id(ctx.team_id)))?;
@@ -586,11 +603,14 @@ impl Vault {
         let key = SymmetricKey::generate();
         let me = Id(self.account_id());
         let mut sealed = Vec::new();
-        for m in members.iter().filter(|m| m.account_id != gone.to_hex()) {
+        for m in members
+            .iter()
+            .filter(|m| Some(&m.account_id) != gone_hex.as_ref())
+        {
             let (account, exchange) = if m.account_id == me.to_hex() {
                 (me, self.keyset.exchange_public())
             } else {
-                verified_member(&ctx, &directory, &m.email)?
+                verified_member(ctx, &directory, &m.email)?
             };
             sealed.push(proto::MemberKey {
                 account_id: account,
@@ -602,7 +622,7 @@ impl Vault {
             });
         }
         let req = proto::RotateRequest {
-            remove: vec![gone],
+            remove: gone.into_iter().collect(),
             epoch,
             name: Blob(
                 envelope::seal(
@@ -657,6 +677,50 @@ impl Vault {
             .collect();
         tessera_crypto::scrub_stack();
         items
+    }
+
+    /// One item of a group by title or id. With `reveal`, the reveal is first recorded in the
+    /// team's audit log (and refused when it cannot be), so the log tells who saw which secret.
+    pub fn group_item(&self, group: &str, item: &str, reveal: bool) -> Result<SharedItem> {
+        let ctx = self.team_context()?;
+        let (keys, view) = self.find_group(&ctx, group)?;
+        let q = item.trim();
+        let mut found = Vec::new();
+        for r in pull_group(&ctx, &view.id)?.iter().filter(|r| !r.deleted) {
+            let (it, _) = open_item(&ctx.team_id, &keys, r)?;
+            if it.id.to_hex() == q.to_ascii_lowercase() || it.data.title.eq_ignore_ascii_case(q) {
+                found.push(it);
+            }
+        }
+        tessera_crypto::scrub_stack();
+        let it = match found.len() {
+            0 => {
+                return Err(Error::NotFound(format!(
+                    "no item {q:?} in group {} (`tessera group items {}`)",
+                    view.name, view.name
+                )))
+            }
+            1 => found.pop().expect("one"),
+            count => {
+                return Err(Error::Ambiguous {
+                    query: q.to_owned(),
+                    count,
+                })
+            }
+        };
+        if reveal {
+            self.report_events(
+                &ctx,
+                vec![proto::ClientEvent {
+                    action: proto::AuditAction::Reveal,
+                    item_id: Id(it.id.0),
+                    group_id: Some(keys.info.group_id),
+                    field: "all".into(),
+                    at: now(),
+                }],
+            )?;
+        }
+        Ok(it)
     }
 
     /// Share a personal item into a group: it is sealed under the group's current key, pushed to
@@ -714,6 +778,7 @@ impl Vault {
             version: 1,
             epoch: current.0,
             updated_at: now(),
+            secret_changed_at,
             data,
         })
     }

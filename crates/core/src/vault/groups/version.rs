@@ -113,7 +113,7 @@ pub(super) fn seal_item(
 
 /// Open one version of a shared item; [`Error::Tampered`] names it when it does not
 /// authenticate, or when it was sealed under an epoch whose key this member does not hold.
-pub(super) fn open_item(
+pub(in crate::vault) fn open_item(
     team: &[u8; 16],
     keys: &GroupKeys,
     rec: &proto::ItemRecord,
@@ -167,6 +167,7 @@ pub(super) fn open_item(
             version: rec.version,
             epoch,
             updated_at: created_at,
+            secret_changed_at,
             data,
         },
         secret_changed_at,
