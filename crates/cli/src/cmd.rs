@@ -8,6 +8,7 @@ use tessera_core::paths::VaultDir;
 
 use crate::output::Output;
 
+mod access_request;
 mod group;
 mod items;
 mod keys;
@@ -100,6 +101,17 @@ pub enum Command {
         /// The item (title or id).
         item: String,
     },
+    /// Ask a group's admins for time-boxed access to the group.
+    RequestAccess(access_request::RequestArgs),
+    /// Access requests: pending ones of groups you administer, and your own with their status.
+    Requests,
+    /// Approve an access request (group admins).
+    Approve(access_request::ApproveArgs),
+    /// Deny an access request (group admins).
+    Deny {
+        /// The request (its id or first characters, from `tessera requests`).
+        request: String,
+    },
     /// Serve the agent in the foreground (started by `tessera unlock`).
     #[command(hide = true)]
     Agent(vault::AgentArgs),
@@ -139,6 +151,10 @@ pub fn run(command: Command, dir: &VaultDir, out: &Output) -> Result<ExitCode> {
         Command::Share(a) => group::share(&a, dir, out),
         Command::Unshare(a) => group::unshare(&a, dir, out),
         Command::Access { item } => group::access(&item, dir, out),
+        Command::RequestAccess(a) => access_request::request(&a, dir, out),
+        Command::Requests => access_request::list(dir, out),
+        Command::Approve(a) => access_request::approve(&a, dir, out),
+        Command::Deny { request } => access_request::deny(&request, dir, out),
     }
     .map(|code| code.unwrap_or(ExitCode::SUCCESS))
 }

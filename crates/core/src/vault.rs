@@ -25,7 +25,7 @@ mod groups;
 mod header;
 mod sync;
 
-pub use groups::{AccessView, GroupKeyring, GroupView, MemberView, SharedItem};
+pub use groups::{AccessRequestView, AccessView, GroupKeyring, GroupView, MemberView, SharedItem};
 pub use header::Header;
 pub use sync::{root_fingerprint, Credentials, LinkInfo, SyncReport};
 

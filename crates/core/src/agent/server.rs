@@ -685,7 +685,7 @@ fn handle(shared: &Shared, st: &mut State, request: Request) -> Reply {
             )?;
             ok(&status(shared, st)?)
         }
-        // Certify, Group*, Share, Unshare, Access.
+        // Certify, Group*, Share, Unshare, Access, access requests.
         request => handle_groups(st, request),
     }
 }
@@ -715,6 +715,19 @@ fn handle_groups(st: &mut State, request: Request) -> Reply {
         }
         Request::Unshare { item, group } => ok(&unlocked_mut(st)?.unshare(&item, &group)?.to_hex()),
         Request::Access { item } => ok(&unlocked(st)?.access(&item)?),
+        Request::RequestAccess {
+            group,
+            role,
+            duration_secs,
+            reason,
+        } => ok(&unlocked(st)?.request_access(&group, role, duration_secs, reason.as_deref())?),
+        Request::AccessRequests => ok(&unlocked(st)?.access_requests()?),
+        Request::ApproveAccess {
+            request,
+            role,
+            duration_secs,
+        } => ok(&unlocked(st)?.approve_access(&request, role, duration_secs)?),
+        Request::DenyAccess { request } => ok(&unlocked(st)?.deny_access(&request)?),
         _ => Err(AgentError {
             code: ErrorCode::Internal,
             message: "not a group request".into(),
