@@ -238,7 +238,7 @@ pub enum Request {
     },
     /// Ask for time-boxed access to a group.
     RequestAccess {
-        /// The group (id, or the name of a group whose keys you hold).
+        /// The group (id, or the name of a group you are a live member of).
         group: String,
         /// The role asked for (viewer or editor).
         role: tessera_protocol::GroupRole,

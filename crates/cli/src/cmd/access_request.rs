@@ -32,8 +32,8 @@ impl From<RequestRole> for GroupRole {
 /// Arguments of `request-access`.
 #[derive(clap::Args)]
 pub struct RequestArgs {
-    /// The group's id (a member sees it in `tessera group list`), or the name of a group
-    /// whose keys you still hold.
+    /// The group's id (a member sees it in `tessera group list`), or its name when you are a
+    /// member asking for another role.
     group: String,
     /// How long: `90s`, `30m`, `8h`, `7d` (at most 30 days).
     #[arg(long = "for", value_name = "DURATION")]

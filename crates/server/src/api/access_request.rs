@@ -9,7 +9,8 @@
 //! A requester has at most one pending request per group; a live admin cannot ask (they set
 //! their own membership), nor a live member for the role they already have (409). A request
 //! lapses after [`access_limits::PENDING_SECS`] undecided. Approval sets the membership to the
-//! requested (or the admin's) role until now plus the requested (or the admin's) duration, in
+//! requested (or the admin's) role until now plus the requested duration (or the admin's, any
+//! from one minute to 30 days: an admin could set any membership anyway), in
 //! the same transaction that marks the request approved, so a request is approved at most once
 //! (409 afterwards) and a lapsed one never (409). The approval replaces any current membership
 //! of the requester: when the granted access ends they keep nothing of the group.

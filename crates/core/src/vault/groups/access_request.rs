@@ -2,7 +2,7 @@
 //! (group admins) approve or deny them.
 //!
 //! A requester refers to the group by its id: the group's name is sealed under the group key,
-//! which they do not hold (a member who still holds the group's keys may use the name). The
+//! which they do not hold (a live member asking for another role may use the name). The
 //! reason they type is never sent in clear: it is sealed ([`tessera_crypto::seal`]) to the
 //! X25519 key of each live admin of the group whose certificate chain verifies up to the
 //! pinned team root, with associated data naming the team, the group, the request, the
@@ -172,8 +172,8 @@ impl Vault {
             .map_err(|_| tampered())
     }
 
-    /// Ask for `role` in a group for `duration_secs` (a group id, or the name of a group whose
-    /// keys you hold), with an optional reason sealed to the group's admins.
+    /// Ask for `role` in a group for `duration_secs` (a group id, or the name of a group you
+    /// are a live member of), with an optional reason sealed to the group's admins.
     pub fn request_access(
         &self,
         group: &str,
