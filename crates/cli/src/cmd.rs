@@ -8,6 +8,7 @@ use tessera_core::paths::VaultDir;
 
 use crate::output::Output;
 
+mod access_request;
 mod audit;
 mod group;
 mod items;
@@ -107,6 +108,17 @@ pub enum Command {
     Offboard(audit::OffboardArgs),
     /// Items overdue under their rotation policy, personal and shared.
     Rotation,
+    /// Ask a group's admins for time-boxed access to the group.
+    RequestAccess(access_request::RequestArgs),
+    /// Access requests: pending ones of groups you administer, and your own with their status.
+    Requests,
+    /// Approve an access request (group admins).
+    Approve(access_request::ApproveArgs),
+    /// Deny an access request (group admins).
+    Deny {
+        /// The request (its id or first characters, from `tessera requests`).
+        request: String,
+    },
     /// Serve the agent in the foreground (started by `tessera unlock`).
     #[command(hide = true)]
     Agent(vault::AgentArgs),
@@ -149,6 +161,10 @@ pub fn run(command: Command, dir: &VaultDir, out: &Output) -> Result<ExitCode> {
         Command::Audit(a) => audit::audit(&a, dir, out),
         Command::Offboard(a) => audit::offboard(&a, dir, out),
         Command::Rotation => audit::rotation(dir, out),
+        Command::RequestAccess(a) => access_request::request(&a, dir, out),
+        Command::Requests => access_request::list(dir, out),
+        Command::Approve(a) => access_request::approve(&a, dir, out),
+        Command::Deny { request } => access_request::deny(&request, dir, out),
     }
     .map(|code| code.unwrap_or(ExitCode::SUCCESS))
 }

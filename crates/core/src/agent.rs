@@ -269,6 +269,36 @@ pub enum Request {
     },
     /// Items overdue under their rotation policy.
     Rotation,
+    /// Ask for time-boxed access to a group.
+    RequestAccess {
+        /// The group (id, or the name of a group you are a live member of).
+        group: String,
+        /// The role asked for (viewer or editor).
+        role: tessera_protocol::GroupRole,
+        /// How long, seconds.
+        duration_secs: i64,
+        /// Why (sealed to the group's admins).
+        #[serde(default)]
+        reason: Option<String>,
+    },
+    /// Your access requests, and the pending ones of groups you administer.
+    AccessRequests,
+    /// Approve an access request (group admins).
+    ApproveAccess {
+        /// The request (id or unique prefix).
+        request: String,
+        /// A role other than the one asked for.
+        #[serde(default)]
+        role: Option<tessera_protocol::GroupRole>,
+        /// A duration other than the one asked for, seconds.
+        #[serde(default)]
+        duration_secs: Option<i64>,
+    },
+    /// Deny an access request (group admins).
+    DenyAccess {
+        /// The request (id or unique prefix).
+        request: String,
+    },
 }
 
 /// The closed set of error codes on the wire.

@@ -3,6 +3,8 @@
 //! Items ([`item`]) live in an encrypted SQLite vault ([`vault`]); an in-memory index
 //! ([`search`]) searches them; TOTP codes ([`totp`]), SSH keys ([`ssh`]) and passwords ([`generator`]) are generated here. The
 //! shell, the CLI and the agent call this crate only; it never prints, prompts or exits.
+//! With a team server the vault syncs, shares items through groups, and asks for and grants
+//! time-boxed group access ([`Vault::request_access`], [`Vault::approve_access`]).
 #![forbid(unsafe_code)]
 
 pub mod agent;

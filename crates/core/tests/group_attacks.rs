@@ -1,6 +1,7 @@
 //! A malicious team server (a test double) that substitutes a member's public key, drops or
 //! zeroes the signature on a member certificate, or presents a chain that does not reach the
-//! pinned team root: the client refuses to seal the group key to that member and says why.
+//! pinned team root: the client refuses to seal the group key to that member and says why,
+//! whether it adds the member or approves their access request.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod support;
@@ -136,12 +137,48 @@ fn answer(script: &Mutex<Script>, method: &str, path: &str, body: &[u8]) -> Stri
             }],
         }]);
     }
+    if path == "/v1/requests" {
+        return json(&vec![bobs_request(&s, false)]);
+    }
+    if path == format!("/v1/requests/{REQUEST}/approve") && method == "POST" {
+        let req: proto::ApproveAccessRequest = serde_json::from_slice(body).unwrap();
+        assert!(req.key.is_some());
+        let bob = s.bob.0;
+        s.sealed_to.push(format!("approve {bob}"));
+        return json(&bobs_request(&s, true));
+    }
     if path.contains("/members/") && method == "PUT" {
         s.sealed_to
             .push(path.rsplit('/').next().unwrap().to_owned());
         return "{}".into();
     }
     panic!("unexpected request {method} {path}");
+}
+
+/// Bob's pending request for viewer access to the group.
+const REQUEST: Id = Id([7; 16]);
+
+fn bobs_request(s: &Script, approved: bool) -> proto::AccessRequestInfo {
+    proto::AccessRequestInfo {
+        request_id: REQUEST,
+        group_id: s.group.as_ref().unwrap().group_id,
+        requester_id: s.bob.0,
+        requester_email: "bob@example.com".into(),
+        role: GroupRole::Viewer,
+        duration_secs: 3600,
+        created_at: 1,
+        expires_at: i64::MAX,
+        status: if approved {
+            proto::AccessRequestStatus::Approved
+        } else {
+            proto::AccessRequestStatus::Pending
+        },
+        decided_at: None,
+        decided_by: None,
+        granted_role: approved.then_some(GroupRole::Viewer),
+        granted_until: approved.then_some(i64::MAX),
+        reason: None,
+    }
 }
 
 fn json<T: serde::Serialize>(v: &T) -> String {
@@ -226,6 +263,13 @@ fn a_substituted_key_or_a_broken_certificate_is_refused() {
             "{tamper:?}: {e}"
         );
         assert!(e.to_string().contains(why), "{tamper:?}: {e}");
+        let e = vault
+            .approve_access(&REQUEST.to_hex(), None, None)
+            .unwrap_err();
+        assert!(
+            matches!(&e, Error::Untrusted { who, .. } if who == "bob@example.com"),
+            "approving with {tamper:?}: {e}"
+        );
         assert!(
             script.lock().unwrap().sealed_to.is_empty(),
             "{tamper:?}: a key was sealed to a member whose certificate does not verify"
@@ -237,5 +281,10 @@ fn a_substituted_key_or_a_broken_certificate_is_refused() {
     vault
         .group_add("Production", "bob@example.com", GroupRole::Viewer, None)
         .unwrap();
-    assert_eq!(script.lock().unwrap().sealed_to, vec![Id([5; 16]).to_hex()]);
+    let approved = vault.approve_access("0707", None, None).unwrap();
+    assert_eq!(approved.status, proto::AccessRequestStatus::Approved);
+    assert_eq!(
+        script.lock().unwrap().sealed_to,
+        vec![Id([5; 16]).to_hex(), format!("approve {}", Id([5; 16]))]
+    );
 }

@@ -1,8 +1,9 @@
 //! `tessera-protocol`: the JSON wire types of the Tessera team server API, shared by the
 //! client and the server, with the limits every request body is validated against.
 //!
-//! Everything a user typed travels only inside [`Blob`]s the client sealed; the server sees ids,
-//! sizes, timestamps, e-mail addresses (account identifiers) and who belongs where.
+//! Everything a user typed travels only inside [`Blob`]s the client sealed (the reason of an
+//! access request included); the server sees ids, sizes, timestamps, e-mail addresses (account
+//! identifiers) and who belongs where.
 //!
 //! Every request carries the header [`API_VERSION_HEADER`]; a server refuses a client of another
 //! major version with `unsupported_version`. Errors are `{"error": {"code", "message", "field"}}`
@@ -24,6 +25,7 @@ use std::fmt;
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 
+mod access_request;
 mod account;
 mod audit;
 mod error;
@@ -32,6 +34,7 @@ mod group;
 mod offboard;
 mod sync;
 
+pub use access_request::*;
 pub use account::*;
 pub use audit::*;
 pub use error::{ErrorBody, ErrorCode, ErrorDetail};

@@ -18,6 +18,7 @@ use tessera_protocol::{limits, ErrorBody, ErrorCode, Id, Validate};
 use crate::auth;
 use crate::store::{Account, LoginPolicy, Role, Session, Store, StoreError, Team};
 
+mod access_request;
 mod account;
 mod audit;
 mod events;
@@ -152,6 +153,17 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/v1/audit", get(audit::list))
         .route("/v1/audit/events", post(audit::report))
+        .route("/v1/groups/{group_id}/admins", get(access_request::admins))
+        .route(
+            "/v1/groups/{group_id}/requests",
+            get(access_request::pending).post(access_request::create),
+        )
+        .route("/v1/requests", get(access_request::list))
+        .route(
+            "/v1/requests/{request_id}/approve",
+            post(access_request::approve),
+        )
+        .route("/v1/requests/{request_id}/deny", post(access_request::deny))
         .fallback(not_found)
         .layer(middleware::from_fn(require_version));
     Router::new()

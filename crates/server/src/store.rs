@@ -10,6 +10,9 @@
 //! unique per account, so one account can never learn or overwrite another's items. Every change
 //! gets the next number of its team's sequence; pushes of one team are serialised on the team row,
 //! so changes commit in sequence order and a pull never skips one.
+//!
+//! Just-in-time access requests live in [`access_request`]: a sub-trait every store implements,
+//! one file per backend beside the backend's module.
 use std::future::Future;
 use std::pin::Pin;
 
@@ -19,8 +22,11 @@ use tessera_protocol::{
     PushChange, PushResult,
 };
 
+pub mod access_request;
 pub mod postgres;
 pub mod sqlite;
+
+pub use access_request::{AccessRequest, AccessRequests, Decision, NewAccessRequest};
 
 /// A boxed future returned by [`Store`] methods (object safe, `Send` for axum handlers).
 pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'a>>;
@@ -47,6 +53,15 @@ pub enum StoreError {
     /// The referenced team or account does not exist.
     #[error("not found")]
     NotFound,
+    /// The requester already has a pending access request for the group.
+    #[error("a pending access request for this group exists")]
+    AlreadyPending,
+    /// The access request was already approved or denied.
+    #[error("the access request was already decided")]
+    AlreadyDecided,
+    /// The access request lapsed before anyone decided it.
+    #[error("the access request expired")]
+    RequestExpired,
     /// The database failed (connection lost, disk full, corrupt file...). The source says why;
     /// it is logged, never shown to clients.
     #[error("the database failed")]
@@ -350,7 +365,7 @@ pub struct Rotation {
 }
 
 /// The server's storage. Every method is one transaction.
-pub trait Store: Send + Sync + 'static {
+pub trait Store: AccessRequests + Send + Sync + 'static {
     /// A random secret of this server installation (created on first use, shared by every node
     /// on the same database); keys the fake prelogin answers.
     fn server_secret(&self) -> StoreFuture<'_, [u8; 32]>;

@@ -6,10 +6,13 @@ mod support;
 use std::sync::Arc;
 
 use support::{Harness, Kind};
-use tessera_protocol::{AccountKeys, Blob, Id, KdfInfo, PushChange, PushResult};
+use tessera_protocol::{
+    AccessRequestStatus, AccountKeys, Blob, GroupRole, Id, KdfInfo, PushChange, PushResult,
+};
 use tessera_server::events::Change;
 use tessera_server::store::{
-    LoginPolicy, NewAccountRow, NewInvite, NewSession, Role, StoreError, Team,
+    Decision, LoginPolicy, NewAccessRequest, NewAccountRow, NewGroup, NewInvite, NewSession, Role,
+    SetMember, StoreError, Team,
 };
 use tessera_server::Store;
 
@@ -22,6 +25,7 @@ on_both_backends!(
     push_is_compare_and_set_with_team_sequence,
     pull_is_scoped_and_paged,
     a_committed_push_is_announced_once,
+    access_requests_are_decided_once,
 );
 
 fn run<F, Fut>(kind: Kind, case: F)
@@ -508,5 +512,206 @@ fn a_committed_push_is_announced_once(kind: Kind) {
             .unwrap();
         assert_eq!(got.seq, 3, "nothing was announced in between");
         assert!(rx.try_recv().is_err());
+    });
+}
+
+/// Join `email` to the team through an invitation; returns the account id.
+async fn join(s: &dyn Store, t: &Team, admin: Id, email: &str) -> Id {
+    let h: [u8; 32] = rand::random();
+    s.create_invite(NewInvite {
+        token_hash: h,
+        team_id: t.id,
+        email: email.into(),
+        created_by: admin,
+        created_at: 1000,
+        expires_at: 5000,
+    })
+    .await
+    .unwrap();
+    let a = account(t.id, email, Role::Member);
+    s.join_team(h, a.clone(), session(2000), 2000)
+        .await
+        .unwrap();
+    a.id
+}
+
+#[allow(clippy::too_many_lines)] // one story, told in order
+fn access_requests_are_decided_once(kind: Kind) {
+    run(kind, |s| async move {
+        let (t, ada, _) = setup(&*s, "ada@example.com").await;
+        let bob = join(&*s, &t, ada, "bob@example.com").await;
+        let carol = join(&*s, &t, ada, "carol@example.com").await;
+        let g = id(5);
+        s.create_group(NewGroup {
+            id: g,
+            team_id: t.id,
+            name: vec![1; 40],
+            created_by: ada,
+            key: vec![2; 80],
+            created_at: 2000,
+        })
+        .await
+        .unwrap();
+        let new = |rid: Id, who: Id, created_at: i64| NewAccessRequest {
+            id: rid,
+            team_id: t.id,
+            group_id: g,
+            requester: who,
+            role: GroupRole::Viewer,
+            duration_secs: 3600,
+            reasons: vec![(ada, b"sealed to ada".to_vec())],
+            created_at,
+            expires_at: created_at + 1000,
+        };
+        let (r1, r2) = (id(6), id(7));
+        s.create_access_request(new(r1, bob, 3000)).await.unwrap();
+        // One pending request per requester and group; the id is unique.
+        let e = s
+            .create_access_request(new(id(8), bob, 3001))
+            .await
+            .unwrap_err();
+        assert!(matches!(e, StoreError::AlreadyPending), "{e:?}");
+        let e = s
+            .create_access_request(new(r1, carol, 3001))
+            .await
+            .unwrap_err();
+        assert!(matches!(e, StoreError::IdTaken), "{e:?}");
+        s.create_access_request(new(r2, carol, 3002)).await.unwrap();
+
+        let got = s.access_request(r1).await.unwrap().unwrap();
+        assert_eq!(
+            (got.group_id, got.requester, got.requester_email.as_str()),
+            (g, bob, "bob@example.com")
+        );
+        assert_eq!(got.reasons, vec![(ada, b"sealed to ada".to_vec())]);
+        assert_eq!(got.status(3500), AccessRequestStatus::Pending);
+        assert_eq!(got.status(4000), AccessRequestStatus::Expired);
+        assert!(s.access_request(id(9)).await.unwrap().is_none());
+
+        let ids = |v: Vec<tessera_server::store::AccessRequest>| {
+            v.into_iter().map(|r| r.id).collect::<Vec<_>>()
+        };
+        assert_eq!(
+            ids(s.pending_access_requests(g, 3500).await.unwrap()),
+            vec![r1, r2]
+        );
+        assert!(s.pending_access_requests(g, 4002).await.unwrap().is_empty());
+        // Ada (a live admin) sees both; bob sees his own; nobody sees lapsed ones of others.
+        assert_eq!(
+            ids(s.access_requests_for(ada, 3500).await.unwrap()),
+            vec![r1, r2]
+        );
+        assert_eq!(
+            ids(s.access_requests_for(bob, 3500).await.unwrap()),
+            vec![r1]
+        );
+        assert!(s.access_requests_for(ada, 4002).await.unwrap().is_empty());
+        assert_eq!(
+            ids(s.access_requests_for(bob, 4002).await.unwrap()),
+            vec![r1]
+        );
+
+        // Approval writes the membership and the decision together.
+        let grant = |who: Id, epoch: u64, key: Option<Vec<u8>>| SetMember {
+            group: g,
+            account: who,
+            role: GroupRole::Editor,
+            expires_at: Some(3500 + 60),
+            epoch,
+            key,
+            by: ada,
+            now: 3500,
+        };
+        let approve = |rid: Id, grant: SetMember| Decision {
+            request: rid,
+            by: ada,
+            now: 3500,
+            grant: Some(grant),
+        };
+        // A stale epoch or a missing key changes nothing.
+        let e = s
+            .decide_access_request(approve(r1, grant(bob, 2, Some(vec![3; 80]))))
+            .await
+            .unwrap_err();
+        assert!(matches!(e, StoreError::StaleEpoch), "{e:?}");
+        let e = s
+            .decide_access_request(approve(r1, grant(bob, 1, None)))
+            .await
+            .unwrap_err();
+        assert!(matches!(e, StoreError::NotFound), "{e:?}");
+        assert!(s.membership(g, bob).await.unwrap().is_none());
+        assert!(s
+            .access_request(r1)
+            .await
+            .unwrap()
+            .unwrap()
+            .is_pending(3500));
+
+        let done = s
+            .decide_access_request(approve(r1, grant(bob, 1, Some(vec![3; 80]))))
+            .await
+            .unwrap();
+        assert_eq!(done.status(3500), AccessRequestStatus::Approved);
+        assert_eq!(
+            (
+                done.decided_at,
+                done.decided_by,
+                done.granted_role,
+                done.granted_until
+            ),
+            (Some(3500), Some(ada), Some(GroupRole::Editor), Some(3560))
+        );
+        let m = s.membership(g, bob).await.unwrap().unwrap();
+        assert_eq!((m.role, m.expires_at), (GroupRole::Editor, Some(3560)));
+        assert!(m.is_live(3559) && !m.is_live(3560));
+        let bobs = s.groups_of(bob, 3500).await.unwrap();
+        assert_eq!(bobs[0].keys[0].wrapped, Blob(vec![3; 80]));
+        assert!(s.groups_of(bob, 3560).await.unwrap().is_empty());
+        // Decided once: neither a second approval nor a denial.
+        let e = s
+            .decide_access_request(approve(r1, grant(bob, 1, Some(vec![4; 80]))))
+            .await
+            .unwrap_err();
+        assert!(matches!(e, StoreError::AlreadyDecided), "{e:?}");
+        let deny = |rid: Id, now: i64| Decision {
+            request: rid,
+            by: ada,
+            now,
+            grant: None,
+        };
+        let e = s.decide_access_request(deny(r1, 3500)).await.unwrap_err();
+        assert!(matches!(e, StoreError::AlreadyDecided), "{e:?}");
+        assert_eq!(
+            s.membership(g, bob).await.unwrap().unwrap().expires_at,
+            Some(3560)
+        );
+        // Bob may ask again once his request is decided.
+        s.create_access_request(new(id(10), bob, 3600))
+            .await
+            .unwrap();
+
+        // A lapsed request cannot be decided; a denial writes no membership.
+        let e = s.decide_access_request(deny(r2, 4002)).await.unwrap_err();
+        assert!(matches!(e, StoreError::RequestExpired), "{e:?}");
+        let e = s
+            .decide_access_request(Decision {
+                now: 4002,
+                ..approve(r2, grant(carol, 1, Some(vec![5; 80])))
+            })
+            .await
+            .unwrap_err();
+        assert!(matches!(e, StoreError::RequestExpired), "{e:?}");
+        assert!(s.membership(g, carol).await.unwrap().is_none());
+        let r3 = id(11);
+        s.create_access_request(new(r3, carol, 4002)).await.unwrap();
+        let denied = s.decide_access_request(deny(r3, 4100)).await.unwrap();
+        assert_eq!(denied.status(4100), AccessRequestStatus::Denied);
+        assert_eq!(denied.granted_until, None);
+        assert!(s.membership(g, carol).await.unwrap().is_none());
+        let e = s
+            .decide_access_request(deny(id(12), 4100))
+            .await
+            .unwrap_err();
+        assert!(matches!(e, StoreError::NotFound), "{e:?}");
     });
 }

@@ -685,7 +685,7 @@ fn handle(shared: &Shared, st: &mut State, request: Request) -> Reply {
             )?;
             ok(&status(shared, st)?)
         }
-        // Certify, Group*, Share, Unshare, Access.
+        // Certify, Group*, Share, Unshare, Access, access requests.
         request => handle_groups(st, request),
     }
 }
@@ -735,6 +735,19 @@ fn handle_groups(st: &mut State, request: Request) -> Reply {
         Request::Offboarding { member } => ok(&unlocked(st)?.offboarding(&member)?),
         Request::Offboard { member } => ok(&unlocked(st)?.offboard(&member)?),
         Request::Rotation => ok(&unlocked(st)?.rotation_report()?),
+        Request::RequestAccess {
+            group,
+            role,
+            duration_secs,
+            reason,
+        } => ok(&unlocked(st)?.request_access(&group, role, duration_secs, reason.as_deref())?),
+        Request::AccessRequests => ok(&unlocked(st)?.access_requests()?),
+        Request::ApproveAccess {
+            request,
+            role,
+            duration_secs,
+        } => ok(&unlocked(st)?.approve_access(&request, role, duration_secs)?),
+        Request::DenyAccess { request } => ok(&unlocked(st)?.deny_access(&request)?),
         _ => Err(AgentError {
             code: ErrorCode::Internal,
             message: "not a group request".into(),

@@ -17,6 +17,9 @@
 //! A shared item version is sealed like a personal one, with its own random item key, but the
 //! item key is wrapped by the group key of the epoch and every associated data names the team
 //! and the group. Group names are sealed under the current group key.
+//!
+//! Just-in-time access (asking for time-boxed membership, and approving it) is in
+//! [`access_request`].
 use std::collections::BTreeMap;
 
 use ed25519_dalek::SigningKey;
@@ -33,8 +36,10 @@ use crate::error::{Error, Result};
 use crate::item::{ItemData, ItemId};
 use crate::remote::Remote;
 
+mod access_request;
 mod version;
 
+pub use access_request::AccessRequestView;
 pub(super) use version::open_item;
 use version::{key_ad, name_ad, prev_ad, seal_item};
 
@@ -324,9 +329,15 @@ impl Vault {
             }
         }
         match found.len() {
-            0 => Err(Error::NotFound(format!(
-                "no group {q:?} among yours (`tessera group list`)"
-            ))),
+            0 => {
+                // A group id you lost access to: let the server say why (expired, removed).
+                if let Some(id) = Id::parse(&q.to_ascii_lowercase()) {
+                    fetch_members(ctx, &id.to_hex())?;
+                }
+                Err(Error::NotFound(format!(
+                    "no group {q:?} among yours (`tessera group list`)"
+                )))
+            }
             1 => Ok(found.pop().expect("one")),
             count => Err(Error::Ambiguous {
                 query: q.to_owned(),

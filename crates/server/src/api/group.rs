@@ -5,7 +5,8 @@
 //! store certificates; a group's live members (not removed, not expired) read its members and
 //! items; its editors and admins push item changes; its admins add, change and remove members.
 //! A group of another team is 404; a member whose membership was removed or expired is 403
-//! and is served nothing from the group.
+//! and is served nothing from the group (the message says how to ask for access again; see
+//! [`super::access_request`]).
 use std::collections::HashSet;
 
 use axum::extract::{Path, Query, State};
@@ -21,7 +22,7 @@ use super::sync::SyncQuery;
 use super::{now, path_id, ApiError, ApiJson, AppState, Caller, Member};
 use crate::store::{Group, Membership, NewGroup, Rotation, SetMember, StoreError};
 
-fn stale() -> ApiError {
+pub(super) fn stale() -> ApiError {
     ApiError::new(
         ErrorCode::Conflict,
         "the group's key epoch changed meanwhile; fetch the group and try again",
@@ -52,14 +53,18 @@ pub(super) async fn live_member(
         return Err(ApiError::forbidden("you were removed from this group"));
     }
     if !m.is_live(now) {
-        return Err(ApiError::forbidden(
-            "your membership of this group has expired; ask a group admin to extend it",
+        return Err(ApiError::new(
+            ErrorCode::Forbidden,
+            format!(
+                "your access to this group expired; ask for it again with \
+                 `tessera request-access {group} --for DURATION`"
+            ),
         ));
     }
     Ok((g, m))
 }
 
-async fn group_admin(
+pub(super) async fn group_admin(
     state: &AppState,
     caller: &Caller,
     group: Id,

@@ -24,6 +24,8 @@ use tokio_postgres::{AsyncMessage, Client, GenericClient, NoTls, Row};
 
 use crate::events::{Change, ChangeHub, PG_CHANNEL};
 
+mod access_request;
+
 use super::{
     decide_push, id_from, Account, Group, LoginPolicy, Membership, NewAccountRow, NewGroup,
     NewInvite, NewSession, PullPage, Role, Rotation, Session, SetMember, Store, StoreError,
@@ -180,6 +182,25 @@ const MIGRATIONS: &[&str] = &[
     audit::MIGRATION,
     // 4: offboarding.
     offboard::MIGRATION,
+    // 5: just-in-time access requests.
+    "CREATE TABLE access_requests (
+         id BYTEA PRIMARY KEY,
+         team_id BYTEA NOT NULL REFERENCES teams(id),
+         group_id BYTEA NOT NULL REFERENCES groups(id),
+         requester BYTEA NOT NULL REFERENCES accounts(id),
+         role TEXT NOT NULL,
+         duration_secs BIGINT NOT NULL,
+         reasons BYTEA NOT NULL,
+         created_at BIGINT NOT NULL,
+         expires_at BIGINT NOT NULL,
+         decided_at BIGINT,
+         decided_by BYTEA REFERENCES accounts(id),
+         decision TEXT,
+         granted_role TEXT,
+         granted_until BIGINT
+     );
+     CREATE INDEX access_requests_group ON access_requests(group_id, requester);
+     CREATE INDEX access_requests_requester ON access_requests(requester);",
 ];
 
 /// Where a push or pull goes: an account's own items or a group's.
@@ -534,6 +555,68 @@ async fn migrate(client: &mut Client) -> Result<(), StoreError> {
         .map_err(be)?;
     }
     tx.commit().await.map_err(be)
+}
+
+/// Add or change a membership inside a transaction (see [`Store::set_member`]); locks the
+/// group row.
+async fn set_member_in(tx: &impl GenericClient, m: &SetMember) -> Result<(), StoreError> {
+    let (g, a) = (m.group.0.as_slice(), m.account.0.as_slice());
+    let epoch: i64 = tx
+        .query_opt("SELECT epoch FROM groups WHERE id = $1 FOR UPDATE", &[&g])
+        .await
+        .map_err(be)?
+        .ok_or(StoreError::NotFound)?
+        .get(0);
+    if epoch as u64 != m.epoch {
+        return Err(StoreError::StaleEpoch);
+    }
+    if let Some(key) = &m.key {
+        tx.execute(
+            "INSERT INTO group_keys (group_id, account_id, epoch, wrapped)
+             VALUES ($1, $2, $3, $4)
+             ON CONFLICT (group_id, account_id, epoch) DO UPDATE SET
+               wrapped = excluded.wrapped",
+            &[&g, &a, &epoch, key],
+        )
+        .await
+        .map_err(be)?;
+    } else {
+        let has: bool = tx
+            .query_one(
+                "SELECT EXISTS (SELECT 1 FROM group_keys
+                 WHERE group_id = $1 AND account_id = $2 AND epoch = $3)",
+                &[&g, &a, &epoch],
+            )
+            .await
+            .map_err(be)?
+            .get(0);
+        if !has {
+            return Err(StoreError::NotFound);
+        }
+    }
+    tx.execute(
+        "INSERT INTO group_members AS gm (group_id, account_id, role, expires_at,
+             added_by, added_at, removed_at)
+         VALUES ($1, $2, $3, $4, $5, $6, NULL)
+         ON CONFLICT (group_id, account_id) DO UPDATE SET
+           role = excluded.role, expires_at = excluded.expires_at,
+           added_by = CASE WHEN gm.removed_at IS NULL
+               THEN gm.added_by ELSE excluded.added_by END,
+           added_at = CASE WHEN gm.removed_at IS NULL
+               THEN gm.added_at ELSE excluded.added_at END,
+           removed_at = NULL",
+        &[
+            &g,
+            &a,
+            &m.role.as_str(),
+            &m.expires_at,
+            &m.by.0.as_slice(),
+            &m.now,
+        ],
+    )
+    .await
+    .map_err(be)?;
+    Ok(())
 }
 
 /// Map a uniqueness violation to `EmailTaken` (on the e-mail) or `IdTaken`.
@@ -1398,62 +1481,7 @@ impl Store for PgStore {
         Box::pin(async move {
             let mut c = self.conn().await?;
             let tx = c.transaction().await.map_err(be)?;
-            let (g, a) = (m.group.0.as_slice(), m.account.0.as_slice());
-            let epoch: i64 = tx
-                .query_opt("SELECT epoch FROM groups WHERE id = $1 FOR UPDATE", &[&g])
-                .await
-                .map_err(be)?
-                .ok_or(StoreError::NotFound)?
-                .get(0);
-            if epoch as u64 != m.epoch {
-                return Err(StoreError::StaleEpoch);
-            }
-            if let Some(key) = &m.key {
-                tx.execute(
-                    "INSERT INTO group_keys (group_id, account_id, epoch, wrapped)
-                     VALUES ($1, $2, $3, $4)
-                     ON CONFLICT (group_id, account_id, epoch) DO UPDATE SET
-                       wrapped = excluded.wrapped",
-                    &[&g, &a, &epoch, key],
-                )
-                .await
-                .map_err(be)?;
-            } else {
-                let has: bool = tx
-                    .query_one(
-                        "SELECT EXISTS (SELECT 1 FROM group_keys
-                         WHERE group_id = $1 AND account_id = $2 AND epoch = $3)",
-                        &[&g, &a, &epoch],
-                    )
-                    .await
-                    .map_err(be)?
-                    .get(0);
-                if !has {
-                    return Err(StoreError::NotFound);
-                }
-            }
-            tx.execute(
-                "INSERT INTO group_members AS gm (group_id, account_id, role, expires_at,
-                     added_by, added_at, removed_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, NULL)
-                 ON CONFLICT (group_id, account_id) DO UPDATE SET
-                   role = excluded.role, expires_at = excluded.expires_at,
-                   added_by = CASE WHEN gm.removed_at IS NULL
-                       THEN gm.added_by ELSE excluded.added_by END,
-                   added_at = CASE WHEN gm.removed_at IS NULL
-                       THEN gm.added_at ELSE excluded.added_at END,
-                   removed_at = NULL",
-                &[
-                    &g,
-                    &a,
-                    &m.role.as_str(),
-                    &m.expires_at,
-                    &m.by.0.as_slice(),
-                    &m.now,
-                ],
-            )
-            .await
-            .map_err(be)?;
+            set_member_in(&tx, &m).await?;
             tx.commit().await.map_err(be)
         })
     }

@@ -14,6 +14,8 @@ use tokio::sync::broadcast;
 
 use crate::events::{Change, ChangeHub};
 
+mod access_request;
+
 use super::{
     decide_push, id_from, Account, Group, LoginPolicy, Membership, NewAccountRow, NewGroup,
     NewInvite, NewSession, PullPage, Role, Rotation, Session, SetMember, Store, StoreError,
@@ -170,6 +172,25 @@ const MIGRATIONS: &[&str] = &[
     audit::MIGRATION,
     // 4: offboarding.
     offboard::MIGRATION,
+    // 5: just-in-time access requests.
+    "CREATE TABLE access_requests (
+         id BLOB PRIMARY KEY,
+         team_id BLOB NOT NULL REFERENCES teams(id),
+         group_id BLOB NOT NULL REFERENCES groups(id),
+         requester BLOB NOT NULL REFERENCES accounts(id),
+         role TEXT NOT NULL,
+         duration_secs INTEGER NOT NULL,
+         reasons BLOB NOT NULL,
+         created_at INTEGER NOT NULL,
+         expires_at INTEGER NOT NULL,
+         decided_at INTEGER,
+         decided_by BLOB REFERENCES accounts(id),
+         decision TEXT,
+         granted_role TEXT,
+         granted_until INTEGER
+     ) WITHOUT ROWID;
+     CREATE INDEX access_requests_group ON access_requests(group_id, requester);
+     CREATE INDEX access_requests_requester ON access_requests(requester);",
 ];
 
 /// Where a push or pull goes: an account's own items or a group's.
@@ -1101,59 +1122,7 @@ impl Store for SqliteStore {
             let tx = conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)
                 .map_err(be)?;
-            let epoch: i64 = tx
-                .query_row("SELECT epoch FROM groups WHERE id = ?1", [m.group.0], |r| {
-                    r.get(0)
-                })
-                .optional()
-                .map_err(be)?
-                .ok_or(StoreError::NotFound)?;
-            if epoch as u64 != m.epoch {
-                return Err(StoreError::StaleEpoch);
-            }
-            if let Some(key) = &m.key {
-                tx.execute(
-                    "INSERT INTO group_keys (group_id, account_id, epoch, wrapped)
-                     VALUES (?1, ?2, ?3, ?4)
-                     ON CONFLICT (group_id, account_id, epoch) DO UPDATE SET
-                       wrapped = excluded.wrapped",
-                    params![m.group.0, m.account.0, epoch, key],
-                )
-                .map_err(be)?;
-            } else {
-                let has: bool = tx
-                    .query_row(
-                        "SELECT EXISTS (SELECT 1 FROM group_keys
-                         WHERE group_id = ?1 AND account_id = ?2 AND epoch = ?3)",
-                        params![m.group.0, m.account.0, epoch],
-                        |r| r.get(0),
-                    )
-                    .map_err(be)?;
-                if !has {
-                    return Err(StoreError::NotFound);
-                }
-            }
-            tx.execute(
-                "INSERT INTO group_members (group_id, account_id, role, expires_at, added_by,
-                     added_at, removed_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, NULL)
-                 ON CONFLICT (group_id, account_id) DO UPDATE SET
-                   role = excluded.role, expires_at = excluded.expires_at,
-                   added_by = CASE WHEN group_members.removed_at IS NULL
-                       THEN group_members.added_by ELSE excluded.added_by END,
-                   added_at = CASE WHEN group_members.removed_at IS NULL
-                       THEN group_members.added_at ELSE excluded.added_at END,
-                   removed_at = NULL",
-                params![
-                    m.group.0,
-                    m.account.0,
-                    m.role.as_str(),
-                    m.expires_at,
-                    m.by.0,
-                    m.now
-                ],
-            )
-            .map_err(be)?;
+            set_member_in(&tx, &m)?;
             tx.commit().map_err(be)
         })
     }
@@ -1268,6 +1237,64 @@ impl Store for SqliteStore {
     fn subscribe(&self) -> broadcast::Receiver<Change> {
         self.hub.subscribe()
     }
+}
+
+/// Add or change a membership inside a transaction (see [`Store::set_member`]).
+fn set_member_in(tx: &Connection, m: &SetMember) -> Result<(), StoreError> {
+    let epoch: i64 = tx
+        .query_row("SELECT epoch FROM groups WHERE id = ?1", [m.group.0], |r| {
+            r.get(0)
+        })
+        .optional()
+        .map_err(be)?
+        .ok_or(StoreError::NotFound)?;
+    if epoch as u64 != m.epoch {
+        return Err(StoreError::StaleEpoch);
+    }
+    if let Some(key) = &m.key {
+        tx.execute(
+            "INSERT INTO group_keys (group_id, account_id, epoch, wrapped)
+                 VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (group_id, account_id, epoch) DO UPDATE SET
+                   wrapped = excluded.wrapped",
+            params![m.group.0, m.account.0, epoch, key],
+        )
+        .map_err(be)?;
+    } else {
+        let has: bool = tx
+            .query_row(
+                "SELECT EXISTS (SELECT 1 FROM group_keys
+                     WHERE group_id = ?1 AND account_id = ?2 AND epoch = ?3)",
+                params![m.group.0, m.account.0, epoch],
+                |r| r.get(0),
+            )
+            .map_err(be)?;
+        if !has {
+            return Err(StoreError::NotFound);
+        }
+    }
+    tx.execute(
+        "INSERT INTO group_members (group_id, account_id, role, expires_at, added_by,
+                 added_at, removed_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, NULL)
+             ON CONFLICT (group_id, account_id) DO UPDATE SET
+               role = excluded.role, expires_at = excluded.expires_at,
+               added_by = CASE WHEN group_members.removed_at IS NULL
+                   THEN group_members.added_by ELSE excluded.added_by END,
+               added_at = CASE WHEN group_members.removed_at IS NULL
+                   THEN group_members.added_at ELSE excluded.added_at END,
+               removed_at = NULL",
+        params![
+            m.group.0,
+            m.account.0,
+            m.role.as_str(),
+            m.expires_at,
+            m.by.0,
+            m.now
+        ],
+    )
+    .map_err(be)?;
+    Ok(())
 }
 
 /// Apply a batch to one space in one transaction; returns the results and the last applied
