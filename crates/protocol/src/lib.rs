@@ -29,12 +29,14 @@ mod error;
 mod event;
 mod group;
 mod sync;
+mod token;
 
 pub use account::*;
 pub use error::{ErrorBody, ErrorCode, ErrorDetail};
 pub use event::{ChangeEvent, EVENT_CHANGE, EVENT_RESYNC};
 pub use group::*;
 pub use sync::*;
+pub use token::*;
 
 /// The API's major version; client and server must agree.
 pub const API_VERSION: u32 = 1;
