@@ -24,6 +24,7 @@ mod group;
 mod metrics;
 mod session;
 mod sync;
+mod token;
 
 pub use events::KEEP_ALIVE;
 pub use metrics::Metrics;
@@ -130,6 +131,16 @@ pub fn router(state: AppState) -> Router {
             get(group::pull).post(group::push),
         )
         .route("/v1/items/{item_id}/access", get(group::access))
+        .route(
+            "/v1/groups/{group_id}/tokens",
+            get(token::list).post(token::create),
+        )
+        .route(
+            "/v1/groups/{group_id}/tokens/{token_id}",
+            delete(token::revoke),
+        )
+        .route("/v1/token/group", get(token::group))
+        .route("/v1/token/sync", get(token::pull))
         .fallback(not_found)
         .layer(middleware::from_fn(require_version));
     Router::new()

@@ -23,6 +23,8 @@ use tokio_postgres::{AsyncMessage, Client, GenericClient, NoTls, Row};
 
 use crate::events::{Change, ChangeHub, PG_CHANNEL};
 
+mod token;
+
 use super::{
     decide_push, id_from, Account, Group, LoginPolicy, Membership, NewAccountRow, NewGroup,
     NewInvite, NewSession, PullPage, Role, Rotation, Session, SetMember, Store, StoreError,
@@ -171,6 +173,29 @@ const MIGRATIONS: &[&str] = &[
          blob BYTEA NOT NULL,
          created_at BIGINT NOT NULL,
          PRIMARY KEY (group_id, item_id, version)
+     );",
+    // 3: machine tokens and the group keys sealed to them.
+    "CREATE TABLE machine_tokens (
+         id BYTEA PRIMARY KEY,
+         group_id BYTEA NOT NULL REFERENCES groups(id),
+         team_id BYTEA NOT NULL REFERENCES teams(id),
+         name BYTEA NOT NULL,
+         name_epoch BIGINT NOT NULL,
+         exchange_public BYTEA NOT NULL,
+         signature BYTEA NOT NULL,
+         token_hash BYTEA NOT NULL UNIQUE,
+         created_by BYTEA NOT NULL REFERENCES accounts(id),
+         created_at BIGINT NOT NULL,
+         expires_at BIGINT NOT NULL,
+         revoked_at BIGINT,
+         last_used_at BIGINT
+     );
+     CREATE INDEX machine_tokens_group ON machine_tokens(group_id);
+     CREATE TABLE token_keys (
+         token_id BYTEA NOT NULL REFERENCES machine_tokens(id),
+         epoch BIGINT NOT NULL,
+         wrapped BYTEA NOT NULL,
+         PRIMARY KEY (token_id, epoch)
      );",
 ];
 
@@ -1482,6 +1507,7 @@ impl Store for PgStore {
             )
             .await
             .map_err(be)?;
+            token::rotate_keys(&tx, &r).await?;
             tx.execute(
                 "INSERT INTO group_epochs (group_id, epoch, prev, created_by, created_at)
                  VALUES ($1, $2, $3, $4, $5)",
