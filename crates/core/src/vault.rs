@@ -25,7 +25,10 @@ mod groups;
 mod header;
 mod sync;
 
-pub use groups::{AccessView, GroupKeyring, GroupView, MemberView, SharedItem};
+pub use groups::{
+    AccessView, CreatedToken, GroupKeyring, GroupView, MachineToken, MemberView, SharedItem,
+    TokenClient, TokenView,
+};
 pub use header::Header;
 pub use sync::{root_fingerprint, Credentials, LinkInfo, SyncReport};
 

@@ -715,6 +715,13 @@ fn handle_groups(st: &mut State, request: Request) -> Reply {
         }
         Request::Unshare { item, group } => ok(&unlocked_mut(st)?.unshare(&item, &group)?.to_hex()),
         Request::Access { item } => ok(&unlocked(st)?.access(&item)?),
+        Request::TokenCreate {
+            group,
+            name,
+            expires_at,
+        } => ok(&unlocked(st)?.token_create(&group, &name, expires_at)?),
+        Request::TokenList { group } => ok(&unlocked(st)?.tokens(&group)?),
+        Request::TokenRevoke { group, token } => ok(&unlocked(st)?.token_revoke(&group, &token)?),
         _ => Err(AgentError {
             code: ErrorCode::Internal,
             message: "not a group request".into(),
