@@ -544,6 +544,7 @@ fn rotation(group: Id, by: Id, epoch: u64, token_keys: Vec<(Id, Vec<u8>)>) -> Ro
     }
 }
 
+#[allow(clippy::too_many_lines)] // one story, told in order
 fn machine_tokens_are_stored_hashed_scoped_and_rotated(kind: Kind) {
     run(kind, |s| async move {
         let (t, admin, _) = setup(&*s, "ada@example.com").await;

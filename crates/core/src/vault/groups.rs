@@ -627,7 +627,7 @@ impl Vault {
                 )),
             });
         }
-        let token_keys = self.seal_to_tokens(&ctx, &directory, gid, epoch, &key)?;
+        let token_keys = token::seal_to_tokens(&ctx, &directory, gid, epoch, &key)?;
         let req = proto::RotateRequest {
             remove: vec![gone],
             epoch,

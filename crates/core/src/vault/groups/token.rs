@@ -326,6 +326,47 @@ fn verified_token_key(
     Ok(exchange_public)
 }
 
+fn token_views(ctx: &TeamContext, keys: &GroupKeys) -> Result<Vec<TokenView>> {
+    let gid = keys.info.group_id;
+    let tokens: Vec<proto::TokenInfo> = ctx.remote.get(&format!("/v1/groups/{gid}/tokens"))?;
+    let directory: Vec<proto::DirectoryEntry> = ctx
+        .remote
+        .get(&format!("/v1/teams/{}/directory", Id(ctx.team_id)))?;
+    let t = now();
+    tokens
+        .iter()
+        .map(|tok| {
+            let bad = || Error::Tampered {
+                item: tok.token_id.to_hex(),
+            };
+            let key = keys.keys.get(&tok.name_epoch).ok_or_else(bad)?;
+            let sealed = Sealed::from_bytes(tok.name.0.clone()).map_err(|_| bad())?;
+            let name = envelope::open(
+                key,
+                &sealed,
+                &token_name_ad(&ctx.team_id, &gid, tok.name_epoch, &tok.token_id),
+            )
+            .ok()
+            .and_then(|n| String::from_utf8(n.to_vec()).ok())
+            .ok_or_else(bad)?;
+            let created_by = directory
+                .iter()
+                .find(|e| e.account_id == tok.created_by)
+                .map_or_else(|| tok.created_by.to_hex(), |e| e.email.clone());
+            Ok(TokenView {
+                id: tok.token_id.to_hex(),
+                name,
+                created_by,
+                created_at: tok.created_at,
+                expires_at: tok.expires_at,
+                revoked_at: tok.revoked_at,
+                last_used_at: tok.last_used_at,
+                state: token_state(tok, t).into(),
+            })
+        })
+        .collect()
+}
+
 fn token_state(t: &proto::TokenInfo, now: i64) -> &'static str {
     if t.revoked_at.is_some() {
         "revoked"
@@ -337,18 +378,6 @@ fn token_state(t: &proto::TokenInfo, now: i64) -> &'static str {
 }
 
 impl Vault {
-    /// Seal a rotation's new key to the group's live machine tokens (see [`seal_to_tokens`]).
-    pub(super) fn seal_to_tokens(
-        &self,
-        ctx: &TeamContext,
-        directory: &[proto::DirectoryEntry],
-        group: Id,
-        epoch: u64,
-        key: &SymmetricKey,
-    ) -> Result<Vec<proto::TokenKey>> {
-        seal_to_tokens(ctx, directory, group, epoch, key)
-    }
-
     /// Create a machine token for a group (group admins): read-only, expiring at `expires_at`.
     /// The returned token is the only copy of its secret.
     pub fn token_create(&self, group: &str, name: &str, expires_at: i64) -> Result<CreatedToken> {
@@ -432,48 +461,7 @@ impl Vault {
     pub fn tokens(&self, group: &str) -> Result<Vec<TokenView>> {
         let ctx = self.team_context()?;
         let (keys, _) = self.find_group(&ctx, group)?;
-        self.token_views(&ctx, &keys)
-    }
-
-    fn token_views(&self, ctx: &TeamContext, keys: &GroupKeys) -> Result<Vec<TokenView>> {
-        let gid = keys.info.group_id;
-        let tokens: Vec<proto::TokenInfo> = ctx.remote.get(&format!("/v1/groups/{gid}/tokens"))?;
-        let directory: Vec<proto::DirectoryEntry> = ctx
-            .remote
-            .get(&format!("/v1/teams/{}/directory", Id(ctx.team_id)))?;
-        let t = now();
-        tokens
-            .iter()
-            .map(|tok| {
-                let bad = || Error::Tampered {
-                    item: tok.token_id.to_hex(),
-                };
-                let key = keys.keys.get(&tok.name_epoch).ok_or_else(bad)?;
-                let sealed = Sealed::from_bytes(tok.name.0.clone()).map_err(|_| bad())?;
-                let name = envelope::open(
-                    key,
-                    &sealed,
-                    &token_name_ad(&ctx.team_id, &gid, tok.name_epoch, &tok.token_id),
-                )
-                .ok()
-                .and_then(|n| String::from_utf8(n.to_vec()).ok())
-                .ok_or_else(bad)?;
-                let created_by = directory
-                    .iter()
-                    .find(|e| e.account_id == tok.created_by)
-                    .map_or_else(|| tok.created_by.to_hex(), |e| e.email.clone());
-                Ok(TokenView {
-                    id: tok.token_id.to_hex(),
-                    name,
-                    created_by,
-                    created_at: tok.created_at,
-                    expires_at: tok.expires_at,
-                    revoked_at: tok.revoked_at,
-                    last_used_at: tok.last_used_at,
-                    state: token_state(tok, t).into(),
-                })
-            })
-            .collect()
+        token_views(&ctx, &keys)
     }
 
     /// Revoke a machine token (group admins), by id, id prefix or name among the group's
@@ -485,8 +473,7 @@ impl Vault {
         if q.is_empty() {
             return Err(Error::Invalid("say which token: its id or name".into()));
         }
-        let mut found: Vec<TokenView> = self
-            .token_views(&ctx, &keys)?
+        let mut found: Vec<TokenView> = token_views(&ctx, &keys)?
             .into_iter()
             .filter(|t| t.revoked_at.is_none())
             .filter(|t| t.id.starts_with(&q) || t.name.to_lowercase() == q)
