@@ -15,6 +15,7 @@ mod items;
 mod keys;
 mod run;
 mod team;
+mod token;
 mod vault;
 
 /// Input that makes sense to clap but not to Tessera; exit code 7.
@@ -97,6 +98,9 @@ pub enum Command {
     Share(group::ShareArgs),
     /// Move a shared item out of a group, back into your personal items.
     Unshare(group::ShareArgs),
+    /// Machine tokens for CI: create, list, revoke (group admins).
+    #[command(subcommand)]
+    Token(token::TokenCommand),
     /// Who can decrypt an item: through which group and role, until when.
     Access {
         /// The item (title or id).
@@ -165,6 +169,7 @@ pub fn run(command: Command, dir: &VaultDir, out: &Output) -> Result<ExitCode> {
         Command::Requests => access_request::list(dir, out),
         Command::Approve(a) => access_request::approve(&a, dir, out),
         Command::Deny { request } => access_request::deny(&request, dir, out),
+        Command::Token(c) => token::token(c, dir, out),
     }
     .map(|code| code.unwrap_or(ExitCode::SUCCESS))
 }

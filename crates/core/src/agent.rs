@@ -217,6 +217,27 @@ pub enum Request {
         /// The member (e-mail).
         member: String,
     },
+    /// Create a machine token for a group (group admins).
+    TokenCreate {
+        /// The group (name or id).
+        group: String,
+        /// The token's name.
+        name: String,
+        /// When it expires (Unix time).
+        expires_at: i64,
+    },
+    /// A group's machine tokens (group admins).
+    TokenList {
+        /// The group (name or id).
+        group: String,
+    },
+    /// Revoke a machine token (group admins).
+    TokenRevoke {
+        /// The group (name or id).
+        group: String,
+        /// The token (id, id prefix or name).
+        token: String,
+    },
     /// Move a personal item into a group.
     Share {
         /// The item.

@@ -17,6 +17,7 @@ pub mod remote;
 pub mod search;
 pub mod ssh;
 pub mod store;
+pub mod token;
 pub mod totp;
 pub mod vault;
 

@@ -6,14 +6,16 @@ use std::time::Duration;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use tessera_protocol::{ErrorBody, API_VERSION, API_VERSION_HEADER};
+use zeroize::Zeroizing;
 
 use crate::error::{Error, Result};
 
-/// A connection to one team server, optionally with a session.
+/// A connection to one team server, optionally with a session (or a machine token).
 pub struct Remote {
     agent: ureq::Agent,
     base: String,
-    token: Option<String>,
+    token: Option<Zeroizing<String>>,
+    scheme: &'static str,
 }
 
 impl std::fmt::Debug for Remote {
@@ -42,7 +44,21 @@ impl Remote {
             )));
         }
         let agent = agent(Some(Duration::from_secs(60)))?;
-        Ok(Self { agent, base, token })
+        Ok(Self {
+            agent,
+            base,
+            token: token.map(Zeroizing::new),
+            scheme: "Bearer",
+        })
+    }
+
+    /// A client that authenticates with a machine token's credential (`<id>.<bearer>`), sent as
+    /// `Authorization: Token <credential>`.
+    pub fn machine(base: &str, credential: Zeroizing<String>) -> Result<Self> {
+        let mut r = Self::new(base, None)?;
+        r.token = Some(credential);
+        r.scheme = tessera_protocol::TOKEN_SCHEME;
+        Ok(r)
     }
 
     /// The server's base URL.
@@ -111,7 +127,7 @@ impl Remote {
     fn headers<B>(&self, req: ureq::RequestBuilder<B>) -> ureq::RequestBuilder<B> {
         let req = req.header(API_VERSION_HEADER, API_VERSION.to_string());
         match &self.token {
-            Some(t) => req.header("authorization", format!("Bearer {t}")),
+            Some(t) => req.header("authorization", format!("{} {}", self.scheme, t.as_str())),
             None => req,
         }
     }

@@ -28,7 +28,10 @@ mod offboard;
 mod sync;
 
 pub use audit::{AuditFilter, AuditRow, AuditVerdict};
-pub use groups::{AccessRequestView, AccessView, GroupKeyring, GroupView, MemberView, SharedItem};
+pub use groups::{
+    AccessRequestView, AccessView, CreatedToken, GroupKeyring, GroupView, MachineToken, MemberView,
+    SharedItem, TokenClient, TokenView,
+};
 pub use header::Header;
 pub use offboard::{
     ExposedSecret, OffboardOutcome, OffboardingReport, RotationDue, UnreadableGroup, WindowView,

@@ -66,6 +66,12 @@ impl Keyset {
         crate::cert::Certificate::issue(&self.signing, subject)
     }
 
+    /// Sign `message` (domain-separated by the caller) with the account's Ed25519 key.
+    pub(crate) fn sign(&self, message: &[u8]) -> [u8; 64] {
+        use ed25519_dalek::Signer as _;
+        self.signing.sign(message).to_bytes()
+    }
+
     /// Encrypt the keyset under the KEK, bound to `ad` (the vault header).
     pub fn wrap(&self, kek: &SymmetricKey, ad: &[u8]) -> Sealed {
         let mut buf = Zeroizing::new([0u8; ENCODED_LEN]);

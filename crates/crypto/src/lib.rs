@@ -9,7 +9,9 @@
 //!   ciphertext to where it belongs;
 //! * [`keyset`]: a user's random keys (vault key, X25519, Ed25519), wrapped by the KEK;
 //! * [`seal`]: sealing to an X25519 public key (group keys to each member);
-//! * [`cert`]: member certificates, signed by an admin and chaining to the pinned team root.
+//! * [`cert`]: member certificates, signed by an admin and chaining to the pinned team root;
+//! * [`token`]: machine tokens for CI: a secret that derives a bearer value and an X25519 key,
+//!   and the admin-signed token record.
 //!
 //! Every key type zeroizes itself on drop, prints `***` in `Debug`, and is read only through an
 //! explicit `expose_secret()`.
@@ -38,6 +40,7 @@ pub mod key;
 pub mod keyset;
 pub mod seal;
 pub mod secret_key;
+pub mod token;
 
 pub use error::CryptoError;
 pub use key::SymmetricKey;

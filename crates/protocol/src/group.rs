@@ -218,6 +218,9 @@ pub struct RotateRequest {
     pub prev: Blob,
     /// The new key, sealed to each remaining member.
     pub keys: Vec<MemberKey>,
+    /// The new key, sealed to every live machine token of the group (see [`crate::TokenKey`]).
+    #[serde(default)]
+    pub token_keys: Vec<crate::TokenKey>,
 }
 
 impl Validate for RotateRequest {
@@ -239,6 +242,17 @@ impl Validate for RotateRequest {
         for (i, k) in self.keys.iter().enumerate() {
             check_len(
                 &format!("keys[{i}].key"),
+                k.key.0.len(),
+                1,
+                group_limits::KEY,
+            )?;
+        }
+        if self.token_keys.len() > group_limits::MEMBERS {
+            return Err(invalid("token_keys", "too many machine tokens"));
+        }
+        for (i, k) in self.token_keys.iter().enumerate() {
+            check_len(
+                &format!("token_keys[{i}].key"),
                 k.key.0.len(),
                 1,
                 group_limits::KEY,
@@ -278,6 +292,7 @@ mod tests {
                 account_id: Id([1; 16]),
                 key: Blob(vec![0; group_limits::KEY + 1]),
             }],
+            token_keys: vec![],
         };
         assert_eq!(
             r.validate().unwrap_err().error.field.as_deref(),

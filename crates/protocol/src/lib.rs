@@ -33,6 +33,7 @@ mod event;
 mod group;
 mod offboard;
 mod sync;
+mod token;
 
 pub use access_request::*;
 pub use account::*;
@@ -42,6 +43,7 @@ pub use event::{ChangeEvent, EVENT_CHANGE, EVENT_RESYNC};
 pub use group::*;
 pub use offboard::*;
 pub use sync::*;
+pub use token::*;
 
 /// The API's major version; client and server must agree.
 pub const API_VERSION: u32 = 1;

@@ -56,6 +56,8 @@ pub struct OffboardingResponse {
 pub struct OffboardResponse {
     /// Sessions ended.
     pub sessions_revoked: u64,
+    /// Machine tokens they created, revoked.
+    pub tokens_revoked: u64,
     /// Groups the member was removed from (their keys must be rotated).
     pub groups: Vec<Id>,
 }

@@ -27,6 +27,7 @@ mod metrics;
 mod offboard;
 mod session;
 mod sync;
+mod token;
 
 pub use events::KEEP_ALIVE;
 pub use metrics::Metrics;
@@ -164,6 +165,16 @@ pub fn router(state: AppState) -> Router {
             post(access_request::approve),
         )
         .route("/v1/requests/{request_id}/deny", post(access_request::deny))
+        .route(
+            "/v1/groups/{group_id}/tokens",
+            get(token::list).post(token::create),
+        )
+        .route(
+            "/v1/groups/{group_id}/tokens/{token_id}",
+            delete(token::revoke),
+        )
+        .route("/v1/token/group", get(token::group))
+        .route("/v1/token/sync", get(token::pull))
         .fallback(not_found)
         .layer(middleware::from_fn(require_version));
     Router::new()

@@ -1,9 +1,9 @@
 //! The Tessera team server: accounts, invitations, login with a second factor, sessions and
-//! item sync, over a JSON HTTP API (axum), stored in SQLite or PostgreSQL. Connected clients
-//! hear of changes through Server-Sent Events ([`events`]; across nodes through PostgreSQL
-//! LISTEN/NOTIFY), and the server can terminate TLS itself ([`tls`]). Groups share items
-//! between members with roles and expiry; members ask for time-boxed access and group admins
-//! approve it (just-in-time access, enforced by the server).
+//! item sync, groups and read-only machine tokens for CI, over a JSON HTTP API (axum), stored in
+//! SQLite or PostgreSQL. Connected clients hear of changes through Server-Sent Events
+//! ([`events`]; across nodes through PostgreSQL LISTEN/NOTIFY), and the server can terminate TLS
+//! itself ([`tls`]). Groups share items between members with roles and expiry; members ask for
+//! time-boxed access and group admins approve it (just-in-time access, enforced by the server).
 #![forbid(unsafe_code)]
 
 pub mod api;

@@ -25,6 +25,9 @@ use tessera_protocol::{
 pub mod access_request;
 pub mod postgres;
 pub mod sqlite;
+mod token;
+
+pub use token::{NewToken, Token, TokenStore};
 
 pub use access_request::{AccessRequest, AccessRequests, Decision, NewAccessRequest};
 
@@ -358,6 +361,8 @@ pub struct Rotation {
     pub prev: Vec<u8>,
     /// The new key sealed to each remaining member.
     pub keys: Vec<(Id, Vec<u8>)>,
+    /// The new key sealed to each live machine token of the group.
+    pub token_keys: Vec<(Id, Vec<u8>)>,
     /// The admin doing it.
     pub by: Id,
     /// Unix time.
@@ -365,7 +370,7 @@ pub struct Rotation {
 }
 
 /// The server's storage. Every method is one transaction.
-pub trait Store: AccessRequests + Send + Sync + 'static {
+pub trait Store: AccessRequests + TokenStore + Send + Sync + 'static {
     /// A random secret of this server installation (created on first use, shared by every node
     /// on the same database); keys the fake prelogin answers.
     fn server_secret(&self) -> StoreFuture<'_, [u8; 32]>;
@@ -486,7 +491,8 @@ pub trait Store: AccessRequests + Send + Sync + 'static {
     /// current; [`StoreError::NotFound`] when the member lacks the current key and none is given.
     fn set_member(&self, m: SetMember) -> StoreFuture<'_, ()>;
     /// Remove members and start a new epoch, in one transaction. [`StoreError::StaleEpoch`]
-    /// when the group is not at `epoch - 1`.
+    /// when the group is not at `epoch - 1`, or when a machine token that is live at `now` gets
+    /// no key (one was created meanwhile).
     fn rotate_group(&self, r: Rotation) -> StoreFuture<'_, ()>;
     /// Apply changes to a group's items (as [`Store::push`] does for an account's).
     fn group_push(

@@ -11,8 +11,8 @@ use tessera_protocol::{
 };
 use tessera_server::events::Change;
 use tessera_server::store::{
-    Decision, LoginPolicy, NewAccessRequest, NewAccountRow, NewGroup, NewInvite, NewSession, Role,
-    SetMember, StoreError, Team,
+    Decision, LoginPolicy, NewAccessRequest, NewAccountRow, NewGroup, NewInvite, NewSession,
+    NewToken, Role, Rotation, SetMember, StoreError, Team,
 };
 use tessera_server::Store;
 
@@ -26,6 +26,7 @@ on_both_backends!(
     pull_is_scoped_and_paged,
     a_committed_push_is_announced_once,
     access_requests_are_decided_once,
+    machine_tokens_are_stored_hashed_scoped_and_rotated,
 );
 
 fn run<F, Fut>(kind: Kind, case: F)
@@ -713,5 +714,151 @@ fn access_requests_are_decided_once(kind: Kind) {
             .await
             .unwrap_err();
         assert!(matches!(e, StoreError::NotFound), "{e:?}");
+    });
+}
+
+fn new_token(team: Id, group: Id, by: Id, epoch: u64, expires_at: i64) -> NewToken {
+    NewToken {
+        id: id(5),
+        group_id: group,
+        team_id: team,
+        name: b"sealed name".to_vec(),
+        exchange_public: vec![8; 32],
+        signature: vec![6; 64],
+        token_hash: rand::random(),
+        created_by: by,
+        created_at: 1000,
+        expires_at,
+        epoch,
+        key: b"e1 for token".to_vec(),
+    }
+}
+
+fn rotation(group: Id, by: Id, epoch: u64, token_keys: Vec<(Id, Vec<u8>)>) -> Rotation {
+    Rotation {
+        group,
+        epoch,
+        remove: vec![],
+        name: b"name".to_vec(),
+        prev: format!("e{} under e{epoch}", epoch - 1).into_bytes(),
+        keys: vec![(by, b"k".to_vec())],
+        token_keys,
+        by,
+        now: 1200,
+    }
+}
+
+#[allow(clippy::too_many_lines)] // one story, told in order
+fn machine_tokens_are_stored_hashed_scoped_and_rotated(kind: Kind) {
+    run(kind, |s| async move {
+        let (t, admin, _) = setup(&*s, "ada@example.com").await;
+        let g = id(4);
+        s.create_group(NewGroup {
+            id: g,
+            team_id: t.id,
+            name: b"n".to_vec(),
+            created_by: admin,
+            key: b"k".to_vec(),
+            created_at: 1000,
+        })
+        .await
+        .unwrap();
+        // Another team's id or a stale epoch creates nothing.
+        let wrong_team = new_token(id(9), g, admin, 1, 5000);
+        assert!(matches!(
+            s.create_token(wrong_team).await,
+            Err(StoreError::NotFound)
+        ));
+        assert!(matches!(
+            s.create_token(new_token(t.id, g, admin, 2, 5000)).await,
+            Err(StoreError::StaleEpoch)
+        ));
+        assert!(s.group_tokens(g).await.unwrap().is_empty());
+
+        let tok = new_token(t.id, g, admin, 1, 5000);
+        s.create_token(tok.clone()).await.unwrap();
+        let again = NewToken {
+            token_hash: rand::random(),
+            ..tok.clone()
+        };
+        assert!(matches!(
+            s.create_token(again).await,
+            Err(StoreError::IdTaken)
+        ));
+        let found = s.token_by_hash(tok.token_hash).await.unwrap().unwrap();
+        assert_eq!(
+            (found.id, found.group_id, found.team_id, found.created_by),
+            (tok.id, g, t.id, admin)
+        );
+        assert_eq!(
+            (
+                found.name_epoch,
+                found.expires_at,
+                found.revoked_at,
+                found.last_used_at
+            ),
+            (1, 5000, None, None)
+        );
+        assert_eq!(found.exchange_public, vec![8; 32]);
+        assert_eq!(found.signature, vec![6; 64]);
+        assert!(found.is_live(4999) && !found.is_live(5000));
+        assert!(s.token_by_hash([0; 32]).await.unwrap().is_none());
+        let keys = s.token_keys(tok.id).await.unwrap();
+        assert_eq!(keys.len(), 1);
+        assert_eq!(
+            (keys[0].epoch, &keys[0].wrapped.0[..]),
+            (1, &b"e1 for token"[..])
+        );
+
+        // A rotation must give every live token a key; the key is then served to the token.
+        assert!(matches!(
+            s.rotate_group(rotation(g, admin, 2, vec![])).await,
+            Err(StoreError::StaleEpoch)
+        ));
+        assert_eq!(
+            s.group(g).await.unwrap().unwrap().epoch,
+            1,
+            "nothing changed"
+        );
+        s.rotate_group(rotation(
+            g,
+            admin,
+            2,
+            vec![(tok.id, b"e2 for token".to_vec())],
+        ))
+        .await
+        .unwrap();
+        let keys = s.token_keys(tok.id).await.unwrap();
+        assert_eq!(keys.len(), 2);
+        assert_eq!(&keys[1].wrapped.0[..], b"e2 for token");
+        assert_eq!(&keys[1].prev.0[..], b"e1 under e2");
+
+        s.touch_token(tok.id, 1300).await.unwrap();
+        assert_eq!(
+            s.token_by_hash(tok.token_hash)
+                .await
+                .unwrap()
+                .unwrap()
+                .last_used_at,
+            Some(1300)
+        );
+        // Revocation: once, only in its own group; a revoked token needs no key any more.
+        assert!(!s.revoke_token(id(8), tok.id, 1400).await.unwrap());
+        assert!(s.revoke_token(g, tok.id, 1400).await.unwrap());
+        assert!(!s.revoke_token(g, tok.id, 1500).await.unwrap());
+        let listed = s.group_tokens(g).await.unwrap();
+        assert_eq!((listed.len(), listed[0].revoked_at), (1, Some(1400)));
+        s.rotate_group(rotation(g, admin, 3, vec![])).await.unwrap();
+        // An expired token needs no key either.
+        let short = NewToken {
+            id: id(6),
+            token_hash: rand::random(),
+            expires_at: 1100,
+            epoch: 3,
+            ..tok.clone()
+        };
+        s.create_token(short).await.unwrap();
+        s.rotate_group(rotation(g, admin, 4, vec![])).await.unwrap();
+        assert_eq!(s.group_tokens(g).await.unwrap().len(), 2);
     });
 }

@@ -215,8 +215,8 @@ pub fn offboard(a: &OffboardArgs, dir: &VaultDir, out: &Output) -> Result<Option
         out.show(&o, |w| {
             writeln!(
                 w,
-                "Offboarded {}: they can no longer sign in; {} session(s) ended.",
-                a.member, o.sessions_revoked
+                "Offboarded {}: they can no longer sign in; {} session(s) ended, {} machine token(s) they created revoked.",
+                a.member, o.sessions_revoked, o.tokens_revoked
             )?;
             for g in &o.rotated {
                 writeln!(w, "  {g}: removed, new key epoch")?;

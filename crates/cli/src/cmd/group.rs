@@ -87,31 +87,38 @@ pub struct MemberArgs {
     /// The role.
     #[arg(long, value_enum, default_value = "viewer")]
     role: RoleArg,
-    /// End of access: a duration from now (`30m`, `8h`, `7d`) or a Unix time.
+    /// End of access: a duration from now (`30m`, `8h`, `7d`), a date or a Unix time.
     #[arg(long)]
     expires: Option<String>,
 }
 
-/// Parse `--expires`: `N[mhd]` from now, or a Unix time.
-fn expires_at(s: Option<&str>) -> Result<Option<i64>> {
+/// Parse `--expires`: `N[smhd]` from now, a date (`YYYY-MM-DD`, 00:00 UTC) or a Unix time.
+pub(super) fn expires_at(s: Option<&str>) -> Result<Option<i64>> {
     let Some(s) = s.map(str::trim) else {
         return Ok(None);
     };
     let now = tessera_core::vault::now();
+    if let Some(t) = crate::output::parse_date(s) {
+        if t <= now {
+            return usage("--expires must be in the future");
+        }
+        return Ok(Some(t));
+    }
     let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
     let Ok(n) = num.parse::<i64>() else {
         return usage(format!(
-            "--expires {s:?}: use a duration (30m, 8h, 7d) or a Unix time"
+            "--expires {s:?}: use a duration (30m, 8h, 7d), a date (2027-01-31) or a Unix time"
         ));
     };
     let t = match unit {
         "" if n > 1_000_000_000 => n,
+        "s" => now + n,
         "m" => now + n * 60,
         "h" => now + n * 3600,
         "d" => now + n * 86_400,
         _ => {
             return usage(format!(
-                "--expires {s:?}: use a duration (30m, 8h, 7d) or a Unix time"
+                "--expires {s:?}: use a duration (30m, 8h, 7d), a date (2027-01-31) or a Unix time"
             ))
         }
     };

@@ -3,9 +3,13 @@
 //!
 //! References have the form `tessera://VAULT/ITEM/FIELD`, always three segments, so a reference
 //! inside a URL ends unambiguously (`postgres://u:tessera://personal/db/password@host/orders`).
-//! VAULT is `personal` for the local vault (team groups come with the team server); ITEM is an
-//! item id, id prefix or title; FIELD a field name (or `notes`); each percent-encoded where
-//! needed (`Prod%20DB`). A TOTP field resolves to its current code.
+//! VAULT is `personal` for the local vault; ITEM is an item id, id prefix or title; FIELD a field
+//! name (or `notes`); each percent-encoded where needed (`Prod%20DB`). A TOTP field resolves to
+//! its current code.
+//!
+//! In CI, with a machine token in `TESSERA_TOKEN` and the team server's URL in `TESSERA_SERVER`,
+//! VAULT is the token's group (its name or id) and the items come from the team server through
+//! the token: no local vault is opened, no password asked, nothing written to disk.
 use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
@@ -16,7 +20,9 @@ use anyhow::{Context, Result};
 use tessera_core::agent::ItemView;
 use tessera_core::item::{is_env_name, FieldKind, ItemKind, SecretText};
 use tessera_core::paths::VaultDir;
+use tessera_core::token::{MachineToken, TokenClient, SERVER_ENV, TOKEN_ENV};
 use tessera_core::totp::TotpSpec;
+use tessera_core::vault::SharedItem;
 use zeroize::Zeroizing;
 
 use super::usage;
@@ -38,7 +44,9 @@ pub struct RunArgs {
     /// A dotenv-style file of `NAME=value` lines whose values may hold tessera:// references.
     #[arg(long, short = 't', value_name = "FILE")]
     template: Option<PathBuf>,
-    /// One variable, `NAME=tessera://personal/ITEM/FIELD` (repeatable).
+    /// One variable, `NAME=tessera://VAULT/ITEM/FIELD` (repeatable). VAULT is `personal`, or
+    /// with a machine token in $TESSERA_TOKEN (and the server's URL in $TESSERA_SERVER) the
+    /// token's group, by name or id.
     #[arg(long = "env", value_name = "NAME=REF")]
     vars: Vec<String>,
     /// Start the command with only the injected variables (and PATH).
@@ -68,9 +76,10 @@ pub struct InjectArgs {
 /// The VAULT segment that names the local, personal vault.
 const PERSONAL: &str = "personal";
 
-/// A parsed `tessera://personal/ITEM/FIELD` reference.
+/// A parsed `tessera://VAULT/ITEM/FIELD` reference.
 #[derive(Debug, PartialEq, Eq, Hash, Clone)]
 pub struct Reference {
+    vault: String,
     item: String,
     field: String,
 }
@@ -109,12 +118,11 @@ impl Reference {
         if item.is_empty() || field.is_empty() {
             return usage(format!("tessera://{vault}/{item}/{field} has an empty segment; the form is tessera://personal/ITEM/FIELD"));
         }
-        if !vault.eq_ignore_ascii_case(PERSONAL) {
-            return usage(format!(
-                "tessera://{vault}/...: references to group {vault:?} need a team account; items of this vault are tessera://personal/ITEM/FIELD"
-            ));
+        if vault.is_empty() {
+            return usage(format!("tessera://{vault}/{item}/{field} has an empty segment; the form is tessera://personal/ITEM/FIELD"));
         }
         Ok(Self {
+            vault: percent_decode(vault)?,
             item: percent_decode(item)?,
             field: percent_decode(field)?,
         })
@@ -148,22 +156,104 @@ fn references(text: &str) -> Result<Vec<(std::ops::Range<usize>, Reference)>> {
     Ok(out)
 }
 
-/// Resolves references against the vault, fetching each item once.
-struct Resolver {
-    source: Source,
-    items: HashMap<String, ItemView>,
+/// Refuse a reference to anything but the local vault (without a machine token).
+fn check_personal(r: &Reference) -> Result<()> {
+    if r.vault.eq_ignore_ascii_case(PERSONAL) {
+        return Ok(());
+    }
+    usage(format!(
+        "tessera://{}/...: references to group {:?} need a machine token (set {TOKEN_ENV} and {SERVER_ENV}); items of this vault are tessera://personal/ITEM/FIELD",
+        r.vault, r.vault
+    ))
+}
+
+/// Where secrets come from: the local vault, or a group through a machine token.
+enum Resolver {
+    Vault {
+        source: Source,
+        items: HashMap<String, ItemView>,
+    },
+    Token(TokenSource),
 }
 
 impl Resolver {
-    fn item(&mut self, name: &str) -> Result<&ItemView> {
-        if !self.items.contains_key(name) {
-            let v = self.source.reveal(name)?;
-            self.items.insert(name.to_owned(), v);
+    /// The machine token's group when `TESSERA_TOKEN` is set, else the local vault.
+    fn open(dir: &VaultDir, password: &PasswordSource) -> Result<Self> {
+        if let Some(t) = TokenSource::from_env()? {
+            return Ok(Self::Token(t));
         }
-        Ok(&self.items[name])
+        Ok(Self::Vault {
+            source: Source::open(dir, password)?,
+            items: HashMap::new(),
+        })
+    }
+
+    /// Whether references must name the local vault.
+    fn personal_only() -> bool {
+        std::env::var_os(TOKEN_ENV).is_none_or(|v| v.is_empty())
+    }
+
+    /// The fields of an environment set, as variables.
+    fn env_set(&mut self, name: &str) -> Result<Vec<(String, SecretText)>> {
+        let (kind, title, fields): (ItemKind, String, Vec<(String, SecretText)>) = match self {
+            Self::Vault { .. } => {
+                let item = self.item(name)?;
+                (
+                    item.kind,
+                    item.title.clone(),
+                    item.fields
+                        .iter()
+                        .map(|f| {
+                            (
+                                f.name.clone(),
+                                f.value
+                                    .as_ref()
+                                    .map(SecretText::duplicate)
+                                    .unwrap_or_default(),
+                            )
+                        })
+                        .collect(),
+                )
+            }
+            Self::Token(t) => {
+                let group = t.client.group_id();
+                let item = t.item(&group, name)?;
+                (
+                    item.data.kind,
+                    item.data.title.clone(),
+                    item.data
+                        .fields
+                        .iter()
+                        .map(|f| (f.name.clone(), f.value.duplicate()))
+                        .collect(),
+                )
+            }
+        };
+        if kind != ItemKind::EnvSet {
+            return usage(format!(
+                "{title} is a {}, not an environment set",
+                kind.label()
+            ));
+        }
+        Ok(fields)
+    }
+
+    fn item(&mut self, name: &str) -> Result<&ItemView> {
+        let Self::Vault { source, items } = self else {
+            return usage("internal: a vault item was asked of a machine token");
+        };
+        if !items.contains_key(name) {
+            let v = source.reveal(name)?;
+            items.insert(name.to_owned(), v);
+        }
+        Ok(&items[name])
     }
 
     fn value(&mut self, r: &Reference) -> Result<SecretText> {
+        if let Self::Token(t) = self {
+            return t.value(r);
+        }
+        check_personal(r)?;
         let item = self.item(&r.item)?;
         if r.field.eq_ignore_ascii_case("notes") && item.field("notes").is_none() {
             return Ok(item
@@ -247,29 +337,18 @@ fn collect_env(a: &RunArgs, dir: &VaultDir) -> Result<Vec<(String, SecretText)>>
             return usage(format!("{name:?} is not a valid environment variable name"));
         }
     }
-    let mut resolver = Resolver {
-        source: Source::open(dir, &a.password)?,
-        items: HashMap::new(),
-    };
+    // Parse every reference before opening anything: a typo fails fast.
+    for (_, value) in &pairs {
+        for (_, r) in references(value)? {
+            if Resolver::personal_only() {
+                check_personal(&r)?;
+            }
+        }
+    }
+    let mut resolver = Resolver::open(dir, &a.password)?;
     let mut env: Vec<(String, SecretText)> = Vec::new();
     for set in &a.env_sets {
-        let item = resolver.item(set)?;
-        if item.kind != ItemKind::EnvSet {
-            return usage(format!(
-                "{} is a {}, not an environment set",
-                item.title,
-                item.kind.label()
-            ));
-        }
-        for f in &item.fields {
-            env.push((
-                f.name.clone(),
-                f.value
-                    .as_ref()
-                    .map(SecretText::duplicate)
-                    .unwrap_or_default(),
-            ));
-        }
+        env.extend(resolver.env_set(set)?);
     }
     for (name, value) in pairs {
         let rendered = resolver.render(&value)?;
@@ -334,16 +413,122 @@ pub fn inject(a: &InjectArgs, dir: &VaultDir) -> Result<Option<ExitCode>> {
             .with_context(|| format!("reading the template {}", a.template.display()))?;
     }
     // Parse every reference before asking for the password: a typo fails fast.
-    references(&text)?;
-    let mut resolver = Resolver {
-        source: Source::open(dir, &a.password)?,
-        items: HashMap::new(),
-    };
+    for (_, r) in references(&text)? {
+        if Resolver::personal_only() {
+            check_personal(&r)?;
+        }
+    }
+    let mut resolver = Resolver::open(dir, &a.password)?;
     let rendered = resolver.render(&text)?;
     let mut o = std::io::stdout().lock();
     o.write_all(rendered.expose_secret().as_bytes())?;
     o.flush()?;
     Ok(None)
+}
+
+/// A machine token's group: its items, fetched and decrypted once.
+struct TokenSource {
+    client: TokenClient,
+    items: Vec<SharedItem>,
+}
+
+impl TokenSource {
+    /// Connect with `TESSERA_TOKEN` to `TESSERA_SERVER`, or `None` when no token is set.
+    fn from_env() -> Result<Option<Self>> {
+        let Some(text) = std::env::var_os(TOKEN_ENV).filter(|v| !v.is_empty()) else {
+            return Ok(None);
+        };
+        let text = Zeroizing::new(text.into_string().map_err(|_| {
+            super::UsageError(format!("{TOKEN_ENV} is not text; copy the token again"))
+        })?);
+        let server = std::env::var(SERVER_ENV).unwrap_or_default();
+        if server.trim().is_empty() {
+            return usage(format!(
+                "{TOKEN_ENV} is set but {SERVER_ENV} is not: set it to the team server's URL (https://...)"
+            ));
+        }
+        let token = MachineToken::parse(&text).with_context(|| format!("reading {TOKEN_ENV}"))?;
+        drop(text);
+        let client = TokenClient::connect(server.trim(), &token).with_context(|| {
+            format!(
+                "reading secrets with the machine token {} from {}",
+                token.id(),
+                server.trim()
+            )
+        })?;
+        let items = client.items().with_context(|| {
+            format!(
+                "reading the items of {} with the machine token",
+                client.group_name()
+            )
+        })?;
+        Ok(Some(Self { client, items }))
+    }
+
+    fn item(&self, group: &str, name: &str) -> Result<&SharedItem> {
+        let g = group.trim();
+        if !(g.eq_ignore_ascii_case(self.client.group_name())
+            || g.eq_ignore_ascii_case(&self.client.group_id()))
+        {
+            return Err(anyhow::Error::new(tessera_core::Error::NotFound(format!(
+                "tessera://{g}/...: the machine token reads only group {:?}",
+                self.client.group_name()
+            ))));
+        }
+        let q = name.trim().to_lowercase();
+        let found: Vec<&SharedItem> = self
+            .items
+            .iter()
+            .filter(|i| {
+                let id = i.id.to_hex();
+                id == q || (q.len() >= 4 && id.starts_with(&q)) || i.data.title.to_lowercase() == q
+            })
+            .collect();
+        match found.as_slice() {
+            [one] => Ok(one),
+            [] => Err(anyhow::Error::new(tessera_core::Error::NotFound(format!(
+                "tessera://{g}/{name}/...: no item {name:?} in group {:?}",
+                self.client.group_name()
+            )))),
+            many => Err(anyhow::Error::new(tessera_core::Error::Ambiguous {
+                query: name.to_owned(),
+                count: many.len(),
+            })),
+        }
+    }
+
+    fn value(&self, r: &Reference) -> Result<SecretText> {
+        let item = self.item(&r.vault, &r.item)?;
+        let data = &item.data;
+        let field = data
+            .fields
+            .iter()
+            .find(|f| f.name.eq_ignore_ascii_case(&r.field));
+        let Some(f) = field else {
+            if r.field.eq_ignore_ascii_case("notes") {
+                return Ok(data.notes.duplicate());
+            }
+            return Err(anyhow::Error::new(tessera_core::Error::NotFound(format!(
+                "tessera://{}/{}/{}: {} has no field {:?} (fields: {})",
+                r.vault,
+                r.item,
+                r.field,
+                data.title,
+                r.field,
+                data.fields
+                    .iter()
+                    .map(|f| f.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))));
+        };
+        if f.kind == FieldKind::Totp {
+            return Ok(SecretText::new(
+                TotpSpec::parse(f.value.expose_secret())?.now().0,
+            ));
+        }
+        Ok(f.value.duplicate())
+    }
 }
 
 /// Replaces secret values in a byte stream, also across read boundaries.
@@ -422,6 +607,7 @@ mod tests {
         assert_eq!(
             r[0].1,
             Reference {
+                vault: "personal".into(),
                 item: "Prod DB".into(),
                 field: "password".into()
             }
@@ -429,6 +615,7 @@ mod tests {
         assert_eq!(
             r[1].1,
             Reference {
+                vault: "personal".into(),
                 item: "db".into(),
                 field: "host".into()
             }
@@ -437,6 +624,7 @@ mod tests {
         assert_eq!(
             r[2].1,
             Reference {
+                vault: "personal".into(),
                 item: "abc".into(),
                 field: "token".into()
             }
@@ -445,10 +633,12 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("tessera://personal/ITEM/FIELD"));
-        assert!(references("tessera://ops/i/f")
+        let ops = &references("tessera://ops/i/f").unwrap()[0].1;
+        assert_eq!(ops.vault, "ops");
+        assert!(check_personal(ops)
             .unwrap_err()
             .to_string()
-            .contains("team account"));
+            .contains("TESSERA_TOKEN"));
     }
 
     #[test]

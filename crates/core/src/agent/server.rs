@@ -748,6 +748,13 @@ fn handle_groups(st: &mut State, request: Request) -> Reply {
             duration_secs,
         } => ok(&unlocked(st)?.approve_access(&request, role, duration_secs)?),
         Request::DenyAccess { request } => ok(&unlocked(st)?.deny_access(&request)?),
+        Request::TokenCreate {
+            group,
+            name,
+            expires_at,
+        } => ok(&unlocked(st)?.token_create(&group, &name, expires_at)?),
+        Request::TokenList { group } => ok(&unlocked(st)?.tokens(&group)?),
+        Request::TokenRevoke { group, token } => ok(&unlocked(st)?.token_revoke(&group, &token)?),
         _ => Err(AgentError {
             code: ErrorCode::Internal,
             message: "not a group request".into(),

@@ -109,25 +109,50 @@ impl Vault {
         if let Some(t) = filter.until {
             q.push_str(&format!("&until={t}"));
         }
-        let mut rows = Vec::new();
+        let mut entries = Vec::new();
         self.audit_pages(&ctx, &q, |e| {
-            rows.push(AuditRow {
+            entries.push(e);
+            Ok(())
+        })?;
+        let tokens = if entries.iter().any(|e| matches!(e.actor, Actor::Token(_))) {
+            self.token_names()?
+        } else {
+            std::collections::HashMap::new()
+        };
+        let rows = entries
+            .into_iter()
+            .map(|e| AuditRow {
                 seq: e.seq,
                 at: e.at,
                 actor: match e.actor {
                     Actor::Anonymous => "anonymous".into(),
                     Actor::Account(id) => account_name(&directory, id),
-                    Actor::Token(id) => format!("token:{id}"),
+                    Actor::Token(id) => tokens
+                        .get(&id.to_hex())
+                        .map_or_else(|| format!("token:{id}"), |n| format!("token:{n}")),
                 },
                 action: e.action,
                 item_id: e.item_id.map(|i| i.to_hex()),
                 group_id: e.group_id.map(|i| i.to_hex()),
                 subject: e.subject.map(|s| account_name(&directory, s)),
                 detail: e.detail,
-            });
-            Ok(())
-        })?;
+            })
+            .collect();
         Ok(rows)
+    }
+
+    /// The names of the machine tokens of every group this account administers, by token id
+    /// (names are sealed under the group key; the server cannot name them).
+    fn token_names(&self) -> Result<std::collections::HashMap<String, String>> {
+        let mut names = std::collections::HashMap::new();
+        for g in self.groups()? {
+            if g.role == tessera_protocol::GroupRole::Admin {
+                for t in self.tokens(&g.id)? {
+                    names.insert(t.id, t.name);
+                }
+            }
+        }
+        Ok(names)
     }
 
     /// Fetch every entry after the query `q` (`&name=value...`), page by page.

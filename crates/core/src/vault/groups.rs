@@ -37,9 +37,11 @@ use crate::item::{ItemData, ItemId};
 use crate::remote::Remote;
 
 mod access_request;
+mod token;
 mod version;
 
 pub use access_request::AccessRequestView;
+pub use token::{CreatedToken, MachineToken, TokenClient, TokenView};
 pub(super) use version::open_item;
 use version::{key_ad, name_ad, prev_ad, seal_item};
 
@@ -191,6 +193,17 @@ fn verified_member(
     directory: &[proto::DirectoryEntry],
     who: &str,
 ) -> Result<(Id, [u8; 32])> {
+    let (e, s) = verified_entry(ctx, directory, who)?;
+    Ok((e.account_id, s.exchange_public))
+}
+
+/// The team directory entry for `who` (e-mail or account id) and its certified subject, the
+/// certificate chain checked up to the pinned root and against the keys the server presents.
+fn verified_entry<'a>(
+    ctx: &TeamContext,
+    directory: &'a [proto::DirectoryEntry],
+    who: &str,
+) -> Result<(&'a proto::DirectoryEntry, CertSubject)> {
     let e = directory
         .iter()
         .find(|e| e.email.eq_ignore_ascii_case(who.trim()) || e.account_id.to_hex() == who)
@@ -215,7 +228,7 @@ fn verified_member(
             "their certificate was issued to another e-mail address".into(),
         ));
     }
-    Ok((e.account_id, s.exchange_public))
+    Ok((e, s.clone()))
 }
 
 fn put_certificate(ctx: &TeamContext, account: Id, chain: &CertChain) -> Result<()> {
@@ -263,6 +276,40 @@ pub(super) fn pull_group(ctx: &TeamContext, group: &str) -> Result<Vec<proto::It
     Ok(latest.into_values().collect())
 }
 
+fn damaged_keys(group: Id) -> Error {
+    Error::TamperedHeader(format!("the keys of group {group} do not open"))
+}
+
+/// Every epoch key of a group from the newest one the caller opened (`raw`, of `epoch`), each
+/// previous key opened with the next through the chain of `prev` records.
+fn open_chain(
+    team: &[u8; 16],
+    info: proto::GroupInfo,
+    mut epoch: u64,
+    raw: &[u8],
+) -> Result<GroupKeys> {
+    let group = info.group_id;
+    let damaged = || damaged_keys(group);
+    let mut keys = BTreeMap::new();
+    keys.insert(epoch, SymmetricKey::from_slice(raw).map_err(|_| damaged())?);
+    while epoch > 1 {
+        let rec = info
+            .keys
+            .iter()
+            .find(|k| k.epoch == epoch)
+            .ok_or_else(damaged)?;
+        let prev = Sealed::from_bytes(rec.prev.0.clone()).map_err(|_| damaged())?;
+        let raw = envelope::open(&keys[&epoch], &prev, &prev_ad(team, &group, epoch))
+            .map_err(|_| damaged())?;
+        epoch -= 1;
+        keys.insert(
+            epoch,
+            SymmetricKey::from_slice(&raw).map_err(|_| damaged())?,
+        );
+    }
+    Ok(GroupKeys { info, keys })
+}
+
 impl Vault {
     fn account_id(&self) -> [u8; 16] {
         self.header.vault_id
@@ -273,39 +320,18 @@ impl Vault {
     fn open_group_keys(&self, team: &[u8; 16], info: proto::GroupInfo) -> Result<GroupKeys> {
         let me = self.account_id();
         let group = info.group_id;
-        let damaged = || Error::TamperedHeader(format!("the keys of group {group} do not open"));
         let newest = info
             .keys
             .iter()
             .filter(|k| !k.wrapped.0.is_empty())
             .max_by_key(|k| k.epoch)
-            .ok_or_else(damaged)?;
+            .ok_or_else(|| damaged_keys(group))?;
+        let epoch = newest.epoch;
         let raw = self
             .keyset
-            .open_sealed(&newest.wrapped.0, &key_ad(team, &group, newest.epoch, &me))
-            .map_err(|_| damaged())?;
-        let mut keys = BTreeMap::new();
-        let mut epoch = newest.epoch;
-        keys.insert(
-            epoch,
-            SymmetricKey::from_slice(&raw).map_err(|_| damaged())?,
-        );
-        while epoch > 1 {
-            let rec = info
-                .keys
-                .iter()
-                .find(|k| k.epoch == epoch)
-                .ok_or_else(damaged)?;
-            let prev = Sealed::from_bytes(rec.prev.0.clone()).map_err(|_| damaged())?;
-            let raw = envelope::open(&keys[&epoch], &prev, &prev_ad(team, &group, epoch))
-                .map_err(|_| damaged())?;
-            epoch -= 1;
-            keys.insert(
-                epoch,
-                SymmetricKey::from_slice(&raw).map_err(|_| damaged())?,
-            );
-        }
-        Ok(GroupKeys { info, keys })
+            .open_sealed(&newest.wrapped.0, &key_ad(team, &group, epoch, &me))
+            .map_err(|_| damaged_keys(group))?;
+        open_chain(team, info, epoch, &raw)
     }
 
     pub(super) fn fetch_groups(&self, ctx: &TeamContext) -> Result<Vec<GroupKeys>> {
@@ -632,6 +658,7 @@ impl Vault {
                 )),
             });
         }
+        let token_keys = token::seal_to_tokens(&ctx, &directory, gid, epoch, &key)?;
         let req = proto::RotateRequest {
             remove: gone.into_iter().collect(),
             epoch,
@@ -652,6 +679,7 @@ impl Vault {
                 .into_bytes(),
             ),
             keys: sealed,
+            token_keys,
         };
         let _: serde_json::Value = ctx
             .remote

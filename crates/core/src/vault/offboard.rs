@@ -90,6 +90,8 @@ pub struct OffboardingReport {
 pub struct OffboardOutcome {
     /// Sessions ended.
     pub sessions_revoked: u64,
+    /// Machine tokens they created, revoked.
+    pub tokens_revoked: u64,
     /// Groups whose key got a new epoch (names).
     pub rotated: Vec<String>,
     /// Groups the member left whose key this admin could not rotate, and why.
@@ -280,6 +282,7 @@ impl Vault {
         }
         Ok(OffboardOutcome {
             sessions_revoked: res.sessions_revoked,
+            tokens_revoked: res.tokens_revoked,
             rotated,
             not_rotated,
         })

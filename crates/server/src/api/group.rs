@@ -304,6 +304,32 @@ pub(super) async fn rotate(
             "the new key must be sealed to every member who stays",
         ));
     }
+    let live_tokens: HashSet<Id> = state
+        .store()
+        .group_tokens(group)
+        .await?
+        .iter()
+        .filter(|t| t.is_live(now))
+        .map(|t| t.id)
+        .collect();
+    let mut keyed = HashSet::new();
+    for (i, k) in req.token_keys.iter().enumerate() {
+        if !live_tokens.contains(&k.token_id) || !keyed.insert(k.token_id) {
+            return Err(ApiError::bad(
+                &format!("token_keys[{i}].token_id"),
+                format!(
+                    "token_keys[{i}] is for a machine token that is not live in this group, \
+                     or repeats one"
+                ),
+            ));
+        }
+    }
+    if keyed.len() != live_tokens.len() {
+        return Err(ApiError::bad(
+            "token_keys",
+            "the new key must be sealed to every live machine token of the group",
+        ));
+    }
     let mut events: Vec<_> = req
         .remove
         .iter()
@@ -330,6 +356,11 @@ pub(super) async fn rotate(
             .keys
             .into_iter()
             .map(|k| (k.account_id, k.key.0))
+            .collect(),
+        token_keys: req
+            .token_keys
+            .into_iter()
+            .map(|k| (k.token_id, k.key.0))
             .collect(),
         by: caller.account.id,
         now,

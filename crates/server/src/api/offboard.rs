@@ -105,8 +105,9 @@ pub(super) async fn offboard(
             .event(AuditAction::Offboard)
             .subject(a.id)
             .detail(format!(
-                "sessions={} groups={}",
+                "sessions={} tokens={} groups={}",
                 res.sessions_revoked,
+                res.tokens_revoked,
                 res.groups.len()
             )),
     );

@@ -25,6 +25,7 @@ use tokio_postgres::{AsyncMessage, Client, GenericClient, NoTls, Row};
 use crate::events::{Change, ChangeHub, PG_CHANNEL};
 
 mod access_request;
+mod token;
 
 use super::{
     decide_push, id_from, Account, Group, LoginPolicy, Membership, NewAccountRow, NewGroup,
@@ -201,6 +202,29 @@ const MIGRATIONS: &[&str] = &[
      );
      CREATE INDEX access_requests_group ON access_requests(group_id, requester);
      CREATE INDEX access_requests_requester ON access_requests(requester);",
+    // 6: machine tokens and the group keys sealed to them.
+    "CREATE TABLE machine_tokens (
+         id BYTEA PRIMARY KEY,
+         group_id BYTEA NOT NULL REFERENCES groups(id),
+         team_id BYTEA NOT NULL REFERENCES teams(id),
+         name BYTEA NOT NULL,
+         name_epoch BIGINT NOT NULL,
+         exchange_public BYTEA NOT NULL,
+         signature BYTEA NOT NULL,
+         token_hash BYTEA NOT NULL UNIQUE,
+         created_by BYTEA NOT NULL REFERENCES accounts(id),
+         created_at BIGINT NOT NULL,
+         expires_at BIGINT NOT NULL,
+         revoked_at BIGINT,
+         last_used_at BIGINT
+     );
+     CREATE INDEX machine_tokens_group ON machine_tokens(group_id);
+     CREATE TABLE token_keys (
+         token_id BYTEA NOT NULL REFERENCES machine_tokens(id),
+         epoch BIGINT NOT NULL,
+         wrapped BYTEA NOT NULL,
+         PRIMARY KEY (token_id, epoch)
+     );",
 ];
 
 /// Where a push or pull goes: an account's own items or a group's.
@@ -1518,6 +1542,7 @@ impl Store for PgStore {
             )
             .await
             .map_err(be)?;
+            token::rotate_keys(&tx, &r).await?;
             tx.execute(
                 "INSERT INTO group_epochs (group_id, epoch, prev, created_by, created_at)
                  VALUES ($1, $2, $3, $4, $5)",

@@ -15,6 +15,7 @@ use tokio::sync::broadcast;
 use crate::events::{Change, ChangeHub};
 
 mod access_request;
+mod token;
 
 use super::{
     decide_push, id_from, Account, Group, LoginPolicy, Membership, NewAccountRow, NewGroup,
@@ -191,6 +192,29 @@ const MIGRATIONS: &[&str] = &[
      ) WITHOUT ROWID;
      CREATE INDEX access_requests_group ON access_requests(group_id, requester);
      CREATE INDEX access_requests_requester ON access_requests(requester);",
+    // 6: machine tokens and the group keys sealed to them.
+    "CREATE TABLE machine_tokens (
+         id BLOB PRIMARY KEY,
+         group_id BLOB NOT NULL REFERENCES groups(id),
+         team_id BLOB NOT NULL REFERENCES teams(id),
+         name BLOB NOT NULL,
+         name_epoch INTEGER NOT NULL,
+         exchange_public BLOB NOT NULL,
+         signature BLOB NOT NULL,
+         token_hash BLOB NOT NULL UNIQUE,
+         created_by BLOB NOT NULL REFERENCES accounts(id),
+         created_at INTEGER NOT NULL,
+         expires_at INTEGER NOT NULL,
+         revoked_at INTEGER,
+         last_used_at INTEGER
+     ) WITHOUT ROWID;
+     CREATE INDEX machine_tokens_group ON machine_tokens(group_id);
+     CREATE TABLE token_keys (
+         token_id BLOB NOT NULL REFERENCES machine_tokens(id),
+         epoch INTEGER NOT NULL,
+         wrapped BLOB NOT NULL,
+         PRIMARY KEY (token_id, epoch)
+     ) WITHOUT ROWID;",
 ];
 
 /// Where a push or pull goes: an account's own items or a group's.
@@ -1165,6 +1189,7 @@ impl Store for SqliteStore {
                         .map_err(be)?;
                 }
             }
+            token::rotate_keys(&tx, &r)?;
             tx.execute(
                 "INSERT INTO group_epochs (group_id, epoch, prev, created_by, created_at)
                  VALUES (?1, ?2, ?3, ?4, ?5)",

@@ -18,14 +18,31 @@ pub(super) fn key_ad(team: &[u8; 16], group: &Id, epoch: u64, recipient: &[u8; 1
     )
 }
 
-pub(super) fn prev_ad(team: &[u8; 16], group: &Id, epoch: u64) -> Vec<u8> {
+/// A group key sealed to a machine token: a label of its own (not [`key_ad`]'s), so a key sealed
+/// to a member cannot be presented as one sealed to a token, or the reverse.
+pub(crate) fn token_key_ad(team: &[u8; 16], group: &Id, epoch: u64, token: &Id) -> Vec<u8> {
+    associated_data(
+        "tessera machine token key",
+        &[team, &group.0, &epoch.to_be_bytes(), &token.0],
+    )
+}
+
+/// A machine token's name, sealed under the group key of `epoch`.
+pub(crate) fn token_name_ad(team: &[u8; 16], group: &Id, epoch: u64, token: &Id) -> Vec<u8> {
+    associated_data(
+        "tessera machine token name",
+        &[team, &group.0, &epoch.to_be_bytes(), &token.0],
+    )
+}
+
+pub(crate) fn prev_ad(team: &[u8; 16], group: &Id, epoch: u64) -> Vec<u8> {
     associated_data(
         "tessera group previous key",
         &[team, &group.0, &epoch.to_be_bytes()],
     )
 }
 
-pub(super) fn name_ad(team: &[u8; 16], group: &Id, epoch: u64) -> Vec<u8> {
+pub(crate) fn name_ad(team: &[u8; 16], group: &Id, epoch: u64) -> Vec<u8> {
     associated_data(
         "tessera group name",
         &[team, &group.0, &epoch.to_be_bytes()],
@@ -113,7 +130,7 @@ pub(super) fn seal_item(
 
 /// Open one version of a shared item; [`Error::Tampered`] names it when it does not
 /// authenticate, or when it was sealed under an epoch whose key this member does not hold.
-pub(in crate::vault) fn open_item(
+pub(crate) fn open_item(
     team: &[u8; 16],
     keys: &GroupKeys,
     rec: &proto::ItemRecord,

@@ -85,6 +85,13 @@ pub(super) async fn offboard(
         )
         .await
         .map_err(be)?;
+    let tokens = tx
+        .execute(
+            "UPDATE machine_tokens SET revoked_at = $2 WHERE created_by = $1 AND revoked_at IS NULL",
+            &[&a, &now],
+        )
+        .await
+        .map_err(be)?;
     let rows = tx
         .query(
             "UPDATE group_members SET removed_at = $2
@@ -102,6 +109,7 @@ pub(super) async fn offboard(
     tx.commit().await.map_err(be)?;
     Ok(OffboardResponse {
         sessions_revoked: sessions,
+        tokens_revoked: tokens,
         groups,
     })
 }

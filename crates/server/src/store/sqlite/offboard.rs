@@ -96,6 +96,12 @@ pub(super) fn offboard(
             params![account.0, now],
         )
         .map_err(be)? as u64;
+    let tokens = tx
+        .execute(
+            "UPDATE machine_tokens SET revoked_at = ?2 WHERE created_by = ?1 AND revoked_at IS NULL",
+            params![account.0, now],
+        )
+        .map_err(be)? as u64;
     let mut groups = Vec::new();
     {
         let mut stmt = tx
@@ -116,6 +122,7 @@ pub(super) fn offboard(
     tx.commit().map_err(be)?;
     Ok(OffboardResponse {
         sessions_revoked: sessions,
+        tokens_revoked: tokens,
         groups,
     })
 }
