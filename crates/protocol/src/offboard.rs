@@ -21,7 +21,7 @@ pub struct MembershipWindow {
 }
 
 /// The current version of an item the member could decrypt: the item existed in the group
-/// before their access ended.
+/// before their access ended (a version from the second it ended or later does not count).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ExposedRecord {
     /// The group holding it.

@@ -165,7 +165,7 @@ impl Vault {
         let ends: HashMap<Id, i64> = resp
             .windows
             .iter()
-            .map(|w| (w.group_id, w.to.unwrap_or_else(now)))
+            .map(|w| (w.group_id, w.to.unwrap_or(i64::MAX)))
             .collect();
         let mut seen: HashMap<Id, (bool, bool)> = HashMap::new();
         for e in &resp.events {
@@ -183,8 +183,9 @@ impl Vault {
                 continue;
             };
             let (item, secret_changed_at) = open_item(&ctx.team_id, keys, &r.record)?;
-            let end = ends.get(&r.group_id).copied().unwrap_or_else(now);
-            if secret_changed_at > end {
+            // Changed in the second access ended or later: rotated.
+            let end = ends.get(&r.group_id).copied().unwrap_or(i64::MAX);
+            if secret_changed_at >= end {
                 continue;
             }
             let (revealed, copied) = seen.get(&r.record.item_id).copied().unwrap_or_default();

@@ -89,6 +89,29 @@ async fn admin() -> Result<tokio_postgres::Client, tokio_postgres::Error> {
 }
 
 impl Harness {
+    /// Run SQL on the store's database behind its back, as someone with database access
+    /// would (tampering tests). Returns an error message when the database refuses.
+    pub fn raw_sql(&self, sql: &str) -> Result<(), String> {
+        match (&self._guard, &self.pg_url) {
+            (Guard::Sqlite(dir), _) => {
+                let c = rusqlite::Connection::open(dir.path().join("server.sqlite3"))
+                    .map_err(|e| e.to_string())?;
+                c.execute_batch(sql).map_err(|e| e.to_string())
+            }
+            (Guard::Postgres(_), Some(url)) => self.rt.block_on(async {
+                let (c, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                tokio::spawn(conn);
+                c.batch_execute(sql).await.map_err(|e| {
+                    e.as_db_error()
+                        .map_or_else(|| e.to_string(), |d| d.message().to_owned())
+                })
+            }),
+            (Guard::Postgres(_), None) => Err("no database url".into()),
+        }
+    }
+
     pub fn new(kind: Kind) -> Self {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)

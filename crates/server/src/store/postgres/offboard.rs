@@ -37,7 +37,7 @@ pub(super) async fn review(
         });
     }
     let groups: Vec<&[u8]> = windows.iter().map(|w| w.group_id.0.as_slice()).collect();
-    let ends: Vec<i64> = windows.iter().map(|w| w.to.unwrap_or(now)).collect();
+    let ends: Vec<i64> = windows.iter().map(|w| w.to.unwrap_or(i64::MAX)).collect();
     let rows = c
         .query(
             "SELECT i.item_id, i.version, i.seq, i.deleted, i.blob, i.group_id
@@ -46,7 +46,7 @@ pub(super) async fn review(
              WHERE NOT i.deleted
                AND EXISTS (SELECT 1 FROM group_item_versions v
                    WHERE v.group_id = i.group_id AND v.item_id = i.item_id
-                     AND v.created_at <= w.ends)
+                     AND v.created_at < w.ends)
              ORDER BY i.group_id, i.seq",
             &[&groups, &ends],
         )

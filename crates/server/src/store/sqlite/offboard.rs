@@ -50,13 +50,13 @@ pub(super) fn review(
             "SELECT i.item_id, i.version, i.seq, i.deleted, i.blob FROM group_items i
              WHERE i.group_id = ?1 AND i.deleted = 0
                AND EXISTS (SELECT 1 FROM group_item_versions v
-                   WHERE v.group_id = i.group_id AND v.item_id = i.item_id AND v.created_at <= ?2)
+                   WHERE v.group_id = i.group_id AND v.item_id = i.item_id AND v.created_at < ?2)
              ORDER BY i.seq",
         )
         .map_err(be)?;
     let mut records = Vec::new();
     for w in &windows {
-        let end = w.to.unwrap_or(now);
+        let end = w.to.unwrap_or(i64::MAX);
         let rows = items
             .query_map(params![w.group_id.0, end], item_row)
             .map_err(be)?;
