@@ -111,7 +111,7 @@ pub enum Command {
     /// The offboarding review of a member (team admins); `--revoke` ends their access.
     Offboard(audit::OffboardArgs),
     /// Items overdue under their rotation policy, personal and shared.
-    Rotation,
+    Rotation(audit::RotationArgs),
     /// Ask a group's admins for time-boxed access to the group.
     RequestAccess(access_request::RequestArgs),
     /// Access requests: pending ones of groups you administer, and your own with their status.
@@ -164,7 +164,7 @@ pub fn run(command: Command, dir: &VaultDir, out: &Output) -> Result<ExitCode> {
         Command::Access { item } => group::access(&item, dir, out),
         Command::Audit(a) => audit::audit(&a, dir, out),
         Command::Offboard(a) => audit::offboard(&a, dir, out),
-        Command::Rotation => audit::rotation(dir, out),
+        Command::Rotation(a) => audit::rotation(&a, dir, out),
         Command::RequestAccess(a) => access_request::request(&a, dir, out),
         Command::Requests => access_request::list(dir, out),
         Command::Approve(a) => access_request::approve(&a, dir, out),

@@ -289,7 +289,11 @@ pub enum Request {
         member: String,
     },
     /// Items overdue under their rotation policy.
-    Rotation,
+    Rotation {
+        /// As of this Unix time (now when absent).
+        #[serde(default)]
+        at: Option<i64>,
+    },
     /// Ask for time-boxed access to a group.
     RequestAccess {
         /// The group (id, or the name of a group you are a live member of).

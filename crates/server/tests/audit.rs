@@ -88,8 +88,10 @@ fn team(s: &Api) -> Team {
         "POST",
         &format!("/v1/groups/{group}/sync"),
         Some(&ada_t),
-        Some(json!({"changes": [{"item_id": item, "base_version": 0, "version": 1,
-                                 "blob": b64(&[7; 64])}]})),
+        Some(
+            json!({"changes": [{"item_id": item, "base_version": 0, "version": 1,
+                                 "blob": b64(&[7; 64])}]}),
+        ),
     );
     Team {
         team,
@@ -107,8 +109,10 @@ fn reveal(s: &Api, token: &str, item: &str, group: Option<&str>, at: i64) -> (u1
         "POST",
         "/v1/audit/events",
         Some(token),
-        Some(json!({"events": [{"action": "reveal", "item_id": item, "group_id": group,
-                                "field": "password", "at": at}]})),
+        Some(
+            json!({"events": [{"action": "reveal", "item_id": item, "group_id": group,
+                                "field": "password", "at": at}]}),
+        ),
     )
 }
 
@@ -208,10 +212,9 @@ fn hand_edits_in_the_database_are_named(kind: Kind) {
     assert!(verify_chain(&team_id, &es, None).is_ok());
 
     // The database itself refuses changes to the log.
-    let refused = s
-        .h
-        .raw_sql("UPDATE audit_log SET detail = 'role=admin' WHERE seq = 7")
-        .unwrap_err();
+    let refused =
+        s.h.raw_sql("UPDATE audit_log SET detail = 'role=admin' WHERE seq = 7")
+            .unwrap_err();
     assert!(refused.contains("append-only"), "{refused}");
     assert!(s.h.raw_sql("DELETE FROM audit_log WHERE seq = 3").is_err());
     assert_eq!(entries(&s, &t.ada.1), es);
@@ -252,8 +255,10 @@ fn client_events_are_checked(kind: Kind) {
         "POST",
         &format!("/v1/groups/{}/rotate", t.group),
         Some(&t.ada.1),
-        Some(json!({"remove": [t.bob.0], "epoch": 2, "name": b64(b"n2"), "prev": b64(b"p2"),
-                    "keys": [{"account_id": t.ada.0, "key": b64(b"e2 ada")}]})),
+        Some(
+            json!({"remove": [t.bob.0], "epoch": 2, "name": b64(b"n2"), "prev": b64(b"p2"),
+                    "keys": [{"account_id": t.ada.0, "key": b64(b"e2 ada")}]}),
+        ),
     );
     let (status, v) = reveal(&s, &t.bob.1, &t.item, Some(&t.group), now());
     assert_eq!(status, 403, "{v}");
@@ -313,7 +318,10 @@ fn offboarding_review_and_revoke(kind: Kind) {
     assert_eq!(offboard(Some(&other_admin), &t.team, &t.bob.0).0, 404);
     assert_eq!(offboard(Some(&other_admin), &other_team, &t.bob.0).0, 404);
     let (status, v) = offboard(Some(&t.ada.1), &t.team, &t.ada.0);
-    assert_eq!((status, v["error"]["field"].as_str()), (400, Some("account_id")));
+    assert_eq!(
+        (status, v["error"]["field"].as_str()),
+        (400, Some("account_id"))
+    );
     // Nothing changed by the refusals: bob still reads the group.
     s.ok(
         "GET",
@@ -353,8 +361,10 @@ fn offboarding_review_and_revoke(kind: Kind) {
         "POST",
         &format!("/v1/groups/{}/sync", t.group),
         Some(&t.ada.1),
-        Some(json!({"changes": [{"item_id": later, "base_version": 0, "version": 1,
-                                 "blob": b64(&[8; 64])}]})),
+        Some(
+            json!({"changes": [{"item_id": later, "base_version": 0, "version": 1,
+                                 "blob": b64(&[8; 64])}]}),
+        ),
     );
     let (_, v) = review(&t.ada.1, &t.bob.0);
     assert!(v["offboarded_at"].as_i64().is_some());

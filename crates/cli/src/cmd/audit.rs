@@ -257,10 +257,19 @@ pub fn offboard(a: &OffboardArgs, dir: &VaultDir, out: &Output) -> Result<Option
     Ok(None)
 }
 
-/// `rotation`: items overdue under their rotation policy.
-pub fn rotation(dir: &VaultDir, out: &Output) -> Result<Option<ExitCode>> {
+/// `tessera rotation`.
+#[derive(clap::Args)]
+pub struct RotationArgs {
+    /// What will be overdue by this day (YYYY-MM-DD, UTC) or Unix time, to plan ahead.
+    #[arg(long)]
+    by: Option<String>,
+}
+
+/// `rotation [--by DAY]`: items overdue under their rotation policy.
+pub fn rotation(a: &RotationArgs, dir: &VaultDir, out: &Output) -> Result<Option<ExitCode>> {
+    let at = time_arg("by", a.by.as_deref())?;
     let mut client = unlocked_client(dir)?;
-    let due: Vec<RotationDue> = client.call(&Request::Rotation)?;
+    let due: Vec<RotationDue> = client.call(&Request::Rotation { at })?;
     out.show(&due, |w| {
         if due.is_empty() {
             return writeln!(w, "No item is overdue for rotation.");

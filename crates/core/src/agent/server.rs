@@ -734,7 +734,9 @@ fn handle_groups(st: &mut State, request: Request) -> Reply {
         Request::AuditVerify => ok(&unlocked_mut(st)?.audit_verify()?),
         Request::Offboarding { member } => ok(&unlocked(st)?.offboarding(&member)?),
         Request::Offboard { member } => ok(&unlocked(st)?.offboard(&member)?),
-        Request::Rotation => ok(&unlocked(st)?.rotation_report()?),
+        Request::Rotation { at } => {
+            ok(&unlocked(st)?.rotation_report(at.unwrap_or_else(vault::now))?)
+        }
         Request::RequestAccess {
             group,
             role,

@@ -723,30 +723,7 @@ impl Vault {
     pub fn group_item(&self, group: &str, item: &str, reveal: bool) -> Result<SharedItem> {
         let ctx = self.team_context()?;
         let (keys, view) = self.find_group(&ctx, group)?;
-        let q = item.trim();
-        let mut found = Vec::new();
-        for r in pull_group(&ctx, &view.id)?.iter().filter(|r| !r.deleted) {
-            let (it, _) = open_item(&ctx.team_id, &keys, r)?;
-            if it.id.to_hex() == q.to_ascii_lowercase() || it.data.title.eq_ignore_ascii_case(q) {
-                found.push(it);
-            }
-        }
-        tessera_crypto::scrub_stack();
-        let it = match found.len() {
-            0 => {
-                return Err(Error::NotFound(format!(
-                    "no item {q:?} in group {} (`tessera group items {}`)",
-                    view.name, view.name
-                )))
-            }
-            1 => found.pop().expect("one"),
-            count => {
-                return Err(Error::Ambiguous {
-                    query: q.to_owned(),
-                    count,
-                })
-            }
-        };
+        let (it, _) = self.find_shared(&ctx, &keys, &view.id, item)?;
         if reveal {
             self.report_events(
                 &ctx,
@@ -877,7 +854,9 @@ impl Vault {
         }
         tessera_crypto::scrub_stack();
         match found.len() {
-            0 => Err(Error::NotFound(format!("no item {item:?} in this group"))),
+            0 => Err(Error::NotFound(format!(
+                "no item {item:?} in this group (`tessera group items GROUP` lists them)"
+            ))),
             1 => Ok(found.pop().expect("one")),
             count => Err(Error::Ambiguous {
                 query: item.to_owned(),

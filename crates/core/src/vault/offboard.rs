@@ -17,7 +17,7 @@ use tessera_protocol as proto;
 use tessera_protocol::{AuditAction, GroupRole, Id};
 
 use super::groups::{fetch_members, group_view, open_item, GroupKeys, TeamContext};
-use super::{now, Vault};
+use super::Vault;
 use crate::error::{Error, Result};
 use crate::item::ItemKind;
 
@@ -289,16 +289,15 @@ impl Vault {
         })
     }
 
-    /// Items overdue under their rotation policy: this account's own and those of every group
-    /// it belongs to.
-    pub fn rotation_report(&self) -> Result<Vec<RotationDue>> {
-        let now = now();
+    /// Items overdue under their rotation policy at `at` (now, or a later day to plan ahead):
+    /// this account's own and those of every group it belongs to, longest overdue first.
+    pub fn rotation_report(&self, at: i64) -> Result<Vec<RotationDue>> {
         let mut due: Vec<RotationDue> = self
             .items()
             .filter(|i| i.trashed_at.is_none())
             .filter_map(|i| {
                 let (policy_days, age_days) =
-                    overdue(i.data.rotation_days, i.secret_changed_at, now)?;
+                    overdue(i.data.rotation_days, i.secret_changed_at, at)?;
                 Some(RotationDue {
                     owner: "personal".into(),
                     item_id: i.id.to_hex(),
@@ -318,7 +317,7 @@ impl Vault {
                     }
                     let (item, changed) = open_item(&ctx.team_id, &keys, &rec)?;
                     if let Some((policy_days, age_days)) =
-                        overdue(item.data.rotation_days, changed, now)
+                        overdue(item.data.rotation_days, changed, at)
                     {
                         due.push(RotationDue {
                             owner: view.name.clone(),
