@@ -9,134 +9,27 @@
 
 mod support;
 
-use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
-use support::{bin, psql, DropDatabase, Server};
+use support::team::{creds, Backend, Cli, Person};
 use tessera_core::item::{FieldKind, ItemData, ItemKind};
-use tessera_core::vault::Credentials;
-use tessera_core::{Error, Vault};
-use tessera_crypto::kdf::KdfParams;
-use tessera_crypto::AccountSecretKey;
+use tessera_core::Error;
 use tessera_protocol::{AccessRequestStatus, GroupRole};
 
-const PASSWORD: &[u8] = b"a long enough master password 42";
 const REASON: &str = "incident 4711: restart the replica";
 
 fn now() -> i64 {
     tessera_core::vault::now()
 }
 
-/// A server on one backend, and a way to end a membership through its database.
-struct Backend {
-    server: Server,
-    db: Option<(String, DropDatabase)>,
-}
-
-impl Backend {
-    fn sqlite() -> Self {
-        Self {
-            server: Server::start(None),
-            db: None,
-        }
-    }
-
-    fn postgres(tag: &str) -> Self {
-        let name = format!(
-            "tessera_jit_{tag}_{}_{}",
-            std::process::id(),
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .subsec_nanos()
-        );
-        let o = psql(&format!("CREATE DATABASE {name}"));
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-        let guard = DropDatabase(name.clone());
-        let server = Server::start(Some(&format!("postgres://postgres@127.0.0.1:5432/{name}")));
-        Self {
-            server,
-            db: Some((name, guard)),
-        }
-    }
-
-    fn url(&self) -> &str {
-        &self.server.url
-    }
-
-    /// Move the end of `account`'s membership of `group` (hex ids) into the past.
-    fn end_access(&self, group: &str, account: &str) {
-        let at = now() - 1;
-        match &self.db {
-            None => {
-                let path = self.server.data.path().join("tessera-server.sqlite3");
-                let c = rusqlite::Connection::open(path).unwrap();
-                c.busy_timeout(std::time::Duration::from_secs(5)).unwrap();
-                let n = c
-                    .execute(
-                        &format!(
-                            "UPDATE group_members SET expires_at = ?1
-                             WHERE group_id = X'{group}' AND account_id = X'{account}'"
-                        ),
-                        [at],
-                    )
-                    .unwrap();
-                assert_eq!(n, 1);
-            }
-            Some((db, _)) => {
-                let o = Command::new("psql")
-                    .args(["-h", "127.0.0.1", "-U", "postgres", "-d", db, "-c"])
-                    .arg(format!(
-                        "UPDATE group_members SET expires_at = {at}
-                         WHERE group_id = '\\x{group}'::bytea AND account_id = '\\x{account}'::bytea"
-                    ))
-                    .output()
-                    .unwrap();
-                let out = String::from_utf8_lossy(&o.stdout);
-                assert!(
-                    out.contains("UPDATE 1"),
-                    "{out} {}",
-                    String::from_utf8_lossy(&o.stderr)
-                );
-            }
-        }
-    }
-}
-
-struct Person {
-    email: &'static str,
-    _dir: tempfile::TempDir,
-    secret_key: AccountSecretKey,
-    vault: Vault,
-}
-
-impl Person {
-    fn new(email: &'static str) -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let secret_key = AccountSecretKey::generate();
-        let vault = Vault::create(
-            &dir.path().join("vault.sqlite"),
-            PASSWORD,
-            &secret_key,
-            KdfParams::FLOOR,
-        )
-        .unwrap();
-        Self {
-            email,
-            _dir: dir,
-            secret_key,
-            vault,
-        }
-    }
-}
-
-fn creds<'a>(email: &'a str, secret_key: &'a AccountSecretKey) -> Credentials<'a> {
-    Credentials {
-        email,
-        device: "laptop",
-        password: PASSWORD,
-        secret_key,
-    }
+/// Move the end of `account`'s membership of `group` (hex ids) into the past.
+fn end_access(b: &Backend, group: &str, account: &str) {
+    b.sql(&format!(
+        "UPDATE group_members SET expires_at = {} WHERE group_id = {} AND account_id = {}",
+        now() - 1,
+        b.blob(group),
+        b.blob(account)
+    ));
 }
 
 fn login(title: &str, password: &str) -> ItemData {
@@ -263,7 +156,7 @@ fn through_the_core(b: &Backend) {
     assert_eq!(mine[0].group_name.as_deref(), Some("Production"));
 
     // The hour is over: nothing more is served, with a message that says why.
-    b.end_access(&g.id, &asked.requester_id);
+    end_access(b, &g.id, &asked.requester_id);
     assert!(eng.vault.groups().unwrap().is_empty());
     let e = eng.vault.group_items(&g.id).unwrap_err();
     match &e {
@@ -306,82 +199,6 @@ fn through_the_core_on_postgresql() {
         !text.contains("incident 4711"),
         "the reason is stored in clear"
     );
-}
-
-/// One person's `tessera` command against its own vault directory.
-struct Cli {
-    home: tempfile::TempDir,
-    pw: PathBuf,
-}
-
-impl Cli {
-    fn new() -> Self {
-        let home = tempfile::tempdir().unwrap();
-        let pw = home.path().join("pw.txt");
-        std::fs::write(&pw, "a long enough master password 42\n").unwrap();
-        Self { home, pw }
-    }
-
-    fn run(&self, args: &[&str], input: &str) -> std::process::Output {
-        use std::io::Write as _;
-        let mut child = Command::new(bin("tessera"))
-            .env("TESSERA_HOME", self.home.path().join("vault"))
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(input.as_bytes())
-            .unwrap();
-        child.wait_with_output().unwrap()
-    }
-
-    /// Text output of a command that must succeed.
-    fn text(&self, args: &[&str]) -> String {
-        let o = self.run(args, "");
-        assert!(
-            o.status.success(),
-            "tessera {args:?}: {}",
-            String::from_utf8_lossy(&o.stderr)
-        );
-        String::from_utf8(o.stdout).unwrap()
-    }
-
-    fn json(&self, args: &[&str]) -> serde_json::Value {
-        self.json_in(args, "")
-    }
-
-    fn json_in(&self, args: &[&str], input: &str) -> serde_json::Value {
-        let mut a = vec!["--json"];
-        a.extend_from_slice(args);
-        let o = self.run(&a, input);
-        assert!(
-            o.status.success(),
-            "tessera {args:?}: {}",
-            String::from_utf8_lossy(&o.stderr)
-        );
-        serde_json::from_slice(&o.stdout).unwrap()
-    }
-
-    fn pw(&self) -> &str {
-        self.pw.to_str().unwrap()
-    }
-
-    fn start(&self) {
-        self.json(&["init", "--password-file", self.pw()]);
-        self.json(&["unlock", "--offline", "--password-file", self.pw()]);
-    }
-}
-
-impl Drop for Cli {
-    fn drop(&mut self) {
-        let _ = self.run(&["lock"], "");
-    }
 }
 
 #[allow(clippy::too_many_lines)] // one story, told in order
@@ -479,7 +296,7 @@ fn through_the_cli(b: &Backend) {
     assert!(status.contains("approved: viewer until"), "{status}");
 
     // The access ends; the engineer is refused with a message that says why and what to do.
-    b.end_access(&gid, &eng_id);
+    end_access(b, &gid, &eng_id);
     assert_eq!(eng.json(&["group", "list"]), serde_json::json!([]));
     let o = eng.run(&["group", "members", &gid], "");
     let err = String::from_utf8_lossy(&o.stderr);

@@ -16,6 +16,7 @@ use std::collections::BTreeSet;
 
 use support::team::{team, Backend, Cli, Person};
 use tessera_core::item::{FieldKind, ItemData, ItemKind};
+use tessera_core::vault::AuditRow;
 use tessera_core::Error;
 use tessera_protocol::GroupRole;
 
@@ -184,7 +185,7 @@ fn through_the_core(b: &Backend) {
             ..Default::default()
         })
         .unwrap();
-    let actions: Vec<&str> = bobs.iter().map(|r| r.action_name()).collect();
+    let actions: Vec<&str> = bobs.iter().map(AuditRow::action_name).collect();
     assert!(actions.contains(&"reveal"), "{actions:?}");
     assert!(bobs.iter().all(|r| r.actor == bob.email));
     let v = lead.vault.audit_verify().unwrap();

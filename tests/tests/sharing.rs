@@ -9,46 +9,15 @@
 
 mod support;
 
-use support::{bin, psql, DropDatabase, Server};
+use support::team::{Cli, Person, PASSWORD};
+use support::{psql, DropDatabase, Server};
 
-use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use tessera_core::item::{FieldKind, ItemData, ItemKind};
 use tessera_core::vault::Credentials;
-use tessera_core::{Error, Vault};
-use tessera_crypto::kdf::KdfParams;
-use tessera_crypto::AccountSecretKey;
+use tessera_core::Error;
 use tessera_protocol::GroupRole;
-
-const PASSWORD: &[u8] = b"a long enough master password 42";
-
-struct Person {
-    email: &'static str,
-    _dir: tempfile::TempDir,
-    secret_key: AccountSecretKey,
-    vault: Vault,
-}
-
-impl Person {
-    fn new(email: &'static str) -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let secret_key = AccountSecretKey::generate();
-        let vault = Vault::create(
-            &dir.path().join("vault.sqlite"),
-            PASSWORD,
-            &secret_key,
-            KdfParams::FLOOR,
-        )
-        .unwrap();
-        Self {
-            email,
-            _dir: dir,
-            secret_key,
-            vault,
-        }
-    }
-}
 
 fn login(title: &str, password: &str) -> ItemData {
     ItemData::new(ItemKind::Login, title)
@@ -236,71 +205,6 @@ fn sharing_on_postgresql() {
     assert!(text.contains("group_items"), "pg_dump produced no groups");
     for needle in ["Production", "prod-db", "hunter2"] {
         assert!(!text.contains(needle), "{needle} is stored in clear");
-    }
-}
-
-/// One person's `tessera` command against its own vault directory.
-struct Cli {
-    home: tempfile::TempDir,
-    pw: PathBuf,
-}
-
-impl Cli {
-    fn new() -> Self {
-        let home = tempfile::tempdir().unwrap();
-        let pw = home.path().join("pw.txt");
-        std::fs::write(&pw, "a long enough master password 42\n").unwrap();
-        Self { home, pw }
-    }
-
-    fn run(&self, args: &[&str], input: &str) -> std::process::Output {
-        use std::io::Write as _;
-        let mut child = Command::new(bin("tessera"))
-            .env("TESSERA_HOME", self.home.path().join("vault"))
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(input.as_bytes())
-            .unwrap();
-        child.wait_with_output().unwrap()
-    }
-
-    fn json(&self, args: &[&str]) -> serde_json::Value {
-        self.json_in(args, "")
-    }
-
-    fn json_in(&self, args: &[&str], input: &str) -> serde_json::Value {
-        let mut a = vec!["--json"];
-        a.extend_from_slice(args);
-        let o = self.run(&a, input);
-        assert!(
-            o.status.success(),
-            "tessera {args:?}: {}",
-            String::from_utf8_lossy(&o.stderr)
-        );
-        serde_json::from_slice(&o.stdout).unwrap()
-    }
-
-    fn pw(&self) -> &str {
-        self.pw.to_str().unwrap()
-    }
-
-    fn start(&self) {
-        self.json(&["init", "--password-file", self.pw()]);
-        self.json(&["unlock", "--offline", "--password-file", self.pw()]);
-    }
-}
-
-impl Drop for Cli {
-    fn drop(&mut self) {
-        let _ = self.run(&["lock"], "");
     }
 }
 

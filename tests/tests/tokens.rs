@@ -12,73 +12,8 @@ mod support;
 
 use std::process::{Command, Output, Stdio};
 
+use support::team::Cli;
 use support::{bin, psql, DropDatabase, Server};
-
-/// One person's `tessera` command against its own vault directory.
-struct Cli {
-    home: tempfile::TempDir,
-    pw: std::path::PathBuf,
-}
-
-impl Cli {
-    fn new() -> Self {
-        let home = tempfile::tempdir().unwrap();
-        let pw = home.path().join("pw.txt");
-        std::fs::write(&pw, "a long enough master password 42\n").unwrap();
-        Self { home, pw }
-    }
-
-    fn run(&self, args: &[&str], input: &str) -> Output {
-        use std::io::Write as _;
-        let mut child = Command::new(bin("tessera"))
-            .env("TESSERA_HOME", self.home.path().join("vault"))
-            .env_remove("TESSERA_TOKEN")
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(input.as_bytes())
-            .unwrap();
-        child.wait_with_output().unwrap()
-    }
-
-    fn json_in(&self, args: &[&str], input: &str) -> serde_json::Value {
-        let mut a = vec!["--json"];
-        a.extend_from_slice(args);
-        let o = self.run(&a, input);
-        assert!(
-            o.status.success(),
-            "tessera {args:?}: {}",
-            String::from_utf8_lossy(&o.stderr)
-        );
-        serde_json::from_slice(&o.stdout).unwrap()
-    }
-
-    fn json(&self, args: &[&str]) -> serde_json::Value {
-        self.json_in(args, "")
-    }
-
-    fn pw(&self) -> &str {
-        self.pw.to_str().unwrap()
-    }
-
-    fn start(&self) {
-        self.json(&["init", "--password-file", self.pw()]);
-        self.json(&["unlock", "--offline", "--password-file", self.pw()]);
-    }
-}
-
-impl Drop for Cli {
-    fn drop(&mut self) {
-        let _ = self.run(&["lock"], "");
-    }
-}
 
 /// A CI job: `tessera run` with only the token and the server in an otherwise empty environment
 /// and an empty home directory.

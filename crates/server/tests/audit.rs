@@ -55,7 +55,7 @@ fn actions(es: &[AuditEntry]) -> Vec<&'static str> {
 /// A team: ada (admin) with a group holding one item, bob a viewer of it, carol a member
 /// outside it.
 struct Team {
-    team: String,
+    id: String,
     ada: (String, String),
     bob: (String, String),
     carol: (String, String),
@@ -94,7 +94,7 @@ fn team(s: &Api) -> Team {
         ),
     );
     Team {
-        team,
+        id: team,
         ada: (ada_id, ada_t),
         bob,
         carol,
@@ -136,7 +136,7 @@ fn actions_are_chained_and_filtered(kind: Kind) {
     assert_eq!(status, 204, "{v}");
 
     let es = entries(&s, &t.ada.1);
-    let team_id = Id::parse(&t.team).unwrap();
+    let team_id = Id::parse(&t.id).unwrap();
     let (head, _) = verify_chain(&team_id, &es, None).unwrap();
     assert_eq!(head, es.len() as u64);
     assert_eq!(
@@ -207,7 +207,7 @@ fn actions_are_chained_and_filtered(kind: Kind) {
 fn hand_edits_in_the_database_are_named(kind: Kind) {
     let s = support::http::Server::start(kind);
     let t = team(&s);
-    let team_id = Id::parse(&t.team).unwrap();
+    let team_id = Id::parse(&t.id).unwrap();
     let es = entries(&s, &t.ada.1);
     assert!(verify_chain(&team_id, &es, None).is_ok());
 
@@ -294,7 +294,7 @@ fn offboarding_review_and_revoke(kind: Kind) {
     let review = |token: &str, who: &str| {
         s.call(
             "GET",
-            &format!("/v1/teams/{}/accounts/{who}/offboarding", t.team),
+            &format!("/v1/teams/{}/accounts/{who}/offboarding", t.id),
             Some(token),
             None,
         )
@@ -313,11 +313,11 @@ fn offboarding_review_and_revoke(kind: Kind) {
     assert_eq!(review("nonsense", &t.bob.0).0, 401);
     let (other_team, _, other_admin) = create_team(&s, &user("eve@example.org"));
     assert_eq!(review(&other_admin, &t.bob.0).0, 404);
-    assert_eq!(offboard(Some(&t.carol.1), &t.team, &t.bob.0).0, 403);
-    assert_eq!(offboard(None, &t.team, &t.bob.0).0, 401);
-    assert_eq!(offboard(Some(&other_admin), &t.team, &t.bob.0).0, 404);
+    assert_eq!(offboard(Some(&t.carol.1), &t.id, &t.bob.0).0, 403);
+    assert_eq!(offboard(None, &t.id, &t.bob.0).0, 401);
+    assert_eq!(offboard(Some(&other_admin), &t.id, &t.bob.0).0, 404);
     assert_eq!(offboard(Some(&other_admin), &other_team, &t.bob.0).0, 404);
-    let (status, v) = offboard(Some(&t.ada.1), &t.team, &t.ada.0);
+    let (status, v) = offboard(Some(&t.ada.1), &t.id, &t.ada.0);
     assert_eq!(
         (status, v["error"]["field"].as_str()),
         (400, Some("account_id"))
@@ -345,7 +345,7 @@ fn offboarding_review_and_revoke(kind: Kind) {
     // Times are in seconds and a version from the second access ended does not count as seen:
     // let the setup's second pass.
     std::thread::sleep(std::time::Duration::from_millis(1100));
-    let (status, v) = offboard(Some(&t.ada.1), &t.team, &t.bob.0);
+    let (status, v) = offboard(Some(&t.ada.1), &t.id, &t.bob.0);
     assert_eq!(status, 200, "{v}");
     assert_eq!(v["sessions_revoked"], 1);
     assert_eq!(v["groups"], json!([t.group]));

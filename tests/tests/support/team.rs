@@ -108,36 +108,32 @@ impl Person {
             vault,
         }
     }
+}
 
-    pub fn creds(&self) -> Credentials<'_> {
-        Credentials {
-            email: self.email,
-            device: "laptop",
-            password: PASSWORD,
-            secret_key: &self.secret_key,
-        }
+/// Credentials of a person (the shared test password).
+pub fn creds<'a>(email: &'a str, secret_key: &'a AccountSecretKey) -> Credentials<'a> {
+    Credentials {
+        email,
+        device: "laptop",
+        password: PASSWORD,
+        secret_key,
     }
 }
 
 /// `lead` creates a team on `url`; every other person is invited, joins and is certified.
 pub fn team(url: &str, lead: &mut Person, others: &mut [&mut Person]) {
-    let creds = Credentials {
-        email: lead.email,
-        device: "laptop",
-        password: PASSWORD,
-        secret_key: &lead.secret_key,
-    };
-    lead.vault.create_team(url, &creds).unwrap();
+    lead.vault
+        .create_team(url, &creds(lead.email, &lead.secret_key))
+        .unwrap();
     for p in others.iter_mut() {
         let inv = lead.vault.invite(p.email).unwrap();
-        let creds = Credentials {
-            email: p.email,
-            device: "laptop",
-            password: PASSWORD,
-            secret_key: &p.secret_key,
-        };
         p.vault
-            .join_team(url, &inv.invite_token, &inv.root_fingerprint, &creds)
+            .join_team(
+                url,
+                &inv.invite_token,
+                &inv.root_fingerprint,
+                &creds(p.email, &p.secret_key),
+            )
             .unwrap();
         lead.vault.certify(p.email).unwrap();
     }

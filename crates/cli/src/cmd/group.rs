@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use anyhow::Result;
-use tessera_core::agent::{ItemSummary, ItemView, Request};
+use tessera_core::agent::{Client, ItemSummary, ItemView, Request};
 use tessera_core::paths::VaultDir;
 use tessera_core::vault::{AccessView, GroupView, MemberView};
 use tessera_protocol::GroupRole;
@@ -199,27 +199,7 @@ pub fn group(c: GroupCommand, dir: &VaultDir, out: &Output) -> Result<Option<Exi
                 )
             })?;
         }
-        GroupCommand::Items { group } => {
-            let items: Vec<ItemSummary> = client.call(&Request::GroupItems {
-                group: group.clone(),
-            })?;
-            out.show(&items, |w| {
-                if items.is_empty() {
-                    writeln!(w, "{group} holds no items.")?;
-                }
-                for i in &items {
-                    writeln!(
-                        w,
-                        "{:<32} {:<12} {}  {}",
-                        i.title,
-                        i.kind.label(),
-                        i.subtitle,
-                        i.id
-                    )?;
-                }
-                Ok(())
-            })?;
-        }
+        GroupCommand::Items { group } => items(&mut client, &group, out)?,
         GroupCommand::Show {
             group,
             item,
@@ -247,6 +227,29 @@ pub fn group(c: GroupCommand, dir: &VaultDir, out: &Output) -> Result<Option<Exi
         }
     }
     Ok(None)
+}
+
+/// `group items GROUP`.
+fn items(client: &mut Client, group: &str, out: &Output) -> Result<()> {
+    let items: Vec<ItemSummary> = client.call(&Request::GroupItems {
+        group: group.to_owned(),
+    })?;
+    out.show(&items, |w| {
+        if items.is_empty() {
+            writeln!(w, "{group} holds no items.")?;
+        }
+        for i in &items {
+            writeln!(
+                w,
+                "{:<32} {:<12} {}  {}",
+                i.title,
+                i.kind.label(),
+                i.subtitle,
+                i.id
+            )?;
+        }
+        Ok(())
+    })
 }
 
 /// Arguments of `share`.

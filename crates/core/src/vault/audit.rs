@@ -5,10 +5,13 @@
 //! ([`tessera_protocol::ChainVerifier`]). The newest verified entry is kept in the vault as an
 //! anchor; the next verification also checks the anchor is still there unchanged, so a server
 //! that rewrites the chain and recomputes every hash is caught too.
+use std::fmt::Write as _;
+
 use serde::{Deserialize, Serialize};
 use tessera_protocol as proto;
 use tessera_protocol::{Actor, AuditAction, AuditEntry, ChainVerifier, Id};
 
+use super::groups::TeamContext;
 use super::Vault;
 use crate::error::{Error, Result};
 
@@ -66,6 +69,11 @@ pub struct AuditVerdict {
     pub anchor: Option<u64>,
 }
 
+fn directory(ctx: &TeamContext) -> Result<Vec<proto::DirectoryEntry>> {
+    ctx.remote
+        .get(&format!("/v1/teams/{}/directory", Id(ctx.team_id)))
+}
+
 fn account_name(directory: &[proto::DirectoryEntry], id: Id) -> String {
     directory
         .iter()
@@ -74,15 +82,10 @@ fn account_name(directory: &[proto::DirectoryEntry], id: Id) -> String {
 }
 
 impl Vault {
-    fn directory(&self, ctx: &super::groups::TeamContext) -> Result<Vec<proto::DirectoryEntry>> {
-        ctx.remote
-            .get(&format!("/v1/teams/{}/directory", Id(ctx.team_id)))
-    }
-
     /// Entries of the team's log matching `filter`, oldest first (team admins).
     pub fn audit(&self, filter: &AuditFilter) -> Result<Vec<AuditRow>> {
         let ctx = self.team_context()?;
-        let directory = self.directory(&ctx)?;
+        let directory = directory(&ctx)?;
         let mut q = String::new();
         if let Some(a) = filter.actor.as_deref().map(str::trim) {
             let id = match Id::parse(a) {
@@ -95,22 +98,22 @@ impl Vault {
                         Error::NotFound(format!("no account {a:?} in the team directory"))
                     })?,
             };
-            q.push_str(&format!("&actor={id}"));
+            let _ = write!(q, "&actor={id}");
         }
         if let Some(i) = filter.item.as_deref().map(str::trim) {
             let id = Id::parse(i).ok_or_else(|| {
                 Error::Invalid(format!("{i:?} is not an item id (32 hex digits)"))
             })?;
-            q.push_str(&format!("&item={id}"));
+            let _ = write!(q, "&item={id}");
         }
         if let Some(t) = filter.since {
-            q.push_str(&format!("&since={t}"));
+            let _ = write!(q, "&since={t}");
         }
         if let Some(t) = filter.until {
-            q.push_str(&format!("&until={t}"));
+            let _ = write!(q, "&until={t}");
         }
         let mut entries = Vec::new();
-        self.audit_pages(&ctx, &q, |e| {
+        Self::audit_pages(&ctx, &q, |e| {
             entries.push(e);
             Ok(())
         })?;
@@ -156,9 +159,8 @@ impl Vault {
     }
 
     /// Fetch every entry after the query `q` (`&name=value...`), page by page.
-    pub(super) fn audit_pages(
-        &self,
-        ctx: &super::groups::TeamContext,
+    fn audit_pages(
+        ctx: &TeamContext,
         q: &str,
         mut each: impl FnMut(AuditEntry) -> Result<()>,
     ) -> Result<()> {
@@ -195,7 +197,7 @@ impl Vault {
         let mut v = ChainVerifier::new(Id(ctx.team_id), anchor);
         let mut entries = 0u64;
         let mut broken = None;
-        self.audit_pages(&ctx, "", |e| {
+        Self::audit_pages(&ctx, "", |e| {
             if broken.is_none() {
                 entries += 1;
                 if let Err(b) = v.push(&e) {
@@ -232,11 +234,7 @@ impl Vault {
     }
 
     /// Report events that happened on this device (reveal, copy) to the team's log.
-    pub(super) fn report_events(
-        &self,
-        ctx: &super::groups::TeamContext,
-        events: Vec<proto::ClientEvent>,
-    ) -> Result<()> {
+    pub(super) fn report_events(ctx: &TeamContext, events: Vec<proto::ClientEvent>) -> Result<()> {
         let _: serde_json::Value = ctx
             .remote
             .post("/v1/audit/events", &proto::ClientEvents { events })?;

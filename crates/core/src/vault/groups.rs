@@ -658,7 +658,7 @@ impl Vault {
                 )),
             });
         }
-        let token_keys = token::seal_to_tokens(&ctx, &directory, gid, epoch, &key)?;
+        let token_keys = token::seal_to_tokens(ctx, &directory, gid, epoch, &key)?;
         let req = proto::RotateRequest {
             remove: gone.into_iter().collect(),
             epoch,
@@ -725,7 +725,7 @@ impl Vault {
         let (keys, view) = self.find_group(&ctx, group)?;
         let (it, _) = self.find_shared(&ctx, &keys, &view.id, item)?;
         if reveal {
-            self.report_events(
+            Self::report_events(
                 &ctx,
                 vec![proto::ClientEvent {
                     action: proto::AuditAction::Reveal,

@@ -119,19 +119,19 @@ fn overdue(policy: Option<u32>, secret_changed_at: i64, now: i64) -> Option<(u32
     (age >= i64::from(policy)).then_some((policy, age))
 }
 
-impl Vault {
-    /// The team directory entry of a member, by e-mail or account id.
-    fn team_account(&self, ctx: &TeamContext, who: &str) -> Result<proto::DirectoryEntry> {
-        let who = who.trim();
-        let directory: Vec<proto::DirectoryEntry> = ctx
-            .remote
-            .get(&format!("/v1/teams/{}/directory", Id(ctx.team_id)))?;
-        directory
-            .into_iter()
-            .find(|e| e.email.eq_ignore_ascii_case(who) || e.account_id.to_hex() == who)
-            .ok_or_else(|| Error::NotFound(format!("no account {who:?} in the team")))
-    }
+/// The team directory entry of a member, by e-mail or account id.
+fn team_account(ctx: &TeamContext, who: &str) -> Result<proto::DirectoryEntry> {
+    let who = who.trim();
+    let directory: Vec<proto::DirectoryEntry> = ctx
+        .remote
+        .get(&format!("/v1/teams/{}/directory", Id(ctx.team_id)))?;
+    directory
+        .into_iter()
+        .find(|e| e.email.eq_ignore_ascii_case(who) || e.account_id.to_hex() == who)
+        .ok_or_else(|| Error::NotFound(format!("no account {who:?} in the team")))
+}
 
+impl Vault {
     fn admin_only(e: Error, what: &str) -> Error {
         match e {
             Error::Remote { status: 403, .. } => {
@@ -144,7 +144,7 @@ impl Vault {
     /// The offboarding review of a member (team admins).
     pub fn offboarding(&self, who: &str) -> Result<OffboardingReport> {
         let ctx = self.team_context()?;
-        let target = self.team_account(&ctx, who)?;
+        let target = team_account(&ctx, who)?;
         let resp: proto::OffboardingResponse = ctx
             .remote
             .get(&format!(
@@ -234,7 +234,7 @@ impl Vault {
     /// gets a new key epoch.
     pub fn offboard(&self, who: &str) -> Result<OffboardOutcome> {
         let ctx = self.team_context()?;
-        let target = self.team_account(&ctx, who)?;
+        let target = team_account(&ctx, who)?;
         if target.account_id.0 == self.header.vault_id {
             return Err(Error::Invalid(
                 "you cannot offboard yourself; ask another team admin".into(),

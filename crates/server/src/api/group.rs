@@ -304,32 +304,7 @@ pub(super) async fn rotate(
             "the new key must be sealed to every member who stays",
         ));
     }
-    let live_tokens: HashSet<Id> = state
-        .store()
-        .group_tokens(group)
-        .await?
-        .iter()
-        .filter(|t| t.is_live(now))
-        .map(|t| t.id)
-        .collect();
-    let mut keyed = HashSet::new();
-    for (i, k) in req.token_keys.iter().enumerate() {
-        if !live_tokens.contains(&k.token_id) || !keyed.insert(k.token_id) {
-            return Err(ApiError::bad(
-                &format!("token_keys[{i}].token_id"),
-                format!(
-                    "token_keys[{i}] is for a machine token that is not live in this group, \
-                     or repeats one"
-                ),
-            ));
-        }
-    }
-    if keyed.len() != live_tokens.len() {
-        return Err(ApiError::bad(
-            "token_keys",
-            "the new key must be sealed to every live machine token of the group",
-        ));
-    }
+    check_token_keys(&state, group, now, &req).await?;
     let mut events: Vec<_> = req
         .remove
         .iter()
@@ -373,6 +348,42 @@ pub(super) async fn rotate(
     state.audit(caller.team.id, events).await?;
     tracing::info!(by = %caller.account.id, group = %group, epoch = req.epoch, "group key rotated");
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// A rotation must seal the new key to every live machine token of the group, once each.
+async fn check_token_keys(
+    state: &AppState,
+    group: Id,
+    now: i64,
+    req: &RotateRequest,
+) -> Result<(), ApiError> {
+    let live_tokens: HashSet<Id> = state
+        .store()
+        .group_tokens(group)
+        .await?
+        .iter()
+        .filter(|t| t.is_live(now))
+        .map(|t| t.id)
+        .collect();
+    let mut keyed = HashSet::new();
+    for (i, k) in req.token_keys.iter().enumerate() {
+        if !live_tokens.contains(&k.token_id) || !keyed.insert(k.token_id) {
+            return Err(ApiError::bad(
+                &format!("token_keys[{i}].token_id"),
+                format!(
+                    "token_keys[{i}] is for a machine token that is not live in this group, \
+                     or repeats one"
+                ),
+            ));
+        }
+    }
+    if keyed.len() != live_tokens.len() {
+        return Err(ApiError::bad(
+            "token_keys",
+            "the new key must be sealed to every live machine token of the group",
+        ));
+    }
+    Ok(())
 }
 
 /// `GET /v1/groups/{group_id}/sync?since=N`: the group's item changes (live members).

@@ -28,7 +28,7 @@ pub struct Harness {
     pub pg_url: Option<String>,
     // Field order is drop order: the runtime (and its connections) before the database.
     pub rt: tokio::runtime::Runtime,
-    _guard: Guard,
+    guard: Guard,
 }
 
 enum Guard {
@@ -92,7 +92,7 @@ impl Harness {
     /// Run SQL on the store's database behind its back, as someone with database access
     /// would (tampering tests). Returns an error message when the database refuses.
     pub fn raw_sql(&self, sql: &str) -> Result<(), String> {
-        match (&self._guard, &self.pg_url) {
+        match (&self.guard, &self.pg_url) {
             (Guard::Sqlite(dir), _) => {
                 let c = rusqlite::Connection::open(dir.path().join("server.sqlite3"))
                     .map_err(|e| e.to_string())?;
@@ -126,7 +126,7 @@ impl Harness {
                     store: Arc::new(store),
                     pg_url: None,
                     rt,
-                    _guard: Guard::Sqlite(dir),
+                    guard: Guard::Sqlite(dir),
                 }
             }
             Kind::Postgres => {
@@ -146,7 +146,7 @@ impl Harness {
                     store: Arc::new(store),
                     pg_url: Some(url),
                     rt,
-                    _guard: Guard::Postgres(guard),
+                    guard: Guard::Postgres(guard),
                 }
             }
         }

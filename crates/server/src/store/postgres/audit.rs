@@ -83,7 +83,7 @@ pub(super) async fn append(
                 &(seq as i64),
                 &at,
                 &(kind as i16),
-                &actor.as_ref().map(|a| a.as_slice()),
+                &actor.as_ref().map(<[u8; 16]>::as_slice),
                 &e.action.as_str(),
                 &e.item_id.as_ref().map(|i| i.0.as_slice()),
                 &e.group_id.as_ref().map(|i| i.0.as_slice()),
