@@ -307,14 +307,14 @@ fn through_the_cli(b: &Backend) {
     let o = bob.run(&["group", "list"], "");
     assert!(!o.status.success(), "bob still reaches the server");
 
-    // A hand edit of the log makes `audit verify` fail with exit code 3 and name the entry.
+    // A hand edit of the log makes `audit verify` fail with exit code 6 (tampered) and name it.
     let off = match b.db {
         None => "DROP TRIGGER audit_no_delete;",
         Some(_) => "ALTER TABLE audit_log DISABLE TRIGGER audit_append_only;",
     };
     b.sql(&format!("{off} DELETE FROM audit_log WHERE seq = 4;"));
     let o = lead.run(&["audit", "verify"], "");
-    assert_eq!(o.status.code(), Some(3));
+    assert_eq!(o.status.code(), Some(6));
     let out = String::from_utf8_lossy(&o.stdout);
     assert!(out.contains("entry 4 is missing"), "{out}");
 }

@@ -9,8 +9,8 @@
 
 mod support;
 
-use support::team::{Cli, Person, PASSWORD};
-use support::{psql, DropDatabase, Server};
+use support::team::{Backend, Cli, Person, PASSWORD};
+use support::Server;
 
 use std::process::Command;
 
@@ -176,29 +176,17 @@ fn scenario(url: &str) {
 
 #[test]
 fn sharing_on_sqlite() {
-    let server = Server::start(None);
-    scenario(&server.url);
+    scenario(Backend::sqlite().url());
 }
 
 #[test]
 fn sharing_on_postgresql() {
-    let db = format!(
-        "tessera_share_{}_{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .subsec_nanos()
-    );
-    let o = psql(&format!("CREATE DATABASE {db}"));
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let _guard = DropDatabase(db.clone());
-    let server = Server::start(Some(&format!("postgres://postgres@127.0.0.1:5432/{db}")));
-    scenario(&server.url);
-    drop(server);
+    let b = Backend::postgres("share");
+    scenario(b.url());
+    let (db, _) = b.db.as_ref().unwrap();
     // Nothing anyone typed is stored in clear.
     let dump = Command::new("pg_dump")
-        .args(["-h", "127.0.0.1", "-U", "postgres", &db])
+        .args(["-h", "127.0.0.1", "-U", "postgres", db])
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&dump.stdout);

@@ -12,8 +12,8 @@ mod support;
 
 use std::process::{Command, Output, Stdio};
 
-use support::team::Cli;
-use support::{bin, psql, DropDatabase, Server};
+use support::bin;
+use support::team::{Backend, Cli};
 
 /// A CI job: `tessera run` with only the token and the server in an otherwise empty environment
 /// and an empty home directory.
@@ -248,55 +248,26 @@ fn scenario(url: &str, tamper: Tamper<'_>) {
     assert!(stderr(&o).contains("revoked"), "{}", stderr(&o));
 }
 
+/// Swap a token's stored public key behind the server's back.
+fn swap_token_key(b: &Backend, token: &str) {
+    let new_key = match b.db {
+        None => "randomblob(32)",
+        Some(_) => "sha256(exchange_public)",
+    };
+    b.sql(&format!(
+        "UPDATE machine_tokens SET exchange_public = {new_key} WHERE id = {}",
+        b.blob(token)
+    ));
+}
+
 #[test]
 fn machine_tokens_on_sqlite() {
-    let server = Server::start(None);
-    let db = server.data.path().join("tessera-server.sqlite3");
-    let tamper = |token: &str| {
-        let c = rusqlite::Connection::open(&db).unwrap();
-        c.busy_timeout(std::time::Duration::from_secs(5)).unwrap();
-        let id: Vec<u8> = (0..16)
-            .map(|i| u8::from_str_radix(&token[2 * i..2 * i + 2], 16).unwrap())
-            .collect();
-        let n = c
-            .execute(
-                "UPDATE machine_tokens SET exchange_public = randomblob(32) WHERE id = ?1",
-                [id],
-            )
-            .unwrap();
-        assert_eq!(n, 1);
-    };
-    scenario(&server.url, &tamper);
+    let b = Backend::sqlite();
+    scenario(b.url(), &|t: &str| swap_token_key(&b, t));
 }
 
 #[test]
 fn machine_tokens_on_postgresql() {
-    let db = format!(
-        "tessera_tokens_{}_{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .subsec_nanos()
-    );
-    let o = psql(&format!("CREATE DATABASE {db}"));
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let _guard = DropDatabase(db.clone());
-    let server = Server::start(Some(&format!("postgres://postgres@127.0.0.1:5432/{db}")));
-    let tamper = |token: &str| {
-        let o = Command::new("psql")
-            .args(["-h", "127.0.0.1", "-U", "postgres", "-d", &db, "-c"])
-            .arg(format!(
-                "UPDATE machine_tokens SET exchange_public = sha256(exchange_public) \
-                 WHERE id = '\\x{token}'"
-            ))
-            .output()
-            .unwrap();
-        assert!(
-            String::from_utf8_lossy(&o.stdout).contains("UPDATE 1"),
-            "{}",
-            String::from_utf8_lossy(&o.stderr)
-        );
-    };
-    scenario(&server.url, &tamper);
+    let b = Backend::postgres("tokens");
+    scenario(b.url(), &|t: &str| swap_token_key(&b, t));
 }

@@ -7,56 +7,16 @@
 //! number of items; the figure is compared with the same call on an empty group.
 #![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)]
 
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+mod support;
 
+use std::time::Instant;
+
+use support::{creds, on_both_backends, start, vault};
 use tessera_core::item::{FieldKind, ItemData, ItemKind};
-use tessera_core::vault::{Credentials, Vault};
-use tessera_crypto::kdf::KdfParams;
-use tessera_crypto::AccountSecretKey;
 use tessera_protocol::GroupRole;
 
-const PASSWORD: &[u8] = b"benchmark master password";
 const ITEMS: usize = 10_000;
 const RUNS: usize = 21;
-
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn start(db: Option<&str>, data: &std::path::Path) -> (Server, String) {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tessera-server"));
-    cmd.args(["--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
-        .arg(data);
-    if let Some(u) = db {
-        cmd.args(["--database-url", u]);
-    }
-    let child = cmd
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    (Server(child), format!("http://127.0.0.1:{port}"))
-}
-
-fn vault(dir: &std::path::Path) -> (Vault, AccountSecretKey) {
-    let sk = AccountSecretKey::generate();
-    let v = Vault::create(&dir.join("v.sqlite"), PASSWORD, &sk, KdfParams::FLOOR).unwrap();
-    (v, sk)
-}
 
 fn median_ms(mut f: impl FnMut()) -> (f64, f64) {
     let mut t: Vec<f64> = (0..RUNS)
@@ -76,12 +36,6 @@ fn bench(label: &str, db: Option<&str>) {
     let (a_dir, b_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let (mut alice, a_sk) = vault(a_dir.path());
     let (mut bob, b_sk) = vault(b_dir.path());
-    let creds = |email, sk| Credentials {
-        email,
-        device: "bench",
-        password: PASSWORD,
-        secret_key: sk,
-    };
     alice
         .create_team(&url, &creds("alice@example.com", &a_sk))
         .unwrap();
@@ -134,30 +88,5 @@ fn bench(label: &str, db: Option<&str>) {
 }
 
 fn main() {
-    bench("SQLite", None);
-    let db = format!("tessera_bench_groups_{}", std::process::id());
-    let psql = |sql: &str| {
-        Command::new("psql")
-            .args([
-                "-h",
-                "127.0.0.1",
-                "-U",
-                "postgres",
-                "-d",
-                "postgres",
-                "-c",
-                sql,
-            ])
-            .output()
-            .unwrap()
-    };
-    if psql(&format!("CREATE DATABASE {db}")).status.success() {
-        bench(
-            "PostgreSQL",
-            Some(&format!("postgres://postgres@127.0.0.1:5432/{db}")),
-        );
-        psql(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"));
-    } else {
-        println!("PostgreSQL: skipped (no server on 127.0.0.1:5432)");
-    }
+    on_both_backends("groups", bench);
 }

@@ -13,67 +13,17 @@
 
 #[path = "../../core/benches/support/corpus.rs"]
 mod corpus;
+mod support;
 
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use support::{psql, start, PASSWORD};
 use tessera_core::vault::{Credentials, Vault};
 use tessera_crypto::kdf::KdfParams;
 use tessera_crypto::AccountSecretKey;
 use tessera_protocol as proto;
-
-const PASSWORD: &[u8] = b"benchmark master password";
-
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn start(db: Option<&str>, data: &std::path::Path) -> (Server, String) {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tessera-server"));
-    cmd.args(["--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
-        .arg(data);
-    if let Some(u) = db {
-        cmd.args(["--database-url", u]);
-    }
-    let child = cmd
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    (Server(child), format!("http://127.0.0.1:{port}"))
-}
-
-fn psql(sql: &str) {
-    let o = Command::new("psql")
-        .args([
-            "-h",
-            "127.0.0.1",
-            "-U",
-            "postgres",
-            "-d",
-            "postgres",
-            "-qc",
-            sql,
-        ])
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-}
 
 fn secs(d: Duration) -> String {
     format!("{:.2} s", d.as_secs_f64())
@@ -360,7 +310,10 @@ fn main() {
         load("SQLite", &url, Some(Duration::from_secs(1)));
     }
     let db = format!("tessera_bench_{}", std::process::id());
-    psql(&format!("CREATE DATABASE {db}"));
+    assert!(
+        psql(&format!("CREATE DATABASE {db}")),
+        "PostgreSQL must run on 127.0.0.1:5432"
+    );
     {
         let data = tempfile::tempdir().unwrap();
         let (_server, url) = start(

@@ -12,34 +12,20 @@
 //! `tessera` binary is taken from beside the server binary (build it first, as above).
 #![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)]
 
+mod support;
+
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
+use std::time::Instant;
 
+use support::{creds, on_both_backends, percentiles, start, vault};
 use tessera_core::item::{FieldKind, ItemData, ItemKind};
-use tessera_core::vault::{Credentials, Vault};
-use tessera_crypto::kdf::KdfParams;
-use tessera_crypto::AccountSecretKey;
 
-const PASSWORD: &[u8] = b"benchmark master password";
 const REFS: usize = 20;
 const RUNS: usize = 31;
 
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn server_bin() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_tessera-server"))
-}
-
 fn tessera_bin() -> PathBuf {
-    let p = server_bin().with_file_name("tessera");
+    let p = PathBuf::from(env!("CARGO_BIN_EXE_tessera-server")).with_file_name("tessera");
     assert!(
         p.exists(),
         "{} is missing: run `cargo build --release -p tessera-cli` first",
@@ -48,56 +34,13 @@ fn tessera_bin() -> PathBuf {
     p
 }
 
-fn start(db: Option<&str>, data: &std::path::Path) -> (Server, String) {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut cmd = Command::new(server_bin());
-    cmd.args(["--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
-        .arg(data);
-    if let Some(u) = db {
-        cmd.args(["--database-url", u]);
-    }
-    let child = cmd
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    (Server(child), format!("http://127.0.0.1:{port}"))
-}
-
-fn percentiles(mut t: Vec<f64>) -> (f64, f64) {
-    t.sort_by(f64::total_cmp);
-    (t[t.len() / 2], t[t.len() * 95 / 100])
-}
-
 fn bench(label: &str, db: Option<&str>) -> f64 {
     let data = tempfile::tempdir().unwrap();
     let (_server, url) = start(db, data.path());
     let dir = tempfile::tempdir().unwrap();
-    let sk = AccountSecretKey::generate();
-    let mut alice = Vault::create(
-        &dir.path().join("v.sqlite"),
-        PASSWORD,
-        &sk,
-        KdfParams::FLOOR,
-    )
-    .unwrap();
+    let (mut alice, sk) = vault(dir.path());
     alice
-        .create_team(
-            &url,
-            &Credentials {
-                email: "alice@example.com",
-                device: "bench",
-                password: PASSWORD,
-                secret_key: &sk,
-            },
-        )
+        .create_team(&url, &creds("alice@example.com", &sk))
         .unwrap();
     alice.group_create("Deploy").unwrap();
     let items: Vec<ItemData> = (0..REFS)
@@ -140,8 +83,8 @@ fn bench(label: &str, db: Option<&str>) -> f64 {
         ms
     };
     run(false);
-    let (p50, p95) = percentiles((0..RUNS).map(|_| run(false)).collect());
-    let (m50, m95) = percentiles((0..RUNS).map(|_| run(true)).collect());
+    let (p50, p95) = percentiles((0..RUNS).map(|_| run(false)).collect(), 95);
+    let (m50, m95) = percentiles((0..RUNS).map(|_| run(true)).collect(), 95);
     println!(
         "{label}: tessera run with a machine token, {REFS} references, start to exec of the child: \
          median {p50:.1} ms, p95 {p95:.1} ms (output masked: median {m50:.1} ms, p95 {m95:.1} ms)"
@@ -150,35 +93,7 @@ fn bench(label: &str, db: Option<&str>) -> f64 {
 }
 
 fn main() {
-    let sqlite = bench("SQLite", None);
-    assert!(
-        sqlite < 100.0,
-        "tessera run with a token took {sqlite:.1} ms"
-    );
-    let db = format!("tessera_bench_tokens_{}", std::process::id());
-    let psql = |sql: &str| {
-        Command::new("psql")
-            .args([
-                "-h",
-                "127.0.0.1",
-                "-U",
-                "postgres",
-                "-d",
-                "postgres",
-                "-c",
-                sql,
-            ])
-            .output()
-            .unwrap()
-    };
-    if psql(&format!("CREATE DATABASE {db}")).status.success() {
-        let pg = bench(
-            "PostgreSQL",
-            Some(&format!("postgres://postgres@127.0.0.1:5432/{db}")),
-        );
-        psql(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"));
-        assert!(pg < 100.0, "tessera run with a token took {pg:.1} ms");
-    } else {
-        println!("PostgreSQL: skipped (no server on 127.0.0.1:5432)");
+    for p50 in on_both_backends("tokens", bench) {
+        assert!(p50 < 100.0, "tessera run with a token took {p50:.1} ms");
     }
 }

@@ -4,9 +4,10 @@
 
 mod support;
 
-use base64::Engine as _;
 use serde_json::{json, Value};
-use support::http::{code, create_team, hex_id, invite_join, push_body, str_of, user, Api, B64};
+use support::http::{
+    b64, code, create_team, hex_id, invite_join, new_group, now, push_body, str_of, user, Api,
+};
 use support::Kind;
 use tessera_protocol::{GroupRole, Id};
 use tessera_server::store::{NewAccessRequest, SetMember};
@@ -16,29 +17,6 @@ on_both_backends!(
     an_expired_request_cannot_be_approved,
     authorization_matrix,
 );
-
-fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
-}
-
-fn b64(b: &[u8]) -> String {
-    B64.encode(b)
-}
-
-fn new_group(s: &Api, token: &str) -> String {
-    let g = hex_id();
-    let (status, v) = s.call(
-        "POST",
-        "/v1/groups",
-        Some(token),
-        Some(json!({"group_id": g, "name": b64(b"sealed name"), "key": b64(b"key e1")})),
-    );
-    assert_eq!(status, 201, "{v}");
-    g
-}
 
 fn set_member(s: &Api, token: &str, g: &str, account: &str, role: &str, exp: Option<i64>) {
     let (status, v) = s.call(

@@ -4,9 +4,8 @@
 
 mod support;
 
-use base64::Engine as _;
 use serde_json::{json, Value};
-use support::http::{code, create_team, hex_id, invite_join, login, str_of, user, Api, B64};
+use support::http::{b64, code, create_team, hex_id, invite_join, login, now, str_of, user, Api};
 use support::Kind;
 use tessera_protocol::{verify_chain, AuditEntry, AuditPage, ChainBreak, Id};
 
@@ -16,17 +15,6 @@ on_both_backends!(
     client_events_are_checked,
     offboarding_review_and_revoke,
 );
-
-fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
-}
-
-fn b64(b: &[u8]) -> String {
-    B64.encode(b)
-}
 
 /// Every entry of the team's log, read by a team admin.
 fn entries(s: &Api, token: &str) -> Vec<AuditEntry> {

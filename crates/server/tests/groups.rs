@@ -4,9 +4,10 @@
 
 mod support;
 
-use base64::Engine as _;
 use serde_json::{json, Value};
-use support::http::{code, create_team, hex_id, invite_join, push_body, str_of, user, Api, B64};
+use support::http::{
+    b64, code, create_team, hex_id, invite_join, new_group, now, push_body, str_of, user, Api,
+};
 use support::Kind;
 
 on_both_backends!(
@@ -15,31 +16,6 @@ on_both_backends!(
     authorization_matrix,
     bad_group_requests_name_the_field,
 );
-
-fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
-}
-
-fn b64(b: &[u8]) -> String {
-    B64.encode(b)
-}
-
-fn new_group(s: &Api, token: &str) -> String {
-    let g = hex_id();
-    let (status, v) = s.call(
-        "POST",
-        "/v1/groups",
-        Some(token),
-        Some(
-            json!({"group_id": g, "name": b64(b"sealed name"), "key": b64(b"key e1 for creator")}),
-        ),
-    );
-    assert_eq!(status, 201, "{v}");
-    g
-}
 
 fn set_member(
     s: &Api,

@@ -7,7 +7,9 @@ mod support;
 use base64::Engine as _;
 use serde_json::{json, Value};
 use sha2::Digest as _;
-use support::http::{code, create_team, hex_id, invite_join, push_body, str_of, user, Api, B64};
+use support::http::{
+    b64, code, create_team, hex_id, invite_join, new_group, now, push_body, str_of, user, Api,
+};
 use support::Kind;
 
 on_both_backends!(
@@ -15,17 +17,6 @@ on_both_backends!(
     token_authorization_matrix,
     bad_token_requests_name_the_field,
 );
-
-fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
-}
-
-fn b64(b: &[u8]) -> String {
-    B64.encode(b)
-}
 
 /// A token as a job holds it: its id and bearer (what goes into `Authorization: Token`).
 struct Tok {
@@ -70,17 +61,6 @@ fn with_auth(s: &Api, method: &str, path: &str, auth: Option<&str>) -> (u16, Val
         headers.push(("authorization", a));
     }
     s.raw(method, path, &headers, Vec::new())
-}
-
-fn new_group(s: &Api, token: &str) -> String {
-    let g = hex_id();
-    s.ok(
-        "POST",
-        "/v1/groups",
-        Some(token),
-        Some(json!({"group_id": g, "name": b64(b"sealed name"), "key": b64(b"e1 for creator")})),
-    );
-    g
 }
 
 fn create(s: &Api, session: &str, g: &str, t: &Tok, epoch: u64, expires_at: i64) -> (u16, Value) {

@@ -72,7 +72,7 @@ pub fn audit(a: &AuditArgs, dir: &VaultDir, out: &Output) -> Result<Option<ExitC
             ),
             Some(b) => writeln!(w, "The audit log was tampered with: {b}."),
         })?;
-        return Ok(v.broken.is_some().then_some(ExitCode::from(3)));
+        return Ok(v.broken.is_some().then_some(ExitCode::from(6)));
     }
     let filter = AuditFilter {
         actor: a.actor.clone(),

@@ -122,6 +122,34 @@ impl Api {
     }
 }
 
+/// Unix time now.
+pub fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+/// Base64 (standard) of bytes, as bodies carry them.
+pub fn b64(b: &[u8]) -> String {
+    B64.encode(b)
+}
+
+/// A new group created by `token`'s account (its first admin); returns its id.
+pub fn new_group(s: &Api, token: &str) -> String {
+    let g = hex_id();
+    let (status, v) = s.call(
+        "POST",
+        "/v1/groups",
+        Some(token),
+        Some(
+            json!({"group_id": g, "name": b64(b"sealed name"), "key": b64(b"key e1 for creator")}),
+        ),
+    );
+    assert_eq!(status, 201, "{v}");
+    g
+}
+
 pub fn hex_id() -> String {
     Id(rand::random()).to_hex()
 }
