@@ -105,3 +105,33 @@ fn exit_code(e: &anyhow::Error) -> u8 {
     }
     1
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::Cli;
+
+    #[test]
+    fn an_invitation_token_may_begin_with_a_dash() {
+        // Invitation tokens are base64url: one in 64 begins with `-`.
+        for args in [
+            ["--token", "-iXq9"].as_slice(),
+            ["--token=-iXq9"].as_slice(),
+        ] {
+            let mut argv = vec![
+                "tessera",
+                "team",
+                "join",
+                "--server",
+                "https://t.example",
+                "--email",
+                "a@b.c",
+                "--fingerprint",
+                "SHA256:x",
+            ];
+            argv.extend_from_slice(args);
+            assert!(Cli::try_parse_from(argv).is_ok(), "{args:?}");
+        }
+    }
+}

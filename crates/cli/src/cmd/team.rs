@@ -72,8 +72,8 @@ pub struct CreateArgs {
 pub struct JoinArgs {
     #[command(flatten)]
     who: ServerArgs,
-    /// The invitation secret.
-    #[arg(long)]
+    /// The invitation secret (it may begin with `-`).
+    #[arg(long, allow_hyphen_values = true)]
     token: String,
     /// The team root fingerprint from the invitation (SHA256:...).
     #[arg(long)]
@@ -117,7 +117,7 @@ pub fn team(c: TeamCommand, dir: &VaultDir, out: &Output) -> Result<Option<ExitC
             let server = status.link.map(|l| l.server).unwrap_or_default();
             out.show(&i, |w| {
                 writeln!(w, "Invitation for {email} (expires {}). Send them, over a channel you trust:", date(i.expires_at))?;
-                writeln!(w, "  tessera team join --server {server} --email {email} --token {} --fingerprint {}", i.invite_token, i.root_fingerprint)
+                writeln!(w, "  tessera team join --server {server} --email {email} --token={} --fingerprint {}", i.invite_token, i.root_fingerprint)
             })?;
         }
         TeamCommand::Join(a) => {
