@@ -4,7 +4,9 @@
 
 mod support;
 
+use base64::Engine as _;
 use serde_json::{json, Value};
+use sha2::Digest as _;
 use support::http::{b64, code, create_team, hex_id, invite_join, login, now, str_of, user, Api};
 use support::Kind;
 use tessera_protocol::{verify_chain, AuditEntry, AuditPage, ChainBreak, Id};
@@ -14,6 +16,7 @@ on_both_backends!(
     hand_edits_in_the_database_are_named,
     client_events_are_checked,
     offboarding_review_and_revoke,
+    authorization_matrix,
 );
 
 /// Every entry of the team's log, read by a team admin.
@@ -368,4 +371,139 @@ fn offboarding_review_and_revoke(kind: Kind) {
     let es = entries(&s, &t.ada.1);
     let last: Vec<_> = actions(&es).into_iter().rev().take(3).collect();
     assert_eq!(last, ["share", "offboard", "member_remove"]);
+}
+
+/// Every audit and offboarding endpoint, called by everyone who must be refused: the status,
+/// and nothing changed.
+#[allow(clippy::too_many_lines)] // one table of callers and endpoints
+fn authorization_matrix(kind: Kind) {
+    let s = support::http::Server::start(kind);
+    let t = team(&s);
+    let mut accounts = Vec::new();
+    for who in ["editor", "expired", "removed"] {
+        accounts.push(invite_join(
+            &s,
+            &t.id,
+            &t.ada.1,
+            &user(&format!("{who}@example.com")),
+        ));
+    }
+    let [(editor_id, editor_t), (expired_id, expired_t), (removed_id, removed_t)] =
+        <[(String, String); 3]>::try_from(accounts).unwrap();
+    for (id, role, expires) in [
+        (&editor_id, "editor", None),
+        (&expired_id, "admin", Some(now() + 1)),
+        (&removed_id, "admin", None),
+    ] {
+        s.ok(
+            "PUT",
+            &format!("/v1/groups/{}/members/{id}", t.group),
+            Some(&t.ada.1),
+            Some(json!({"role": role, "epoch": 1, "expires_at": expires, "key": b64(b"k")})),
+        );
+    }
+    // A machine token of the group, then revoked.
+    let token_id = hex_id();
+    let bearer: [u8; 32] = rand::random();
+    s.ok(
+        "POST",
+        &format!("/v1/groups/{}/tokens", t.group),
+        Some(&t.ada.1),
+        Some(
+            json!({"token_id": token_id, "name": b64(b"sealed"), "exchange_public": b64(&[5; 32]),
+                    "bearer_hash": b64(&sha2::Sha256::digest(bearer)), "expires_at": now() + 3600,
+                    "epoch": 1, "key": b64(b"k"), "signature": b64(&[6; 64])}),
+        ),
+    );
+    s.ok(
+        "DELETE",
+        &format!("/v1/groups/{}/tokens/{token_id}", t.group),
+        Some(&t.ada.1),
+        None,
+    );
+    let revoked = format!(
+        "Token {token_id}.{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bearer)
+    );
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    s.ok(
+        "POST",
+        &format!("/v1/groups/{}/rotate", t.group),
+        Some(&t.ada.1),
+        Some(json!({"remove": [removed_id], "epoch": 2, "name": b64(b"n"), "prev": b64(b"p"),
+            "keys": [{"account_id": t.ada.0, "key": b64(b"k")}, {"account_id": t.bob.0, "key": b64(b"k")},
+                     {"account_id": editor_id, "key": b64(b"k")}]})),
+    );
+    let (_, _, other_t) = create_team(&s, &user("mallory@other.example"));
+    let before = entries(&s, &t.ada.1);
+
+    let team_id = &t.id;
+    let bob = &t.bob.0;
+    let event = json!({"events": [{"action": "copy", "item_id": t.item, "group_id": t.group,
+                                   "field": "password", "at": now()}]});
+    let endpoints: Vec<(&str, String, Option<Value>)> = vec![
+        ("GET", "/v1/audit".into(), None),
+        (
+            "GET",
+            format!("/v1/teams/{team_id}/accounts/{bob}/offboarding"),
+            None,
+        ),
+        (
+            "POST",
+            format!("/v1/teams/{team_id}/accounts/{bob}/offboard"),
+            Some(json!({})),
+        ),
+    ];
+    // (caller, session, status on the admin endpoints, status when reporting a group event)
+    let callers: [(&str, Option<&str>, u16, u16); 6] = [
+        ("anonymous", None, 401, 401),
+        ("viewer", Some(&t.bob.1), 403, 204),
+        ("editor", Some(&editor_t), 403, 204),
+        ("expired member", Some(&expired_t), 403, 403),
+        ("removed member", Some(&removed_t), 403, 403),
+        ("another team's admin", Some(&other_t), 0, 404),
+    ];
+    let mut refused = 0;
+    for (who, session, admin_status, event_status) in callers {
+        for (method, path, body) in &endpoints {
+            let (status, v) = s.call(method, path, session, body.clone());
+            if who == "another team's admin" {
+                if path == "/v1/audit" {
+                    // Their own team's log: nothing of ours.
+                    let page: AuditPage = serde_json::from_value(v).unwrap();
+                    let ours = Id::parse(&t.item);
+                    assert!(page.entries.iter().all(|e| e.item_id != ours));
+                    continue;
+                }
+                assert_eq!(status, 404, "{who} {method} {path}: {v}");
+            } else {
+                assert_eq!(status, admin_status, "{who} {method} {path}: {v}");
+            }
+            assert!(!str_of(&v["error"]["message"]).is_empty());
+            refused += 1;
+        }
+        let (status, v) = s.call("POST", "/v1/audit/events", session, Some(event.clone()));
+        assert_eq!(status, event_status, "{who} reports an event: {v}");
+        if event_status != 204 {
+            refused += 1;
+        }
+    }
+    // A machine token, revoked or not, is no session.
+    for (method, path, _) in &endpoints {
+        let (status, _) = s.raw(
+            method,
+            path,
+            &[("tessera-api", "1"), ("authorization", &revoked)],
+            Vec::new(),
+        );
+        assert_eq!(status, 401, "revoked token {method} {path}");
+        refused += 1;
+    }
+    assert_eq!(refused, 24);
+    // Nothing changed: bob still signed in and a member; the log only grew by the two events
+    // the live members were allowed to report.
+    s.ok("GET", "/v1/groups", Some(&t.bob.1), None);
+    let after = entries(&s, &t.ada.1);
+    assert_eq!(after[..before.len()], before[..]);
+    assert_eq!(actions(&after[before.len()..]), ["copy", "copy"]);
 }
