@@ -274,9 +274,14 @@ fn sharing_through_the_cli() {
         &["add", "login", "deploy-db", "--secret", "password"],
         "pg-secret-1\n",
     );
-    alice.json(&["share", "deploy-db", "Ops"]);
+    alice.json(&["share", "deploy-db", "Ops", "--expires", "7d"]);
     let access = alice.json(&["access", "deploy-db"]);
     assert_eq!(access["group"]["name"], "Ops");
+    let ends = access["share_expires_at"].as_i64().unwrap();
+    assert!(
+        (ends - tessera_core::vault::now() - 7 * 86_400).abs() < 60,
+        "{access}"
+    );
     let who: Vec<(String, String)> = access["members"]
         .as_array()
         .unwrap()

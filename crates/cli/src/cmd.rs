@@ -97,7 +97,7 @@ pub enum Command {
     /// Move a personal item into a group (it syncs to every member).
     Share(group::ShareArgs),
     /// Move a shared item out of a group, back into your personal items.
-    Unshare(group::ShareArgs),
+    Unshare(group::UnshareArgs),
     /// Machine tokens for CI: create, list, revoke (group admins).
     #[command(subcommand)]
     Token(token::TokenCommand),

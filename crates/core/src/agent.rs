@@ -244,6 +244,9 @@ pub enum Request {
         item: String,
         /// The group.
         group: String,
+        /// When the share ends (Unix time), if it does.
+        #[serde(default)]
+        expires_at: Option<i64>,
     },
     /// Move a shared item back into your personal items.
     Unshare {

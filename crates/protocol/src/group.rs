@@ -262,6 +262,25 @@ impl Validate for RotateRequest {
     }
 }
 
+/// Set or clear when an item's share ends (editors and admins of the group). After the end the
+/// group's viewers and editors are served the item as deleted and cannot change it; its admins
+/// still see it and can extend the share or move the item out.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShareExpiryRequest {
+    /// When the share ends (Unix time); `null` for no end.
+    pub expires_at: Option<i64>,
+}
+
+impl Validate for ShareExpiryRequest {
+    fn validate(&self) -> Result<(), ErrorBody> {
+        if self.expires_at.is_some_and(|t| t <= 0) {
+            return Err(invalid("expires_at", "expires_at must be a Unix time"));
+        }
+        Ok(())
+    }
+}
+
 /// Who can read an item: the group holding it and its members.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AccessResponse {
@@ -275,6 +294,9 @@ pub struct AccessResponse {
     pub epoch: u64,
     /// Every member whose membership is live, with role and expiry.
     pub members: Vec<GroupMember>,
+    /// When the item's share ends, if it does.
+    #[serde(default)]
+    pub share_expires_at: Option<i64>,
 }
 
 #[cfg(test)]

@@ -145,6 +145,10 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/v1/items/{item_id}/access", get(group::access))
         .route(
+            "/v1/groups/{group_id}/items/{item_id}/share",
+            put(group::set_share_expiry),
+        )
+        .route(
             "/v1/teams/{team_id}/accounts/{account_id}/offboarding",
             get(offboard::review),
         )

@@ -527,6 +527,14 @@ pub trait Store: AccessRequests + TokenStore + Send + Sync + 'static {
     /// When an account was offboarded, if it was.
     fn offboarded_at(&self, account: Id) -> StoreFuture<'_, Option<i64>>;
 
+    /// Set or clear when an item's share in a group ends.
+    fn set_share_expiry(&self, group: Id, item: Id, expires_at: Option<i64>)
+        -> StoreFuture<'_, ()>;
+    /// When an item's share in a group ends, if it does.
+    fn share_expiry(&self, group: Id, item: Id) -> StoreFuture<'_, Option<i64>>;
+    /// The items of a group whose share has ended at `now`.
+    fn ended_shares(&self, group: Id, now: i64) -> StoreFuture<'_, Vec<Id>>;
+
     /// Every change committed from now on by a push through any node on this database (see
     /// [`crate::events`]).
     fn subscribe(&self) -> tokio::sync::broadcast::Receiver<crate::events::Change>;

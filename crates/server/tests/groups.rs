@@ -11,6 +11,7 @@ use support::http::{
 use support::Kind;
 
 on_both_backends!(
+    a_share_can_end,
     groups_roles_epochs_and_items,
     expired_members_are_served_nothing,
     authorization_matrix,
@@ -534,4 +535,82 @@ fn bad_group_requests_name_the_field(kind: Kind) {
         None,
     );
     assert_eq!((status, v["error"]["field"].as_str()), (400, Some("since")));
+}
+
+fn a_share_can_end(kind: Kind) {
+    let s = support::http::Server::start(kind);
+    let (team, _, ada_t) = create_team(&s, &user("ada@example.com"));
+    let (bob_id, bob_t) = invite_join(&s, &team, &ada_t, &user("bob@example.com"));
+    let (carol_id, carol_t) = invite_join(&s, &team, &ada_t, &user("carol@example.com"));
+    let g = new_group(&s, &ada_t);
+    for (id, role) in [(&bob_id, "viewer"), (&carol_id, "editor")] {
+        assert_eq!(set_member(&s, &ada_t, &g, id, role, 1, None).0, 204);
+    }
+    let item = hex_id();
+    s.ok(
+        "POST",
+        &format!("/v1/groups/{g}/sync"),
+        Some(&ada_t),
+        Some(push_body(&item, 0, b"v1")),
+    );
+    let share = |token: &str, item: &str, expires_at: Option<i64>| {
+        s.call(
+            "PUT",
+            &format!("/v1/groups/{g}/items/{item}/share"),
+            Some(token),
+            Some(json!({ "expires_at": expires_at })),
+        )
+    };
+    // Viewers cannot end a share; editors can; the end must be in the future and the item in
+    // the group.
+    assert_eq!(share(&bob_t, &item, Some(now() + 60)).0, 403);
+    let (status, v) = share(&carol_t, &item, Some(now() - 1));
+    assert_eq!(
+        (status, v["error"]["field"].as_str()),
+        (400, Some("expires_at"))
+    );
+    assert_eq!(share(&carol_t, &hex_id(), Some(now() + 60)).0, 404);
+    assert_eq!(share(&carol_t, &item, Some(now() + 60)).0, 204);
+    let access = s.ok(
+        "GET",
+        &format!("/v1/items/{item}/access"),
+        Some(&bob_t),
+        None,
+    );
+    assert!(access["share_expires_at"].as_i64().unwrap() > now());
+
+    // The share ends: viewers and editors get the item as deleted and cannot change it.
+    s.h.raw_sql("UPDATE share_expiry SET expires_at = 1")
+        .unwrap();
+    let pull = |token: &str| {
+        s.ok(
+            "GET",
+            &format!("/v1/groups/{g}/sync?since=0"),
+            Some(token),
+            None,
+        )["changes"][0]
+            .clone()
+    };
+    for token in [&bob_t, &carol_t] {
+        let rec = pull(token);
+        assert_eq!(
+            (rec["item_id"].as_str(), rec["deleted"].as_bool()),
+            (Some(item.as_str()), Some(true))
+        );
+        assert_eq!(rec["blob"], "");
+    }
+    let (status, v) = s.call(
+        "POST",
+        &format!("/v1/groups/{g}/sync"),
+        Some(&carol_t),
+        Some(push_body(&item, 1, b"v2")),
+    );
+    assert_eq!(status, 403, "{v}");
+    assert!(str_of(&v["error"]["message"]).contains("ended"));
+    // Admins still have it, and can extend the share.
+    let rec = pull(&ada_t);
+    assert_eq!(rec["deleted"], false);
+    assert_eq!(rec["blob"], b64(b"v1"));
+    assert_eq!(share(&ada_t, &item, None).0, 204);
+    assert_eq!(pull(&bob_t)["deleted"], false);
 }

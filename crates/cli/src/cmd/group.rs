@@ -259,28 +259,44 @@ pub struct ShareArgs {
     item: String,
     /// The group (name or id).
     group: String,
+    /// End of the share: a duration from now (`8h`, `7d`), a day or a Unix time; afterwards
+    /// the group's viewers and editors no longer get the item (its admins still do).
+    #[arg(long)]
+    expires: Option<String>,
+}
+
+/// Arguments of `unshare`.
+#[derive(clap::Args)]
+pub struct UnshareArgs {
+    /// The shared item (title or id).
+    item: String,
+    /// The group (name or id).
+    group: String,
 }
 
 /// `share ITEM GROUP`: move a personal item into a group.
 pub fn share(a: &ShareArgs, dir: &VaultDir, out: &Output) -> Result<Option<ExitCode>> {
     let mut client = unlocked_client(dir)?;
+    let end = expires_at(a.expires.as_deref())?;
     let v: serde_json::Value = client.call(&Request::Share {
         item: a.item.clone(),
         group: a.group.clone(),
+        expires_at: end,
     })?;
     out.show(&v, |w| {
         writeln!(
             w,
-            "Shared {} into {} (it left your personal items).",
+            "Shared {} into {} ({}; it left your personal items).",
             v["title"].as_str().unwrap_or(&a.item),
-            a.group
+            a.group,
+            until(end)
         )
     })?;
     Ok(None)
 }
 
 /// `unshare ITEM GROUP`: move a shared item back into your personal items.
-pub fn unshare(a: &ShareArgs, dir: &VaultDir, out: &Output) -> Result<Option<ExitCode>> {
+pub fn unshare(a: &UnshareArgs, dir: &VaultDir, out: &Output) -> Result<Option<ExitCode>> {
     let mut client = unlocked_client(dir)?;
     let id: String = client.call(&Request::Unshare {
         item: a.item.clone(),

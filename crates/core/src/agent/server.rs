@@ -704,8 +704,16 @@ fn handle_groups(st: &mut State, request: Request) -> Reply {
             expires_at,
         } => ok(&unlocked(st)?.group_add(&group, &member, role, expires_at)?),
         Request::GroupRemove { group, member } => ok(&unlocked(st)?.group_remove(&group, &member)?),
-        Request::Share { item, group } => {
-            let shared = unlocked_mut(st)?.share(&item, &group)?;
+        Request::Share {
+            item,
+            group,
+            expires_at,
+        } => {
+            let v = unlocked_mut(st)?;
+            let shared = v.share(&item, &group)?;
+            if expires_at.is_some() {
+                v.set_share_expiry(&shared.id.to_hex(), &group, expires_at)?;
+            }
             ok(&serde_json::json!({
                 "item_id": shared.id.to_hex(),
                 "title": shared.data.title,

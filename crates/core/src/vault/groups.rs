@@ -91,6 +91,8 @@ pub struct AccessView {
     pub group: Option<GroupView>,
     /// Everyone who can decrypt it, with role and end of access.
     pub members: Vec<MemberView>,
+    /// When its share in the group ends, if it does.
+    pub share_expires_at: Option<i64>,
 }
 
 /// A shared item, decrypted.
@@ -961,6 +963,7 @@ impl Vault {
                     role: GroupRole::Admin,
                     expires_at: None,
                 }],
+                share_expires_at: None,
             });
         }
         let ctx = self.team_context()?;
@@ -1010,6 +1013,20 @@ impl Vault {
                     expires_at: m.expires_at,
                 })
                 .collect(),
+            share_expires_at: a.share_expires_at,
         })
+    }
+
+    /// Set or clear when a shared item's share ends (editors and admins of its group). After
+    /// the end the group's viewers and editors no longer get it; its admins still do.
+    pub fn set_share_expiry(&self, item: &str, group: &str, expires_at: Option<i64>) -> Result<()> {
+        let ctx = self.team_context()?;
+        let (keys, view) = self.find_group(&ctx, group)?;
+        let (it, _) = self.find_shared(&ctx, &keys, &view.id, item)?;
+        let _: serde_json::Value = ctx.remote.put(
+            &format!("/v1/groups/{}/items/{}/share", view.id, it.id.to_hex()),
+            &proto::ShareExpiryRequest { expires_at },
+        )?;
+        Ok(())
     }
 }

@@ -15,7 +15,7 @@ use axum::Json;
 use tessera_protocol::{
     limits, AccessResponse, AuditAction, CertificateRequest, CreateGroupRequest, DirectoryEntry,
     ErrorCode, GroupInfo, GroupMember, GroupRole, Id, PullResponse, PushRequest, PushResponse,
-    PushResult, RotateRequest, SetMemberRequest,
+    PushResult, RotateRequest, SetMemberRequest, ShareExpiryRequest,
 };
 
 use super::sync::SyncQuery;
@@ -400,11 +400,15 @@ pub(super) async fn pull(
             "since must be a non-negative integer (a sync cursor)",
         )
     })?;
-    live_member(&state, &caller, group, now()).await?;
-    let page = state
+    let now = now();
+    let (_, m) = live_member(&state, &caller, group, now).await?;
+    let mut page = state
         .store()
         .group_pull(group, q.since, limits::PULL_CHANGES)
         .await?;
+    if m.role != GroupRole::Admin {
+        hide_ended_shares(&state, group, now, &mut page.changes).await?;
+    }
     let cursor = page.changes.last().map_or(q.since, |c| c.seq);
     if !page.changes.is_empty() {
         state
@@ -438,6 +442,19 @@ pub(super) async fn push(
         return Err(ApiError::forbidden(
             "viewers cannot change a group's items; ask a group admin for the editor role",
         ));
+    }
+    if m.role != GroupRole::Admin {
+        let ended: HashSet<Id> = state
+            .store()
+            .ended_shares(group, now)
+            .await?
+            .into_iter()
+            .collect();
+        if let Some(i) = req.changes.iter().position(|c| ended.contains(&c.item_id)) {
+            return Err(ApiError::forbidden(&format!(
+                "the share of changes[{i}]'s item in this group has ended; ask a group admin to extend it"
+            )));
+        }
     }
     let n = req.changes.len();
     let kinds: std::collections::HashMap<Id, AuditAction> = req
@@ -478,6 +495,70 @@ pub(super) async fn push(
     Ok(Json(PushResponse { results }))
 }
 
+/// Serve items whose share has ended as deleted (their content withheld), for callers who are
+/// not admins of the group.
+pub(super) async fn hide_ended_shares(
+    state: &AppState,
+    group: Id,
+    now: i64,
+    changes: &mut [tessera_protocol::ItemRecord],
+) -> Result<(), ApiError> {
+    let ended: HashSet<Id> = state
+        .store()
+        .ended_shares(group, now)
+        .await?
+        .into_iter()
+        .collect();
+    for c in changes.iter_mut().filter(|c| ended.contains(&c.item_id)) {
+        c.deleted = true;
+        c.blob = tessera_protocol::Blob::default();
+    }
+    Ok(())
+}
+
+/// `PUT /v1/groups/{group_id}/items/{item_id}/share` (editors and admins): set or clear when
+/// the item's share ends.
+pub(super) async fn set_share_expiry(
+    State(state): State<AppState>,
+    Member(caller): Member,
+    Path((group, item)): Path<(String, String)>,
+    ApiJson(req): ApiJson<ShareExpiryRequest>,
+) -> Result<StatusCode, ApiError> {
+    let group = path_id("group_id", &group)?;
+    let item = path_id("item_id", &item)?;
+    let now = now();
+    let (_, m) = live_member(&state, &caller, group, now).await?;
+    if !m.role.can_write() {
+        return Err(ApiError::forbidden(
+            "viewers cannot change a share; ask a group admin or editor",
+        ));
+    }
+    if state.store().group_of_item(caller.team.id, item).await? != Some(group) {
+        return Err(ApiError::not_found("no such item in this group").with_field("item_id"));
+    }
+    if req.expires_at.is_some_and(|t| t <= now) {
+        return Err(ApiError::bad("expires_at", "expires_at is in the past"));
+    }
+    state
+        .store()
+        .set_share_expiry(group, item, req.expires_at)
+        .await?;
+    state
+        .audit(
+            caller.team.id,
+            vec![caller
+                .event(AuditAction::Share)
+                .item(item)
+                .group(group)
+                .detail(
+                    req.expires_at
+                        .map_or_else(|| "no end".into(), |t| format!("until={t}")),
+                )],
+        )
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
 /// `GET /v1/items/{item_id}/access`: the group holding an item and everyone who can read it
 /// (live members of that group only; anyone else gets 404).
 pub(super) async fn access(
@@ -503,5 +584,6 @@ pub(super) async fn access(
         group_name: tessera_protocol::Blob(g.name),
         epoch: g.epoch,
         members,
+        share_expires_at: state.store().share_expiry(group, item).await?,
     }))
 }

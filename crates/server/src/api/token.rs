@@ -240,9 +240,12 @@ pub(super) async fn pull(
             "since must be a non-negative integer (a sync cursor)",
         )
     })?;
-    let page = state
+    let mut page = state
         .store()
         .group_pull(caller.group.id, q.since, limits::PULL_CHANGES)
+        .await?;
+    // A token reads like a viewer: shares that ended are withheld.
+    super::group::hide_ended_shares(&state, caller.group.id, super::now(), &mut page.changes)
         .await?;
     let cursor = page.changes.last().map_or(q.since, |c| c.seq);
     caller

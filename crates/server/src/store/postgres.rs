@@ -35,6 +35,7 @@ use super::{
 
 mod audit;
 mod offboard;
+mod share;
 
 /// Migrations, applied in order. Append only.
 const MIGRATIONS: &[&str] = &[
@@ -225,6 +226,8 @@ const MIGRATIONS: &[&str] = &[
          wrapped BYTEA NOT NULL,
          PRIMARY KEY (token_id, epoch)
      );",
+    // 7: share expiry.
+    share::MIGRATION,
 ];
 
 /// Where a push or pull goes: an account's own items or a group's.
@@ -1629,6 +1632,32 @@ impl Store for PgStore {
         Box::pin(async move {
             let c = self.conn().await?;
             offboard::offboarded_at(&c, account).await
+        })
+    }
+
+    fn set_share_expiry(
+        &self,
+        group: Id,
+        item: Id,
+        expires_at: Option<i64>,
+    ) -> StoreFuture<'_, ()> {
+        Box::pin(async move {
+            let c = self.conn().await?;
+            share::set(&c, group, item, expires_at).await
+        })
+    }
+
+    fn share_expiry(&self, group: Id, item: Id) -> StoreFuture<'_, Option<i64>> {
+        Box::pin(async move {
+            let c = self.conn().await?;
+            share::get(&c, group, item).await
+        })
+    }
+
+    fn ended_shares(&self, group: Id, now: i64) -> StoreFuture<'_, Vec<Id>> {
+        Box::pin(async move {
+            let c = self.conn().await?;
+            share::ended(&c, group, now).await
         })
     }
 

@@ -25,6 +25,7 @@ use super::{
 
 mod audit;
 mod offboard;
+mod share;
 
 /// Migrations, applied in order; `PRAGMA user_version` records how many ran. Append only.
 const MIGRATIONS: &[&str] = &[
@@ -215,6 +216,8 @@ const MIGRATIONS: &[&str] = &[
          wrapped BLOB NOT NULL,
          PRIMARY KEY (token_id, epoch)
      ) WITHOUT ROWID;",
+    // 7: share expiry.
+    share::MIGRATION,
 ];
 
 /// Where a push or pull goes: an account's own items or a group's.
@@ -1257,6 +1260,23 @@ impl Store for SqliteStore {
 
     fn offboarded_at(&self, account: Id) -> StoreFuture<'_, Option<i64>> {
         self.run(move |conn| offboard::offboarded_at(conn, account))
+    }
+
+    fn set_share_expiry(
+        &self,
+        group: Id,
+        item: Id,
+        expires_at: Option<i64>,
+    ) -> StoreFuture<'_, ()> {
+        self.run(move |conn| share::set(conn, group, item, expires_at))
+    }
+
+    fn share_expiry(&self, group: Id, item: Id) -> StoreFuture<'_, Option<i64>> {
+        self.run(move |conn| share::get(conn, group, item))
+    }
+
+    fn ended_shares(&self, group: Id, now: i64) -> StoreFuture<'_, Vec<Id>> {
+        self.run(move |conn| share::ended(conn, group, now))
     }
 
     fn subscribe(&self) -> broadcast::Receiver<Change> {
