@@ -369,6 +369,13 @@ fn authorization_matrix(kind: Kind) {
                 None,
             ),
             s.ok("GET", "/v1/groups", Some(&other_t), None),
+            s.ok(
+                "GET",
+                &format!("/v1/items/{item}/access"),
+                Some(&ada_t),
+                None,
+            )["share_expires_at"]
+                .clone(),
         )
     };
     let before = snapshot();
@@ -411,6 +418,12 @@ fn authorization_matrix(kind: Kind) {
             "editor",
         ),
         ("GET", format!("/v1/items/{item}/access"), None, "live"),
+        (
+            "PUT",
+            format!("/v1/groups/{g}/items/{item}/share"),
+            Some(json!({"expires_at": now() + 60})),
+            "editor",
+        ),
     ];
     let callers: [(&str, Option<&str>); 6] = [
         ("anonymous", None),
@@ -448,7 +461,7 @@ fn authorization_matrix(kind: Kind) {
             checked += 1;
         }
     }
-    assert_eq!(checked, 38, "refusals checked");
+    assert_eq!(checked, 43, "refusals checked");
     // Another team's member asking for ada's directory is refused.
     let (status, _) = s.call(
         "GET",
