@@ -12,7 +12,7 @@
 //! let token = MachineToken::parse(&std::env::var("TESSERA_TOKEN")?)?;
 //! let client = TokenClient::connect("https://tessera.example.com", &token)?;
 //! for item in client.items()? {
-//!     let _ = (item.data.title, client.group_name());
+//!     println!("{} in {}", item.data.title, client.group_name());
 //! }
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
