@@ -27,6 +27,8 @@ use tessera_core::paths::VaultDir;
 use crate::settings::WindowGeometry;
 use crate::state::AppState;
 
+// The command list alone is half of it; the rest is start-up.
+#[allow(clippy::too_many_lines)]
 fn main() {
     if let Err(e) = tessera_core::hardening::harden_process() {
         eprintln!("tessera: cannot protect this process's memory: {e}");

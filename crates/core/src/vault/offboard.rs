@@ -11,6 +11,7 @@
 //! their sessions and removes their memberships in one transaction; then this client starts a
 //! new key epoch in every group it administers, sealed to the members who stay.
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::fmt::Write as _;
 
 use serde::{Deserialize, Serialize};
 use tessera_protocol as proto;
@@ -344,8 +345,10 @@ impl OffboardingReport {
     pub fn to_csv(&self) -> String {
         let mut out = String::from("group,item_id,title,type,secret_changed,revealed,copied\n");
         for s in &self.secrets {
-            out.push_str(&format!(
-                "{},{},{},{},{},{},{}\n",
+            // Writing to a String cannot fail.
+            let _ = writeln!(
+                out,
+                "{},{},{},{},{},{},{}",
                 csv_cell(&s.group_name),
                 csv_cell(&s.item_id),
                 csv_cell(&s.title),
@@ -353,7 +356,7 @@ impl OffboardingReport {
                 utc_minute(s.secret_changed_at),
                 s.revealed,
                 s.copied
-            ));
+            );
         }
         out
     }
