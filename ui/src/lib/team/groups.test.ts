@@ -83,6 +83,18 @@ describe('sidebar groups', () => {
     expect(await screen.findByText(/Password copied/)).toBeInTheDocument();
   });
 
+  it('fetches the group again when it is chosen again (new shared items appear)', async () => {
+    const { g } = ops();
+    shell.login('Mine');
+    const { user } = await renderMain();
+    await user.click(await screen.findByTestId('nav-group'));
+    await waitFor(() => expect(rowTitles()).toHaveLength(2));
+    shell.sharedItem(g, { title: 'New cert' });
+    await user.click(screen.getByTestId('nav-group'));
+    await waitFor(() => expect(rowTitles()).toEqual(['Deploy token', 'New cert', 'Prod database']));
+    expect(shell.callsOf('group_items').length).toBeGreaterThanOrEqual(2);
+  });
+
   it('shows the error when a shared item cannot be fetched', async () => {
     ops();
     shell.login('Mine');
