@@ -35,6 +35,22 @@ fn main() {
         "devices",
         "revoke_device",
         "sign_out",
+        "groups",
+        "group_members",
+        "group_create",
+        "group_add",
+        "group_remove",
+        "group_items",
+        "group_item",
+        "group_reveal",
+        "group_copy",
+        "share_item",
+        "item_access",
+        "audit",
+        "audit_verify",
+        "offboarding",
+        "offboard",
+        "export_offboarding_csv",
     ]);
     tauri_build::try_build(tauri_build::Attributes::new().app_manifest(manifest))
         .expect("tauri-build: invalid configuration or capabilities");

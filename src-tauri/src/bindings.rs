@@ -7,7 +7,11 @@ use std::collections::BTreeSet;
 use serde_json::Value;
 use tessera_core::agent::{FieldView, HistoryView, ItemSummary, ItemView, StatusView, SyncStatus};
 use tessera_core::item::{FieldKind, ItemKind, SecretText};
-use tessera_core::vault::LinkInfo;
+use tessera_core::vault::{
+    AccessView, AuditAction, AuditFilter, AuditRow, AuditVerdict, ExposedSecret, GroupRole,
+    GroupView, LinkInfo, MemberView, OffboardOutcome, OffboardingReport, UnreadableGroup,
+    WindowView,
+};
 
 use crate::settings::Settings;
 
@@ -191,6 +195,126 @@ fn result_types_match_ipc_ts() {
             private_key_path: "/k".into(),
             public_key_path: "/k.pub".into(),
             fingerprint: "SHA256:x".into(),
+        },
+    );
+}
+
+// The team screens' types: groups, sharing, the audit log and the offboarding review.
+#[allow(clippy::too_many_lines)]
+#[test]
+fn team_types_match_ipc_ts() {
+    let group = GroupView {
+        id: "g".into(),
+        name: "ops".into(),
+        role: GroupRole::Admin,
+        epoch: 1,
+        expires_at: None,
+    };
+    let member = MemberView {
+        account_id: "a".into(),
+        email: "a@example.com".into(),
+        role: GroupRole::Viewer,
+        expires_at: Some(1),
+    };
+    check("GroupView", &group);
+    check("MemberView", &member);
+    check(
+        "GroupMembers",
+        &crate::commands::groups::GroupMembers {
+            group: group.clone(),
+            members: vec![member.clone()],
+        },
+    );
+    check(
+        "AccessView",
+        &AccessView {
+            item_id: "00".into(),
+            title: "t".into(),
+            group: Some(group),
+            members: vec![member],
+        },
+    );
+    check(
+        "ShareResult",
+        &crate::commands::groups::ShareResult {
+            item_id: "00".into(),
+            title: "t".into(),
+            group_id: "g".into(),
+            epoch: 1,
+        },
+    );
+    check("AuditFilter", &AuditFilter::default());
+    check(
+        "AuditRow",
+        &AuditRow {
+            seq: 1,
+            at: 0,
+            actor: "a@example.com".into(),
+            action: AuditAction::Copy,
+            item_id: None,
+            group_id: None,
+            subject: None,
+            detail: String::new(),
+        },
+    );
+    check(
+        "AuditVerdict",
+        &AuditVerdict {
+            entries: 1,
+            broken: None,
+            anchor: None,
+        },
+    );
+    let window = WindowView {
+        group_id: "g".into(),
+        group_name: None,
+        role: GroupRole::Editor,
+        from: 0,
+        to: None,
+    };
+    check("WindowView", &window);
+    let secret = ExposedSecret {
+        group_id: "g".into(),
+        group_name: "ops".into(),
+        item_id: "00".into(),
+        title: "t".into(),
+        kind: ItemKind::Login,
+        secret_changed_at: 0,
+        revealed: true,
+        copied: false,
+    };
+    check("ExposedSecret", &secret);
+    let unreadable = UnreadableGroup {
+        group_id: "g".into(),
+        items: 2,
+    };
+    check("UnreadableGroup", &unreadable);
+    check(
+        "OffboardingReport",
+        &OffboardingReport {
+            email: "b@example.com".into(),
+            account_id: "b".into(),
+            offboarded_at: None,
+            live_sessions: 0,
+            windows: vec![window],
+            secrets: vec![secret],
+            unreadable: vec![unreadable],
+        },
+    );
+    check(
+        "OffboardOutcome",
+        &OffboardOutcome {
+            sessions_revoked: 1,
+            tokens_revoked: 0,
+            rotated: vec![],
+            not_rotated: vec![],
+        },
+    );
+    check(
+        "CsvExport",
+        &crate::commands::audit::CsvExport {
+            path: "/d/x.csv".into(),
+            rows: 1,
         },
     );
 }

@@ -37,6 +37,8 @@ pub use offboard::{
     ExposedSecret, OffboardOutcome, OffboardingReport, RotationDue, UnreadableGroup, WindowView,
 };
 pub use sync::{root_fingerprint, Credentials, LinkInfo, SyncReport};
+/// Roles and audit actions, as the shell and the CLI name them.
+pub use tessera_protocol::{AuditAction, GroupRole};
 
 const META_HEADER: &str = "header";
 const META_KEYSET: &str = "keyset";

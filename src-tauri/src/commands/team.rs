@@ -19,7 +19,7 @@ pub async fn sync_now(state: State<'_, AppState>) -> CmdResult<SyncStatus> {
 }
 
 /// Send a request that talks to the team server, off the async executor.
-fn call_team<T: serde::de::DeserializeOwned + Send + 'static>(
+pub(crate) fn call_team<T: serde::de::DeserializeOwned + Send + 'static>(
     state: &State<'_, AppState>,
     request: Request,
 ) -> impl std::future::Future<Output = CmdResult<T>> {

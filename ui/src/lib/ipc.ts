@@ -250,6 +250,120 @@ export interface DeviceView {
   current: boolean;
 }
 
+export type GroupRole = 'admin' | 'editor' | 'viewer';
+
+/** A group you belong to, its name decrypted. */
+export interface GroupView {
+  id: string;
+  name: string;
+  /** Your role in it. */
+  role: GroupRole;
+  epoch: number;
+  /** When your membership ends (Unix time), if it does. */
+  expires_at: number | null;
+}
+
+export interface MemberView {
+  account_id: string;
+  email: string;
+  role: GroupRole;
+  expires_at: number | null;
+}
+
+export interface GroupMembers {
+  group: GroupView;
+  members: MemberView[];
+}
+
+/** Who can decrypt an item: nobody but you (group null), or a group's members. */
+export interface AccessView {
+  item_id: string;
+  title: string;
+  group: GroupView | null;
+  members: MemberView[];
+}
+
+export interface ShareResult {
+  item_id: string;
+  title: string;
+  group_id: string;
+  epoch: number;
+}
+
+export interface AuditFilter {
+  actor?: string | null;
+  item?: string | null;
+  since?: number | null;
+  until?: number | null;
+}
+
+export interface AuditRow {
+  seq: number;
+  at: number;
+  actor: string;
+  action: string;
+  item_id: string | null;
+  group_id: string | null;
+  subject: string | null;
+  detail: string;
+}
+
+export interface AuditVerdict {
+  entries: number;
+  /** The first entry that does not chain, named; null when the chain is intact. */
+  broken: string | null;
+  anchor: number | null;
+}
+
+export interface WindowView {
+  group_id: string;
+  group_name: string | null;
+  role: GroupRole;
+  from: number;
+  to: number | null;
+}
+
+export interface ExposedSecret {
+  group_id: string;
+  group_name: string;
+  item_id: string;
+  title: string;
+  kind: ItemKind;
+  secret_changed_at: number;
+  revealed: boolean;
+  copied: boolean;
+}
+
+export interface UnreadableGroup {
+  group_id: string;
+  items: number;
+}
+
+export interface OffboardingReport {
+  email: string;
+  account_id: string;
+  offboarded_at: number | null;
+  live_sessions: number;
+  windows: WindowView[];
+  secrets: ExposedSecret[];
+  unreadable: UnreadableGroup[];
+}
+
+export interface OffboardOutcome {
+  sessions_revoked: number;
+  tokens_revoked: number;
+  /** Groups that got a new key epoch. */
+  rotated: string[];
+  /** Groups left as they were, with why: [group, reason]. */
+  not_rotated: [string, string][];
+}
+
+export interface CsvExport {
+  /** Where the shell wrote the file (under Downloads). */
+  path: string;
+  rows: number;
+}
+
 function toIpcError(e: unknown): IpcError {
   if (e && typeof e === 'object' && 'code' in e && 'message' in e) {
     const { code, message } = e as { code: ErrorCode; message: string };
@@ -318,6 +432,31 @@ export const api = {
   devices: () => call<DeviceView[]>('devices'),
   revokeDevice: (sessionId: string) => call<void>('revoke_device', { sessionId }),
   signOut: () => call<void>('sign_out'),
+  groups: () => call<GroupView[]>('groups'),
+  groupMembers: (group: string) => call<GroupMembers>('group_members', { group }),
+  groupCreate: (name: string) => call<GroupView>('group_create', { name }),
+  /** Add a member, or change a member's role or expiry. */
+  groupAdd: (group: string, email: string, role: GroupRole, expiresAt: number | null) =>
+    call<MemberView>('group_add', { group, email, role, expiresAt }),
+  /** Remove a member; a new key epoch starts. */
+  groupRemove: (group: string, email: string) => call<GroupView>('group_remove', { group, email }),
+  groupItems: (group: string) => call<ItemSummary[]>('group_items', { group }),
+  /** A shared item without its concealed values. */
+  groupItem: (group: string, id: string) => call<ItemView>('group_item', { group, id }),
+  /** One concealed value of a shared item; recorded in the team's audit log. */
+  groupReveal: (group: string, id: string, field: string) =>
+    call<string>('group_reveal', { group, id, field }),
+  /** Copy a shared item's field in Rust; recorded in the team's audit log. */
+  groupCopy: (group: string, id: string, field: string) =>
+    call<CopyResult>('group_copy', { group, id, field }),
+  shareItem: (id: string, group: string) => call<ShareResult>('share_item', { id, group }),
+  itemAccess: (id: string) => call<AccessView>('item_access', { id }),
+  audit: (filter: AuditFilter) => call<AuditRow[]>('audit', { filter }),
+  auditVerify: () => call<AuditVerdict>('audit_verify'),
+  offboarding: (email: string) => call<OffboardingReport>('offboarding', { email }),
+  offboard: (email: string) => call<OffboardOutcome>('offboard', { email }),
+  /** The shell writes the checklist under Downloads and says where. */
+  exportOffboardingCsv: (email: string) => call<CsvExport>('export_offboarding_csv', { email }),
 };
 
 /** Events the shell emits. */

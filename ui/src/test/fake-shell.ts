@@ -9,6 +9,8 @@ import type {
   FieldKind,
   FieldView,
   Filter,
+  GroupView,
+  MemberView,
   GeneratorOptions,
   HistoryView,
   ItemInput,
@@ -79,6 +81,10 @@ function freshState() {
     link: null as LinkInfo | null,
     sync: { state: 'unlinked', pending: 0, last_sync_at: null, message: null, conflicts: 0 } as SyncStatus,
     devices: [] as DeviceView[],
+    groups: [] as GroupView[],
+    members: new Map<string, MemberView[]>(),
+    /** Shared item id → group id; shared items leave the personal list. */
+    shared: new Map<string, string>(),
   };
 }
 
@@ -131,6 +137,51 @@ export function emit(event: string, payload: unknown = null): void {
 
 export function listenerCount(event: string): number {
   return listeners.get(event)?.size ?? 0;
+}
+
+// ---- the team ----
+
+/** Link to a team, as after team create/join: sync goes online and the Groups section shows. */
+export function linkTeam(email = 'alice@example.com'): void {
+  state.link = { server: 'https://team.example', team_id: 't1', email, device_name: 'laptop', root_fingerprint: 'SHA256:root', pending: 0 };
+  state.sync = { state: 'online', pending: 0, last_sync_at: NOW, message: null, conflicts: 0 };
+}
+
+/** A group this account belongs to, with members (the first is this account). */
+export function group(name: string, role: GroupView['role'] = 'admin', others: [string, GroupView['role']][] = []): string {
+  const id = `g${state.groups.length + 1}`.padEnd(32, '0');
+  state.groups.push({ id, name, role, epoch: 1, expires_at: null });
+  const me = state.link?.email ?? 'alice@example.com';
+  state.members.set(id, [
+    { account_id: 'a-me', email: me, role, expires_at: null },
+    ...others.map(([email, r], i) => ({ account_id: `a-${i}`, email, role: r, expires_at: null })),
+  ]);
+  return id;
+}
+
+/** An item in a group. */
+export function sharedItem(groupId: string, item: SeedItem): string {
+  const id = seed(item);
+  state.shared.set(id, groupId);
+  return id;
+}
+
+function needGroup(id: unknown): GroupView {
+  const g = state.groups.find((x) => x.id === id || x.name === id);
+  if (!g) throw new ShellError('not_found', `not found: group ${id}`);
+  return g;
+}
+
+function needShared(group: unknown, id: unknown): Stored {
+  const g = needGroup(group);
+  const it = need(id);
+  if (state.shared.get(it.id) !== g.id) throw new ShellError('not_found', 'not found: that item is not in this group');
+  return it;
+}
+
+function linked() {
+  unlocked();
+  if (!state.link) throw new ShellError('invalid', 'This vault is not linked to a team server.');
 }
 
 // ---- the vault ----
@@ -252,7 +303,9 @@ function matches(it: Stored, f: Filter): boolean {
 }
 
 function sorted(): Stored[] {
-  return [...state.items.values()].sort((a, b) => a.title.localeCompare(b.title));
+  return [...state.items.values()]
+    .filter((i) => !state.shared.has(i.id))
+    .sort((a, b) => a.title.localeCompare(b.title));
 }
 
 function apply(it: Stored | null, input: ItemInput): Snapshot {
@@ -479,6 +532,82 @@ const handlers: Record<string, Handler> = {
   devices: () => state.devices,
   revoke_device: ({ sessionId }) => {
     state.devices = state.devices.filter((d) => d.session_id !== sessionId);
+  },
+  groups: () => {
+    linked();
+    return structuredClone(state.groups);
+  },
+  group_members: ({ group }) => {
+    linked();
+    const g = needGroup(group);
+    return { group: { ...g }, members: structuredClone(state.members.get(g.id) ?? []) };
+  },
+  group_create: ({ name }) => {
+    linked();
+    const id = group(String(name));
+    return { ...needGroup(id) };
+  },
+  group_add: ({ group: g, email, role, expiresAt }) => {
+    linked();
+    const grp = needGroup(g);
+    const list = state.members.get(grp.id) ?? [];
+    const m = { account_id: `a-${email}`, email: String(email), role: role as GroupView['role'], expires_at: (expiresAt as number | null) ?? null };
+    const i = list.findIndex((x) => x.email === email);
+    if (i >= 0) list[i] = { ...m, account_id: list[i].account_id };
+    else list.push(m);
+    state.members.set(grp.id, list);
+    return m;
+  },
+  group_remove: ({ group: g, email }) => {
+    linked();
+    const grp = needGroup(g);
+    state.members.set(grp.id, (state.members.get(grp.id) ?? []).filter((x) => x.email !== email));
+    grp.epoch += 1;
+    return { ...grp };
+  },
+  group_items: ({ group: g }) => {
+    linked();
+    const grp = needGroup(g);
+    return [...state.items.values()]
+      .filter((i) => state.shared.get(i.id) === grp.id)
+      .sort((a, b) => a.title.localeCompare(b.title))
+      .map(summary);
+  },
+  group_item: ({ group: g, id }) => {
+    linked();
+    return view(needShared(g, id));
+  },
+  group_reveal: ({ group: g, id, field }) => {
+    linked();
+    const it = needShared(g, id);
+    const f = it.fields.find((x) => x.name === field);
+    if (!f) throw new ShellError('not_found', `This item has no field ${field}.`);
+    return f.value;
+  },
+  group_copy: ({ group: g, id, field }) => {
+    linked();
+    const it = needShared(g, id);
+    if (!it.fields.some((x) => x.name === field)) throw new ShellError('not_found', `This item has no field ${field}.`);
+    return { clears_in_secs: state.settings.clipboard_seconds };
+  },
+  share_item: ({ id, group: g }) => {
+    linked();
+    const it = need(id);
+    const grp = needGroup(g);
+    state.shared.set(it.id, grp.id);
+    return { item_id: it.id, title: it.title, group_id: grp.id, epoch: grp.epoch };
+  },
+  audit: () => {
+    linked();
+    return [];
+  },
+  audit_verify: () => {
+    linked();
+    return { entries: 0, broken: null, anchor: null };
+  },
+  offboarding: ({ email }) => {
+    linked();
+    throw new ShellError('not_found', `not found: member ${email}`);
   },
   sign_out: () => {
     state.link = null;

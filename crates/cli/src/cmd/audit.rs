@@ -127,21 +127,6 @@ pub struct OffboardArgs {
     revoke: bool,
 }
 
-/// Quote a CSV cell when it needs it; a leading `=`, `+`, `-` or `@` is prefixed with `'` so a
-/// spreadsheet does not run it as a formula.
-fn csv_cell(s: &str) -> String {
-    let s = if s.starts_with(['=', '+', '-', '@']) {
-        format!("'{s}")
-    } else {
-        s.to_owned()
-    };
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s
-    }
-}
-
 fn print_review(w: &mut dyn Write, r: &OffboardingReport) -> std::io::Result<()> {
     writeln!(w, "Offboarding review of {}", r.email)?;
     match r.offboarded_at {
@@ -236,21 +221,7 @@ pub fn offboard(a: &OffboardArgs, dir: &VaultDir, out: &Output) -> Result<Option
         member: a.member.clone(),
     })?;
     if a.csv {
-        let mut w = std::io::stdout().lock();
-        writeln!(w, "group,item_id,title,type,secret_changed,revealed,copied")?;
-        for s in &r.secrets {
-            writeln!(
-                w,
-                "{},{},{},{},{},{},{}",
-                csv_cell(&s.group_name),
-                s.item_id,
-                csv_cell(&s.title),
-                s.kind.label(),
-                date(s.secret_changed_at),
-                s.revealed,
-                s.copied
-            )?;
-        }
+        std::io::stdout().lock().write_all(r.to_csv().as_bytes())?;
         return Ok(None);
     }
     out.show(&r, |w| print_review(w, &r))?;
@@ -285,17 +256,4 @@ pub fn rotation(a: &RotationArgs, dir: &VaultDir, out: &Output) -> Result<Option
         Ok(())
     })?;
     Ok(None)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn csv_cells_are_quoted_and_defused() {
-        assert_eq!(csv_cell("plain"), "plain");
-        assert_eq!(csv_cell("a,b"), "\"a,b\"");
-        assert_eq!(csv_cell("say \"hi\""), "\"say \"\"hi\"\"\"");
-        assert_eq!(csv_cell("=cmd()"), "'=cmd()");
-    }
 }

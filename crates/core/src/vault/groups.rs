@@ -33,8 +33,9 @@ use zeroize::Zeroizing;
 
 use super::{now, Vault};
 use crate::error::{Error, Result};
-use crate::item::{ItemData, ItemId};
+use crate::item::{FieldKind, ItemData, ItemId, SecretText};
 use crate::remote::Remote;
+use crate::totp::TotpSpec;
 
 mod access_request;
 mod token;
@@ -741,6 +742,34 @@ impl Vault {
         Ok(it)
     }
 
+    /// The value to copy from one field of a shared item (`"notes"` for the notes; a TOTP field,
+    /// or `"totp"`, gives its current code, never the seed). The copy is first recorded in the
+    /// team's audit log with the field's kind (a fixed name such as `password`, `username`,
+    /// `totp` or `custom`, never a label the user typed), and refused when it cannot be.
+    pub fn group_copy(&self, group: &str, item: &str, field: &str) -> Result<SecretText> {
+        let ctx = self.team_context()?;
+        let (keys, view) = self.find_group(&ctx, group)?;
+        let (it, _) = self.find_shared(&ctx, &keys, &view.id, item)?;
+        let (value, kind) = copy_value(&it.data, field)?;
+        if value.is_empty() {
+            return Err(Error::NotFound(format!(
+                "a value in the {kind} field of \u{201c}{}\u{201d}",
+                it.data.title
+            )));
+        }
+        Self::report_events(
+            &ctx,
+            vec![proto::ClientEvent {
+                action: proto::AuditAction::Copy,
+                item_id: Id(it.id.0),
+                group_id: Some(keys.info.group_id),
+                field: kind.into(),
+                at: now(),
+            }],
+        )?;
+        Ok(value)
+    }
+
     /// Share a personal item into a group: it is sealed under the group's current key, pushed to
     /// the group, and removed from your personal items (on every device at the next sync).
     pub fn share(&mut self, item: &str, group: &str) -> Result<SharedItem> {
@@ -1028,5 +1057,61 @@ impl Vault {
             &proto::ShareExpiryRequest { expires_at },
         )?;
         Ok(())
+    }
+}
+
+/// The value to copy from `field` of `data` and the fixed name of its kind for the audit log:
+/// the template's field name (`password`, `username`...), `totp`, `notes`, else `custom`.
+fn copy_value(data: &ItemData, field: &str) -> Result<(SecretText, &'static str)> {
+    if field == "notes" && data.field("notes").is_none() {
+        return Ok((data.notes.duplicate(), "notes"));
+    }
+    let found = data.field(field).or_else(|| {
+        (field == "totp")
+            .then(|| data.fields.iter().find(|f| f.kind == FieldKind::Totp))
+            .flatten()
+    });
+    let Some(f) = found else {
+        return Err(Error::NotFound(format!(
+            "a field {field} in \u{201c}{}\u{201d}",
+            data.title
+        )));
+    };
+    if f.kind == FieldKind::Totp {
+        let code = TotpSpec::parse(f.value.expose_secret())?.now().0;
+        return Ok((SecretText::new(code), "totp"));
+    }
+    let kind = data
+        .kind
+        .template()
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case(&f.name))
+        .map_or("custom", |(n, _)| *n);
+    Ok((f.value.duplicate(), kind))
+}
+
+#[cfg(test)]
+mod copy_tests {
+    use super::*;
+    use crate::item::{Field, ItemKind};
+
+    #[test]
+    fn copy_names_the_field_kind_never_the_label() {
+        let mut data = ItemData::new(ItemKind::Login, "db");
+        data.fields
+            .push(Field::new("Password", FieldKind::Concealed, "pw"));
+        data.fields
+            .push(Field::new("my secret pin", FieldKind::Concealed, "1234"));
+        data.fields
+            .push(Field::new("otp", FieldKind::Totp, "JBSWY3DPEHPK3PXP"));
+        data.notes = SecretText::new("n".into());
+        let (v, k) = copy_value(&data, "Password").unwrap();
+        assert_eq!((v.expose_secret(), k), ("pw", "password"));
+        let (v, k) = copy_value(&data, "my secret pin").unwrap();
+        assert_eq!((v.expose_secret(), k), ("1234", "custom"));
+        let (v, k) = copy_value(&data, "totp").unwrap();
+        assert_eq!((v.expose_secret().len(), k), (6, "totp"));
+        assert_eq!(copy_value(&data, "notes").unwrap().1, "notes");
+        assert!(matches!(copy_value(&data, "nope"), Err(Error::NotFound(_))));
     }
 }

@@ -11,6 +11,7 @@
 //! their sessions and removes their memberships in one transaction; then this client starts a
 //! new key epoch in every group it administers, sealed to the members who stay.
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::fmt::Write as _;
 
 use serde::{Deserialize, Serialize};
 use tessera_protocol as proto;
@@ -333,5 +334,106 @@ impl Vault {
         }
         due.sort_by(|a, b| b.age_days.cmp(&a.age_days).then(a.title.cmp(&b.title)));
         Ok(due)
+    }
+}
+
+impl OffboardingReport {
+    /// The rotation checklist as CSV (group, item id, title, type, secret changed in UTC,
+    /// revealed, copied), one line per secret after a header line. Cells that need it are
+    /// quoted, and a cell starting with `=`, `+`, `-` or `@` is prefixed with `'` so a
+    /// spreadsheet shows it instead of running it as a formula (OWASP, "CSV injection").
+    pub fn to_csv(&self) -> String {
+        let mut out = String::from("group,item_id,title,type,secret_changed,revealed,copied\n");
+        for s in &self.secrets {
+            // Writing to a String cannot fail.
+            let _ = writeln!(
+                out,
+                "{},{},{},{},{},{},{}",
+                csv_cell(&s.group_name),
+                csv_cell(&s.item_id),
+                csv_cell(&s.title),
+                s.kind.label(),
+                utc_minute(s.secret_changed_at),
+                s.revealed,
+                s.copied
+            );
+        }
+        out
+    }
+}
+
+/// One CSV cell: formula characters defused, then quoted when it holds a separator or quote.
+pub fn csv_cell(s: &str) -> String {
+    let s = if s.starts_with(['=', '+', '-', '@']) {
+        format!("'{s}")
+    } else {
+        s.to_owned()
+    };
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s
+    }
+}
+
+/// A Unix time as `YYYY-MM-DD HH:MM` (UTC), by H. Hinnant's days-to-civil algorithm.
+fn utc_minute(t: i64) -> String {
+    let z = t.div_euclid(86_400) + 719_468;
+    let secs = t.rem_euclid(86_400);
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}",
+        secs / 3600,
+        secs % 3600 / 60
+    )
+}
+
+#[cfg(test)]
+mod csv_tests {
+    use super::*;
+
+    #[test]
+    fn csv_cells_are_quoted_and_defused() {
+        assert_eq!(csv_cell("plain"), "plain");
+        assert_eq!(csv_cell("a,b"), "\"a,b\"");
+        assert_eq!(csv_cell("say \"hi\""), "\"say \"\"hi\"\"\"");
+        assert_eq!(csv_cell("=cmd()"), "'=cmd()");
+        assert_eq!(csv_cell("+1"), "'+1");
+        assert_eq!(csv_cell("-x,y"), "\"'-x,y\"");
+        assert_eq!(csv_cell("@SUM(A1)"), "'@SUM(A1)");
+    }
+
+    #[test]
+    fn report_as_csv() {
+        let r = OffboardingReport {
+            email: "b@example.com".into(),
+            account_id: "a".into(),
+            offboarded_at: None,
+            live_sessions: 0,
+            windows: vec![],
+            secrets: vec![ExposedSecret {
+                group_id: "g".into(),
+                group_name: "=ops".into(),
+                item_id: "00ff".into(),
+                title: "db, prod".into(),
+                kind: ItemKind::Login,
+                secret_changed_at: 86_400 + 3_660,
+                revealed: true,
+                copied: false,
+            }],
+            unreadable: vec![],
+        };
+        assert_eq!(
+            r.to_csv(),
+            "group,item_id,title,type,secret_changed,revealed,copied\n\
+             '=ops,00ff,\"db, prod\",Login,1970-01-02 01:01,true,false\n"
+        );
     }
 }

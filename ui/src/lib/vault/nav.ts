@@ -1,5 +1,5 @@
 // The sidebar's choice, and the list filter it stands for.
-import type { Filter, ItemKind } from '../ipc';
+import type { Filter, GroupView, ItemKind } from '../ipc';
 import { KIND_PLURAL } from './kinds';
 
 export type Nav =
@@ -8,7 +8,9 @@ export type Nav =
   | { type: 'kind'; kind: ItemKind }
   | { type: 'tag'; tag: string }
   | { type: 'folder'; folder: string }
-  | { type: 'trash' };
+  | { type: 'trash' }
+  /** A team group's shared items (`id` the group id, `name` its decrypted name). */
+  | { type: 'group'; id: string; name: string };
 
 export function navFilter(nav: Nav): Filter {
   switch (nav.type) {
@@ -24,6 +26,9 @@ export function navFilter(nav: Nav): Filter {
       return { folder: nav.folder };
     case 'trash':
       return { trash: true };
+    case 'group':
+      // Group items come from `groupItems`, not the personal list.
+      return {};
   }
 }
 
@@ -41,9 +46,17 @@ export function navTitle(nav: Nav): string {
       return nav.folder;
     case 'trash':
       return 'Trash';
+    case 'group':
+      return nav.name;
   }
 }
 
 export function sameNav(a: Nav, b: Nav): boolean {
   return JSON.stringify(a) === JSON.stringify(b);
+}
+
+/** The sidebar's Groups section: `groups` null while loading, `error` when they cannot load. */
+export interface TeamGroups {
+  groups: GroupView[] | null;
+  error: string | null;
 }
