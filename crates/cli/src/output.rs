@@ -37,27 +37,7 @@ impl Output {
 
 /// A Unix time as `YYYY-MM-DD HH:MM` UTC.
 pub fn date(t: i64) -> String {
-    let days = t.div_euclid(86_400);
-    let secs = t.rem_euclid(86_400);
-    let (y, m, d) = civil_from_days(days);
-    format!(
-        "{y:04}-{m:02}-{d:02} {:02}:{:02}",
-        secs / 3600,
-        secs % 3600 / 60
-    )
-}
-
-/// Days since 1970-01-01 to a proleptic Gregorian date (H. Hinnant's algorithm).
-pub fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
+    tessera_core::vault::utc_minute(t)
 }
 
 /// `YYYY-MM-DD` to a Unix time at 00:00 UTC.
@@ -75,7 +55,7 @@ pub fn parse_date(s: &str) -> Option<i64> {
     let doy = (153 * mm + 2) / 5 + d - 1;
     let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
     let days = era * 146_097 + doe - 719_468;
-    (civil_from_days(days) == (y, m as u32, d as u32)).then_some(days * 86_400)
+    (tessera_core::vault::civil_from_days(days) == (y, m as u32, d as u32)).then_some(days * 86_400)
 }
 
 #[cfg(test)]

@@ -353,7 +353,7 @@ impl OffboardingReport {
                 csv_cell(&s.item_id),
                 csv_cell(&s.title),
                 s.kind.label(),
-                utc_minute(s.secret_changed_at),
+                super::utc_minute(s.secret_changed_at),
                 s.revealed,
                 s.copied
             );
@@ -374,25 +374,6 @@ pub fn csv_cell(s: &str) -> String {
     } else {
         s
     }
-}
-
-/// A Unix time as `YYYY-MM-DD HH:MM` (UTC), by H. Hinnant's days-to-civil algorithm.
-fn utc_minute(t: i64) -> String {
-    let z = t.div_euclid(86_400) + 719_468;
-    let secs = t.rem_euclid(86_400);
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02} {:02}:{:02}",
-        secs / 3600,
-        secs % 3600 / 60
-    )
 }
 
 #[cfg(test)]
