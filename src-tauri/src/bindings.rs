@@ -232,6 +232,7 @@ fn team_types_match_ipc_ts() {
             title: "t".into(),
             group: Some(group),
             members: vec![member],
+            share_expires_at: Some(1),
         },
     );
     check(

@@ -281,6 +281,8 @@ export interface AccessView {
   title: string;
   group: GroupView | null;
   members: MemberView[];
+  /** When the item's share in the group ends (Unix seconds), if it does. */
+  share_expires_at: number | null;
 }
 
 export interface ShareResult {
