@@ -177,7 +177,12 @@ pub async fn share_item(
     id: String,
     group: String,
 ) -> CmdResult<ShareResult> {
-    let shared = call_team(&state, Request::Share { item: id, group }).await?;
+    let request = Request::Share {
+        item: id,
+        group,
+        expires_at: None,
+    };
+    let shared = call_team(&state, request).await?;
     state.agent.changed();
     Ok(shared)
 }
