@@ -176,11 +176,17 @@ pub async fn share_item(
     state: State<'_, AppState>,
     id: String,
     group: String,
+    expires_at: Option<i64>,
 ) -> CmdResult<ShareResult> {
+    if expires_at.is_some_and(|t| t <= tessera_core::vault::now()) {
+        return Err(CmdError::invalid(
+            "the end of the share must be in the future",
+        ));
+    }
     let request = Request::Share {
         item: id,
         group,
-        expires_at: None,
+        expires_at,
     };
     let shared = call_team(&state, request).await?;
     state.agent.changed();

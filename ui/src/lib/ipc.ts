@@ -451,7 +451,9 @@ export const api = {
   /** Copy a shared item's field in Rust; recorded in the team's audit log. */
   groupCopy: (group: string, id: string, field: string) =>
     call<CopyResult>('group_copy', { group, id, field }),
-  shareItem: (id: string, group: string) => call<ShareResult>('share_item', { id, group }),
+  /** `expiresAt`: when the share ends (Unix seconds), or null for no end. */
+  shareItem: (id: string, group: string, expiresAt: number | null = null) =>
+    call<ShareResult>('share_item', { id, group, expiresAt }),
   itemAccess: (id: string) => call<AccessView>('item_access', { id }),
   audit: (filter: AuditFilter) => call<AuditRow[]>('audit', { filter }),
   auditVerify: () => call<AuditVerdict>('audit_verify'),

@@ -118,13 +118,30 @@ describe('sidebar groups', () => {
     await waitFor(() => expect(within(dialog).getByTestId('share-members')).toHaveTextContent('bob@example.com'));
     expect(within(dialog).getByTestId('share-members')).toHaveTextContent('Viewer');
     await user.click(within(dialog).getByTestId('share-confirm'));
-    await waitFor(() => expect(shell.lastCall('share_item')).toEqual({ id: mine, group: g }));
+    await waitFor(() =>
+      expect(shell.lastCall('share_item')).toEqual({ id: mine, group: g, expiresAt: null }),
+    );
     await waitFor(() => expect(screen.queryByTestId('share-dialog')).not.toBeInTheDocument());
     await waitFor(() => expect(rowTitles()).toEqual(['Deploy token', 'Prod database', 'Staging API']));
   });
 });
 
 describe('share dialog', () => {
+  it('sends the end of the share the user chose', async () => {
+    ops();
+    const user = userEvent.setup();
+    render(ShareDialog, { itemId: 'x', title: 'T', onclose: () => {}, onshared: () => {} });
+    await waitFor(() => expect(screen.getByTestId('share-confirm')).toBeEnabled());
+    await user.selectOptions(screen.getByTestId('share-ends'), '7');
+    expect(screen.getByTestId('share-dialog')).toHaveTextContent('its admins still do');
+    const before = Math.floor(Date.now() / 1000);
+    await user.click(screen.getByTestId('share-confirm'));
+    await waitFor(() => expect(shell.lastCall('share_item')).toBeTruthy());
+    const sent = shell.lastCall('share_item') as { expiresAt: number };
+    expect(sent.expiresAt - before).toBeGreaterThanOrEqual(7 * 86_400);
+    expect(sent.expiresAt - before).toBeLessThan(7 * 86_400 + 60);
+  });
+
   it('offers only groups the user can write to, and says when there is none', async () => {
     shell.linkTeam();
     shell.group('Readers', 'viewer');
