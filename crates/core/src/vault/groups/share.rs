@@ -1,0 +1,442 @@
+//! Reading and changing a group's items: its records and keyring, reading one item (reveals
+//! and copies are recorded in the team's audit log), sharing a personal item into a group and
+//! moving it back out, importing and updating shared items, when a share ends, and who can
+//! decrypt an item.
+use tessera_protocol as proto;
+use tessera_protocol::{Blob, GroupRole, Id};
+
+use super::{
+    group_view, open_item, pull_group, remote_not_found, seal_item, AccessView, GroupKeyring,
+    GroupKeys, MemberView, SharedItem, TeamContext,
+};
+use crate::error::{Error, Result};
+use crate::item::{FieldKind, ItemData, ItemId, SecretText};
+use crate::totp::TotpSpec;
+use crate::vault::{now, Vault};
+
+impl Vault {
+    /// The keys of a group you belong to, for opening its versions later.
+    pub fn group_keyring(&self, group: &str) -> Result<GroupKeyring> {
+        let ctx = self.team_context()?;
+        let (keys, _) = self.find_group(&ctx, group)?;
+        Ok(GroupKeyring {
+            team_id: ctx.team_id,
+            keys,
+        })
+    }
+
+    /// The current sealed record of every item of a group, as the server stores them.
+    pub fn group_records(&self, group: &str) -> Result<Vec<proto::ItemRecord>> {
+        let ctx = self.team_context()?;
+        let (_, view) = self.find_group(&ctx, group)?;
+        pull_group(&ctx, &view.id)
+    }
+
+    /// Every item of a group, decrypted (deleted ones left out).
+    pub fn group_items(&self, group: &str) -> Result<Vec<SharedItem>> {
+        let ctx = self.team_context()?;
+        let (keys, view) = self.find_group(&ctx, group)?;
+        let records = pull_group(&ctx, &view.id)?;
+        let items = records
+            .iter()
+            .filter(|r| !r.deleted)
+            .map(|r| open_item(&ctx.team_id, &keys, r).map(|(i, _)| i))
+            .collect();
+        tessera_crypto::scrub_stack();
+        items
+    }
+
+    /// One item of a group by title or id. With `reveal`, the reveal is first recorded in the
+    /// team's audit log (and refused when it cannot be), so the log tells who saw which secret.
+    pub fn group_item(&self, group: &str, item: &str, reveal: bool) -> Result<SharedItem> {
+        let ctx = self.team_context()?;
+        let (keys, view) = self.find_group(&ctx, group)?;
+        let (it, _) = self.find_shared(&ctx, &keys, &view.id, item)?;
+        if reveal {
+            Self::report_events(
+                &ctx,
+                vec![proto::ClientEvent {
+                    action: proto::AuditAction::Reveal,
+                    item_id: Id(it.id.0),
+                    group_id: Some(keys.info.group_id),
+                    field: "all".into(),
+                    at: now(),
+                }],
+            )?;
+        }
+        Ok(it)
+    }
+
+    /// The value to copy from one field of a shared item (`"notes"` for the notes; a TOTP field,
+    /// or `"totp"`, gives its current code, never the seed). The copy is first recorded in the
+    /// team's audit log with the field's kind (a fixed name such as `password`, `username`,
+    /// `totp` or `custom`, never a label the user typed), and refused when it cannot be.
+    pub fn group_copy(&self, group: &str, item: &str, field: &str) -> Result<SecretText> {
+        let ctx = self.team_context()?;
+        let (keys, view) = self.find_group(&ctx, group)?;
+        let (it, _) = self.find_shared(&ctx, &keys, &view.id, item)?;
+        let (value, kind) = copy_value(&it.data, field)?;
+        if value.is_empty() {
+            return Err(Error::NotFound(format!(
+                "a value in the {kind} field of \u{201c}{}\u{201d}",
+                it.data.title
+            )));
+        }
+        Self::report_events(
+            &ctx,
+            vec![proto::ClientEvent {
+                action: proto::AuditAction::Copy,
+                item_id: Id(it.id.0),
+                group_id: Some(keys.info.group_id),
+                field: kind.into(),
+                at: now(),
+            }],
+        )?;
+        Ok(value)
+    }
+
+    /// Share a personal item into a group: it is sealed under the group's current key, pushed to
+    /// the group, and removed from your personal items (on every device at the next sync).
+    pub fn share(&mut self, item: &str, group: &str) -> Result<SharedItem> {
+        let id = self.resolve(item)?;
+        let ctx = self.team_context()?;
+        let (keys, view) = self.find_group(&ctx, group)?;
+        if !view.role.can_write() {
+            return Err(Error::Invalid(format!(
+                "you are a viewer of {}; only editors and admins can share into it",
+                view.name
+            )));
+        }
+        let it = self.get(&id)?;
+        let data = it.data.duplicate();
+        let secret_changed_at = it.secret_changed_at;
+        let gid = keys.info.group_id;
+        let current = keys.current()?;
+        let blob = seal_item(
+            &ctx.team_id,
+            &gid,
+            current,
+            &id,
+            1,
+            secret_changed_at,
+            &data,
+        );
+        tessera_crypto::scrub_stack();
+        let resp: proto::PushResponse = ctx.remote.post(
+            &format!("/v1/groups/{}/sync", view.id),
+            &proto::PushRequest {
+                changes: vec![proto::PushChange {
+                    item_id: Id(id.0),
+                    base_version: 0,
+                    version: 1,
+                    deleted: false,
+                    blob: Blob(blob),
+                }],
+            },
+        )?;
+        if let Some(proto::PushResult::Conflict { .. }) = resp.results.first() {
+            return Err(Error::Invalid(format!(
+                "item {id} is already in group {}",
+                view.name
+            )));
+        }
+        if self.get(&id)?.trashed_at.is_none() {
+            self.trash(&id)?;
+        }
+        self.purge(&id)?;
+        Ok(SharedItem {
+            group_id: view.id,
+            id,
+            version: 1,
+            epoch: current.0,
+            updated_at: now(),
+            secret_changed_at,
+            data,
+        })
+    }
+
+    /// Add new items straight into a group (an import; editors and admins), in batches.
+    /// Returns their ids.
+    pub fn group_import(&self, group: &str, items: &[ItemData]) -> Result<Vec<ItemId>> {
+        for d in items {
+            d.validate()?;
+        }
+        let ctx = self.team_context()?;
+        let (keys, view) = self.find_group(&ctx, group)?;
+        let current = keys.current()?;
+        let t = now();
+        let mut ids = Vec::with_capacity(items.len());
+        for chunk in items.chunks(proto::limits::PUSH_CHANGES) {
+            let changes = chunk
+                .iter()
+                .map(|d| {
+                    let id = ItemId::random();
+                    ids.push(id);
+                    let blob = seal_item(&ctx.team_id, &keys.info.group_id, current, &id, 1, t, d);
+                    proto::PushChange {
+                        item_id: Id(id.0),
+                        base_version: 0,
+                        version: 1,
+                        deleted: false,
+                        blob: Blob(blob),
+                    }
+                })
+                .collect();
+            tessera_crypto::scrub_stack();
+            let _: proto::PushResponse = ctx.remote.post(
+                &format!("/v1/groups/{}/sync", view.id),
+                &proto::PushRequest { changes },
+            )?;
+        }
+        Ok(ids)
+    }
+
+    /// Find a shared item by id or title in one group.
+    #[allow(clippy::unused_self)] // a vault operation; kept beside its callers
+    fn find_shared(
+        &self,
+        ctx: &TeamContext,
+        keys: &GroupKeys,
+        group: &str,
+        item: &str,
+    ) -> Result<(SharedItem, i64)> {
+        let q = item.trim().to_lowercase();
+        let mut found = Vec::new();
+        for r in pull_group(ctx, group)?.iter().filter(|r| !r.deleted) {
+            let (it, changed) = open_item(&ctx.team_id, keys, r)?;
+            if it.id.to_hex() == q || it.data.title.to_lowercase() == q {
+                found.push((it, changed));
+            }
+        }
+        tessera_crypto::scrub_stack();
+        match found.len() {
+            0 => Err(Error::NotFound(format!(
+                "no item {item:?} in this group (`tessera group items GROUP` lists them)"
+            ))),
+            1 => Ok(found.pop().expect("one")),
+            count => Err(Error::Ambiguous {
+                query: item.to_owned(),
+                count,
+            }),
+        }
+    }
+
+    /// Write a new version of a shared item (editors and admins), sealed under the group's
+    /// newest key. Returns the new version.
+    pub fn group_update(&self, group: &str, item: &str, data: &ItemData) -> Result<u64> {
+        data.validate()?;
+        let ctx = self.team_context()?;
+        let (keys, view) = self.find_group(&ctx, group)?;
+        let (old, old_changed) = self.find_shared(&ctx, &keys, &view.id, item)?;
+        let version = old.version + 1;
+        let changed = if old.data.secrets_equal(data) {
+            old_changed
+        } else {
+            now()
+        };
+        let blob = seal_item(
+            &ctx.team_id,
+            &keys.info.group_id,
+            keys.current()?,
+            &old.id,
+            version,
+            changed,
+            data,
+        );
+        tessera_crypto::scrub_stack();
+        let resp: proto::PushResponse = ctx.remote.post(
+            &format!("/v1/groups/{}/sync", view.id),
+            &proto::PushRequest {
+                changes: vec![proto::PushChange {
+                    item_id: Id(old.id.0),
+                    base_version: old.version,
+                    version,
+                    deleted: false,
+                    blob: Blob(blob),
+                }],
+            },
+        )?;
+        match resp.results.first() {
+            Some(proto::PushResult::Applied { version, .. }) => Ok(*version),
+            _ => Err(Error::Invalid(format!(
+                "item {} changed on the server meanwhile; try again",
+                old.id
+            ))),
+        }
+    }
+
+    /// Move a shared item out of a group back into your personal items (a new personal item;
+    /// the group's copy is deleted). Returns the new personal item's id.
+    pub fn unshare(&mut self, item: &str, group: &str) -> Result<ItemId> {
+        let ctx = self.team_context()?;
+        let (keys, view) = self.find_group(&ctx, group)?;
+        if !view.role.can_write() {
+            return Err(Error::Invalid(format!(
+                "you are a viewer of {}; only editors and admins can move items out of it",
+                view.name
+            )));
+        }
+        let (shared, _) = self.find_shared(&ctx, &keys, &view.id, item)?;
+        let resp: proto::PushResponse = ctx.remote.post(
+            &format!("/v1/groups/{}/sync", view.id),
+            &proto::PushRequest {
+                changes: vec![proto::PushChange {
+                    item_id: Id(shared.id.0),
+                    base_version: shared.version,
+                    version: shared.version + 1,
+                    deleted: true,
+                    blob: Blob::default(),
+                }],
+            },
+        )?;
+        if !matches!(
+            resp.results.first(),
+            Some(proto::PushResult::Applied { .. })
+        ) {
+            return Err(Error::Invalid(format!(
+                "item {} changed on the server meanwhile; try again",
+                shared.id
+            )));
+        }
+        self.add(shared.data)
+    }
+
+    /// Who can decrypt an item: for a personal item, only you; for a shared one, every live
+    /// member of its group with role and expiry (one API call once the item is found).
+    pub fn access(&self, item: &str) -> Result<AccessView> {
+        if let Ok(id) = self.resolve(item) {
+            let it = self.get(&id)?;
+            let me = self.link_info()?.map_or_else(|| "you".into(), |l| l.email);
+            return Ok(AccessView {
+                item_id: id.to_hex(),
+                title: it.data.title.clone(),
+                group: None,
+                members: vec![MemberView {
+                    account_id: ItemId(self.account_id()).to_hex(),
+                    email: me,
+                    role: GroupRole::Admin,
+                    expires_at: None,
+                }],
+                share_expires_at: None,
+            });
+        }
+        let ctx = self.team_context()?;
+        // Find the shared item among your groups (by id or title).
+        let q = item.trim().to_lowercase();
+        let mut found = Vec::new();
+        for g in self.fetch_groups(&ctx)? {
+            let gid = g.info.group_id.to_hex();
+            for r in pull_group(&ctx, &gid)?.iter().filter(|r| !r.deleted) {
+                let (it, _) = open_item(&ctx.team_id, &g, r)?;
+                if it.id.to_hex() == q || it.data.title.to_lowercase() == q {
+                    found.push((it.id, it.data.title.clone()));
+                }
+            }
+        }
+        tessera_crypto::scrub_stack();
+        let (id, title) = match found.len() {
+            0 => return Err(Error::NotFound(format!("no item {item:?}"))),
+            1 => found.pop().expect("one"),
+            count => {
+                return Err(Error::Ambiguous {
+                    query: item.to_owned(),
+                    count,
+                })
+            }
+        };
+        let a: proto::AccessResponse = ctx
+            .remote
+            .get(&format!("/v1/items/{}/access", Id(id.0)))
+            .map_err(|e| remote_not_found(e, item))?;
+        let groups = self.fetch_groups(&ctx)?;
+        let g = groups
+            .iter()
+            .find(|g| g.info.group_id == a.group_id)
+            .ok_or_else(|| Error::NotFound(format!("no item {item:?}")))?;
+        Ok(AccessView {
+            item_id: id.to_hex(),
+            title,
+            group: Some(group_view(&ctx.team_id, g)?),
+            members: a
+                .members
+                .into_iter()
+                .map(|m| MemberView {
+                    account_id: m.account_id.to_hex(),
+                    email: m.email,
+                    role: m.role,
+                    expires_at: m.expires_at,
+                })
+                .collect(),
+            share_expires_at: a.share_expires_at,
+        })
+    }
+
+    /// Set or clear when a shared item's share ends (editors and admins of its group). After
+    /// the end the group's viewers and editors no longer get it; its admins still do.
+    pub fn set_share_expiry(&self, item: &str, group: &str, expires_at: Option<i64>) -> Result<()> {
+        let ctx = self.team_context()?;
+        let (keys, view) = self.find_group(&ctx, group)?;
+        let (it, _) = self.find_shared(&ctx, &keys, &view.id, item)?;
+        let _: serde_json::Value = ctx.remote.put(
+            &format!("/v1/groups/{}/items/{}/share", view.id, it.id.to_hex()),
+            &proto::ShareExpiryRequest { expires_at },
+        )?;
+        Ok(())
+    }
+}
+
+/// The value to copy from `field` of `data` and the fixed name of its kind for the audit log:
+/// the template's field name (`password`, `username`...), `totp`, `notes`, else `custom`.
+fn copy_value(data: &ItemData, field: &str) -> Result<(SecretText, &'static str)> {
+    if field == "notes" && data.field("notes").is_none() {
+        return Ok((data.notes.duplicate(), "notes"));
+    }
+    let found = data.field(field).or_else(|| {
+        (field == "totp")
+            .then(|| data.fields.iter().find(|f| f.kind == FieldKind::Totp))
+            .flatten()
+    });
+    let Some(f) = found else {
+        return Err(Error::NotFound(format!(
+            "a field {field} in \u{201c}{}\u{201d}",
+            data.title
+        )));
+    };
+    if f.kind == FieldKind::Totp {
+        let code = TotpSpec::parse(f.value.expose_secret())?.now().0;
+        return Ok((SecretText::new(code), "totp"));
+    }
+    let kind = data
+        .kind
+        .template()
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case(&f.name))
+        .map_or("custom", |(n, _)| *n);
+    Ok((f.value.duplicate(), kind))
+}
+
+#[cfg(test)]
+mod copy_tests {
+    use super::*;
+    use crate::item::{Field, ItemKind};
+
+    #[test]
+    fn copy_names_the_field_kind_never_the_label() {
+        let mut data = ItemData::new(ItemKind::Login, "db");
+        data.fields
+            .push(Field::new("Password", FieldKind::Concealed, "pw"));
+        data.fields
+            .push(Field::new("my secret pin", FieldKind::Concealed, "1234"));
+        data.fields
+            .push(Field::new("otp", FieldKind::Totp, "JBSWY3DPEHPK3PXP"));
+        data.notes = SecretText::new("n".into());
+        let (v, k) = copy_value(&data, "Password").unwrap();
+        assert_eq!((v.expose_secret(), k), ("pw", "password"));
+        let (v, k) = copy_value(&data, "my secret pin").unwrap();
+        assert_eq!((v.expose_secret(), k), ("1234", "custom"));
+        let (v, k) = copy_value(&data, "totp").unwrap();
+        assert_eq!((v.expose_secret().len(), k), (6, "totp"));
+        assert_eq!(copy_value(&data, "notes").unwrap().1, "notes");
+        assert!(matches!(copy_value(&data, "nope"), Err(Error::NotFound(_))));
+    }
+}
