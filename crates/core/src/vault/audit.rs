@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use tessera_protocol as proto;
 use tessera_protocol::{Actor, AuditAction, AuditEntry, ChainVerifier, Id};
 
-use super::groups::TeamContext;
+use super::groups::{token_views, TeamContext};
 use super::Vault;
 use crate::error::{Error, Result};
 
@@ -118,7 +118,7 @@ impl Vault {
             Ok(())
         })?;
         let tokens = if entries.iter().any(|e| matches!(e.actor, Actor::Token(_))) {
-            self.token_names()?
+            self.token_names(&ctx)?
         } else {
             std::collections::HashMap::new()
         };
@@ -146,11 +146,11 @@ impl Vault {
 
     /// The names of the machine tokens of every group this account administers, by token id
     /// (names are sealed under the group key; the server cannot name them).
-    fn token_names(&self) -> Result<std::collections::HashMap<String, String>> {
+    fn token_names(&self, ctx: &TeamContext) -> Result<std::collections::HashMap<String, String>> {
         let mut names = std::collections::HashMap::new();
-        for g in self.groups()? {
-            if g.role == tessera_protocol::GroupRole::Admin {
-                for t in self.tokens(&g.id)? {
+        for keys in self.fetch_groups(ctx)? {
+            if keys.info.role == tessera_protocol::GroupRole::Admin {
+                for t in token_views(ctx, &keys)? {
                     names.insert(t.id, t.name);
                 }
             }

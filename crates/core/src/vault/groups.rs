@@ -43,6 +43,7 @@ mod token;
 mod version;
 
 pub use access_request::AccessRequestView;
+pub(super) use token::token_views;
 pub use token::{CreatedToken, MachineToken, TokenClient, TokenView};
 pub(super) use version::open_item;
 use version::{key_ad, name_ad, prev_ad, seal_item};

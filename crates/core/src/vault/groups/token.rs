@@ -326,7 +326,7 @@ fn verified_token_key(
     Ok(exchange_public)
 }
 
-fn token_views(ctx: &TeamContext, keys: &GroupKeys) -> Result<Vec<TokenView>> {
+pub(in crate::vault) fn token_views(ctx: &TeamContext, keys: &GroupKeys) -> Result<Vec<TokenView>> {
     let gid = keys.info.group_id;
     let tokens: Vec<proto::TokenInfo> = ctx.remote.get(&format!("/v1/groups/{gid}/tokens"))?;
     let directory: Vec<proto::DirectoryEntry> = ctx
