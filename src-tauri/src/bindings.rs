@@ -9,7 +9,7 @@ use tessera_core::agent::{FieldView, HistoryView, ItemSummary, ItemView, StatusV
 use tessera_core::item::{FieldKind, ItemKind, SecretText};
 use tessera_core::vault::{
     AccessView, AuditAction, AuditFilter, AuditRow, AuditVerdict, ExposedSecret, GroupRole,
-    GroupView, LinkInfo, MemberView, OffboardOutcome, OffboardingReport, UnreadableGroup,
+    GroupView, LinkInfo, MemberView, OffboardOutcome, OffboardingReport, TeamMember, UnreadableGroup,
     WindowView,
 };
 
@@ -146,6 +146,7 @@ fn result_types_match_ipc_ts() {
     check(
         "AppState",
         &crate::commands::vault::AppStateView {
+            version: "0.1.0",
             vault_exists: true,
             unlocked: false,
             settings: Settings::default(),
@@ -218,6 +219,14 @@ fn team_types_match_ipc_ts() {
     };
     check("GroupView", &group);
     check("MemberView", &member);
+    check(
+        "TeamMember",
+        &TeamMember {
+            account_id: "a".into(),
+            email: "a@example.com".into(),
+            team_role: "member".into(),
+        },
+    );
     check(
         "GroupMembers",
         &crate::commands::groups::GroupMembers {

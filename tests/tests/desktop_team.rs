@@ -1,8 +1,15 @@
-//! The team screens of the real desktop app under Xvfb, against a real `tessera-server`: a lead
-//! (driven through `tessera-core`) creates the team and a group, adds the app's account and
-//! shares an item; the app's account sees the group and the item appear, reveals and copies
-//! the password (checked on the clipboard with xclip); the lead's audit log then shows the
-//! reveal and the copy. The offboarding and audit screens are opened to their lists.
+//! The team screens of the real desktop app under Xvfb, against a real `tessera-server`.
+//!
+//! A member: a lead (driven through `tessera-core`) creates the team and a group, adds the
+//! app's account and shares an item; the app's account sees the group and the item appear,
+//! reveals and copies the password (checked on the clipboard with xclip); the lead's audit log
+//! then shows the reveal and the copy.
+//!
+//! A lead: the app's account creates the team's group and adds a member in the Groups dialog,
+//! shares an item with an end in the Share dialog, reads the member's reveal in the Audit
+//! dialog and verifies the chain, then reviews the member in the Offboarding dialog (picked
+//! from the team directory), exports the CSV and revokes everything; the member's vault is then
+//! refused by the server.
 //!
 //! Screenshots go to `docs/screenshots/` when `TESSERA_SCREENSHOTS=docs`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -40,20 +47,9 @@ fn content(e: &support::webdriver::Element<'_>) -> String {
         .to_owned()
 }
 
-#[allow(clippy::too_many_lines)]
-#[test]
-fn a_member_sees_a_shared_item_appear_and_the_lead_sees_the_reveal_and_copy() {
-    let server = Server::start(None);
-    let home_dir = tempfile::tempdir().unwrap();
-    let home = home_dir.path().to_path_buf();
+/// A person whose vault is where the app looks for it (`home/vault`).
+fn app_person(home: &Path, email: &'static str) -> Person {
     let vault_dir = home.join("vault");
-    let shots = match std::env::var("TESSERA_SCREENSHOTS").as_deref() {
-        Ok("docs") => Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/screenshots"),
-        _ => home.join("screenshots"),
-    };
-    std::fs::create_dir_all(&shots).unwrap();
-
-    // The app's account: a vault where the app looks for it, joined to the lead's team.
     std::fs::create_dir_all(&vault_dir).unwrap();
     let key = AccountSecretKey::generate();
     VaultDir::new(&vault_dir).write_secret_key(&key).unwrap();
@@ -64,12 +60,76 @@ fn a_member_sees_a_shared_item_appear_and_the_lead_sees_the_reveal_and_copy() {
         KdfParams::FLOOR,
     )
     .unwrap();
-    let mut bob = Person {
-        email: "bob@example.com",
+    Person {
+        email,
         dir: tempfile::tempdir().unwrap(),
         secret_key: key,
         vault,
+    }
+}
+
+/// Where screenshots go: `docs/screenshots/` with `TESSERA_SCREENSHOTS=docs`, else under `home`.
+fn screenshots(home: &Path) -> std::path::PathBuf {
+    let shots = match std::env::var("TESSERA_SCREENSHOTS").as_deref() {
+        Ok("docs") => Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/screenshots"),
+        _ => home.join("screenshots"),
     };
+    std::fs::create_dir_all(&shots).unwrap();
+    shots
+}
+
+/// The app on `display` over the vault in `home/vault`, unlocked.
+fn launch_unlocked(home: &Path, display: &str) -> Session {
+    let runtime = home.join("run");
+    std::fs::create_dir_all(&runtime).unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&runtime, std::fs::Permissions::from_mode(0o700)).unwrap();
+    }
+    let vars: Vec<(&str, String)> = vec![
+        ("HOME", home.display().to_string()),
+        ("TESSERA_HOME", home.join("vault").display().to_string()),
+        ("DISPLAY", display.to_owned()),
+        ("XDG_RUNTIME_DIR", runtime.display().to_string()),
+        ("NO_AT_BRIDGE", "1".into()),
+        ("WEBKIT_DISABLE_COMPOSITING_MODE", "1".into()),
+        ("GDK_BACKEND", "x11".into()),
+    ];
+    let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let s = Session::start(&bin("tessera-app"), &vars);
+    s.testid("unlock-password")
+        .send_keys(std::str::from_utf8(PASSWORD).unwrap());
+    s.testid("unlock-submit").click();
+    s.testid("search");
+    s
+}
+
+/// Choose the option of a `<select>` whose text contains `text`, as a user would.
+fn choose(s: &Session, testid: &str, text: &str) {
+    let index = s.script(
+        "const e = document.querySelector(`[data-testid=\"${arguments[0]}\"]`);
+         const i = [...e.options].findIndex((o) => o.text.includes(arguments[1]));
+         e.selectedIndex = i;
+         e.dispatchEvent(new Event('change', { bubbles: true }));
+         return i;",
+        &serde_json::json!([testid, text]),
+    );
+    assert!(
+        index.as_i64().is_some_and(|i| i >= 0),
+        "{testid} has no option {text}"
+    );
+}
+
+#[allow(clippy::too_many_lines)]
+#[test]
+fn a_member_sees_a_shared_item_appear_and_the_lead_sees_the_reveal_and_copy() {
+    let server = Server::start(None);
+    let home_dir = tempfile::tempdir().unwrap();
+    let home = home_dir.path().to_path_buf();
+    let shots = screenshots(&home);
+
+    // The app's account, joined to the lead's team.
+    let mut bob = app_person(&home, "bob@example.com");
     let mut lead = Person::new("lead@example.com");
     team(&server.url, &mut lead, &mut [&mut bob]);
     lead.vault.group_create("Production").unwrap();
@@ -79,31 +139,10 @@ fn a_member_sees_a_shared_item_appear_and_the_lead_sees_the_reveal_and_copy() {
     drop(bob.vault);
 
     let (_x, display) = xvfb();
-    let runtime = home.join("run");
-    std::fs::create_dir_all(&runtime).unwrap();
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&runtime, std::fs::Permissions::from_mode(0o700)).unwrap();
-    }
-    let vars: Vec<(&str, String)> = vec![
-        ("HOME", home.display().to_string()),
-        ("TESSERA_HOME", vault_dir.display().to_string()),
-        ("DISPLAY", display.clone()),
-        ("XDG_RUNTIME_DIR", runtime.display().to_string()),
-        ("NO_AT_BRIDGE", "1".into()),
-        ("WEBKIT_DISABLE_COMPOSITING_MODE", "1".into()),
-        ("GDK_BACKEND", "x11".into()),
-    ];
-    let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let s = Session::start(&bin("tessera-app"), &vars);
+    let s = launch_unlocked(&home, &display);
     let shot = |name: &str| {
         std::fs::write(shots.join(format!("{name}.png")), s.screenshot()).unwrap();
     };
-
-    s.testid("unlock-password")
-        .send_keys(std::str::from_utf8(PASSWORD).unwrap());
-    s.testid("unlock-submit").click();
-    s.testid("search");
 
     // The group shows in the sidebar, still empty.
     s.wait_until("the group in the sidebar", || {
@@ -191,6 +230,173 @@ fn a_member_sees_a_shared_item_appear_and_the_lead_sees_the_reveal_and_copy() {
     s.wait_until("the groups dialog to close", || {
         Some(()).filter(|()| !s.has_testid("groups-dialog"))
     });
+    drop(s);
+    drop(server);
+}
+
+/// The text of every element with this test id.
+fn texts(s: &Session, testid: &str) -> Vec<String> {
+    s.find_all(&format!("[data-testid=\"{testid}\"]"))
+        .iter()
+        .map(content)
+        .collect()
+}
+
+#[allow(clippy::too_many_lines)]
+#[test]
+fn a_lead_shares_from_the_app_reads_the_audit_log_and_offboards_a_member() {
+    let server = Server::start(None);
+    let home_dir = tempfile::tempdir().unwrap();
+    let home = home_dir.path().to_path_buf();
+    let shots = screenshots(&home);
+
+    // The app's account creates the team; Bob joins it. The lead has one personal login.
+    let mut lead = app_person(&home, "lead@example.com");
+    let mut bob = Person::new("bob@example.com");
+    team(&server.url, &mut lead, &mut [&mut bob]);
+    lead.vault
+        .add(
+            ItemData::new(ItemKind::Login, "prod-db")
+                .with_field("username", FieldKind::Text, "deploy")
+                .with_field("password", FieldKind::Concealed, "hunter2-v1"),
+        )
+        .unwrap();
+    drop(lead.vault);
+
+    let (_x, display) = xvfb();
+    let s = launch_unlocked(&home, &display);
+    let shot = |name: &str| {
+        std::fs::write(shots.join(format!("{name}.png")), s.screenshot()).unwrap();
+    };
+    let docs = std::env::var("TESSERA_SCREENSHOTS").is_ok();
+
+    // Groups dialog: create "Production" and add Bob as an editor.
+    s.wait_until("the empty Groups section", || {
+        Some(()).filter(|()| s.has_testid("groups-empty"))
+    });
+    s.testid("manage-groups").click();
+    s.testid("new-group-name").send_keys("Production");
+    s.testid("create-group").click();
+    s.wait_until("the new group's members (the lead)", || {
+        Some(()).filter(|()| texts(&s, "member-row").len() == 1)
+    });
+    s.testid("add-email").send_keys(bob.email);
+    choose(&s, "add-role", "Editor");
+    s.testid("add-member").click();
+    s.wait_until("Bob among the members", || {
+        let rows = texts(&s, "member-row");
+        Some(()).filter(|()| rows.len() == 2 && rows.iter().any(|r| r.contains("bob@example.com")))
+    });
+    s.keys(&["\u{E00C}"]);
+    s.wait_until("the groups dialog to close", || {
+        Some(()).filter(|()| !s.has_testid("groups-dialog"))
+    });
+
+    // Share dialog: the personal login goes to Production for 30 days.
+    s.testid("search").send_keys("prod");
+    s.wait_until("prod-db in the list", || {
+        Some(()).filter(|()| texts(&s, "item-row").iter().any(|r| r.contains("prod-db")))
+    });
+    s.keys(&["\u{E007}"]);
+    s.testid("share-item").click();
+    s.wait_until("the members who will read it", || {
+        Some(()).filter(|()| content(&s.testid("share-members")).contains("bob@example.com"))
+    });
+    choose(&s, "share-ends", "30 days");
+    if docs {
+        shot("22-team-share");
+    }
+    s.testid("share-confirm").click();
+    s.wait_until("the share dialog to close", || {
+        Some(()).filter(|()| !s.has_testid("share-dialog"))
+    });
+
+    // Bob reads the item and reveals it (through tessera-core).
+    let shared = bob.vault.group_item("Production", "prod-db", true).unwrap();
+    assert_eq!(
+        shared.data.field("password").unwrap().value.expose_secret(),
+        "hunter2-v1"
+    );
+
+    // The shared item, with the end of its share, in the lead's app.
+    s.wait_until("the group in the sidebar", || {
+        Some(()).filter(|()| texts(&s, "nav-group").iter().any(|t| t.contains("Production")))
+    });
+    s.testid("nav-group").click();
+    s.wait_until("the shared item", || {
+        s.find_all("[data-testid=\"item-row\"]")
+            .first()
+            .filter(|r| content(r).contains("prod-db"))
+            .map(support::webdriver::Element::click)
+    });
+    s.wait_until("the end of the share", || {
+        Some(()).filter(|()| {
+            s.has_testid("share-end") && content(&s.testid("share-end")).contains("The share ends")
+        })
+    });
+
+    // Audit dialog: Bob's reveal is there, and the chain verifies.
+    s.testid("open-audit").click();
+    s.wait_until("Bob's reveal in the log", || {
+        Some(()).filter(|()| {
+            texts(&s, "audit-row")
+                .iter()
+                .any(|r| r.contains("bob@example.com") && r.contains("reveal"))
+        })
+    });
+    s.testid("audit-verify").click();
+    s.wait_until("the verified chain", || {
+        Some(()).filter(|()| s.has_testid("audit-intact"))
+    });
+    assert!(content(&s.testid("audit-intact")).contains("Chain intact"));
+    if docs {
+        shot("23-team-audit");
+    }
+    s.keys(&["\u{E00C}"]);
+    s.wait_until("the audit dialog to close", || {
+        Some(()).filter(|()| !s.has_testid("audit-dialog"))
+    });
+
+    // Offboarding: pick Bob from the team directory, see what he revealed, export, revoke.
+    s.testid("open-offboarding").click();
+    s.wait_until("the team directory", || {
+        s.find_all("[data-testid=\"offboard-person\"]")
+            .into_iter()
+            .find(|p| content(p).contains("bob@example.com"))
+            .map(|p| p.click())
+    });
+    s.wait_until("Bob's checklist", || {
+        let rows = texts(&s, "offboard-secret");
+        Some(()).filter(|()| rows.len() == 1 && rows[0].contains("prod-db") && rows[0].contains("revealed"))
+    });
+    if docs {
+        shot("24-team-offboarding");
+    }
+    s.testid("offboard-export").click();
+    let saved = s.wait_until("the CSV export", || {
+        Some(()).filter(|()| s.has_testid("offboard-exported")).map(|()| {
+            s.script(
+                "return document.querySelector('[data-testid=\"offboard-exported\"] .mono').textContent",
+                &serde_json::json!([]),
+            )
+        })
+    });
+    let csv = std::fs::read_to_string(saved.as_str().unwrap()).unwrap();
+    assert!(csv.contains("prod-db") && csv.contains("Production"), "{csv}");
+
+    s.testid("offboard-revoke").click();
+    s.testid("revoke-confirmed").click();
+    s.wait_until("the revocation", || {
+        Some(()).filter(|()| s.has_testid("offboard-outcome"))
+    });
+    assert!(content(&s.testid("offboard-outcome")).contains("Production"));
+    if docs {
+        shot("25-team-offboarded");
+    }
+
+    // Bob's session is gone and he can no longer read the group.
+    let refused = bob.vault.group_items("Production");
+    assert!(refused.is_err(), "Bob still reads the group after revoke");
     drop(s);
     drop(server);
 }

@@ -6,7 +6,10 @@
 //! * `cargo xtask test` installs what the tests need and runs every check CI runs: formatting,
 //!   clippy, the dependency-generation check and the whole test suite.
 //! * `cargo xtask bench` runs the benchmarks and prints the figures for `docs/PERFORMANCE.md`.
+//! * `cargo xtask dist [--debug]` builds the desktop app's .deb and .rpm (with the CLI inside).
 #![forbid(unsafe_code)]
+
+mod dist;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -71,8 +74,9 @@ fn main() -> Result<()> {
         "cli" => cli(&rest),
         "test" => test(),
         "bench" => bench(&rest),
+        "dist" => dist::dist(&rest).map(|_| ()),
         _ => {
-            eprintln!("usage: cargo xtask <run | cli [ARGS...] | test | bench [NAME]>");
+            eprintln!("usage: cargo xtask <run | cli [ARGS...] | test | bench [NAME] | dist [--debug]>");
             std::process::exit(2);
         }
     }
@@ -209,17 +213,46 @@ fn test() -> Result<()> {
     // binaries (harness = false) in a debug build; clippy above already compiles them.
     // The end-to-end tests run the `tessera` and `tessera-server` binaries themselves.
     step("binaries", || cargo(&["build", "--workspace", "--bins"]))?;
-    step("tests", || run_tests(&driver))?;
+    step("tests", || run_tests(&driver, &[], "all tests"))?;
+    // The packages: built from the debug build the tests used, installed on this machine, then
+    // the installed `tessera` and `tessera-app` are run (tests/tests/installed.rs).
+    let packages = dist::dist(&["--debug".to_owned()])?;
+    step("installing the packages (dpkg -i)", || {
+        install_debs(&[&packages.deb, &packages.server_deb])
+    })?;
+    step("the installed package", || {
+        run_tests(
+            &driver,
+            &["-p", "tessera-e2e", "--test", "installed", "--", "--ignored"],
+            "installed package tests",
+        )
+    })?;
     Ok(())
 }
 
-/// `cargo test --workspace`, its output passed through, closing with one total line
-/// (`N passed, N failed`) so a reader of the log sees the whole count at the end.
-fn run_tests(tauri_driver: &Path) -> Result<()> {
+fn install_debs(debs: &[&Path]) -> Result<()> {
+    if !is_root() {
+        bail!("installing the packages needs root (dpkg -i); run `cargo xtask test` as root, as CI does");
+    }
+    let status = Command::new("dpkg")
+        .arg("-i")
+        .args(debs)
+        .status()
+        .context("running dpkg -i")?;
+    if !status.success() {
+        bail!("dpkg -i failed ({status})");
+    }
+    Ok(())
+}
+
+/// `cargo test --workspace` (or `cargo test ARGS`), its output passed through, closing with
+/// one total line (`N passed, N failed`) so a reader of the log sees the whole count at the end.
+fn run_tests(tauri_driver: &Path, args: &[&str], label: &str) -> Result<()> {
     use std::io::{BufRead, Write};
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut child = Command::new(cargo)
-        .args(["test", "--workspace"])
+        .arg("test")
+        .args(if args.is_empty() { &["--workspace"] } else { args })
         .env("TAURI_DRIVER", tauri_driver)
         .stdout(std::process::Stdio::piped())
         .spawn()
@@ -243,7 +276,7 @@ fn run_tests(tauri_driver: &Path) -> Result<()> {
     let status = child.wait().context("waiting for cargo test")?;
     writeln!(
         stdout.lock(),
-        "\nall tests: {passed} passed, {failed} failed"
+        "\n{label}: {passed} passed, {failed} failed"
     )?;
     if !status.success() {
         bail!("cargo test failed ({status})");

@@ -274,6 +274,8 @@ pub enum Request {
         /// Include concealed values.
         reveal: bool,
     },
+    /// Everyone in the team directory.
+    TeamMembers,
     /// The team's audit log (team admins).
     Audit {
         /// The filters.

@@ -27,7 +27,7 @@ mod header;
 mod offboard;
 mod sync;
 
-pub use audit::{AuditFilter, AuditRow, AuditVerdict};
+pub use audit::{AuditFilter, AuditRow, AuditVerdict, TeamMember};
 pub use groups::{
     AccessRequestView, AccessView, CreatedToken, GroupKeyring, GroupView, MachineToken, MemberView,
     SharedItem, TokenClient, TokenView,

@@ -7,9 +7,9 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use tauri::{AppHandle, Emitter, State};
 use tessera_core::agent::{ItemSummary, ItemView, Request};
-use tessera_core::vault::{AccessView, GroupRole, GroupView, MemberView};
+use tessera_core::vault::{AccessView, GroupRole, GroupView, MemberView, TeamMember};
 
-use crate::commands::items::CopyResult;
+use crate::commands::items::{totp_now, totp_seed, CopyResult, ItemInput, TotpCode};
 use crate::commands::team::call_team;
 use crate::error::{blocking, CmdError, CmdResult, Code};
 use crate::state::AppState;
@@ -31,6 +31,12 @@ pub async fn group_members(state: State<'_, AppState>, group: String) -> CmdResu
     let (group, members): (GroupView, Vec<MemberView>) =
         call_team(&state, Request::GroupMembers { group }).await?;
     Ok(GroupMembers { group, members })
+}
+
+/// Everyone in the team directory.
+#[tauri::command]
+pub async fn team_members(state: State<'_, AppState>) -> CmdResult<Vec<TeamMember>> {
+    call_team(&state, Request::TeamMembers).await
 }
 
 #[tauri::command]
@@ -159,6 +165,75 @@ pub async fn group_copy(
     Ok(CopyResult {
         clears_in_secs: seconds,
     })
+}
+
+/// The current one-time code of a shared item; showing it is recorded as a reveal.
+#[tauri::command]
+pub async fn group_totp(
+    state: State<'_, AppState>,
+    group: String,
+    id: String,
+    field: String,
+) -> CmdResult<TotpCode> {
+    let agent = state.agent.clone();
+    blocking(move || {
+        let seed = agent.with_vault(|v| {
+            let shared = v.group_item(&group, &id, true)?;
+            Ok(totp_seed(&shared.data, &field))
+        })??;
+        Ok(totp_now(&seed)?)
+    })
+    .await
+}
+
+/// Create an item straight in a group (editors and admins).
+#[tauri::command]
+pub async fn group_add_item(
+    state: State<'_, AppState>,
+    group: String,
+    item: ItemInput,
+) -> CmdResult<String> {
+    let data = item.into_data(None)?;
+    let agent = state.agent.clone();
+    let ids = blocking(move || Ok(agent.with_vault(|v| v.group_import(&group, &[data]))?)).await?;
+    ids.first()
+        .map(tessera_core::item::ItemId::to_hex)
+        .ok_or_else(|| CmdError::new(Code::Internal, "The item was not added."))
+}
+
+/// Save a new version of a shared item (editors and admins); values left unchanged (null) are
+/// kept without being shown, so editing records no reveal.
+#[tauri::command]
+pub async fn group_update_item(
+    state: State<'_, AppState>,
+    group: String,
+    id: String,
+    item: ItemInput,
+) -> CmdResult<u64> {
+    let agent = state.agent.clone();
+    blocking(move || {
+        agent.with_vault(|v| {
+            let current = v.group_item(&group, &id, false)?;
+            let data = match item.into_data(Some(&current.data)) {
+                Ok(d) => d,
+                Err(e) => return Ok(Err(e)),
+            };
+            Ok(Ok(v.group_update(&group, &id, &data)?))
+        })?
+    })
+    .await
+}
+
+/// Move a shared item out of its group into your personal items; returns the new item's id.
+#[tauri::command]
+pub async fn unshare_item(
+    state: State<'_, AppState>,
+    group: String,
+    id: String,
+) -> CmdResult<String> {
+    let id = call_team(&state, Request::Unshare { item: id, group }).await?;
+    state.agent.changed();
+    Ok(id)
 }
 
 /// Where a shared item went.

@@ -188,11 +188,10 @@ pub fn copy_field(
 }
 
 /// The TOTP seed of an item: the named field, else its first TOTP field.
-fn totp_seed(item: &Item, field: &str) -> CmdResult<SecretText> {
-    item.data
-        .field(field)
+pub(crate) fn totp_seed(data: &ItemData, field: &str) -> CmdResult<SecretText> {
+    data.field(field)
         .filter(|f| f.kind == FieldKind::Totp)
-        .or_else(|| item.data.fields.iter().find(|f| f.kind == FieldKind::Totp))
+        .or_else(|| data.fields.iter().find(|f| f.kind == FieldKind::Totp))
         .filter(|f| !f.value.is_empty())
         .map(|f| f.value.duplicate())
         .ok_or_else(|| {
@@ -200,10 +199,22 @@ fn totp_seed(item: &Item, field: &str) -> CmdResult<SecretText> {
                 Code::NotFound,
                 format!(
                     "\u{201c}{}\u{201d} has no one-time password set up.",
-                    item.data.title
+                    data.title
                 ),
             )
         })
+}
+
+/// The current code of a TOTP seed.
+pub(crate) fn totp_now(seed: &SecretText) -> tessera_core::Result<TotpCode> {
+    let spec = TotpSpec::parse(seed.expose_secret())?;
+    let (code, remaining) = spec.now();
+    Ok(TotpCode {
+        code,
+        remaining,
+        period: spec.period(),
+        digits: spec.digits(),
+    })
 }
 
 /// A live one-time code.
@@ -218,18 +229,11 @@ pub struct TotpCode {
 #[tauri::command]
 pub fn totp_code(state: State<'_, AppState>, id: String, field: String) -> CmdResult<TotpCode> {
     state.agent.with_vault(|v| {
-        let seed = match totp_seed(item(v, &id)?, &field) {
+        let seed = match totp_seed(&item(v, &id)?.data, &field) {
             Ok(s) => s,
             Err(e) => return Ok(Err(e)),
         };
-        let spec = TotpSpec::parse(seed.expose_secret())?;
-        let (code, remaining) = spec.now();
-        Ok(Ok(TotpCode {
-            code,
-            remaining,
-            period: spec.period(),
-            digits: spec.digits(),
-        }))
+        Ok(Ok(totp_now(&seed)?))
     })?
 }
 
@@ -257,7 +261,7 @@ pub struct ItemInput {
 
 impl ItemInput {
     /// The item's content; unchanged values (None) are taken from `current`.
-    fn into_data(self, current: Option<&ItemData>) -> CmdResult<ItemData> {
+    pub(crate) fn into_data(self, current: Option<&ItemData>) -> CmdResult<ItemData> {
         let mut fields = Vec::with_capacity(self.fields.len());
         for f in self.fields {
             let value = match (f.value, current) {

@@ -15,6 +15,8 @@ use crate::state::AppState;
 /// What the app knows before anything is unlocked.
 #[derive(Serialize)]
 pub struct AppStateView {
+    /// The workspace version (`Cargo.toml`), the one `tessera --version` prints.
+    pub(crate) version: &'static str,
     pub(crate) vault_exists: bool,
     pub(crate) unlocked: bool,
     pub(crate) settings: Settings,
@@ -31,6 +33,7 @@ pub struct EmergencyKit {
 #[tauri::command]
 pub fn app_state(state: State<'_, AppState>) -> AppStateView {
     AppStateView {
+        version: env!("CARGO_PKG_VERSION"),
         vault_exists: state.dir.vault_file().exists(),
         unlocked: state.agent.is_unlocked(),
         settings: state.settings().clone(),

@@ -122,6 +122,8 @@ export interface Settings {
 
 /** What the app knows before anything is unlocked. */
 export interface AppState {
+  /** The app's version (the workspace's, as `tessera --version` prints). */
+  version: string;
   vault_exists: boolean;
   unlocked: boolean;
   settings: Settings;
@@ -273,6 +275,14 @@ export interface MemberView {
 export interface GroupMembers {
   group: GroupView;
   members: MemberView[];
+}
+
+/** A person in the team directory. */
+export interface TeamMember {
+  account_id: string;
+  email: string;
+  /** `admin` or `member` of the team. */
+  team_role: string;
 }
 
 /** Who can decrypt an item: nobody but you (group null), or a group's members. */
@@ -451,6 +461,17 @@ export const api = {
   /** Copy a shared item's field in Rust; recorded in the team's audit log. */
   groupCopy: (group: string, id: string, field: string) =>
     call<CopyResult>('group_copy', { group, id, field }),
+  /** The current one-time code of a shared item; recorded in the team's audit log as a reveal. */
+  groupTotp: (group: string, id: string, field = 'totp') =>
+    call<TotpCode>('group_totp', { group, id, field }),
+  /** Create an item in a group (editors and admins). */
+  groupAddItem: (group: string, item: ItemInput) => call<string>('group_add_item', { group, item }),
+  /** Save a new version of a shared item; null values keep what is stored. */
+  groupUpdateItem: (group: string, id: string, item: ItemInput) =>
+    call<number>('group_update_item', { group, id, item }),
+  /** Move a shared item back into your personal items; returns its new id. */
+  unshareItem: (group: string, id: string) => call<string>('unshare_item', { group, id }),
+  teamMembers: () => call<TeamMember[]>('team_members'),
   /** `expiresAt`: when the share ends (Unix seconds), or null for no end. */
   shareItem: (id: string, group: string, expiresAt: number | null = null) =>
     call<ShareResult>('share_item', { id, group, expiresAt }),

@@ -85,6 +85,8 @@ function freshState() {
     members: new Map<string, MemberView[]>(),
     /** Shared item id → group id; shared items leave the personal list. */
     shared: new Map<string, string>(),
+    /** Shared item id → when its share ends. */
+    shareEnds: new Map<string, number>(),
   };
 }
 
@@ -380,7 +382,7 @@ function generated(o: GeneratorOptions) {
 }
 
 const handlers: Record<string, Handler> = {
-  app_state: (): AppState => ({ vault_exists: state.vaultExists, unlocked: state.unlocked, settings: { ...state.settings } }),
+  app_state: (): AppState => ({ version: '0.1.0', vault_exists: state.vaultExists, unlocked: state.unlocked, settings: { ...state.settings } }),
   create_vault: ({ password }) => {
     if (state.vaultExists) throw new ShellError('vault_exists', 'A vault already exists.');
     state.vaultExists = true;
@@ -580,6 +582,7 @@ const handlers: Record<string, Handler> = {
   group_reveal: ({ group: g, id, field }) => {
     linked();
     const it = needShared(g, id);
+    if (field === 'notes') return it.notes;
     const f = it.fields.find((x) => x.name === field);
     if (!f) throw new ShellError('not_found', `This item has no field ${field}.`);
     return f.value;
@@ -589,6 +592,49 @@ const handlers: Record<string, Handler> = {
     const it = needShared(g, id);
     if (!it.fields.some((x) => x.name === field)) throw new ShellError('not_found', `This item has no field ${field}.`);
     return { clears_in_secs: state.settings.clipboard_seconds };
+  },
+  group_totp: ({ group: g, id }) => {
+    linked();
+    needShared(g, id);
+    return { code: '135790', remaining: 2, period: 30, digits: 6 };
+  },
+  group_add_item: ({ group: g, item }) => {
+    linked();
+    const grp = needGroup(g);
+    if (grp.role === 'viewer') throw new ShellError('forbidden', `Viewers cannot add items to ${grp.name}.`);
+    const id = seed({ ...apply(null, item as ItemInput) });
+    state.shared.set(id, grp.id);
+    return id;
+  },
+  group_update_item: ({ group: g, id, item }) => {
+    linked();
+    const it = needShared(g, id);
+    return write(it, apply(it, item as ItemInput));
+  },
+  unshare_item: ({ group: g, id }) => {
+    linked();
+    const it = needShared(g, id);
+    state.shared.delete(it.id);
+    return it.id;
+  },
+  item_access: ({ id }) => {
+    unlocked();
+    const it = need(id);
+    const gid = state.shared.get(it.id);
+    const grp = gid ? needGroup(gid) : null;
+    return {
+      item_id: it.id,
+      title: it.title,
+      group: grp ? { ...grp } : null,
+      members: grp ? structuredClone(state.members.get(grp.id) ?? []) : [],
+      share_expires_at: state.shareEnds.get(it.id) ?? null,
+    };
+  },
+  team_members: () => {
+    linked();
+    const emails = new Set<string>([state.link?.email ?? 'alice@example.com']);
+    for (const list of state.members.values()) for (const m of list) emails.add(m.email);
+    return [...emails].sort().map((email) => ({ account_id: `a-${email}`, email, team_role: email === state.link?.email ? 'admin' : 'member' }));
   },
   share_item: ({ id, group: g }) => {
     linked();

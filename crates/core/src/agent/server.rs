@@ -738,6 +738,7 @@ fn handle_groups(st: &mut State, request: Request) -> Reply {
             let it = unlocked(st)?.group_item(&group, &item, reveal)?;
             ok(&ItemView::of(&shared_as_item(&it), reveal, vault::now()))
         }
+        Request::TeamMembers => ok(&unlocked(st)?.team_members()?),
         Request::Audit { filter } => ok(&unlocked(st)?.audit(&filter)?),
         Request::AuditVerify => ok(&unlocked_mut(st)?.audit_verify()?),
         Request::Offboarding { member } => ok(&unlocked(st)?.offboarding(&member)?),

@@ -69,6 +69,17 @@ pub struct AuditVerdict {
     pub anchor: Option<u64>,
 }
 
+/// A person in the team directory.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TeamMember {
+    /// The account (hex id).
+    pub account_id: String,
+    /// Their e-mail address.
+    pub email: String,
+    /// `admin` or `member` of the team.
+    pub team_role: String,
+}
+
 fn directory(ctx: &TeamContext) -> Result<Vec<proto::DirectoryEntry>> {
     ctx.remote
         .get(&format!("/v1/teams/{}/directory", Id(ctx.team_id)))
@@ -82,6 +93,20 @@ fn account_name(directory: &[proto::DirectoryEntry], id: Id) -> String {
 }
 
 impl Vault {
+    /// Everyone in the team, by e-mail address (for picking whom to review or add).
+    pub fn team_members(&self) -> Result<Vec<TeamMember>> {
+        let mut people: Vec<TeamMember> = directory(&self.team_context()?)?
+            .into_iter()
+            .map(|e| TeamMember {
+                account_id: e.account_id.to_string(),
+                email: e.email,
+                team_role: e.team_role,
+            })
+            .collect();
+        people.sort_by_cached_key(|p| p.email.to_lowercase());
+        Ok(people)
+    }
+
     /// Entries of the team's log matching `filter`, oldest first (team admins).
     pub fn audit(&self, filter: &AuditFilter) -> Result<Vec<AuditRow>> {
         let ctx = self.team_context()?;

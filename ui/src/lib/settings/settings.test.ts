@@ -41,6 +41,13 @@ describe('settings', () => {
     expect(screen.queryByTestId('setting-auto-lock')).toBeNull();
   });
 
+  it('shows the version the shell reports in About', async () => {
+    const { user } = await openSettings();
+    shell.on('app_state', () => ({ version: '9.8.7', vault_exists: true, unlocked: true, settings: shell.state.settings }));
+    await user.click(screen.getByTestId('settings-tab-about'));
+    await waitFor(() => expect(screen.getByTestId('about-version')).toHaveTextContent('9.8.7'));
+  });
+
   it('creates a team from the server account tab', async () => {
     const { user } = await openSettings();
     await user.click(screen.getByTestId('settings-tab-account'));

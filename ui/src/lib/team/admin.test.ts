@@ -61,6 +61,28 @@ describe('offboarding review', () => {
     expect(screen.queryByTestId('open-audit')).not.toBeInTheDocument();
   });
 
+  it('offers the team directory to pick from, filtered by what is typed', async () => {
+    shell.linkTeam();
+    shell.group('Ops', 'admin', [['bob@example.com', 'editor'], ['carol@example.com', 'viewer']]);
+    shell.on('offboarding', ({ email }) => ({ ...report(), email: String(email) }));
+    const user = userEvent.setup();
+    render(OffboardingDialog, { onclose: () => {} });
+    await waitFor(() => expect(screen.getAllByTestId('offboard-person')).toHaveLength(3));
+    expect(screen.getAllByTestId('offboard-person')[0]).toHaveTextContent('team admin');
+    await user.type(screen.getByTestId('offboard-email'), 'car');
+    expect(screen.getAllByTestId('offboard-person').map((p) => p.textContent?.trim())).toEqual(['carol@example.com']);
+    await user.click(screen.getByTestId('offboard-person'));
+    await screen.findByTestId('offboard-report');
+    expect(shell.lastCall('offboarding')).toEqual({ email: 'carol@example.com' });
+    expect(screen.queryByTestId('offboard-person')).not.toBeInTheDocument();
+
+    // Typing again goes back to the list; an address nobody has is still reviewed as typed.
+    await user.clear(screen.getByTestId('offboard-email'));
+    await user.type(screen.getByTestId('offboard-email'), 'zed@example.com');
+    expect(screen.queryByTestId('offboard-report')).not.toBeInTheDocument();
+    expect(screen.getByTestId('offboard-nobody')).toHaveTextContent('Nobody in the team matches');
+  });
+
   it('shows memberships, the checklist by group with its count, badges and unreadable groups', async () => {
     shell.on('offboarding', () => report());
     const user = await openOffboarding();
