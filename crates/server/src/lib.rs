@@ -4,11 +4,17 @@
 //! ([`events`]; across nodes through PostgreSQL LISTEN/NOTIFY), and the server can terminate TLS
 //! itself ([`tls`]). Groups share items between members with roles and expiry; members ask for
 //! time-boxed access and group admins approve it (just-in-time access, enforced by the server).
+//!
+//! The `tessera-server` binary reads its settings through [`config`] (a TOML file, flags and the
+//! environment), rotates the installation's [`secret`] and checks a running node ([`health`]).
 #![forbid(unsafe_code)]
 
 pub mod api;
 pub mod auth;
+pub mod config;
 pub mod events;
+pub mod health;
+pub mod secret;
 pub mod store;
 pub mod tls;
 

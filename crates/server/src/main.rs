@@ -1,93 +1,172 @@
 //! `tessera-server`: the Tessera team server. SQLite in `--data-dir` by default, PostgreSQL
-//! with `--database-url`; HTTPS with `--tls-cert` and `--tls-key`.
+//! with `--database-url`; HTTPS with `--tls-cert` and `--tls-key`; every setting also from a
+//! TOML file (`--config`, see `tessera_server::config`). Serving is the default command.
 #![forbid(unsafe_code)]
 
+use std::io::Write as _;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::process::ExitCode;
 
-use anyhow::{bail, Context as _, Result};
-use clap::Parser;
-use tessera_server::store::{postgres::PgStore, sqlite::SqliteStore};
-use tessera_server::{AppState, Store};
+use anyhow::{Context as _, Result};
+use clap::{Parser, Subcommand};
+use tessera_server::config::{Config, DatabaseUrl, LogLevel, Overrides};
+use tessera_server::AppState;
 
 /// The Tessera team server.
 #[derive(Debug, Parser)]
 #[command(version, about)]
-struct Args {
-    /// Address to listen on.
-    #[arg(long, default_value = "127.0.0.1:8787")]
-    listen: SocketAddr,
-    /// Directory of the SQLite database (created if missing).
-    #[arg(long, default_value = "./tessera-server-data")]
-    data_dir: PathBuf,
+struct Cli {
+    #[command(flatten)]
+    options: Options,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+/// Settings; each one given here wins over the configuration file.
+#[derive(Debug, clap::Args)]
+struct Options {
+    /// Read settings from this TOML file (see installers/server/tessera-server.toml).
+    #[arg(long, value_name = "FILE", global = true)]
+    config: Option<PathBuf>,
+    /// Address to listen on [default: 127.0.0.1:8787].
+    #[arg(long, value_name = "ADDR", global = true)]
+    listen: Option<SocketAddr>,
+    /// Directory of the SQLite database, created if missing [default: ./tessera-server-data].
+    #[arg(long, value_name = "DIR", global = true)]
+    data_dir: Option<PathBuf>,
     /// Use PostgreSQL instead of SQLite: postgres://user@host/database.
-    #[arg(long, env = "TESSERA_DATABASE_URL")]
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "TESSERA_DATABASE_URL",
+        hide_env_values = true,
+        global = true
+    )]
     database_url: Option<String>,
     /// Serve HTTPS with this PEM certificate chain (leaf first); needs --tls-key.
-    #[arg(long, value_name = "PEM", requires = "tls_key")]
+    #[arg(long, value_name = "PEM", global = true)]
     tls_cert: Option<PathBuf>,
     /// The PEM private key of --tls-cert.
-    #[arg(long, value_name = "PEM", requires = "tls_cert")]
+    #[arg(long, value_name = "PEM", global = true)]
     tls_key: Option<PathBuf>,
     /// Allow plain HTTP on a non-loopback address (only behind a TLS-terminating proxy).
-    #[arg(long, conflicts_with = "tls_cert")]
+    #[arg(long, global = true)]
     insecure_http: bool,
+    /// Log level: error, warn, info, debug or trace [default: info].
+    #[arg(long, value_name = "LEVEL", global = true)]
+    log: Option<LogLevel>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve the API (the default when no command is given).
+    Serve,
+    /// Replace the server secret (it keys the fake prelogin answers; no one is signed out), then
+    /// restart every node.
+    RotateSecret,
+    /// Ask the configured server's GET /healthz; exit 0 when it answers ok, 1 otherwise.
+    Healthcheck,
 }
 
 #[tokio::main]
-async fn main() -> Result<()> {
-    tracing_subscriber::fmt().with_target(false).init();
-    let args = Args::parse();
-    let tls = match (&args.tls_cert, &args.tls_key) {
-        (Some(cert), Some(key)) => Some(
-            tessera_server::tls::server_config(cert, key)
+async fn main() -> Result<ExitCode> {
+    let cli = Cli::parse();
+    let o = cli.options;
+    let overrides = Overrides {
+        listen: o.listen,
+        data_dir: o.data_dir,
+        database_url: o.database_url.map(DatabaseUrl::new),
+        tls_cert: o.tls_cert,
+        tls_key: o.tls_key,
+        insecure_http: o.insecure_http,
+        log: o.log,
+    };
+    let config = Config::load(o.config.as_deref(), overrides)?;
+    tracing_subscriber::fmt()
+        .with_target(false)
+        .with_max_level(config.log.to_tracing())
+        .with_writer(std::io::stderr)
+        .init();
+    for warning in &config.warnings {
+        tracing::warn!("{warning}");
+    }
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve(config).await.map(|()| ExitCode::SUCCESS),
+        Command::RotateSecret => rotate_secret(&config).await.map(|()| ExitCode::SUCCESS),
+        Command::Healthcheck => Ok(healthcheck(&config).await),
+    }
+}
+
+async fn serve(config: Config) -> Result<()> {
+    config.check_transport()?;
+    let tls = match &config.tls {
+        Some(files) => Some(
+            tessera_server::tls::server_config(&files.cert, &files.key)
                 .context("loading the TLS certificate and key")?,
         ),
-        _ => None,
+        None => None,
     };
-    if tls.is_none() && !args.listen.ip().is_loopback() && !args.insecure_http {
-        bail!(
-            "refusing to serve plain HTTP on {}: pass --tls-cert and --tls-key to serve HTTPS, \
-             listen on a loopback address, or put a TLS-terminating reverse proxy in front and \
-             pass --insecure-http",
-            args.listen
-        );
-    }
-    let store: Arc<dyn Store> = match &args.database_url {
-        Some(url) => Arc::new(
-            PgStore::connect(url)
-                .await
-                .context("connecting to PostgreSQL")?,
-        ),
-        None => {
-            std::fs::create_dir_all(&args.data_dir).with_context(|| {
-                format!("creating the data directory {}", args.data_dir.display())
-            })?;
-            let path = args.data_dir.join("tessera-server.sqlite3");
-            Arc::new(
-                SqliteStore::open(&path)
-                    .with_context(|| format!("opening the database {}", path.display()))?,
-            )
-        }
-    };
+    let store = config.database.open().await?;
     let state = AppState::new(store)
         .await
         .context("reading the server secret")?;
-    let listener = tokio::net::TcpListener::bind(args.listen)
+    let listener = tokio::net::TcpListener::bind(config.listen)
         .await
-        .with_context(|| format!("listening on {}", args.listen))?;
+        .with_context(|| format!("listening on {}", config.listen))?;
     let address = listener.local_addr().context("reading the bound address")?;
     tracing::info!(%address, tls = tls.is_some(), "listening");
     let serving = async {
         match tls {
-            Some(config) => tessera_server::tls::serve_tls(listener, state, config).await,
+            Some(tls) => tessera_server::tls::serve_tls(listener, state, tls).await,
             None => tessera_server::serve(listener, state).await,
         }
     };
     tokio::select! {
         r = serving => r.context("serving")?,
-        _ = tokio::signal::ctrl_c() => tracing::info!("shutting down"),
+        signal = shutdown_signal() => tracing::info!(signal, "shutting down"),
     }
     Ok(())
+}
+
+/// SIGINT (Ctrl-C) or SIGTERM (systemd, container runtimes).
+async fn shutdown_signal() -> &'static str {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            return tokio::select! {
+                _ = tokio::signal::ctrl_c() => "SIGINT",
+                _ = term.recv() => "SIGTERM",
+            };
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+    "SIGINT"
+}
+
+async fn rotate_secret(config: &Config) -> Result<()> {
+    let store = config.database.open().await?;
+    tessera_server::secret::rotate(store.as_ref())
+        .await
+        .context("replacing the server secret")?;
+    writeln!(
+        std::io::stdout(),
+        "{}",
+        tessera_server::secret::ROTATION_EFFECT
+    )
+    .context("writing to standard output")
+}
+
+async fn healthcheck(config: &Config) -> ExitCode {
+    match tessera_server::health::check(config).await {
+        Ok(body) => {
+            let _ = writeln!(std::io::stdout(), "{body}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            let _ = writeln!(std::io::stderr(), "unhealthy: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }

@@ -372,8 +372,11 @@ pub struct Rotation {
 /// The server's storage. Every method is one transaction.
 pub trait Store: AccessRequests + TokenStore + Send + Sync + 'static {
     /// A random secret of this server installation (created on first use, shared by every node
-    /// on the same database); keys the fake prelogin answers.
+    /// on the same database); keys the fake prelogin answers (see [`crate::secret`]).
     fn server_secret(&self) -> StoreFuture<'_, [u8; 32]>;
+    /// Replace the server secret with a fresh random one (created if there was none). Nodes
+    /// read the secret when they start: running ones keep the old one until restarted.
+    fn rotate_server_secret(&self) -> StoreFuture<'_, ()>;
 
     /// Create a team, its first admin and the admin's first session.
     fn create_team(

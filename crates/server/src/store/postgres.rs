@@ -822,6 +822,21 @@ impl Store for PgStore {
         })
     }
 
+    fn rotate_server_secret(&self) -> StoreFuture<'_, ()> {
+        Box::pin(async move {
+            let c = self.conn().await?;
+            let fresh: [u8; 32] = rand::random();
+            c.execute(
+                "INSERT INTO server_meta (key, value) VALUES ('secret', $1)
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                &[&fresh.as_slice()],
+            )
+            .await
+            .map(drop)
+            .map_err(be)
+        })
+    }
+
     fn create_team(
         &self,
         team: Team,

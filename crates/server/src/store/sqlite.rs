@@ -496,6 +496,19 @@ impl Store for SqliteStore {
         })
     }
 
+    fn rotate_server_secret(&self) -> StoreFuture<'_, ()> {
+        self.run(|conn| {
+            let fresh: [u8; 32] = rand::random();
+            conn.execute(
+                "INSERT INTO server_meta (key, value) VALUES ('secret', ?1)
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                [fresh],
+            )
+            .map(drop)
+            .map_err(be)
+        })
+    }
+
     fn create_team(
         &self,
         team: Team,
