@@ -121,25 +121,49 @@ fn the_server_package_installs_a_service_that_serves_with_its_example_configurat
         format!("tessera-server {}", env!("CARGO_PKG_VERSION"))
     );
 
-    // The installed binary with the installed configuration (its address and data directory
-    // moved to a free loopback port and a temporary directory) answers /healthz.
-    let data = tempfile::tempdir().unwrap();
+    // The installed binary with the installed configuration, its address, data directory and
+    // certificate moved to a free loopback port, a temporary directory and a throwaway
+    // self-signed pair, answers its own `healthcheck` (GET /healthz over HTTPS).
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    let made = Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"])
+        .args(["-nodes", "-subj", "/CN=localhost", "-days", "1", "-keyout"])
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("openssl is missing: `cargo xtask test` installs it");
+    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
     let port = support::webdriver::free_port();
-    let mut child = Command::new("/usr/bin/tessera-server")
-        .args(["--config", "/etc/tessera/server.toml", "--listen"])
-        .arg(format!("127.0.0.1:{port}"))
-        .arg("--data-dir")
-        .arg(data.path())
-        .env_remove("TESSERA_DATABASE_URL")
-        .spawn()
-        .unwrap();
-    let health = support::webdriver::wait_for("the installed server", std::time::Duration::from_secs(20), || {
-        ureq::get(&format!("http://127.0.0.1:{port}/healthz"))
-            .call()
-            .ok()
-            .and_then(|mut r| r.body_mut().read_json::<serde_json::Value>().ok())
-    });
+    let overrides = |cmd: &mut Command| {
+        cmd.args(["--config", "/etc/tessera/server.toml", "--listen"])
+            .arg(format!("127.0.0.1:{port}"))
+            .arg("--data-dir")
+            .arg(dir.path().join("data"))
+            .arg("--tls-cert")
+            .arg(&cert)
+            .arg("--tls-key")
+            .arg(&key)
+            .env_remove("TESSERA_DATABASE_URL");
+    };
+    let mut serve = Command::new("/usr/bin/tessera-server");
+    overrides(&mut serve);
+    let mut child = serve.spawn().unwrap();
+    let health = support::webdriver::wait_for(
+        "the installed server's healthcheck",
+        std::time::Duration::from_secs(20),
+        || {
+            let mut check = Command::new("/usr/bin/tessera-server");
+            overrides(&mut check);
+            let out = check.arg("healthcheck").output().unwrap();
+            out.status
+                .success()
+                .then(|| serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap())
+        },
+    );
     let _ = child.kill();
     let _ = child.wait();
+    assert_eq!(health["status"], "ok");
     assert_eq!(health["version"], env!("CARGO_PKG_VERSION"));
 }

@@ -31,11 +31,13 @@ const APP_PACKAGES: &[&str] = &[
     "fonts-dejavu-core",
 ];
 
-/// Debian packages the tests need besides: `ssh-keygen` reads the keys we write, `oathtool`
+/// Debian packages the tests need besides: `ssh-keygen` reads the keys we write, `openssl`
+/// makes throwaway TLS certificates, `oathtool`
 /// computes TOTP codes independently, Xvfb + WebKitWebDriver run the desktop app headless for
 /// the end-to-end tests, `xclip` reads the clipboard they copy to.
 const TEST_PACKAGES: &[&str] = &[
     "openssh-client",
+    "openssl",
     "oathtool",
     "xvfb",
     "webkit2gtk-driver",
