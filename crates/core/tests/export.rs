@@ -335,3 +335,90 @@ fn write_file_is_private_atomic_and_refuses_to_overwrite() {
     let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
     assert_eq!(left.len(), 1, "no temporary file is left behind");
 }
+
+const VECTOR: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../tests/vectors/export/v1.tessera"
+);
+
+/// The vector's content: a login with two versions (the second a favourite) and a note in
+/// the trash.
+fn vector_vault() -> (TestVault, Vault) {
+    let (tv, mut v) = TestVault::new();
+    let gh = v
+        .add(login(
+            "GitHub",
+            "alice",
+            "vector-pw-1",
+            "https://github.com",
+        ))
+        .unwrap();
+    let mut d = v.get(&gh).unwrap().data.duplicate();
+    d.set_field(
+        "password",
+        FieldKind::Concealed,
+        SecretText::from("vector-pw-2"),
+    );
+    d.favourite = true;
+    v.update(&gh, d).unwrap();
+    let note = v
+        .add(ItemData::new(ItemKind::SecureNote, "Old note").with_field(
+            "code",
+            FieldKind::Concealed,
+            "vector-code",
+        ))
+        .unwrap();
+    v.trash(&note).unwrap();
+    (tv, v)
+}
+
+/// Writes `tests/vectors/export/v1.tessera` (floor KDF parameters, passphrase [`PASSPHRASE`]).
+/// Run by hand only when the vector has to be made again: `--ignored write_export_vector`.
+#[test]
+#[ignore = "writes the golden file"]
+fn write_export_vector() {
+    let (_tv, v) = vector_vault();
+    let exp = v.export_encrypted(&pass(), PARAMS).unwrap();
+    std::fs::create_dir_all(std::path::Path::new(VECTOR).parent().unwrap()).unwrap();
+    std::fs::write(VECTOR, &exp.bytes).unwrap();
+}
+
+/// A file written by the first version of the format still opens, with everything in it.
+#[test]
+fn the_format_1_vector_still_opens() {
+    let bytes = std::fs::read(VECTOR).unwrap();
+    let h = export::inspect(&bytes).unwrap();
+    assert_eq!((h.format, h.kdf), (1, PARAMS));
+    let (_tv, mut v) = TestVault::new();
+    let r = v.import_encrypted(&bytes, &pass()).unwrap();
+    assert_eq!((r.imported, r.versions, r.trashed), (2, 3, 1));
+    let gh = v.get(&v.resolve("GitHub").unwrap()).unwrap();
+    assert_eq!(gh.version, 2);
+    assert!(gh.data.favourite);
+    assert_eq!(
+        gh.data.field("password").unwrap().value.expose_secret(),
+        "vector-pw-2"
+    );
+    let history = v.history(&gh.id).unwrap();
+    assert_eq!(
+        history[0]
+            .data
+            .field("password")
+            .unwrap()
+            .value
+            .expose_secret(),
+        "vector-pw-1"
+    );
+    let note = v.get(&v.resolve("Old note").unwrap()).unwrap();
+    assert!(note.trashed_at.is_some());
+    assert_eq!(
+        note.data.field("code").unwrap().value.expose_secret(),
+        "vector-code"
+    );
+    let mut changed = bytes.clone();
+    changed[HEADER_LEN + 20] ^= 0x01;
+    assert!(matches!(
+        v.import_encrypted(&changed, &pass()),
+        Err(Error::WrongPassphrase)
+    ));
+}
