@@ -23,6 +23,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 use tessera_crypto::kdf::KdfParams;
+use zeroize::Zeroize;
 
 use super::Vault;
 use crate::error::{Error, Result};
@@ -282,7 +283,10 @@ impl Vault {
                     .versions
                     .last_mut()
                     .expect("decoded entries have versions");
-                current.data.title = copy_title(&current.data.title);
+                let title = copy_title(&current.data.title);
+                // The old title's allocation is wiped, not just freed.
+                current.data.title.zeroize();
+                current.data.title = title;
                 report.copies += 1;
             }
             incoming.push(entry);
