@@ -13,7 +13,7 @@
 //! expiry, TOTP seeds and SSH key material), its creation time and its trash state; plus the
 //! export time. **What is not:** items shared through a group (they belong to the group and come
 //! back from the team server), items that did not decrypt at unlock ([`Vault::damaged`], listed
-//! in [`Export::damaged`]), the keys, the team server link, the sync state, and the audit log.
+//! in [`ExportSummary::damaged`]), the keys, the team server link, the sync state, and the audit log.
 //!
 //! **Importing** runs in one transaction. An item whose id is new to the vault comes in with its
 //! id, history and trash state. An item whose id is already there with the same current content
