@@ -10,6 +10,7 @@ use crate::output::Output;
 
 mod access_request;
 mod audit;
+mod export;
 mod group;
 mod items;
 mod keys;
@@ -63,8 +64,10 @@ pub enum Command {
     Restore(items::RestoreArgs),
     /// List an item's versions.
     History(items::ItemArg),
-    /// Import items from a JSON file (one transaction: all or nothing).
+    /// Import an encrypted export or a JSON file of items (one transaction: all or nothing).
     Import(items::ImportArgs),
+    /// Write every personal item, with history and trash, to a file encrypted under a passphrase.
+    Export(export::ExportArgs),
     /// Generate a password or passphrase (printed, not stored).
     Generate(keys::GenerateArgs),
     /// Print the current TOTP code of an item.
@@ -145,6 +148,7 @@ pub fn run(command: Command, dir: &VaultDir, out: &Output) -> Result<ExitCode> {
         Command::Restore(a) => items::restore(&a, dir, out),
         Command::History(a) => items::history(&a, dir, out),
         Command::Import(a) => items::import(&a, dir, out),
+        Command::Export(a) => export::export(&a, dir, out),
         Command::Generate(a) => keys::generate(&a, out),
         Command::Totp(a) => keys::totp(&a, dir, out),
         Command::SshKeygen(a) => keys::ssh_keygen(&a, dir, out),

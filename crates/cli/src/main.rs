@@ -2,7 +2,8 @@
 //!
 //! Exit codes (also in `tessera --help`):
 //! 0 success · 1 error · 2 usage · 3 vault locked · 4 not found or ambiguous · 5 wrong master
-//! password or Account Secret Key · 6 damaged or tampered data · 7 invalid input.
+//! password or Account Secret Key, or wrong export passphrase · 6 damaged or tampered data ·
+//! 7 invalid input.
 //! `tessera run` exits with the command's own code (128+N when a signal N ended it, 127 when
 //! it could not be started).
 #![forbid(unsafe_code)]
@@ -24,9 +25,10 @@ mod session;
 const EXIT_CODES: &str = "\
 Exit codes:
   0  success                          4  not found, or a name matches several items
-  1  error (I/O, database, agent)     5  wrong master password or Account Secret Key
-  2  usage error                      6  damaged or tampered data
-  3  the vault is locked              7  invalid input
+  1  error (I/O, database, agent)     5  wrong master password or Account Secret Key,
+  2  usage error                         or wrong export passphrase
+  3  the vault is locked              6  damaged or tampered data
+                                      7  invalid input
   `tessera run` exits with the command's code (128+N if signal N ended it, 127 if it did not start).";
 
 /// Tessera: a credential manager for DevOps teams.
@@ -79,7 +81,7 @@ fn exit_code(e: &anyhow::Error) -> u8 {
             return match a.code {
                 ErrorCode::Locked => 3,
                 ErrorCode::NotFound | ErrorCode::Ambiguous => 4,
-                ErrorCode::WrongPassword => 5,
+                ErrorCode::WrongPassword | ErrorCode::WrongPassphrase => 5,
                 ErrorCode::Tampered => 6,
                 ErrorCode::Invalid => 7,
                 _ => 1,
@@ -89,13 +91,18 @@ fn exit_code(e: &anyhow::Error) -> u8 {
             return match c {
                 E::Locked => 3,
                 E::NotFound(_) | E::Ambiguous { .. } => 4,
-                E::WrongPassword => 5,
+                E::WrongPassword | E::WrongPassphrase => 5,
                 E::Tampered { .. }
                 | E::TamperedHeader(_)
+                | E::DamagedExport(_)
                 | E::NotAVault { .. }
                 | E::Rollback { .. }
                 | E::Untrusted { .. } => 6,
-                E::Invalid(_) | E::AlreadyExists(_) | E::Crypto(_) => 7,
+                E::Invalid(_)
+                | E::AlreadyExists(_)
+                | E::Crypto(_)
+                | E::NotAnExport(_)
+                | E::UnsupportedExport { .. } => 7,
                 _ => 1,
             };
         }

@@ -40,6 +40,52 @@ impl PasswordSource {
     }
 }
 
+/// Where an export passphrase comes from (`export`, and `import` of an encrypted export).
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct PassphraseSource {
+    /// Read the export passphrase from the first line of this file (for scripts; keep it 0600).
+    #[arg(long, value_name = "FILE", conflicts_with = "passphrase_fd")]
+    pub passphrase_file: Option<PathBuf>,
+    /// Read the export passphrase from this inherited file descriptor (`0` is standard input).
+    #[arg(long, value_name = "FD")]
+    pub passphrase_fd: Option<u32>,
+}
+
+const NO_TTY_PASSPHRASE: &str =
+    "no terminal to ask for the passphrase on; use --passphrase-file FILE or --passphrase-fd N";
+
+impl PassphraseSource {
+    /// True when a non-interactive source was given.
+    pub fn is_given(&self) -> bool {
+        self.passphrase_file.is_some() || self.passphrase_fd.is_some()
+    }
+
+    /// The passphrase from the file or descriptor if given, else from a terminal prompt (asked
+    /// twice when `confirm`).
+    pub fn read(&self, prompt: &str, confirm: bool) -> Result<SecretText> {
+        if let Some(f) = &self.passphrase_file {
+            return first_line_of(f)
+                .with_context(|| format!("reading the passphrase from {}", f.display()));
+        }
+        if let Some(fd) = self.passphrase_fd {
+            let path = PathBuf::from(format!("/dev/fd/{fd}"));
+            return first_line_of(&path)
+                .with_context(|| format!("reading the passphrase from file descriptor {fd}"));
+        }
+        let first = ask_hidden_hint(&format!("{prompt}: "), NO_TTY_PASSPHRASE)?;
+        if confirm {
+            let again = ask_hidden_hint(&format!("{prompt} (again): "), NO_TTY_PASSPHRASE)?;
+            if first != again {
+                return Err(crate::cmd::UsageError(
+                    "the two passphrases differ; nothing was written".into(),
+                )
+                .into());
+            }
+        }
+        Ok(first)
+    }
+}
+
 fn first_line_of(path: &Path) -> Result<SecretText> {
     let mut f = std::fs::File::open(path)?;
     let mut buf = Zeroizing::new(Vec::with_capacity(1024));
@@ -56,10 +102,20 @@ fn first_line_of(path: &Path) -> Result<SecretText> {
 
 /// Ask on the controlling terminal with echo off.
 pub fn ask_hidden(prompt: &str) -> Result<SecretText> {
+    ask_hidden_hint(
+        prompt,
+        "no terminal to ask for the password on; use --password-file FILE or --password-fd N",
+    )
+}
+
+/// Ask on the controlling terminal with echo off; `no_tty` is the error without a terminal.
+fn ask_hidden_hint(prompt: &str, no_tty: &str) -> Result<SecretText> {
     use rustix::termios::{tcgetattr, tcsetattr, LocalModes, OptionalActions};
-    let tty = std::fs::OpenOptions::new().read(true).write(true).open("/dev/tty").map_err(|_| {
-        anyhow::anyhow!("no terminal to ask for the password on; use --password-file FILE or --password-fd N")
-    })?;
+    let tty = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/tty")
+        .map_err(|_| anyhow::anyhow!("{no_tty}"))?;
     let original = tcgetattr(&tty).context("reading the terminal settings")?;
     let mut quiet = original.clone();
     quiet.local_modes -= LocalModes::ECHO;

@@ -26,7 +26,7 @@ mod server;
 mod view;
 
 pub use server::{serve, Agent, AgentConfig, SyncState, SyncStatus};
-pub use view::{FieldView, HistoryView, ItemSummary, ItemView, StatusView};
+pub use view::{ExportView, FieldView, HistoryView, ItemSummary, ItemView, StatusView};
 
 /// The protocol version this build speaks.
 pub const PROTOCOL_VERSION: u32 = 1;
@@ -115,6 +115,21 @@ pub enum Request {
         /// The version to restore.
         #[serde(default)]
         version: Option<u64>,
+    },
+    /// Export every personal item, history and trash included, encrypted under an export
+    /// passphrase (see [`crate::vault::export`]); the reply ([`ExportView`]) carries the file's
+    /// bytes for the client to write where the user chose. A weak passphrase is refused.
+    Export {
+        /// The export passphrase.
+        passphrase: SecretText,
+    },
+    /// Import an encrypted export in one transaction; the reply is an
+    /// [`ImportReport`](crate::vault::export::ImportReport).
+    ImportEncrypted {
+        /// The export file's bytes (base64 on the wire).
+        file: tessera_protocol::Blob,
+        /// Its passphrase.
+        passphrase: SecretText,
     },
     /// Every version of an item (titles and dates; no concealed values).
     History {
@@ -340,6 +355,8 @@ pub enum ErrorCode {
     Locked,
     /// Wrong master password or Account Secret Key.
     WrongPassword,
+    /// Wrong export passphrase, or the encrypted export was changed (they cannot be told apart).
+    WrongPassphrase,
     /// No such item or version.
     NotFound,
     /// A name matches several items.
@@ -373,13 +390,17 @@ impl From<Error> for AgentError {
         let code = match &e {
             Error::Locked => ErrorCode::Locked,
             Error::WrongPassword => ErrorCode::WrongPassword,
+            Error::WrongPassphrase => ErrorCode::WrongPassphrase,
             Error::NotFound(_) => ErrorCode::NotFound,
             Error::Ambiguous { .. } => ErrorCode::Ambiguous,
             Error::Tampered { .. }
             | Error::TamperedHeader(_)
+            | Error::DamagedExport(_)
             | Error::Rollback { .. }
             | Error::Untrusted { .. } => ErrorCode::Tampered,
-            Error::Invalid(_) => ErrorCode::Invalid,
+            Error::Invalid(_) | Error::NotAnExport(_) | Error::UnsupportedExport { .. } => {
+                ErrorCode::Invalid
+            }
             Error::Remote { .. } => ErrorCode::Remote,
             Error::Network(_) => ErrorCode::Network,
             _ => ErrorCode::Internal,

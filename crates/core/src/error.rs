@@ -46,6 +46,24 @@ pub enum Error {
         /// The newest format this build reads.
         supported: i64,
     },
+    /// An encrypted export did not open: the export passphrase is wrong, or the encrypted part
+    /// of the file was changed. AES-GCM cannot tell the two apart, so neither can this.
+    #[error("wrong export passphrase, or the file was changed after it was written")]
+    WrongPassphrase,
+    /// The file is not a Tessera export (it does not start with the export magic).
+    #[error("this is not a Tessera export: {0}")]
+    NotAnExport(String),
+    /// A Tessera export whose clear header or length is damaged (truncated, bytes changed).
+    #[error("the export file is damaged: {0}")]
+    DamagedExport(String),
+    /// An export written in a format this build does not read.
+    #[error("this export uses format {found}; this version of Tessera reads format {supported}{hint}", hint = if *found > i64::from(*supported) { "; upgrade Tessera" } else { "" })]
+    UnsupportedExport {
+        /// The file's format version.
+        found: i64,
+        /// The format this build reads.
+        supported: u32,
+    },
     /// A vault already exists where one was to be created.
     #[error("a vault already exists at {0}; refusing to overwrite it")]
     AlreadyExists(String),

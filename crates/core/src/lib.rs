@@ -4,7 +4,9 @@
 //! ([`search`]) searches them; TOTP codes ([`totp`]), SSH keys ([`ssh`]) and passwords ([`generator`]) are generated here. The
 //! shell, the CLI and the agent call this crate only; it never prints, prompts or exits.
 //! With a team server the vault syncs, shares items through groups, and asks for and grants
-//! time-boxed group access ([`Vault::request_access`], [`Vault::approve_access`]).
+//! time-boxed group access ([`Vault::request_access`], [`Vault::approve_access`]). The whole
+//! personal vault can be exported to one file encrypted under a passphrase, and imported back
+//! ([`vault::export`]).
 #![forbid(unsafe_code)]
 
 pub mod agent;

@@ -457,6 +457,15 @@ impl Writer<'_> {
         Ok(())
     }
 
+    /// Set an item's creation time (an import keeps the original one).
+    pub fn set_created_at(&self, id: &ItemId, at: i64) -> Result<()> {
+        self.tx.execute(
+            "UPDATE items SET created_at = ?2 WHERE id = ?1",
+            params![&id.0[..], at],
+        )?;
+        Ok(())
+    }
+
     /// Move to the trash (`Some(time)`) or back out of it (`None`).
     pub fn set_trashed(&self, id: &ItemId, at: Option<i64>) -> Result<()> {
         self.tx.execute(

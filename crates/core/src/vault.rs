@@ -22,6 +22,7 @@ use crate::search::{Query, SearchDoc, SearchIndex, SearchResults};
 use crate::store::{Store, VersionRow};
 
 mod audit;
+pub mod export;
 mod groups;
 mod header;
 mod offboard;

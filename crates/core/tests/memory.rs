@@ -141,3 +141,47 @@ fn decrypted_values_are_gone_from_memory_after_lock() {
     assert_eq!(user.count_in_memory(), 0, "the username survived lock");
     assert_eq!(title.count_in_memory(), 0, "the title survived lock");
 }
+
+#[test]
+fn an_export_and_an_import_leave_nothing_behind_after_lock() {
+    let (password, pw_clear) = Canary::new();
+    let (title, title_clear) = Canary::new();
+    let (tv, mut v) = TestVault::new();
+    let mut data = ItemData::new(
+        ItemKind::Login,
+        std::mem::take(&mut *Zeroizing::new(title_clear.expose_secret().to_owned())),
+    );
+    drop(title_clear);
+    data.fields.push(tessera_core::item::Field {
+        name: "password".into(),
+        kind: FieldKind::Concealed,
+        value: pw_clear,
+    });
+    let id = v.add(data).unwrap();
+    // A second version, so the history is exported too.
+    let again = v.get(&id).unwrap().data.duplicate();
+    v.update(&id, again).unwrap();
+    v.lock();
+
+    let passphrase = SecretText::from("orbit lantern cobalt fjord 42");
+    let v = tv.unlock().unwrap();
+    let file = v.export_encrypted(&passphrase, support::PARAMS).unwrap();
+    v.lock();
+    assert_eq!(
+        password.count_in_memory(),
+        0,
+        "the export left the password"
+    );
+    assert_eq!(title.count_in_memory(), 0, "the export left the title");
+
+    let (_tb, mut b) = TestVault::new();
+    b.import_encrypted(&file.bytes, &passphrase).unwrap();
+    assert!(password.count_in_memory() >= 1, "imported and unlocked");
+    b.lock();
+    assert_eq!(
+        password.count_in_memory(),
+        0,
+        "the import left the password"
+    );
+    assert_eq!(title.count_in_memory(), 0, "the import left the title");
+}

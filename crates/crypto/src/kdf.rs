@@ -11,6 +11,9 @@
 //! data covers it. Parameters below [`KdfParams::FLOOR`] are refused before any work is done, so
 //! editing the file cannot weaken the derivation; parameters above [`KdfParams::CEILING`] are
 //! refused so an edited file cannot make unlock allocate without bound.
+//!
+//! [`derive_passphrase_key`] is the one-secret variant for encrypted exports, which must open on
+//! a machine that has no Account Secret Key.
 use std::fmt;
 
 use argon2::{Algorithm, Argon2, Params, Version};
@@ -154,6 +157,37 @@ pub fn derive_master_key(
     Ok(MasterKey(mk))
 }
 
+/// HKDF-Extract salt that separates passphrase-only keys from every other Tessera key.
+const PASSPHRASE_KEY_SALT: &[u8] = b"tessera passphrase key v1";
+
+/// Derive a key from a passphrase alone (no Account Secret Key), for files that must open on a
+/// machine without the account, such as an encrypted vault export:
+///
+/// ```text
+/// A   = Argon2id(passphrase, salt; m, t, p)                             RFC 9106, version 0x13
+/// key = HKDF-Expand(HKDF-Extract(salt = "tessera passphrase key v1", IKM = A), label, 32)
+/// ```
+///
+/// `label` names the purpose (for example `b"tessera export"`), so one passphrase and salt never
+/// give the same key for two purposes. The parameters are checked against
+/// [`KdfParams::FLOOR`] and [`KdfParams::CEILING`] before any work is done. All brute-force
+/// resistance comes from the passphrase and these parameters.
+pub fn derive_passphrase_key(
+    passphrase: &[u8],
+    salt: &[u8; SALT_LEN],
+    params: KdfParams,
+    label: &[u8],
+) -> Result<SymmetricKey, CryptoError> {
+    params.check()?;
+    let mut a = Zeroizing::new([0u8; 32]);
+    argon2id(passphrase, salt, &[], &[], params, &mut a[..])?;
+    let hk = Hkdf::<Sha256>::new(Some(PASSPHRASE_KEY_SALT), &a[..]);
+    let mut out = Zeroizing::new([0u8; 32]);
+    hk.expand(label, &mut out[..])
+        .expect("32 bytes is a valid HKDF-SHA256 output length");
+    Ok(SymmetricKey::from_bytes(*out))
+}
+
 /// Raw Argon2id (version 0x13) with optional secret and associated data, as RFC 9106 defines it.
 pub(crate) fn argon2id(
     password: &[u8],
@@ -272,6 +306,30 @@ mod tests {
         assert!(KdfParams::DEFAULT.check().is_ok());
         let sk = AccountSecretKey::generate();
         assert!(derive_master_key(b"pw", &sk, &random_salt(), weak).is_err());
+    }
+
+    #[test]
+    fn passphrase_keys_depend_on_every_input() {
+        let salt = random_salt();
+        let p = KdfParams::FLOOR;
+        let k = |pw: &[u8], salt: &[u8; SALT_LEN], label: &[u8]| {
+            *derive_passphrase_key(pw, salt, p, label)
+                .unwrap()
+                .expose_secret()
+        };
+        let a = k(b"pw", &salt, b"tessera export");
+        assert_eq!(a, k(b"pw", &salt, b"tessera export"));
+        assert_ne!(a, k(b"pw2", &salt, b"tessera export"));
+        assert_ne!(a, k(b"pw", &random_salt(), b"tessera export"));
+        assert_ne!(a, k(b"pw", &salt, b"tessera other"));
+        let weak = KdfParams {
+            memory_kib: 1024,
+            ..p
+        };
+        assert!(matches!(
+            derive_passphrase_key(b"pw", &salt, weak, b"x"),
+            Err(CryptoError::WeakKdf { .. })
+        ));
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //!
 //! * [`kdf`]: Argon2id over the master password, then HKDF-SHA256 keyed with the
 //!   [`AccountSecretKey`] (two-secret key derivation), giving the key-encryption and auth keys;
+//!   and a passphrase-only derivation for files that must open without the account (exports);
 //! * [`secret_key`]: the 128-bit Account Secret Key and its human format with a checksum;
 //! * [`envelope`]: AES-256-GCM with a random 96-bit nonce and associated data that binds every
 //!   ciphertext to where it belongs;

@@ -13,7 +13,7 @@ use tessera_core::totp::TotpSpec;
 
 use super::usage;
 use crate::output::{date, parse_date, Output};
-use crate::prompt::ask_secret;
+use crate::prompt::{ask_secret, PassphraseSource};
 use crate::session::unlocked_client;
 
 /// Field options shared by `add` and `edit`.
@@ -608,18 +608,30 @@ pub fn history(a: &ItemArg, dir: &VaultDir, out: &Output) -> Result<Option<ExitC
 /// Arguments of `import`.
 #[derive(clap::Args)]
 pub struct ImportArgs {
-    /// A JSON file: an array of items as `tessera show --json --reveal` prints their content
-    /// (kind, title, fields [{name, kind, value}], notes, tags, folder, favourite, ...).
+    /// An encrypted export written by `tessera export` (recognised by its `TESSERA-EXPORT`
+    /// header; its passphrase is asked for), or a JSON file: an array of items as
+    /// `tessera show --json --reveal` prints their content (kind, title, fields
+    /// [{name, kind, value}], notes, tags, folder, favourite, ...).
     file: PathBuf,
+    #[command(flatten)]
+    passphrase: PassphraseSource,
 }
 
-/// Import items in one transaction.
+/// Import items in one transaction: an encrypted export, or a JSON array.
 pub fn import(a: &ImportArgs, dir: &VaultDir, out: &Output) -> Result<Option<ExitCode>> {
-    let text = zeroize::Zeroizing::new(
-        std::fs::read_to_string(&a.file)
-            .with_context(|| format!("reading {}", a.file.display()))?,
+    let bytes = zeroize::Zeroizing::new(
+        std::fs::read(&a.file).with_context(|| format!("reading {}", a.file.display()))?,
     );
-    let items: Vec<ItemData> = serde_json::from_str(&text).map_err(|e| {
+    if super::export::is_encrypted(&bytes) {
+        return super::export::import(&a.file, bytes.to_vec(), &a.passphrase, dir, out);
+    }
+    if a.passphrase.is_given() {
+        return usage(format!(
+            "{} is a JSON import, which has no passphrase; leave out --passphrase-file/--passphrase-fd",
+            a.file.display()
+        ));
+    }
+    let items: Vec<ItemData> = serde_json::from_slice(&bytes).map_err(|e| {
         super::UsageError(format!(
             "{}: not a JSON array of items: {e}",
             a.file.display()

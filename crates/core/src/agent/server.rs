@@ -571,6 +571,7 @@ fn dispatch(shared: &Shared, line: &[u8]) -> Reply {
             | Request::Update { .. }
             | Request::Remove { .. }
             | Request::Restore { .. }
+            | Request::ImportEncrypted { .. }
     );
     let reply = handle(shared, &mut st, request);
     drop(st);
@@ -660,6 +661,7 @@ fn handle(shared: &Shared, st: &mut State, request: Request) -> Reply {
                 }
             }
         }
+        r @ (Request::Export { .. } | Request::ImportEncrypted { .. }) => handle_export(st, r),
         Request::History { item } => {
             let v = unlocked(st)?;
             let id = v.resolve(&item)?;
@@ -687,6 +689,26 @@ fn handle(shared: &Shared, st: &mut State, request: Request) -> Reply {
         }
         // Certify, Group*, Share, Unshare, Access, access requests.
         request => handle_groups(st, request),
+    }
+}
+
+/// Encrypted export and import of the whole personal vault.
+fn handle_export(st: &mut State, request: Request) -> Reply {
+    match request {
+        Request::Export { passphrase } => {
+            let export = unlocked(st)?.export_encrypted(&passphrase, vault::export::EXPORT_KDF)?;
+            ok(&view::ExportView {
+                file: tessera_protocol::Blob(export.bytes),
+                summary: export.summary,
+            })
+        }
+        Request::ImportEncrypted { file, passphrase } => {
+            ok(&unlocked_mut(st)?.import_encrypted(&file.0, &passphrase)?)
+        }
+        _ => Err(AgentError {
+            code: ErrorCode::Internal,
+            message: "not an export request".into(),
+        }),
     }
 }
 

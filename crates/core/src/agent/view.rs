@@ -6,6 +6,16 @@ use crate::item::{FieldKind, Item, ItemKind, SecretText};
 use crate::search::{Query, TrashFilter};
 use crate::vault::{HistoryEntry, Vault};
 
+/// The reply to an export: the encrypted file (base64 on the wire) and what it holds.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ExportView {
+    /// The whole export file; ciphertext apart from its small header.
+    pub file: tessera_protocol::Blob,
+    /// What it holds.
+    #[serde(flatten)]
+    pub summary: crate::vault::export::ExportSummary,
+}
+
 /// One field as shown.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct FieldView {
