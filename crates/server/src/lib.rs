@@ -8,6 +8,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod backup;
 pub mod events;
 pub mod store;
 pub mod tls;

@@ -1,5 +1,7 @@
 //! `tessera-server`: the Tessera team server. SQLite in `--data-dir` by default, PostgreSQL
-//! with `--database-url`; HTTPS with `--tls-cert` and `--tls-key`.
+//! with `--database-url`; HTTPS with `--tls-cert` and `--tls-key`. Serving is the default;
+//! `backup` and `restore` copy the database to and from a backup file
+//! ([`tessera_server::backup`]).
 #![forbid(unsafe_code)]
 
 use std::net::SocketAddr;
@@ -7,13 +9,33 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::{bail, Context as _, Result};
-use clap::Parser;
+use clap::{Parser, Subcommand};
 use tessera_server::store::{postgres::PgStore, sqlite::SqliteStore};
 use tessera_server::{AppState, Store};
 
+mod backup_command;
+
 /// The Tessera team server.
 #[derive(Debug, Parser)]
-#[command(version, about)]
+#[command(version, about, args_conflicts_with_subcommands = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    /// Serving (when no command is given).
+    #[command(flatten)]
+    serve: Args,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Back up the database while servers keep serving.
+    Backup(backup_command::BackupArgs),
+    /// Restore a backup into a fresh database (no server running on it).
+    Restore(backup_command::RestoreArgs),
+}
+
+/// Serve.
+#[derive(Debug, clap::Args)]
 struct Args {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:8787")]
@@ -38,7 +60,15 @@ struct Args {
 #[tokio::main]
 async fn main() -> Result<()> {
     tracing_subscriber::fmt().with_target(false).init();
-    let args = Args::parse();
+    let cli = Cli::parse();
+    match cli.command {
+        Some(Command::Backup(a)) => backup_command::backup(a).await,
+        Some(Command::Restore(a)) => backup_command::restore(a).await,
+        None => serve(cli.serve).await,
+    }
+}
+
+async fn serve(args: Args) -> Result<()> {
     let tls = match (&args.tls_cert, &args.tls_key) {
         (Some(cert), Some(key)) => Some(
             tessera_server::tls::server_config(cert, key)
