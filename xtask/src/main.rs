@@ -32,12 +32,13 @@ const APP_PACKAGES: &[&str] = &[
 ];
 
 /// Debian packages the tests need besides: `ssh-keygen` reads the keys we write, `openssl`
-/// makes throwaway TLS certificates, `oathtool`
+/// makes throwaway TLS certificates (and `curl` talks HTTPS to the server in its process tests), `oathtool`
 /// computes TOTP codes independently, Xvfb + WebKitWebDriver run the desktop app headless for
 /// the end-to-end tests, `xclip` reads the clipboard they copy to.
 const TEST_PACKAGES: &[&str] = &[
     "openssh-client",
     "openssl",
+    "curl",
     "oathtool",
     "xvfb",
     "webkit2gtk-driver",

@@ -1,7 +1,11 @@
 //! `tessera-server`: the Tessera team server. SQLite in `--data-dir` by default, PostgreSQL
 //! with `--database-url`; HTTPS with `--tls-cert` and `--tls-key`; every setting also from a
-//! TOML file (`--config`, see `tessera_server::config`). Serving is the default command.
+//! TOML file (`--config`, see `tessera_server::config`). Serving is the default command;
+//! `backup` and `restore` copy the database to and from a backup file
+//! ([`tessera_server::backup`]).
 #![forbid(unsafe_code)]
+
+mod backup_command;
 
 use std::io::Write as _;
 use std::net::SocketAddr;
@@ -67,6 +71,10 @@ enum Command {
     RotateSecret,
     /// Ask the configured server's GET /healthz; exit 0 when it answers ok, 1 otherwise.
     Healthcheck,
+    /// Back up the database while servers keep serving.
+    Backup(backup_command::BackupArgs),
+    /// Restore a backup into a fresh database (no server running on it).
+    Restore(backup_command::RestoreArgs),
 }
 
 #[tokio::main]
@@ -95,6 +103,12 @@ async fn main() -> Result<ExitCode> {
         Command::Serve => serve(config).await.map(|()| ExitCode::SUCCESS),
         Command::RotateSecret => rotate_secret(&config).await.map(|()| ExitCode::SUCCESS),
         Command::Healthcheck => Ok(healthcheck(&config).await),
+        Command::Backup(a) => backup_command::backup(a, &config.database)
+            .await
+            .map(|()| ExitCode::SUCCESS),
+        Command::Restore(a) => backup_command::restore(a, &config.database)
+            .await
+            .map(|()| ExitCode::SUCCESS),
     }
 }
 

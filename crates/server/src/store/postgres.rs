@@ -25,6 +25,7 @@ use tokio_postgres::{AsyncMessage, Client, GenericClient, NoTls, Row};
 use crate::events::{Change, ChangeHub, PG_CHANNEL};
 
 mod access_request;
+pub(crate) mod backup;
 mod token;
 
 use super::{

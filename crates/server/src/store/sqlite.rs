@@ -15,6 +15,7 @@ use tokio::sync::broadcast;
 use crate::events::{Change, ChangeHub};
 
 mod access_request;
+pub(crate) mod backup;
 mod token;
 
 use super::{

@@ -10,6 +10,7 @@ use tessera_server::store::sqlite::SqliteStore;
 use tessera_server::Store;
 
 pub mod http;
+pub mod team;
 
 /// The server used for administration (creating and dropping test databases).
 pub const PG_ADMIN: &str = "host=127.0.0.1 port=5432 user=postgres dbname=postgres";
@@ -89,6 +90,19 @@ async fn admin() -> Result<tokio_postgres::Client, tokio_postgres::Error> {
 }
 
 impl Harness {
+    /// Where the store's database is, for backups.
+    pub fn database(&self) -> tessera_server::backup::Database {
+        match (&self.guard, &self.pg_url) {
+            (Guard::Sqlite(dir), _) => {
+                tessera_server::backup::Database::Sqlite(dir.path().join("server.sqlite3"))
+            }
+            (Guard::Postgres(_), Some(url)) => {
+                tessera_server::backup::Database::Postgres(url.clone())
+            }
+            (Guard::Postgres(_), None) => unreachable!("a PostgreSQL harness has a url"),
+        }
+    }
+
     /// Run SQL on the store's database behind its back, as someone with database access
     /// would (tampering tests). Returns an error message when the database refuses.
     pub fn raw_sql(&self, sql: &str) -> Result<(), String> {
@@ -148,6 +162,48 @@ impl Harness {
                     rt,
                     guard: Guard::Postgres(guard),
                 }
+            }
+        }
+    }
+}
+
+/// A fresh database nothing has opened yet (a new SQLite file in a new directory, or a new
+/// empty PostgreSQL database), removed on drop.
+pub struct Fresh {
+    pub db: tessera_server::backup::Database,
+    _guard: Guard,
+}
+
+impl Fresh {
+    pub fn new(kind: Kind) -> Self {
+        match kind {
+            Kind::Sqlite => {
+                let dir = tempfile::tempdir().unwrap();
+                Self {
+                    db: tessera_server::backup::Database::Sqlite(
+                        dir.path().join("restored.sqlite3"),
+                    ),
+                    _guard: Guard::Sqlite(dir),
+                }
+            }
+            Kind::Postgres => {
+                let (guard, url) = PgDatabase::create();
+                Self {
+                    db: tessera_server::backup::Database::Postgres(url),
+                    _guard: Guard::Postgres(guard),
+                }
+            }
+        }
+    }
+
+    /// A store on it (migrating it when nothing was restored).
+    pub fn open(&self, rt: &tokio::runtime::Runtime) -> Arc<dyn Store> {
+        match &self.db {
+            tessera_server::backup::Database::Sqlite(path) => {
+                Arc::new(SqliteStore::open(path).unwrap())
+            }
+            tessera_server::backup::Database::Postgres(url) => {
+                Arc::new(rt.block_on(PgStore::connect(url)).unwrap())
             }
         }
     }
