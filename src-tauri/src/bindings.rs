@@ -9,8 +9,8 @@ use tessera_core::agent::{FieldView, HistoryView, ItemSummary, ItemView, StatusV
 use tessera_core::item::{FieldKind, ItemKind, SecretText};
 use tessera_core::vault::{
     AccessView, AuditAction, AuditFilter, AuditRow, AuditVerdict, ExposedSecret, GroupRole,
-    GroupView, LinkInfo, MemberView, OffboardOutcome, OffboardingReport, TeamMember, UnreadableGroup,
-    WindowView,
+    GroupView, LinkInfo, MemberView, OffboardOutcome, OffboardingReport, TeamMember,
+    UnreadableGroup, WindowView,
 };
 
 use crate::settings::Settings;

@@ -320,7 +320,11 @@ fn a_lead_shares_from_the_app_reads_the_audit_log_and_offboards_a_member() {
 
     // The shared item, with the end of its share, in the lead's app.
     s.wait_until("the group in the sidebar", || {
-        Some(()).filter(|()| texts(&s, "nav-group").iter().any(|t| t.contains("Production")))
+        Some(()).filter(|()| {
+            texts(&s, "nav-group")
+                .iter()
+                .any(|t| t.contains("Production"))
+        })
     });
     s.testid("nav-group").click();
     s.wait_until("the shared item", || {
@@ -367,7 +371,9 @@ fn a_lead_shares_from_the_app_reads_the_audit_log_and_offboards_a_member() {
     });
     s.wait_until("Bob's checklist", || {
         let rows = texts(&s, "offboard-secret");
-        Some(()).filter(|()| rows.len() == 1 && rows[0].contains("prod-db") && rows[0].contains("revealed"))
+        Some(()).filter(|()| {
+            rows.len() == 1 && rows[0].contains("prod-db") && rows[0].contains("revealed")
+        })
     });
     if docs {
         shot("24-team-offboarding");
@@ -382,7 +388,10 @@ fn a_lead_shares_from_the_app_reads_the_audit_log_and_offboards_a_member() {
         })
     });
     let csv = std::fs::read_to_string(saved.as_str().unwrap()).unwrap();
-    assert!(csv.contains("prod-db") && csv.contains("Production"), "{csv}");
+    assert!(
+        csv.contains("prod-db") && csv.contains("Production"),
+        "{csv}"
+    );
 
     s.testid("offboard-revoke").click();
     s.testid("revoke-confirmed").click();

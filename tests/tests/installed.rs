@@ -11,7 +11,8 @@ use std::process::Command;
 
 use support::webdriver::{xvfb, Session};
 
-const NEEDS_PACKAGE: &str = "needs the .deb installed: `cargo xtask test` installs it, then runs these";
+const NEEDS_PACKAGE: &str =
+    "needs the .deb installed: `cargo xtask test` installs it, then runs these";
 const CLI: &str = "/usr/bin/tessera";
 const APP: &str = "/usr/bin/tessera-app";
 
@@ -24,23 +25,38 @@ fn the_package_installs_the_app_the_cli_and_the_desktop_entry() {
         .expect("dpkg-query");
     let status = String::from_utf8_lossy(&out.stdout);
     assert!(
-        status.starts_with(&format!("{} install ok installed", env!("CARGO_PKG_VERSION"))),
+        status.starts_with(&format!(
+            "{} install ok installed",
+            env!("CARGO_PKG_VERSION")
+        )),
         "{NEEDS_PACKAGE}; dpkg says: {status}"
     );
-    let files = Command::new("dpkg").args(["-L", "tessera"]).output().unwrap();
+    let files = Command::new("dpkg")
+        .args(["-L", "tessera"])
+        .output()
+        .unwrap();
     let files = String::from_utf8_lossy(&files.stdout);
     for f in [CLI, APP, "/usr/share/applications/Tessera.desktop"] {
-        assert!(files.lines().any(|l| l == f), "the package lacks {f}:\n{files}");
+        assert!(
+            files.lines().any(|l| l == f),
+            "the package lacks {f}:\n{files}"
+        );
     }
     // On the PATH, as a user would type it.
-    let which = Command::new("sh").args(["-c", "command -v tessera"]).output().unwrap();
+    let which = Command::new("sh")
+        .args(["-c", "command -v tessera"])
+        .output()
+        .unwrap();
     assert_eq!(String::from_utf8_lossy(&which.stdout).trim(), CLI);
 }
 
 #[test]
 #[ignore = "needs the .deb installed: `cargo xtask test` installs it, then runs these"]
 fn the_installed_cli_prints_the_version_and_the_installed_app_opens_its_unlock_screen() {
-    let out = Command::new(CLI).arg("--version").output().expect(NEEDS_PACKAGE);
+    let out = Command::new(CLI)
+        .arg("--version")
+        .output()
+        .expect(NEEDS_PACKAGE);
     assert_eq!(
         String::from_utf8_lossy(&out.stdout).trim(),
         format!("tessera {}", env!("CARGO_PKG_VERSION"))
@@ -83,12 +99,11 @@ fn the_installed_cli_prints_the_version_and_the_installed_app_opens_its_unlock_s
     let s = Session::start(Path::new(APP), &vars);
     s.testid("unlock-password");
     assert!(s.has_testid("unlock-submit"));
-    assert!(!s.has_testid("create-password"), "the app did not find the vault");
-    std::fs::write(
-        home.path().join("installed-unlock.png"),
-        s.screenshot(),
-    )
-    .unwrap();
+    assert!(
+        !s.has_testid("create-password"),
+        "the app did not find the vault"
+    );
+    std::fs::write(home.path().join("installed-unlock.png"), s.screenshot()).unwrap();
 }
 
 #[test]
@@ -105,7 +120,10 @@ fn the_server_package_installs_a_service_that_serves_with_its_example_configurat
         "/usr/lib/sysusers.d/tessera-server.conf",
         "/etc/tessera/server.toml",
     ] {
-        assert!(files.lines().any(|l| l == f), "{NEEDS_PACKAGE}; the server package lacks {f}:\n{files}");
+        assert!(
+            files.lines().any(|l| l == f),
+            "{NEEDS_PACKAGE}; the server package lacks {f}:\n{files}"
+        );
     }
     let conffiles = Command::new("dpkg-query")
         .args(["-W", "-f=${Conffiles}", "tessera-server"])
@@ -127,14 +145,25 @@ fn the_server_package_installs_a_service_that_serves_with_its_example_configurat
     let dir = tempfile::tempdir().unwrap();
     let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
     let made = Command::new("openssl")
-        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"])
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+        ])
         .args(["-nodes", "-subj", "/CN=localhost", "-days", "1", "-keyout"])
         .arg(&key)
         .arg("-out")
         .arg(&cert)
         .output()
         .expect("openssl is missing: `cargo xtask test` installs it");
-    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
     let port = support::webdriver::free_port();
     let overrides = |cmd: &mut Command| {
         cmd.args(["--config", "/etc/tessera/server.toml", "--listen"])

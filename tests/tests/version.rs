@@ -20,7 +20,10 @@ fn version_of(binary: &str) -> String {
 #[test]
 fn the_cli_and_the_server_print_the_workspace_version() {
     assert_eq!(version_of("tessera"), format!("tessera {VERSION}"));
-    assert_eq!(version_of("tessera-server"), format!("tessera-server {VERSION}"));
+    assert_eq!(
+        version_of("tessera-server"),
+        format!("tessera-server {VERSION}")
+    );
 }
 
 #[test]
@@ -40,15 +43,23 @@ fn the_health_endpoint_reports_the_workspace_version() {
 fn no_other_file_writes_a_version_of_its_own() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     // Without `version`, Tauri takes the app's (and its .deb's and .rpm's) from Cargo.toml.
-    let conf: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(root.join("src-tauri/tauri.conf.json")).unwrap())
-            .unwrap();
-    assert!(conf.get("version").is_none(), "tauri.conf.json sets a version");
+    let conf: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(root.join("src-tauri/tauri.conf.json")).unwrap(),
+    )
+    .unwrap();
+    assert!(
+        conf.get("version").is_none(),
+        "tauri.conf.json sets a version"
+    );
     for installer in std::fs::read_dir(root.join("installers/desktop")).unwrap() {
         let path = installer.unwrap().path();
         let text = std::fs::read_to_string(&path).unwrap();
         let v: serde_json::Value = serde_json::from_str(&text).unwrap();
-        assert!(v.get("version").is_none(), "{} sets a version", path.display());
+        assert!(
+            v.get("version").is_none(),
+            "{} sets a version",
+            path.display()
+        );
     }
     // Every crate of the workspace inherits the workspace's version.
     for manifest in [

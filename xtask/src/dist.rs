@@ -90,11 +90,7 @@ pub fn dist(args: &[String]) -> Result<Packages> {
     let server_deb = step("server package (.deb)", || server_deb(&out, &dist_dir))?;
     for p in [&deb, &rpm, &server_deb] {
         let size = std::fs::metadata(p)?.len();
-        eprintln!(
-            "==> {} ({:.2} MB)",
-            p.display(),
-            size as f64 / 1_000_000.0
-        );
+        eprintln!("==> {} ({:.2} MB)", p.display(), size as f64 / 1_000_000.0);
     }
     Ok(Packages {
         deb,

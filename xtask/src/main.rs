@@ -32,13 +32,15 @@ const APP_PACKAGES: &[&str] = &[
 ];
 
 /// Debian packages the tests need besides: `ssh-keygen` reads the keys we write, `openssl`
-/// makes throwaway TLS certificates (and `curl` talks HTTPS to the server in its process tests), `oathtool`
+/// makes throwaway TLS certificates (and `curl` talks HTTPS to the server in its process tests),
+/// `rpm` lists what the .rpm holds, `oathtool`
 /// computes TOTP codes independently, Xvfb + WebKitWebDriver run the desktop app headless for
 /// the end-to-end tests, `xclip` reads the clipboard they copy to.
 const TEST_PACKAGES: &[&str] = &[
     "openssh-client",
     "openssl",
     "curl",
+    "rpm",
     "oathtool",
     "xvfb",
     "webkit2gtk-driver",
@@ -79,7 +81,9 @@ fn main() -> Result<()> {
         "bench" => bench(&rest),
         "dist" => dist::dist(&rest).map(|_| ()),
         _ => {
-            eprintln!("usage: cargo xtask <run | cli [ARGS...] | test | bench [NAME] | dist [--debug]>");
+            eprintln!(
+                "usage: cargo xtask <run | cli [ARGS...] | test | bench [NAME] | dist [--debug]>"
+            );
             std::process::exit(2);
         }
     }
@@ -220,16 +224,42 @@ fn test() -> Result<()> {
     // The packages: built from the debug build the tests used, installed on this machine, then
     // the installed `tessera` and `tessera-app` are run (tests/tests/installed.rs).
     let packages = dist::dist(&["--debug".to_owned()])?;
+    step("the .rpm holds the app and the CLI", || {
+        rpm_holds_both(&packages.rpm)
+    })?;
     step("installing the packages (dpkg -i)", || {
         install_debs(&[&packages.deb, &packages.server_deb])
     })?;
     step("the installed package", || {
         run_tests(
             &driver,
-            &["-p", "tessera-e2e", "--test", "installed", "--", "--ignored"],
+            &[
+                "-p",
+                "tessera-e2e",
+                "--test",
+                "installed",
+                "--",
+                "--ignored",
+            ],
             "installed package tests",
         )
     })?;
+    Ok(())
+}
+
+/// The .rpm cannot be installed on Debian; its file list is checked instead.
+fn rpm_holds_both(rpm: &Path) -> Result<()> {
+    let out = Command::new("rpm")
+        .arg("-qpl")
+        .arg(rpm)
+        .output()
+        .context("running rpm -qpl")?;
+    let files = String::from_utf8_lossy(&out.stdout);
+    for want in ["/usr/bin/tessera", "/usr/bin/tessera-app"] {
+        if !files.lines().any(|l| l == want) {
+            bail!("{} lacks {want}; it holds:\n{files}", rpm.display());
+        }
+    }
     Ok(())
 }
 
@@ -255,7 +285,11 @@ fn run_tests(tauri_driver: &Path, args: &[&str], label: &str) -> Result<()> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut child = Command::new(cargo)
         .arg("test")
-        .args(if args.is_empty() { &["--workspace"] } else { args })
+        .args(if args.is_empty() {
+            &["--workspace"]
+        } else {
+            args
+        })
         .env("TAURI_DRIVER", tauri_driver)
         .stdout(std::process::Stdio::piped())
         .spawn()
@@ -277,10 +311,7 @@ fn run_tests(tauri_driver: &Path, args: &[&str], label: &str) -> Result<()> {
         writeln!(stdout.lock(), "{line}")?;
     }
     let status = child.wait().context("waiting for cargo test")?;
-    writeln!(
-        stdout.lock(),
-        "\n{label}: {passed} passed, {failed} failed"
-    )?;
+    writeln!(stdout.lock(), "\n{label}: {passed} passed, {failed} failed")?;
     if !status.success() {
         bail!("cargo test failed ({status})");
     }

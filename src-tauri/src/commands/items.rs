@@ -160,7 +160,7 @@ pub fn copy_field(
         if !is_totp {
             return Ok(value_of(item, &field));
         }
-        let seed = match totp_seed(item, &field) {
+        let seed = match totp_seed(&item.data, &field) {
             Ok(s) => s,
             Err(e) => return Ok(Err(e)),
         };
