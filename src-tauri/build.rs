@@ -56,6 +56,8 @@ fn main() {
         "offboarding",
         "offboard",
         "export_offboarding_csv",
+        "export_vault",
+        "import_vault",
     ]);
     tauri_build::try_build(tauri_build::Attributes::new().app_manifest(manifest))
         .expect("tauri-build: invalid configuration or capabilities");

@@ -13,6 +13,8 @@ use tessera_core::vault::{
     UnreadableGroup, WindowView,
 };
 
+use tessera_core::vault::export::ImportReport;
+
 use crate::settings::Settings;
 
 const IPC_TS: &str = include_str!("../../ui/src/lib/ipc.ts");
@@ -152,6 +154,17 @@ fn result_types_match_ipc_ts() {
             settings: Settings::default(),
         },
     );
+    check(
+        "VaultExport",
+        &crate::commands::export::VaultExport {
+            path: "/d/tessera-vault.tessera".into(),
+            items: 1,
+            trashed: 0,
+            versions: 1,
+            damaged: vec![],
+        },
+    );
+    check("ImportReport", &ImportReport::default());
     check(
         "EmergencyKit",
         &crate::commands::vault::EmergencyKit {

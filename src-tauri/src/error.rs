@@ -34,6 +34,8 @@ pub enum Code {
     VaultExists,
     /// The clipboard could not be used.
     Clipboard,
+    /// Wrong export passphrase (or an export file changed after it was written).
+    WrongPassphrase,
 }
 
 /// An error as the web view receives it: `{ code, message }`.
@@ -72,6 +74,7 @@ impl From<AgentError> for CmdError {
             ErrorCode::UnsupportedVersion => Code::UnsupportedVersion,
             ErrorCode::Remote => Code::Remote,
             ErrorCode::Network => Code::Network,
+            ErrorCode::WrongPassphrase => Code::WrongPassphrase,
             _ => Code::Internal,
         };
         let message = match e.code {

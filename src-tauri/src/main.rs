@@ -13,6 +13,7 @@
 mod bindings;
 mod clipboard;
 mod commands;
+mod downloads;
 mod error;
 mod settings;
 mod state;
@@ -99,6 +100,8 @@ fn main() {
             commands::audit::offboarding,
             commands::audit::offboard,
             commands::audit::export_offboarding_csv,
+            commands::export::export_vault,
+            commands::export::import_vault,
         ])
         .setup(|app| {
             let handle = app.handle().clone();

@@ -47,6 +47,10 @@ fn content(e: &support::webdriver::Element<'_>) -> String {
         .to_owned()
 }
 
+/// One app at a time: the tests of this file run in parallel threads, and two WebKit sessions
+/// under one Xvfb crash each other.
+static ONE_APP: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// A person whose vault is where the app looks for it (`home/vault`).
 fn app_person(home: &Path, email: &'static str) -> Person {
     let vault_dir = home.join("vault");
@@ -123,6 +127,9 @@ fn choose(s: &Session, testid: &str, text: &str) {
 #[allow(clippy::too_many_lines)]
 #[test]
 fn a_member_sees_a_shared_item_appear_and_the_lead_sees_the_reveal_and_copy() {
+    let _one = ONE_APP
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let server = Server::start(None);
     let home_dir = tempfile::tempdir().unwrap();
     let home = home_dir.path().to_path_buf();
@@ -234,17 +241,28 @@ fn a_member_sees_a_shared_item_appear_and_the_lead_sees_the_reveal_and_copy() {
     drop(server);
 }
 
-/// The text of every element with this test id.
+/// The text of every element with this test id, read in one script (a list that re-renders
+/// between finding its rows and reading them would leave stale references).
 fn texts(s: &Session, testid: &str) -> Vec<String> {
-    s.find_all(&format!("[data-testid=\"{testid}\"]"))
-        .iter()
-        .map(content)
-        .collect()
+    let v = s.script(
+        "return [...document.querySelectorAll(`[data-testid=\"${arguments[0]}\"]`)].map((e) => e.textContent)",
+        &serde_json::json!([testid]),
+    );
+    v.as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|t| t.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 #[allow(clippy::too_many_lines)]
 #[test]
 fn a_lead_shares_from_the_app_reads_the_audit_log_and_offboards_a_member() {
+    let _one = ONE_APP
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let server = Server::start(None);
     let home_dir = tempfile::tempdir().unwrap();
     let home = home_dir.path().to_path_buf();

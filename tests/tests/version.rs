@@ -53,6 +53,9 @@ fn no_other_file_writes_a_version_of_its_own() {
     );
     for installer in std::fs::read_dir(root.join("installers/desktop")).unwrap() {
         let path = installer.unwrap().path();
+        if path.extension().is_none_or(|e| e != "json") {
+            continue;
+        }
         let text = std::fs::read_to_string(&path).unwrap();
         let v: serde_json::Value = serde_json::from_str(&text).unwrap();
         assert!(

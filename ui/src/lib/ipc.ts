@@ -23,7 +23,8 @@ export type ErrorCode =
   | 'internal'
   | 'no_vault'
   | 'vault_exists'
-  | 'clipboard';
+  | 'clipboard'
+  | 'wrong_passphrase';
 
 export class IpcError extends Error {
   constructor(
@@ -171,6 +172,29 @@ export interface ItemInput {
   favourite: boolean;
   rotation_days: number | null;
   expires_at: number | null;
+}
+
+/** An encrypted export of the vault, written by the shell under Downloads. */
+export interface VaultExport {
+  path: string;
+  items: number;
+  trashed: number;
+  versions: number;
+  /** Items that did not decrypt at unlock, left out. */
+  damaged: string[];
+}
+
+export interface ImportReport {
+  /** Items added (new ones and copies). */
+  imported: number;
+  /** Of those, copies of items changed on both sides, titled "… (imported)". */
+  copies: number;
+  /** Items already here unchanged. */
+  skipped: number;
+  versions: number;
+  trashed: number;
+  /** When the export was made (Unix seconds). */
+  exported_at: number;
 }
 
 export interface TotpCode {
@@ -425,6 +449,11 @@ export const api = {
   /** Write the private key (0600) and `.pub` to a file name under ~/.ssh chosen by the user. */
   exportSshKey: (id: string, fileName: string) =>
     call<SshExport>('export_ssh_key', { id, fileName }),
+  /** Export the whole vault, sealed under `passphrase`, to a new file under Downloads. */
+  exportVault: (passphrase: string) => call<VaultExport>('export_vault', { passphrase }),
+  /** Import an export file's bytes in one transaction. */
+  importVault: (file: Uint8Array, passphrase: string) =>
+    call<ImportReport>('import_vault', { file: Array.from(file), passphrase }),
   getSettings: () => call<Settings>('get_settings'),
   setSettings: (settings: Settings) => call<Settings>('set_settings', { settings }),
   changePassword: (old: string, next: string) =>

@@ -497,6 +497,21 @@ const handlers: Record<string, Handler> = {
   },
   generate: ({ options }) => generated(options as GeneratorOptions),
   strength: ({ password }) => strengthOf(String(password)),
+  export_vault: ({ passphrase }) => {
+    unlocked();
+    if (strengthOf(String(passphrase)).score < 4) throw new ShellError('invalid', 'the export passphrase is too weak');
+    const items = sorted();
+    return { path: '/home/me/Downloads/tessera-vault-2025-06-15.tessera', items: items.length, trashed: 0, versions: items.length, damaged: [] };
+  },
+  import_vault: ({ file, passphrase }) => {
+    unlocked();
+    if (!Array.isArray(file) || file.length === 0) throw new ShellError('invalid', 'the file is empty');
+    if (passphrase !== 'correct horse battery staple export') {
+      throw new ShellError('wrong_passphrase', 'wrong export passphrase, or the file was changed after it was written');
+    }
+    seed({ title: 'From the export' });
+    return { imported: 1, copies: 0, skipped: 2, versions: 1, trashed: 0, exported_at: NOW };
+  },
   generate_ssh_key: ({ request }) => {
     const r = request as { title: string; key_type: string; comment: string };
     return seed({

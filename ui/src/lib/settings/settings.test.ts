@@ -92,3 +92,55 @@ describe('settings', () => {
     await waitFor(() => expect(screen.getByTestId('form-error')).toHaveTextContent('current master password is wrong'));
   });
 });
+
+describe('vault export and import', () => {
+  async function openExport() {
+    const ctx = await openSettings();
+    await ctx.user.click(screen.getByTestId('settings-tab-backup'));
+    await screen.findByTestId('export-pass');
+    return ctx;
+  }
+
+  it('exports only with a very strong, confirmed passphrase, and says where the file went', async () => {
+    const { user } = await openExport();
+    await user.type(screen.getByTestId('export-pass'), 'short one');
+    await user.type(screen.getByTestId('export-confirm'), 'short one');
+    await user.click(screen.getByTestId('export-submit'));
+    expect(await screen.findByTestId('export-error')).toHaveTextContent('too weak');
+    expect(shell.callsOf('export_vault')).toHaveLength(0);
+
+    await user.clear(screen.getByTestId('export-pass'));
+    await user.clear(screen.getByTestId('export-confirm'));
+    await user.type(screen.getByTestId('export-pass'), 'correct horse battery staple export');
+    await user.type(screen.getByTestId('export-confirm'), 'correct horse battery staple exporT');
+    await user.click(screen.getByTestId('export-submit'));
+    expect(await screen.findByTestId('export-error')).toHaveTextContent('do not match');
+    expect(shell.callsOf('export_vault')).toHaveLength(0);
+
+    await user.clear(screen.getByTestId('export-confirm'));
+    await user.type(screen.getByTestId('export-confirm'), 'correct horse battery staple export');
+    await user.click(screen.getByTestId('export-submit'));
+    const done = await screen.findByTestId('export-done');
+    expect(done).toHaveTextContent('Saved 1 item (1 version) to /home/me/Downloads/tessera-vault-2025-06-15.tessera');
+    expect(shell.callsOf('export_vault')).toEqual([{ passphrase: 'correct horse battery staple export' }]);
+    expect(screen.getByTestId('export-pass')).toHaveValue('');
+  });
+
+  it('imports the picked file’s bytes, and names a wrong passphrase without importing', async () => {
+    const { user } = await openExport();
+    await user.click(screen.getByTestId('import-submit'));
+    expect(await screen.findByTestId('import-error')).toHaveTextContent('Choose an export file');
+
+    const file = new File([new Uint8Array([84, 69, 83, 83])], 'vault.tessera');
+    await user.upload(screen.getByTestId('import-file'), file);
+    await user.type(screen.getByTestId('import-pass'), 'not the passphrase');
+    await user.click(screen.getByTestId('import-submit'));
+    expect(await screen.findByTestId('import-error')).toHaveTextContent('Wrong passphrase, or the file was changed');
+    expect(shell.lastCall('import_vault')).toEqual({ file: [84, 69, 83, 83], passphrase: 'not the passphrase' });
+
+    await user.clear(screen.getByTestId('import-pass'));
+    await user.type(screen.getByTestId('import-pass'), 'correct horse battery staple export');
+    await user.click(screen.getByTestId('import-submit'));
+    expect(await screen.findByTestId('import-done')).toHaveTextContent('Imported 1 item; skipped 2 already here');
+  });
+});

@@ -223,3 +223,19 @@ describe('new item menu', () => {
     expect(screen.getByTestId('field-port')).toBeInTheDocument();
   });
 });
+
+describe('dialogs', () => {
+  it('keep the keys when the focused control goes away: Escape closes, typing stays out of search', async () => {
+    shell.login('GitHub');
+    const { user } = await renderMain();
+    await user.click(screen.getByTestId('open-settings'));
+    await screen.findByTestId('setting-auto-lock');
+    (document.activeElement as HTMLElement).blur();
+    expect(document.activeElement).toBe(document.body);
+    await user.keyboard('x');
+    expect(screen.getByTestId('search')).toHaveValue('');
+    expect(screen.getByTestId('settings')).toBeInTheDocument();
+    await user.keyboard('{Escape}');
+    await waitFor(() => expect(screen.queryByTestId('settings')).not.toBeInTheDocument());
+  });
+});
