@@ -8,11 +8,14 @@ use tauri::{AppHandle, Manager};
 
 use crate::error::{CmdError, CmdResult, Code};
 
-/// Write `bytes` to a new file `<stem>.<ext>` (or `<stem>-2.<ext>`, ...) in Downloads.
+/// Write `bytes` to a new file `<stem>.<ext>` (or `<stem>-2.<ext>`, ...) in Downloads: the
+/// desktop's configured one (XDG user dirs), else `~/Downloads` (created if missing), as on
+/// systems without xdg-user-dirs.
 pub fn save(app: &AppHandle, stem: &str, ext: &str, bytes: &[u8]) -> CmdResult<PathBuf> {
-    let dir = app
-        .path()
+    let paths = app.path();
+    let dir = paths
         .download_dir()
+        .or_else(|_| paths.home_dir().map(|home| home.join("Downloads")))
         .map_err(|e| CmdError::new(Code::Internal, format!("No Downloads directory: {e}")))?;
     save_in(&dir, stem, ext, bytes)
 }

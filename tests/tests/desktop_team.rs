@@ -412,6 +412,16 @@ fn a_lead_shares_from_the_app_reads_the_audit_log_and_offboards_a_member() {
     );
 
     s.testid("offboard-revoke").click();
+    s.wait_until("the confirmation in view", || {
+        let shown = s.script(
+            "const b = document.querySelector('[data-testid=\"revoke-confirmed\"]');
+             if (!b) return false;
+             const r = b.getBoundingClientRect();
+             return r.top >= 0 && r.bottom <= window.innerHeight;",
+            &serde_json::json!([]),
+        );
+        Some(()).filter(|()| shown.as_bool() == Some(true))
+    });
     s.testid("revoke-confirmed").click();
     s.wait_until("the revocation", || {
         Some(()).filter(|()| s.has_testid("offboard-outcome"))

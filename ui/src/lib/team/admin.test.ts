@@ -177,9 +177,10 @@ describe('audit log', () => {
     render(AuditDialog, { onclose: () => {} });
     await waitFor(() => expect(screen.getAllByTestId('audit-row')).toHaveLength(2));
     expect(shell.callsOf('audit')).toEqual([{ filter: { actor: null, item: null, since: null, until: null } }]);
-    expect(screen.getAllByTestId('audit-row')[0]).toHaveTextContent('member set');
-    expect(screen.getAllByTestId('audit-row')[0]).toHaveTextContent('bob@example.com');
-    expect(screen.getAllByTestId('audit-row')[1]).toHaveTextContent('item i1bbbbbb');
+    // Newest first.
+    expect(screen.getAllByTestId('audit-row')[1]).toHaveTextContent('member set');
+    expect(screen.getAllByTestId('audit-row')[1]).toHaveTextContent('bob@example.com');
+    expect(screen.getAllByTestId('audit-row')[0]).toHaveTextContent('item i1bbbbbb');
     expect(screen.getByTestId('audit-actor')).toHaveFocus();
 
     await user.type(screen.getByTestId('audit-actor'), 'bob@example.com');
