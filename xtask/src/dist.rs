@@ -31,8 +31,10 @@ pub fn dist(args: &[String]) -> Result<Packages> {
     ensure_packages(APP_PACKAGES)?;
     step("UI", || build_ui(false))?;
     let profile = if debug { "debug" } else { "release" };
+    // Every binary of the workspace, as the tests build them: building only some packages
+    // would resolve other dependency features and compile much of the tree a second time.
     step("the CLI and the server", || {
-        let mut a = vec!["build", "-p", "tessera-cli", "-p", "tessera-server"];
+        let mut a = vec!["build", "--workspace", "--bins"];
         if !debug {
             a.push("--release");
         }
@@ -70,6 +72,7 @@ pub fn dist(args: &[String]) -> Result<Packages> {
         cmd.args(["--ci", "--bundles", "deb,rpm"])
             .args(["--config", "../installers/desktop/linux.json", "--config"])
             .arg(&generated)
+            .args(["--", "--workspace"])
             .env("CARGO_TARGET_DIR", &target);
         let status = cmd.status().context("running tauri build")?;
         if !status.success() {
