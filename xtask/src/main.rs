@@ -233,14 +233,7 @@ fn test() -> Result<()> {
     step("the installed package", || {
         run_tests(
             &driver,
-            &[
-                "-p",
-                "tessera-e2e",
-                "--test",
-                "installed",
-                "--",
-                "--ignored",
-            ],
+            &["--workspace", "--test", "installed", "--", "--ignored"],
             "installed package tests",
         )
     })?;
