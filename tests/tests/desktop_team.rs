@@ -5,11 +5,12 @@
 //! reveals and copies the password (checked on the clipboard with xclip); the lead's audit log
 //! then shows the reveal and the copy.
 //!
-//! A lead: the app's account creates the team's group and adds a member in the Groups dialog,
-//! shares an item with an end in the Share dialog, reads the member's reveal in the Audit
-//! dialog and verifies the chain, then reviews the member in the Offboarding dialog (picked
-//! from the team directory), exports the CSV and revokes everything; the member's vault is then
-//! refused by the server.
+//! A lead and a member, each in an app instance of their own (one after the other: two WebKit
+//! sessions at once crash each other): the lead creates the team's group and adds the member
+//! in the Groups dialog and shares an item with an end in the Share dialog; the member's app
+//! shows it and reveals it; the lead reads that reveal in the Audit dialog and verifies the
+//! chain, then reviews the member in the Offboarding dialog (picked from the team directory),
+//! exports the CSV and revokes everything; the member's vault is then refused by the server.
 //!
 //! Screenshots go to `docs/screenshots/` when `TESSERA_SCREENSHOTS=docs`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -268,10 +269,19 @@ fn a_lead_shares_from_the_app_reads_the_audit_log_and_offboards_a_member() {
     let home = home_dir.path().to_path_buf();
     let shots = screenshots(&home);
 
-    // The app's account creates the team; Bob joins it. The lead has one personal login.
+    // The app's account creates the team; Bob joins it with an app of his own (a second home).
+    // The lead has one personal login.
+    let bob_home_dir = tempfile::tempdir().unwrap();
+    let bob_home = bob_home_dir.path().to_path_buf();
     let mut lead = app_person(&home, "lead@example.com");
-    let mut bob = Person::new("bob@example.com");
+    let mut bob = app_person(&bob_home, "bob@example.com");
     team(&server.url, &mut lead, &mut [&mut bob]);
+    let Person {
+        secret_key: bob_key,
+        vault: bob_vault,
+        ..
+    } = bob;
+    drop(bob_vault);
     lead.vault
         .add(
             ItemData::new(ItemKind::Login, "prod-db")
@@ -283,7 +293,7 @@ fn a_lead_shares_from_the_app_reads_the_audit_log_and_offboards_a_member() {
 
     let (_x, display) = xvfb();
     let s = launch_unlocked(&home, &display);
-    let shot = |name: &str| {
+    let shot = |s: &Session, name: &str| {
         std::fs::write(shots.join(format!("{name}.png")), s.screenshot()).unwrap();
     };
     let docs = std::env::var("TESSERA_SCREENSHOTS").is_ok();
@@ -322,19 +332,42 @@ fn a_lead_shares_from_the_app_reads_the_audit_log_and_offboards_a_member() {
     });
     choose(&s, "share-ends", "30 days");
     if docs {
-        shot("22-team-share");
+        shot(&s, "22-team-share");
     }
     s.testid("share-confirm").click();
     s.wait_until("the share dialog to close", || {
         Some(()).filter(|()| !s.has_testid("share-dialog"))
     });
 
-    // Bob reads the item and reveals it (through tessera-core).
-    let shared = bob.vault.group_item("Production", "prod-db", true).unwrap();
-    assert_eq!(
-        shared.data.field("password").unwrap().value.expose_secret(),
-        "hunter2-v1"
-    );
+    drop(s);
+
+    // Bob's own app (a second instance, his account) shows the item in the group; he reveals
+    // the password there.
+    let b = launch_unlocked(&bob_home, &display);
+    b.wait_until("Production in Bob's sidebar", || {
+        Some(()).filter(|()| {
+            texts(&b, "nav-group")
+                .iter()
+                .any(|t| t.contains("Production"))
+        })
+    });
+    b.testid("nav-group").click();
+    b.wait_until("prod-db in Bob's list", || {
+        b.find_all("[data-testid=\"item-row\"]")
+            .first()
+            .filter(|r| content(r).contains("prod-db"))
+            .map(support::webdriver::Element::click)
+    });
+    b.wait_until("the shared item in Bob's app", || {
+        Some(()).filter(|()| b.has_testid("shared-detail"))
+    });
+    b.testid("reveal-password").click();
+    b.wait_until("the password revealed in Bob's app", || {
+        Some(()).filter(|()| content(&b.testid("value-password")).contains("hunter2-v1"))
+    });
+    drop(b);
+
+    let s = launch_unlocked(&home, &display);
 
     // The shared item, with the end of its share, in the lead's app.
     s.wait_until("the group in the sidebar", || {
@@ -372,7 +405,7 @@ fn a_lead_shares_from_the_app_reads_the_audit_log_and_offboards_a_member() {
     });
     assert!(content(&s.testid("audit-intact")).contains("Chain intact"));
     if docs {
-        shot("23-team-audit");
+        shot(&s, "23-team-audit");
     }
     s.keys(&["\u{E00C}"]);
     s.wait_until("the audit dialog to close", || {
@@ -394,7 +427,7 @@ fn a_lead_shares_from_the_app_reads_the_audit_log_and_offboards_a_member() {
         })
     });
     if docs {
-        shot("24-team-offboarding");
+        shot(&s, "24-team-offboarding");
     }
     s.testid("offboard-export").click();
     let saved = s.wait_until("the CSV export", || {
@@ -428,11 +461,18 @@ fn a_lead_shares_from_the_app_reads_the_audit_log_and_offboards_a_member() {
     });
     assert!(content(&s.testid("offboard-outcome")).contains("Production"));
     if docs {
-        shot("25-team-offboarded");
+        shot(&s, "25-team-offboarded");
     }
 
     // Bob's session is gone and he can no longer read the group.
-    let refused = bob.vault.group_items("Production");
+    let bob_vault = Vault::unlock(
+        &bob_home.join("vault/vault.sqlite"),
+        PASSWORD,
+        &bob_key,
+        KdfParams::FLOOR,
+    )
+    .unwrap();
+    let refused = bob_vault.group_items("Production");
     assert!(refused.is_err(), "Bob still reads the group after revoke");
     drop(s);
     drop(server);
