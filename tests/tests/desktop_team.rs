@@ -258,6 +258,20 @@ fn texts(s: &Session, testid: &str) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// Wait for `group` in the sidebar, choose it, and open its item `title` once it is listed.
+fn open_shared(s: &Session, group: &str, title: &str) {
+    s.wait_until("the group in the sidebar", || {
+        Some(()).filter(|()| texts(s, "nav-group").iter().any(|t| t.contains(group)))
+    });
+    s.testid("nav-group").click();
+    s.wait_until("the shared item in the group's list", || {
+        s.find_all("[data-testid=\"item-row\"]")
+            .first()
+            .filter(|r| content(r).contains(title))
+            .map(support::webdriver::Element::click)
+    });
+}
+
 #[allow(clippy::too_many_lines)]
 #[test]
 fn a_lead_shares_from_the_app_reads_the_audit_log_and_offboards_a_member() {
@@ -344,20 +358,7 @@ fn a_lead_shares_from_the_app_reads_the_audit_log_and_offboards_a_member() {
     // Bob's own app (a second instance, his account) shows the item in the group; he reveals
     // the password there.
     let b = launch_unlocked(&bob_home, &display);
-    b.wait_until("Production in Bob's sidebar", || {
-        Some(()).filter(|()| {
-            texts(&b, "nav-group")
-                .iter()
-                .any(|t| t.contains("Production"))
-        })
-    });
-    b.testid("nav-group").click();
-    b.wait_until("prod-db in Bob's list", || {
-        b.find_all("[data-testid=\"item-row\"]")
-            .first()
-            .filter(|r| content(r).contains("prod-db"))
-            .map(support::webdriver::Element::click)
-    });
+    open_shared(&b, "Production", "prod-db");
     b.wait_until("the shared item in Bob's app", || {
         Some(()).filter(|()| b.has_testid("shared-detail"))
     });
@@ -370,20 +371,7 @@ fn a_lead_shares_from_the_app_reads_the_audit_log_and_offboards_a_member() {
     let s = launch_unlocked(&home, &display);
 
     // The shared item, with the end of its share, in the lead's app.
-    s.wait_until("the group in the sidebar", || {
-        Some(()).filter(|()| {
-            texts(&s, "nav-group")
-                .iter()
-                .any(|t| t.contains("Production"))
-        })
-    });
-    s.testid("nav-group").click();
-    s.wait_until("the shared item", || {
-        s.find_all("[data-testid=\"item-row\"]")
-            .first()
-            .filter(|r| content(r).contains("prod-db"))
-            .map(support::webdriver::Element::click)
-    });
+    open_shared(&s, "Production", "prod-db");
     s.wait_until("the end of the share", || {
         Some(()).filter(|()| {
             s.has_testid("share-end") && content(&s.testid("share-end")).contains("The share ends")
