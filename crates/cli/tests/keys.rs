@@ -22,6 +22,36 @@ fn generate_passwords_and_passphrases() {
 }
 
 #[test]
+fn a_passphrase_without_a_separator_suggests_an_option_that_exists() {
+    let env = Env::empty();
+    let err = env.fails(&["generate", "--passphrase", "--separator", ""], 7);
+    assert!(err.contains("capitalise the words"), "{err}");
+    // The hint is something the command can do: capitalised words need no separator.
+    let pp = env.json(&[
+        "generate",
+        "--passphrase",
+        "--separator",
+        "",
+        "--capitalize",
+        "--digit",
+        "--words",
+        "4",
+    ]);
+    let secret = pp["secret"].as_str().unwrap();
+    let capitals = secret.chars().filter(char::is_ascii_uppercase).count();
+    assert_eq!(capitals, 4, "{secret}");
+    assert!(secret.chars().any(|c| c.is_ascii_digit()), "{secret}");
+    // No separator between the 4 words (a few list words hold a hyphen of their own).
+    let punctuation = secret
+        .chars()
+        .filter(|c| !c.is_ascii_alphanumeric())
+        .count();
+    assert!(punctuation < 3, "{secret}");
+    // --capitalize means nothing for a password.
+    env.fails(&["generate", "--capitalize"], 2);
+}
+
+#[test]
 fn totp_codes_match_an_independent_computation() {
     let env = Env::unlocked();
     // RFC 6238's SHA-1 seed "12345678901234567890", base32.

@@ -42,9 +42,15 @@ pub struct GenerateArgs {
     /// Words in the passphrase.
     #[arg(long, default_value_t = 6)]
     words: usize,
-    /// Separator between words.
+    /// Separator between words ('' only with --capitalize, which keeps the words apart).
     #[arg(long, default_value = "-")]
     separator: String,
+    /// Capitalise each word of the passphrase (adds no entropy).
+    #[arg(long, requires = "passphrase")]
+    capitalize: bool,
+    /// Add one random digit to the passphrase.
+    #[arg(long, requires = "passphrase")]
+    digit: bool,
 }
 
 /// Print a generated secret and its entropy.
@@ -53,7 +59,8 @@ pub fn generate(a: &GenerateArgs, out: &Output) -> Result<Option<ExitCode>> {
         generate_passphrase(&PassphraseOptions {
             words: a.words,
             separator: a.separator.clone(),
-            ..PassphraseOptions::default()
+            capitalize: a.capitalize,
+            include_digit: a.digit,
         })?
     } else {
         generate_password(&PasswordOptions {

@@ -100,8 +100,8 @@ impl PassphraseOptions {
         }
         if self.separator.is_empty() && !self.capitalize {
             return Err(Error::Invalid(
-                "with no separator the words run together; choose a separator or turn on \
-                 capitalisation"
+                "with no separator the words run together; choose a separator, or capitalise \
+                 the words so that each one starts with a capital"
                     .into(),
             ));
         }
