@@ -5,7 +5,7 @@
 //! password or Account Secret Key, or wrong export passphrase · 6 damaged or tampered data ·
 //! 7 invalid input.
 //! `tessera run` exits with the command's own code (128+N when a signal N ended it, 127 when
-//! it could not be started).
+//! it could not be started). A closed standard output ends a command quietly with 0.
 #![forbid(unsafe_code)]
 
 use std::io::Write;
@@ -29,7 +29,9 @@ Exit codes:
   2  usage error                         or wrong export passphrase
   3  the vault is locked              6  damaged or tampered data
                                       7  invalid input
-  `tessera run` exits with the command's code (128+N if signal N ended it, 127 if it did not start).";
+  `tessera run` exits with the command's code (128+N if signal N ended it, 127 if it did not start).
+  When the reader of standard output goes away (`tessera list | head -1`), the command stops
+  quietly with 0.";
 
 /// Tessera: a credential manager for DevOps teams.
 #[derive(Parser)]
@@ -59,6 +61,12 @@ fn main() -> ExitCode {
     let out = output::Output { json: cli.json };
     match cmd::run(cli.command, &dir, &out) {
         Ok(code) => code,
+        Err(e)
+            if e.chain()
+                .any(<dyn std::error::Error>::is::<output::StdoutClosed>) =>
+        {
+            ExitCode::SUCCESS
+        }
         Err(e) => fail(&e),
     }
 }

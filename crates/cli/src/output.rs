@@ -19,19 +19,50 @@ impl Output {
     ) -> Result<()> {
         let stdout = std::io::stdout();
         let mut w = stdout.lock();
-        if self.json {
-            serde_json::to_writer_pretty(&mut w, value)?;
-            writeln!(w)?;
+        let written = if self.json {
+            serde_json::to_writer_pretty(&mut w, value)
+                .map_err(std::io::Error::from)
+                .and_then(|()| writeln!(w))
         } else {
-            human(&mut w)?;
-        }
-        w.flush()?;
-        Ok(())
+            human(&mut w)
+        };
+        written.and_then(|()| w.flush()).map_err(stdout_error)
     }
 
     /// A one-line confirmation (text mode), or `{"ok": true, ...value}` in JSON.
     pub fn done<T: Serialize>(&self, value: &T, message: &str) -> Result<()> {
         self.show(value, |w| writeln!(w, "{message}"))
+    }
+}
+
+/// Write `bytes` to standard output and flush it.
+pub fn to_stdout(bytes: &[u8]) -> Result<()> {
+    let mut w = std::io::stdout().lock();
+    w.write_all(bytes)
+        .and_then(|()| w.flush())
+        .map_err(stdout_error)
+}
+
+/// Standard output was closed by its reader (`tessera list | head -1`): the command then ends
+/// quietly with success, as a Unix filter does when its reader has what it wanted.
+#[derive(Debug)]
+pub struct StdoutClosed;
+
+impl std::fmt::Display for StdoutClosed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("standard output was closed")
+    }
+}
+
+impl std::error::Error for StdoutClosed {}
+
+/// Only a write to standard output becomes [`StdoutClosed`]: a broken pipe to the agent or the
+/// server is still an error.
+fn stdout_error(e: std::io::Error) -> anyhow::Error {
+    if e.kind() == std::io::ErrorKind::BrokenPipe {
+        StdoutClosed.into()
+    } else {
+        anyhow::Error::new(e).context("writing to standard output")
     }
 }
 

@@ -4,6 +4,7 @@
 mod support;
 
 use std::os::unix::fs::PermissionsExt;
+use std::process::Stdio;
 
 use support::{Env, PASSWORD};
 
@@ -251,4 +252,42 @@ fn password_change_keeps_items() {
     assert!(env.ok(&["list"]).contains("Recovery codes"));
     let wrong_old = env.run_with_input(&["passwd"], &format!("not-it\n{new}x\n{new}x\n"));
     assert_eq!(wrong_old.status.code(), Some(5));
+}
+
+#[test]
+fn a_closed_standard_output_ends_a_command_quietly() {
+    let env = Env::unlocked();
+    env.ok_with_input(
+        &["add", "login", "GitHub", "--secret", "password"],
+        "hunter2-but-longer\n",
+    );
+    for args in [
+        ["list"].as_slice(),
+        ["generate"].as_slice(),
+        ["--json", "list"].as_slice(),
+        ["show", "GitHub", "--reveal", "--field", "password"].as_slice(),
+    ] {
+        // The reader is gone before the command starts (`tessera list | head -0`), so its first
+        // write fails with EPIPE every time.
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let out = env
+            .command()
+            .args(args)
+            .stdout(writer)
+            .stderr(Stdio::piped())
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "tessera {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            out.stderr.is_empty(),
+            "tessera {args:?} printed {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
 }

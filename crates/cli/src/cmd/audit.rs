@@ -221,7 +221,7 @@ pub fn offboard(a: &OffboardArgs, dir: &VaultDir, out: &Output) -> Result<Option
         member: a.member.clone(),
     })?;
     if a.csv {
-        std::io::stdout().lock().write_all(r.to_csv().as_bytes())?;
+        crate::output::to_stdout(r.to_csv().as_bytes())?;
         return Ok(None);
     }
     out.show(&r, |w| print_review(w, &r))?;

@@ -235,9 +235,7 @@ pub fn ssh_export(a: &SshExportArgs, dir: &VaultDir, out: &Output) -> Result<Opt
             )?;
         }
         None => {
-            let mut o = std::io::stdout().lock();
-            o.write_all(text.expose_secret().as_bytes())?;
-            o.flush()?;
+            crate::output::to_stdout(text.expose_secret().as_bytes())?;
         }
     }
     Ok(None)

@@ -420,9 +420,7 @@ pub fn inject(a: &InjectArgs, dir: &VaultDir) -> Result<Option<ExitCode>> {
     }
     let mut resolver = Resolver::open(dir, &a.password)?;
     let rendered = resolver.render(&text)?;
-    let mut o = std::io::stdout().lock();
-    o.write_all(rendered.expose_secret().as_bytes())?;
-    o.flush()?;
+    crate::output::to_stdout(rendered.expose_secret().as_bytes())?;
     Ok(None)
 }
 
