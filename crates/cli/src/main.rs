@@ -83,40 +83,24 @@ fn fail(e: &anyhow::Error) -> ExitCode {
 }
 
 fn exit_code(e: &anyhow::Error) -> u8 {
-    use tessera_core::Error as E;
     for cause in e.chain() {
-        if let Some(a) = cause.downcast_ref::<AgentError>() {
-            return match a.code {
-                ErrorCode::Locked => 3,
-                ErrorCode::NotFound | ErrorCode::Ambiguous => 4,
-                ErrorCode::WrongPassword | ErrorCode::WrongPassphrase => 5,
-                ErrorCode::Tampered => 6,
-                ErrorCode::Invalid => 7,
-                _ => 1,
-            };
-        }
-        if let Some(c) = cause.downcast_ref::<E>() {
-            return match c {
-                E::Locked => 3,
-                E::NotFound(_) | E::Ambiguous { .. } => 4,
-                E::WrongPassword | E::WrongPassphrase => 5,
-                E::Tampered { .. }
-                | E::TamperedHeader(_)
-                | E::DamagedExport(_)
-                | E::NotAVault { .. }
-                | E::Rollback { .. }
-                | E::Untrusted { .. } => 6,
-                E::Invalid(_)
-                | E::AlreadyExists(_)
-                | E::Crypto(_)
-                | E::NotAnExport(_)
-                | E::UnsupportedExport { .. } => 7,
-                _ => 1,
-            };
-        }
-        if cause.downcast_ref::<cmd::UsageError>().is_some() {
+        let code = if let Some(a) = cause.downcast_ref::<AgentError>() {
+            a.code
+        } else if let Some(c) = cause.downcast_ref::<tessera_core::Error>() {
+            ErrorCode::from(c)
+        } else if cause.downcast_ref::<cmd::UsageError>().is_some() {
             return 7;
-        }
+        } else {
+            continue;
+        };
+        return match code {
+            ErrorCode::Locked => 3,
+            ErrorCode::NotFound | ErrorCode::Ambiguous => 4,
+            ErrorCode::WrongPassword | ErrorCode::WrongPassphrase => 5,
+            ErrorCode::Tampered => 6,
+            ErrorCode::Invalid => 7,
+            _ => 1,
+        };
     }
     1
 }

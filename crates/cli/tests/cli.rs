@@ -72,8 +72,78 @@ fn wrong_password_is_refused_clearly() {
         "{e}"
     );
     env.fails(&["list"], 3);
+    // The agent the failed unlock started is gone, socket and all.
+    assert!(
+        !env.home().join("agent.sock").exists(),
+        "agent.sock was left"
+    );
+    assert_eq!(agents_of(env.home()), 0, "a locked agent was left running");
     env.ok(&["unlock", "--password-file", env.pw()]);
     env.ok(&["list"]);
+    // Unlocked already: it says it did not check the (wrong) password rather than seeming to.
+    let again = env.ok(&["unlock", "--password-file", bad.to_str().unwrap()]);
+    assert!(again.contains("no password was read or checked"), "{again}");
+}
+
+/// Processes whose command line names `home` (the agents serving it).
+fn agents_of(home: &std::path::Path) -> usize {
+    let home = home.to_str().unwrap();
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| std::fs::read(e.ok()?.path().join("cmdline")).ok())
+        .filter(|cmd| cmd.split(|b| *b == 0).any(|arg| arg == home.as_bytes()))
+        .count()
+}
+
+#[test]
+fn a_damaged_vault_file_is_exit_6_for_every_command() {
+    let env = Env::init();
+    let vault = env.home().join("vault.sqlite");
+    let good = std::fs::read(&vault).unwrap();
+    let template = env.tmp.path().join("t.tpl");
+    std::fs::write(&template, "x: tessera://personal/GitHub/password\n").unwrap();
+    let damages: [(&str, Vec<u8>); 4] = [
+        ("truncated", good[..good.len() / 3].to_vec()),
+        (
+            "random bytes",
+            (0..4096u32)
+                .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+                .collect(),
+        ),
+        ("text", b"hello, I am not a vault\n".to_vec()),
+        ("empty", Vec::new()),
+    ];
+    for (what, bytes) in damages {
+        std::fs::write(&vault, &bytes).unwrap();
+        for args in [
+            vec!["unlock", "--password-file", env.pw()],
+            vec!["status"],
+            vec![
+                "inject",
+                "-t",
+                template.to_str().unwrap(),
+                "--password-file",
+                env.pw(),
+            ],
+            vec![
+                "run",
+                "--env",
+                "X=tessera://personal/GitHub/password",
+                "--password-file",
+                env.pw(),
+                "--",
+                "true",
+            ],
+        ] {
+            let err = env.fails(&args, 6);
+            assert!(err.contains("vault"), "{what}, tessera {args:?}: {err}");
+        }
+        assert_eq!(
+            agents_of(env.home()),
+            0,
+            "{what}: an agent was left running"
+        );
+    }
 }
 
 #[test]

@@ -385,28 +385,38 @@ pub struct AgentError {
     pub message: String,
 }
 
-impl From<Error> for AgentError {
-    fn from(e: Error) -> Self {
-        let code = match &e {
-            Error::Locked => ErrorCode::Locked,
-            Error::WrongPassword => ErrorCode::WrongPassword,
-            Error::WrongPassphrase => ErrorCode::WrongPassphrase,
-            Error::NotFound(_) => ErrorCode::NotFound,
-            Error::Ambiguous { .. } => ErrorCode::Ambiguous,
+impl From<&Error> for ErrorCode {
+    /// The one mapping from the core's errors to codes: the socket, the desktop and the CLI's
+    /// exit codes all read it.
+    fn from(e: &Error) -> Self {
+        match e {
+            Error::Locked => Self::Locked,
+            Error::WrongPassword => Self::WrongPassword,
+            Error::WrongPassphrase => Self::WrongPassphrase,
+            Error::NotFound(_) => Self::NotFound,
+            Error::Ambiguous { .. } => Self::Ambiguous,
             Error::Tampered { .. }
             | Error::TamperedHeader(_)
             | Error::DamagedExport(_)
+            | Error::NotAVault { .. }
             | Error::Rollback { .. }
-            | Error::Untrusted { .. } => ErrorCode::Tampered,
-            Error::Invalid(_) | Error::NotAnExport(_) | Error::UnsupportedExport { .. } => {
-                ErrorCode::Invalid
-            }
-            Error::Remote { .. } => ErrorCode::Remote,
-            Error::Network(_) => ErrorCode::Network,
-            _ => ErrorCode::Internal,
-        };
+            | Error::Untrusted { .. } => Self::Tampered,
+            Error::Invalid(_)
+            | Error::AlreadyExists(_)
+            | Error::Crypto(_)
+            | Error::NotAnExport(_)
+            | Error::UnsupportedExport { .. } => Self::Invalid,
+            Error::Remote { .. } => Self::Remote,
+            Error::Network(_) => Self::Network,
+            _ => Self::Internal,
+        }
+    }
+}
+
+impl From<Error> for AgentError {
+    fn from(e: Error) -> Self {
         Self {
-            code,
+            code: ErrorCode::from(&e),
             message: e.to_string(),
         }
     }

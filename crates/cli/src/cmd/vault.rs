@@ -109,16 +109,35 @@ pub struct UnlockArgs {
 pub fn unlock(a: &UnlockArgs, dir: &VaultDir, out: &Output) -> Result<Option<ExitCode>> {
     session::ensure_vault(dir)?;
     dir.read_secret_key()?;
-    if let Some(mut c) = session::connect(dir) {
+    let running = session::connect(dir);
+    let started_here = running.is_none();
+    if let Some(mut c) = running {
         let s: StatusView = c.call(&Request::Status)?;
         if s.unlocked {
-            out.show(&s, |w| writeln!(w, "Already unlocked ({} items).", s.items))?;
+            out.show(&s, |w| {
+                writeln!(
+                    w,
+                    "Already unlocked ({} items); no password was read or checked.",
+                    s.items
+                )
+            })?;
             return Ok(None);
         }
     }
     let password = a.password.read("Master password: ")?;
     let mut client = session::start_agent(dir, a.timeout, !a.offline)?;
-    let s: StatusView = client.call(&Request::Unlock { password })?;
+    let s: StatusView = match client.call(&Request::Unlock { password }) {
+        Ok(s) => s,
+        Err(e) => {
+            // An agent this command started and could not unlock would sit there locked until
+            // its idle timeout; locking it makes it exit and remove its socket. Failing that,
+            // the unlock error is still the one worth reporting.
+            if started_here {
+                drop(client.call::<StatusView>(&Request::Lock));
+            }
+            return Err(e.into());
+        }
+    };
     out.show(&s, |w| {
         writeln!(
             w,
