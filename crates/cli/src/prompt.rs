@@ -94,7 +94,10 @@ fn first_line_of(path: &Path) -> Result<SecretText> {
     let line = &buf[..end];
     let line = line.strip_suffix(b"\r").unwrap_or(line);
     if line.is_empty() {
-        bail!("the first line is empty");
+        return Err(crate::cmd::UsageError(
+            "its first line is empty; the secret must be on the first line".into(),
+        )
+        .into());
     }
     let text = std::str::from_utf8(line).context("the password is not valid UTF-8")?;
     Ok(SecretText::new(text.to_owned()))

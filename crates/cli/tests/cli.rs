@@ -72,6 +72,10 @@ fn wrong_password_is_refused_clearly() {
         "{e}"
     );
     env.fails(&["list"], 3);
+    let empty = env.tmp.path().join("empty");
+    std::fs::write(&empty, "\n").unwrap();
+    let e = env.fails(&["unlock", "--password-file", empty.to_str().unwrap()], 7);
+    assert!(e.contains("first line is empty"), "{e}");
     // The agent the failed unlock started is gone, socket and all.
     assert!(
         !env.home().join("agent.sock").exists(),
