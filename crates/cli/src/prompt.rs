@@ -8,6 +8,8 @@ use anyhow::{bail, Context, Result};
 use tessera_core::item::SecretText;
 use zeroize::Zeroizing;
 
+use crate::cmd::UsageError;
+
 /// Where the master password comes from.
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct PasswordSource {
@@ -76,10 +78,9 @@ impl PassphraseSource {
         if confirm {
             let again = ask_hidden_hint(&format!("{prompt} (again): "), NO_TTY_PASSPHRASE)?;
             if first != again {
-                return Err(crate::cmd::UsageError(
-                    "the two passphrases differ; nothing was written".into(),
-                )
-                .into());
+                return Err(
+                    UsageError("the two passphrases differ; nothing was written".into()).into(),
+                );
             }
         }
         Ok(first)
@@ -94,7 +95,7 @@ fn first_line_of(path: &Path) -> Result<SecretText> {
     let line = &buf[..end];
     let line = line.strip_suffix(b"\r").unwrap_or(line);
     if line.is_empty() {
-        return Err(crate::cmd::UsageError(
+        return Err(UsageError(
             "its first line is empty; the secret must be on the first line".into(),
         )
         .into());
@@ -134,25 +135,107 @@ fn ask_hidden_hint(prompt: &str, no_tty: &str) -> Result<SecretText> {
     Ok(SecretText::new(trimmed.to_owned()))
 }
 
-/// A concealed value for a field: from the terminal (asked twice when `confirm`), or one line
-/// of standard input when it is not a terminal.
+/// A concealed value for a field: from the terminal (asked twice when `confirm`), or the next
+/// value on standard input when it is not a terminal. Empty values are refused.
 pub fn ask_secret(label: &str, confirm: bool) -> Result<SecretText> {
-    if std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+    ask_value(label, confirm, false)
+}
+
+/// A value from standard input, or from the terminal without echo. On standard input a value is
+/// one line, except a PEM block (`-----BEGIN ...` up to its `-----END ...` line), which is read
+/// whole, and likewise when pasted at the prompt. Input that ends before the value, or an empty
+/// value without `allow_empty`, is refused with the field's name (exit 7), so a missing line
+/// never becomes an empty secret.
+pub fn ask_value(label: &str, confirm: bool, allow_empty: bool) -> Result<SecretText> {
+    let value = if std::io::IsTerminal::is_terminal(&std::io::stdin()) {
         let first = ask_hidden(&format!("{label}: "))?;
-        if confirm {
-            let again = ask_hidden(&format!("{label} (again): "))?;
-            if first != again {
-                bail!("the two entries differ; nothing was changed");
+        if first.expose_secret().starts_with(PEM_BEGIN) {
+            pem_rest(&first, || ask_hidden("").map(Some), label)?
+        } else {
+            if confirm {
+                let again = ask_hidden(&format!("{label} (again): "))?;
+                if first != again {
+                    bail!("the two entries differ; nothing was changed");
+                }
             }
+            first
         }
-        return Ok(first);
+    } else {
+        let Some(first) = stdin_line()? else {
+            return Err(UsageError(format!(
+                "standard input ended before the value of {label}: give one value per line, \
+                 in the order the options name them"
+            ))
+            .into());
+        };
+        if first.expose_secret().starts_with(PEM_BEGIN) {
+            pem_rest(&first, stdin_line, label)?
+        } else {
+            first
+        }
+    };
+    if value.is_empty() && !allow_empty {
+        return Err(UsageError(format!(
+            "the value of {label} is empty; nothing was stored (use --allow-empty to store an \
+             empty value on purpose)"
+        ))
+        .into());
     }
+    Ok(value)
+}
+
+/// Free text to its end (notes): the rest of standard input, or what is typed on the terminal
+/// until Ctrl-D. One final line break is dropped.
+pub fn ask_text(label: &str) -> Result<SecretText> {
+    let stdin = std::io::stdin();
+    if std::io::IsTerminal::is_terminal(&stdin) {
+        eprintln!("{label} (several lines; press Ctrl-D on a line of its own to finish):");
+    }
+    let mut text = Zeroizing::new(String::new());
+    stdin
+        .lock()
+        .read_to_string(&mut text)
+        .with_context(|| format!("reading {label} from standard input"))?;
+    let end = text
+        .strip_suffix("\r\n")
+        .or_else(|| text.strip_suffix('\n'))
+        .unwrap_or(&text);
+    Ok(SecretText::new(end.to_owned()))
+}
+
+const PEM_BEGIN: &str = "-----BEGIN ";
+const PEM_END: &str = "-----END ";
+
+/// The lines after a PEM block's first one, up to and with its END line, joined by `\n`.
+fn pem_rest(
+    first: &SecretText,
+    mut next: impl FnMut() -> Result<Option<SecretText>>,
+    label: &str,
+) -> Result<SecretText> {
+    let mut block = Zeroizing::new(first.expose_secret().to_owned());
+    loop {
+        let Some(line) = next()? else {
+            return Err(UsageError(format!(
+                "the value of {label} starts a {PEM_BEGIN}... block that has no {PEM_END}... \
+                 line; give the whole key"
+            ))
+            .into());
+        };
+        block.push('\n');
+        block.push_str(line.expose_secret());
+        if line.expose_secret().trim_start().starts_with(PEM_END) {
+            block.push('\n');
+            return Ok(SecretText::new(std::mem::take(&mut *block)));
+        }
+    }
+}
+
+/// One line of standard input without its line break; `None` at the end of input.
+fn stdin_line() -> Result<Option<SecretText>> {
     let mut line = Zeroizing::new(String::new());
-    std::io::stdin()
+    let n = std::io::stdin()
         .lock()
         .read_line(&mut line)
         .context("reading a secret from standard input")?;
-    Ok(SecretText::new(
-        line.trim_end_matches(['\n', '\r']).to_owned(),
-    ))
+    Ok((n > 0).then(|| SecretText::new(line.trim_end_matches(['\n', '\r']).to_owned())))
 }

@@ -130,7 +130,7 @@ fn ssh_keys_generated_by_the_cli_are_read_by_openssh() {
     );
     let e = env.fails(
         &["ssh-export", "deploy key", "-o", file.to_str().unwrap()],
-        1,
+        7,
     );
-    assert!(e.contains("must not exist"), "{e}");
+    assert!(e.contains("exists already"), "{e}");
 }

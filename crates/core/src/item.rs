@@ -503,6 +503,19 @@ impl ItemData {
         if self.notes.expose_secret().len() > limits::VALUE {
             return bad(format!("the notes are longer than {} bytes", limits::VALUE));
         }
+        // An SSH key item holds a key `ssh-export` can write: checked on the way in, so a
+        // truncated paste or an import of a damaged key is refused, not stored.
+        if let Some(f) = self
+            .field("private_key")
+            .filter(|f| self.kind == ItemKind::SshKey && !f.value.is_empty())
+        {
+            crate::ssh::SshKey::check_openssh(f.value.expose_secret()).map_err(|e| {
+                Error::Invalid(format!(
+                    "the private_key of {:?} is not a usable OpenSSH private key: {e}",
+                    self.title
+                ))
+            })?;
+        }
         if self.tags.len() > limits::TAGS {
             return bad(format!(
                 "{} tags; the limit is {}",

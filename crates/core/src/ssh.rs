@@ -27,6 +27,7 @@ use std::str::FromStr;
 use rand_core::OsRng;
 use ssh_key::private::{KeypairData, RsaKeypair};
 use ssh_key::{Algorithm, Cipher, EcdsaCurve, HashAlg, Kdf, LineEnding, PrivateKey};
+use zeroize::Zeroizing;
 
 use crate::error::{Error, Result};
 use crate::item::{FieldKind, ItemData, ItemKind, SecretText};
@@ -42,6 +43,39 @@ pub const MAX_KDF_ROUNDS: u32 = 1000;
 
 /// Longest private key text accepted on import (an RSA 16384 key is about 12 KB).
 const MAX_PEM_LEN: usize = 64 * 1024;
+
+const NEEDS_PASSPHRASE: &str = "this key is encrypted; give its passphrase";
+
+/// The key's base64 rewrapped at the 70 columns `ssh-key` insists on. OpenSSH itself reads any
+/// width, CRLF line ends and stray blanks, so keys wrapped at 64 or 76 columns by other tools,
+/// or pasted from a mail, are real keys too. Text outside the BEGIN and END lines is kept as it
+/// is (the parser then names what is wrong).
+fn rewrap(text: &str) -> Zeroizing<String> {
+    let lines: Vec<&str> = text.lines().map(str::trim).collect();
+    let (Some(begin), Some(end)) = (lines.first(), lines.last()) else {
+        return Zeroizing::new(text.to_owned());
+    };
+    if lines.len() < 3 || !end.starts_with("-----END ") {
+        return Zeroizing::new(text.to_owned());
+    }
+    let body: Zeroizing<String> = Zeroizing::new(
+        lines[1..lines.len() - 1]
+            .iter()
+            .flat_map(|l| l.chars().filter(|c| !c.is_whitespace()))
+            .collect(),
+    );
+    let mut out = Zeroizing::new(String::with_capacity(text.len() + 64));
+    out.push_str(begin);
+    out.push('\n');
+    for chunk in body.as_bytes().chunks(70) {
+        // Base64 is ASCII; anything else is passed on lossily for the parser to reject.
+        out.push_str(&String::from_utf8_lossy(chunk));
+        out.push('\n');
+    }
+    out.push_str(end);
+    out.push('\n');
+    out
+}
 
 /// A key type Tessera can generate.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -168,6 +202,8 @@ impl SshKey {
                  OpenSSH private key"
             )));
         }
+        let text = rewrap(text);
+        let text = text.as_str();
         let key = match PrivateKey::from_openssh(text) {
             Ok(key) => key,
             Err(e) => {
@@ -187,9 +223,7 @@ impl SshKey {
             return Ok(Self { key });
         }
         let Some(passphrase) = passphrase.filter(|p| !p.is_empty()) else {
-            return Err(Error::Invalid(
-                "this key is encrypted; give its passphrase".into(),
-            ));
+            return Err(Error::Invalid(NEEDS_PASSPHRASE.into()));
         };
         check_encryption(&key)?;
         let passphrase = passphrase.expose_secret().as_bytes();
@@ -201,6 +235,15 @@ impl SshKey {
             Err(_) => return Err(Error::Invalid("wrong passphrase for this key".into())),
         };
         Ok(Self { key })
+    }
+
+    /// Check that `text` is one OpenSSH private key of a supported algorithm, encrypted or not,
+    /// without decrypting it: what an SSH key item may store.
+    pub fn check_openssh(text: &str) -> Result<()> {
+        match Self::import_openssh(text, None) {
+            Err(Error::Invalid(m)) if m == NEEDS_PASSPHRASE => Ok(()),
+            other => other.map(drop),
+        }
     }
 
     /// The private key in OpenSSH format (LF line endings), encrypted with `passphrase` when

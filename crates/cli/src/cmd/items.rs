@@ -13,7 +13,7 @@ use tessera_core::totp::TotpSpec;
 
 use super::usage;
 use crate::output::{date, parse_date, Output};
-use crate::prompt::{ask_secret, PassphraseSource};
+use crate::prompt::{ask_secret, ask_text, ask_value, PassphraseSource};
 use crate::session::unlocked_client;
 
 /// Field options shared by `add` and `edit`.
@@ -61,9 +61,13 @@ pub struct FieldArgs {
     /// The credential expires on this date (YYYY-MM-DD).
     #[arg(long, value_name = "DATE")]
     expires: Option<String>,
-    /// Read the notes from standard input (or ask, on a terminal).
+    /// Read the notes from standard input to its end, after any --secret values (on a
+    /// terminal: type them, then Ctrl-D).
     #[arg(long)]
     notes: bool,
+    /// Accept an empty line on standard input as an empty --secret value (refused otherwise).
+    #[arg(long)]
+    allow_empty: bool,
 }
 
 /// Arguments of `add`.
@@ -127,7 +131,7 @@ impl FieldArgs {
             d.set_field(name.trim(), kind, value.into());
         }
         for name in &self.secrets {
-            let value = ask_secret(name, true)?;
+            let value = ask_value(name, true, self.allow_empty)?;
             if d.kind == ItemKind::EnvSet && !is_env_name(name) {
                 return usage(format!("{name:?} is not a valid environment variable name"));
             }
@@ -186,7 +190,7 @@ impl FieldArgs {
             })?);
         }
         if self.notes {
-            d.notes = ask_secret("Notes", false)?;
+            d.notes = ask_text("Notes")?;
         }
         Ok(())
     }
@@ -210,7 +214,7 @@ pub fn add(a: &AddArgs, dir: &VaultDir, out: &Output) -> Result<Option<ExitCode>
         .map(|(n, _)| *n);
     if let Some(name) = main_secret {
         if !a.fields.sets_a_secret() && std::io::IsTerminal::is_terminal(&std::io::stdin()) {
-            let v = ask_secret(&format!("{name} (empty to leave blank)"), true)?;
+            let v = ask_value(&format!("{name} (empty to leave blank)"), true, true)?;
             if !v.is_empty() {
                 d.set_field(name, FieldKind::Concealed, v);
             }

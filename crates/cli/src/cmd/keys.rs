@@ -181,9 +181,13 @@ pub struct SshExportArgs {
     /// Export the public key line instead of the private key.
     #[arg(long)]
     public: bool,
-    /// Protect the exported private key with a new passphrase (asked without echo).
-    #[arg(long)]
+    /// Protect the exported private key with a new passphrase (asked without echo). Without
+    /// it, a key stored with a passphrase is exported under that same passphrase.
+    #[arg(long, conflicts_with = "no_passphrase")]
     passphrase: bool,
+    /// Export the private key unencrypted even when it is stored with a passphrase.
+    #[arg(long)]
+    no_passphrase: bool,
     /// Write to this file (mode 0600, refuses to overwrite) instead of standard output.
     #[arg(long, short = 'o')]
     output: Option<PathBuf>,
@@ -208,35 +212,87 @@ pub fn ssh_export(a: &SshExportArgs, dir: &VaultDir, out: &Output) -> Result<Opt
             v.title
         ));
     };
-    let key = SshKey::import_openssh(private.expose_secret(), get("passphrase"))?;
-    let text = if a.public {
-        SecretText::new(format!("{}\n", key.public_key()?))
-    } else {
-        let pass = if a.passphrase {
-            Some(ask_secret("Passphrase for the exported key", true)?)
-        } else {
-            None
-        };
-        key.to_openssh(pass.as_ref())?
-    };
-    match &a.output {
-        Some(path) => {
-            use std::os::unix::fs::OpenOptionsExt;
-            let mut f = std::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(0o600)
-                .open(path)
-                .with_context(|| format!("creating {} (it must not exist yet)", path.display()))?;
-            f.write_all(text.expose_secret().as_bytes())?;
-            out.done(
-                &serde_json::json!({ "file": path, "fingerprint": key.fingerprint() }),
-                &format!("Wrote {}", path.display()),
-            )?;
-        }
-        None => {
-            crate::output::to_stdout(text.expose_secret().as_bytes())?;
-        }
+    let stored = get("passphrase").filter(|p| !p.is_empty());
+    let key = SshKey::import_openssh(private.expose_secret(), stored)?;
+    if a.public {
+        let line = key.public_key()?;
+        return write_export(
+            a.output.as_deref(),
+            &SecretText::new(format!("{line}\n")),
+            out,
+            &serde_json::json!({ "public_key": line, "fingerprint": key.fingerprint() }),
+            "the public key",
+        );
     }
+    let asked = if a.passphrase {
+        Some(ask_secret("Passphrase for the exported key", true)?)
+    } else {
+        None
+    };
+    let (pass, how) = match (&asked, stored) {
+        (Some(p), _) => (Some(p), "encrypted with the new passphrase"),
+        (None, Some(p)) if !a.no_passphrase => (Some(p), "encrypted with its stored passphrase"),
+        (None, Some(_)) => (None, "unencrypted (--no-passphrase)"),
+        (None, None) => (None, "unencrypted: the item has no passphrase"),
+    };
+    let text = key.to_openssh(pass)?;
+    write_export(
+        a.output.as_deref(),
+        &text,
+        out,
+        &serde_json::json!({
+            "private_key": text.expose_secret(),
+            "encrypted": pass.is_some(),
+            "fingerprint": key.fingerprint(),
+        }),
+        &format!("the private key, {how}"),
+    )
+}
+
+/// Write an exported key to `path` (mode 0600, never over a file) or to standard output, and
+/// say what was written: on standard error beside a key on standard output, else on standard
+/// output. Under `--json` a key bound for standard output is inside the JSON.
+fn write_export(
+    path: Option<&std::path::Path>,
+    text: &SecretText,
+    out: &Output,
+    json: &serde_json::Value,
+    what: &str,
+) -> Result<Option<ExitCode>> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let Some(path) = path else {
+        if out.json {
+            out.show(json, |_| Ok(()))?;
+        } else {
+            crate::output::to_stdout(text.expose_secret().as_bytes())?;
+            if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+                eprintln!("(exported {what})");
+            }
+        }
+        return Ok(None);
+    };
+    let mut f = match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+    {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            return usage(format!(
+                "{} exists already; nothing was written (remove it, or choose another -o)",
+                path.display()
+            ));
+        }
+        Err(e) => return Err(e).with_context(|| format!("creating {}", path.display())),
+    };
+    f.write_all(text.expose_secret().as_bytes())
+        .with_context(|| format!("writing {}", path.display()))?;
+    let mut summary = json.clone();
+    if let Some(map) = summary.as_object_mut() {
+        map.remove("private_key");
+        map.insert("file".into(), serde_json::json!(path));
+    }
+    out.done(&summary, &format!("Wrote {}: {what}", path.display()))?;
     Ok(None)
 }
