@@ -76,6 +76,8 @@ pub enum Command {
     SshKeygen(keys::SshKeygenArgs),
     /// Export an SSH key item in OpenSSH format.
     SshExport(keys::SshExportArgs),
+    /// Store an existing OpenSSH private key file as an SSH key item.
+    SshImport(keys::SshImportArgs),
     /// Run a command with secrets in its environment; nothing is written to disk.
     Run(run::RunArgs),
     /// Render a template with secrets to standard output.
@@ -153,6 +155,7 @@ pub fn run(command: Command, dir: &VaultDir, out: &Output) -> Result<ExitCode> {
         Command::Totp(a) => keys::totp(&a, dir, out),
         Command::SshKeygen(a) => keys::ssh_keygen(&a, dir, out),
         Command::SshExport(a) => keys::ssh_export(&a, dir, out),
+        Command::SshImport(a) => keys::ssh_import(&a, dir, out),
         Command::Run(a) => run::run(&a, dir),
         Command::Inject(a) => run::inject(&a, dir),
         Command::Agent(a) => vault::agent(&a, dir),

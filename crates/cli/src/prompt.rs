@@ -42,13 +42,14 @@ impl PasswordSource {
     }
 }
 
-/// Where an export passphrase comes from (`export`, and `import` of an encrypted export).
+/// Where a passphrase comes from: an export's (`export`, `import` of an encrypted export) or an
+/// SSH key file's (`ssh-import`).
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct PassphraseSource {
-    /// Read the export passphrase from the first line of this file (for scripts; keep it 0600).
+    /// Read the passphrase from the first line of this file (for scripts; keep it 0600).
     #[arg(long, value_name = "FILE", conflicts_with = "passphrase_fd")]
     pub passphrase_file: Option<PathBuf>,
-    /// Read the export passphrase from this inherited file descriptor (`0` is standard input).
+    /// Read the passphrase from this inherited file descriptor (`0` is standard input).
     #[arg(long, value_name = "FD")]
     pub passphrase_fd: Option<u32>,
 }

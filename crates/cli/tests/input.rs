@@ -245,3 +245,55 @@ fn an_exported_key_keeps_its_passphrase_unless_told_otherwise() {
         .unwrap()
         .starts_with("ssh-ed25519 "));
 }
+
+#[test]
+fn ssh_import_takes_openssh_key_files_with_or_without_a_passphrase() {
+    let env = Env::unlocked();
+    let dir = env.tmp.path();
+    let pass = dir.join("pass");
+    std::fs::write(&pass, "open sesame please\n").unwrap();
+    let wrong = dir.join("wrong");
+    std::fs::write(&wrong, "not it\n").unwrap();
+    for (kind, passphrase) in [
+        ("ed25519", ""),
+        ("ecdsa", "open sesame please"),
+        ("rsa", "open sesame please"),
+    ] {
+        let name = format!("id_{kind}");
+        keygen(dir, &name, kind, passphrase);
+        let file = dir.join(&name);
+        let original = public_of(&file, passphrase).unwrap();
+        let mut args = vec!["ssh-import", file.to_str().unwrap(), &name];
+        if !passphrase.is_empty() {
+            let refused = [
+                args.clone(),
+                vec!["--passphrase-file", wrong.to_str().unwrap()],
+            ]
+            .concat();
+            let err = env.fails(&refused, 7);
+            assert!(err.contains("wrong passphrase"), "{err}");
+            args.extend(["--passphrase-file", pass.to_str().unwrap()]);
+        }
+        env.ok(&args);
+        let out = dir.join(format!("{name}.out"));
+        env.ok(&["ssh-export", &name, "-o", out.to_str().unwrap()]);
+        let exported = public_of(&out, passphrase).expect("ssh-keygen reads the export");
+        assert_eq!(
+            exported.split_whitespace().nth(1),
+            original.split_whitespace().nth(1),
+            "{kind}"
+        );
+        if !passphrase.is_empty() {
+            assert!(
+                public_of(&out, "").is_none(),
+                "{kind}: exported without its passphrase"
+            );
+        }
+    }
+    // A public key file is not a private key: the message says what to give instead.
+    let err = env.fails(
+        &["ssh-import", dir.join("id_ed25519.pub").to_str().unwrap()],
+        7,
+    );
+    assert!(err.contains("public key"), "{err}");
+}

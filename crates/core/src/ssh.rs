@@ -237,13 +237,18 @@ impl SshKey {
         Ok(Self { key })
     }
 
+    /// Whether `text`, an OpenSSH private key, is encrypted with a passphrase.
+    pub fn is_encrypted_openssh(text: &str) -> Result<bool> {
+        match Self::import_openssh(text, None) {
+            Err(Error::Invalid(m)) if m == NEEDS_PASSPHRASE => Ok(true),
+            other => other.map(|_| false),
+        }
+    }
+
     /// Check that `text` is one OpenSSH private key of a supported algorithm, encrypted or not,
     /// without decrypting it: what an SSH key item may store.
     pub fn check_openssh(text: &str) -> Result<()> {
-        match Self::import_openssh(text, None) {
-            Err(Error::Invalid(m)) if m == NEEDS_PASSPHRASE => Ok(()),
-            other => other.map(drop),
-        }
+        Self::is_encrypted_openssh(text).map(drop)
     }
 
     /// The private key in OpenSSH format (LF line endings), encrypted with `passphrase` when

@@ -1,4 +1,4 @@
-//! Generators and keys: `generate`, `totp`, `ssh-keygen`, `ssh-export`.
+//! Generators and keys: `generate`, `totp`, `ssh-keygen`, `ssh-export`, `ssh-import`.
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -15,7 +15,7 @@ use tessera_core::totp::TotpSpec;
 
 use super::usage;
 use crate::output::Output;
-use crate::prompt::ask_secret;
+use crate::prompt::{ask_secret, PassphraseSource};
 use crate::session::unlocked_client;
 
 /// Arguments of `generate`.
@@ -294,5 +294,61 @@ fn write_export(
         map.insert("file".into(), serde_json::json!(path));
     }
     out.done(&summary, &format!("Wrote {}: {what}", path.display()))?;
+    Ok(None)
+}
+
+/// Arguments of `ssh-import`.
+#[derive(clap::Args)]
+pub struct SshImportArgs {
+    /// The OpenSSH private key file (e.g. ~/.ssh/id_ed25519).
+    file: PathBuf,
+    /// The item's title [default: the key's comment, else the file's name].
+    title: Option<String>,
+    /// Where the key's passphrase comes from, when the file is encrypted (else: asked).
+    #[command(flatten)]
+    passphrase: PassphraseSource,
+}
+
+/// Store an OpenSSH private key file as an item. An encrypted key stays encrypted under its own
+/// passphrase, which the item keeps (as `ssh-keygen` does) so `ssh-export` can write it again.
+pub fn ssh_import(a: &SshImportArgs, dir: &VaultDir, out: &Output) -> Result<Option<ExitCode>> {
+    let mut client = unlocked_client(dir)?;
+    let mut text = zeroize::Zeroizing::new(String::new());
+    std::io::Read::read_to_string(
+        &mut std::io::Read::take(
+            std::fs::File::open(&a.file)
+                .with_context(|| format!("opening {}", a.file.display()))?,
+            64 * 1024 + 1,
+        ),
+        &mut text,
+    )
+    .with_context(|| format!("reading {}", a.file.display()))?;
+    let passphrase = if SshKey::is_encrypted_openssh(&text)? {
+        Some(
+            a.passphrase
+                .read(&format!("Passphrase of {}", a.file.display()), false)?,
+        )
+    } else {
+        None
+    };
+    let key = SshKey::import_openssh(&text, passphrase.as_ref())?;
+    let title = a.title.clone().unwrap_or_else(|| {
+        Some(key.comment().trim())
+            .filter(|c| !c.is_empty())
+            .map_or_else(
+                || {
+                    a.file
+                        .file_name()
+                        .map_or_else(String::new, |n| n.to_string_lossy().into_owned())
+                },
+                str::to_owned,
+            )
+    });
+    let data = ssh::to_item(title.trim(), &key, passphrase)?;
+    let ids: Vec<String> = client.call(&Request::Add { items: vec![data] })?;
+    out.done(
+        &serde_json::json!({ "id": ids[0], "title": title.trim(), "fingerprint": key.fingerprint() }),
+        &format!("Imported {} as {:?} ({})", a.file.display(), title.trim(), key.fingerprint()),
+    )?;
     Ok(None)
 }
