@@ -31,7 +31,9 @@ Exit codes:
                                       7  invalid input
   `tessera run` exits with the command's code (128+N if signal N ended it, 127 if it did not start).
   When the reader of standard output goes away (`tessera list | head -1`), the command stops
-  quietly with 0.";
+  quietly with 0. Under --json an error is one line of JSON on standard error,
+  {\"error\": {\"code\": C, \"message\": M}}, C one of error, usage, locked, not_found,
+  wrong_password, tampered, invalid (exit codes 1 to 7).";
 
 /// Tessera: a credential manager for DevOps teams.
 #[derive(Parser)]
@@ -48,7 +50,18 @@ struct Cli {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        // Under --json a usage error is JSON too; help and version print as they are.
+        Err(e) if e.use_stderr() && std::env::args_os().any(|a| a == "--json") => {
+            let text = e.render().to_string();
+            let first = text.lines().next().unwrap_or_default();
+            let message = first.strip_prefix("error: ").unwrap_or(first);
+            print_json_error("usage", &format!("{message}; see `tessera --help`"));
+            return ExitCode::from(2);
+        }
+        Err(e) => e.exit(),
+    };
     let dir = match cli
         .home
         .clone()
@@ -56,7 +69,7 @@ fn main() -> ExitCode {
         .map_or_else(VaultDir::default_for_user, Ok)
     {
         Ok(d) => d,
-        Err(e) => return fail(&anyhow::Error::new(e)),
+        Err(e) => return fail(&anyhow::Error::new(e), cli.json),
     };
     let out = output::Output { json: cli.json };
     match cmd::run(cli.command, &dir, &out) {
@@ -67,19 +80,45 @@ fn main() -> ExitCode {
         {
             ExitCode::SUCCESS
         }
-        Err(e) => fail(&e),
+        Err(e) => fail(&e, cli.json),
     }
 }
 
-/// Print the error chain and map it to the documented exit code.
-fn fail(e: &anyhow::Error) -> ExitCode {
-    let mut stderr = std::io::stderr().lock();
-    let _ = write!(stderr, "tessera: {e}");
+/// Print the error chain (as `{"error": {"code", "message"}}` under `--json`) and map it to the
+/// documented exit code.
+fn fail(e: &anyhow::Error, json: bool) -> ExitCode {
+    let code = exit_code(e);
+    let mut message = e.to_string();
     for cause in e.chain().skip(1) {
-        let _ = write!(stderr, ": {cause}");
+        message.push_str(": ");
+        message.push_str(&cause.to_string());
     }
-    let _ = writeln!(stderr);
-    ExitCode::from(exit_code(e))
+    if json {
+        print_json_error(code_name(code), &message);
+    } else {
+        let mut stderr = std::io::stderr().lock();
+        // Nothing is left to tell the user when standard error itself is gone.
+        drop(writeln!(stderr, "tessera: {message}"));
+    }
+    ExitCode::from(code)
+}
+
+fn print_json_error(code: &str, message: &str) {
+    let body = serde_json::json!({ "error": { "code": code, "message": message } });
+    drop(writeln!(std::io::stderr().lock(), "{body}"));
+}
+
+/// The `code` of a JSON error, one per exit code.
+fn code_name(exit: u8) -> &'static str {
+    match exit {
+        2 => "usage",
+        3 => "locked",
+        4 => "not_found",
+        5 => "wrong_password",
+        6 => "tampered",
+        7 => "invalid",
+        _ => "error",
+    }
 }
 
 fn exit_code(e: &anyhow::Error) -> u8 {

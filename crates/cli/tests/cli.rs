@@ -365,3 +365,23 @@ fn a_closed_standard_output_ends_a_command_quietly() {
         );
     }
 }
+
+#[test]
+fn under_json_errors_are_json_too() {
+    let env = Env::init();
+    for (args, code, name) in [
+        (vec!["--json", "list"], 3, "locked"),
+        (vec!["--json", "list", "--no-such-flag"], 2, "usage"),
+        (vec!["--json", "add", "nonsense-kind", "X"], 7, "invalid"),
+    ] {
+        let out = env.run(&args);
+        assert_eq!(out.status.code(), Some(code), "{args:?}");
+        let err: serde_json::Value = serde_json::from_slice(&out.stderr)
+            .unwrap_or_else(|e| panic!("{args:?}: {e}: {}", String::from_utf8_lossy(&out.stderr)));
+        assert_eq!(err["error"]["code"], name, "{args:?}");
+        assert!(!err["error"]["message"].as_str().unwrap().is_empty());
+    }
+    // Without --json, errors stay a line for people.
+    let out = env.run(&["list"]);
+    assert!(String::from_utf8_lossy(&out.stderr).starts_with("tessera: "));
+}

@@ -191,3 +191,86 @@ fn run_without_an_agent_unlocks_for_one_command() {
         "an in-process unlock leaves no agent behind"
     );
 }
+
+#[test]
+fn references_to_titles_with_spaces_work_as_written() {
+    let env = Env::unlocked();
+    env.ok_with_input(
+        &[
+            "add",
+            "login",
+            "AWS root",
+            "--field",
+            "console url=https://aws.example",
+            "--secret",
+            "password",
+        ],
+        "aws-root-pw-1\n",
+    );
+    env.ok_with_input(
+        &["add", "api_token", "CI/CD 100%", "--secret", "token"],
+        "cicd-token-2\n",
+    );
+    let printed = |args: &[&str]| {
+        let mut a = args.to_vec();
+        a.extend(["--no-mask", "--", "sh", "-c", "printf %s \"$X\""]);
+        env.ok(&a)
+    };
+    assert_eq!(
+        printed(&["run", "--env", "X=tessera://personal/AWS root/password"]),
+        "aws-root-pw-1"
+    );
+    assert_eq!(
+        printed(&["run", "--env", "X=tessera://personal/CI%2FCD 100%25/token"]),
+        "cicd-token-2"
+    );
+    assert_eq!(
+        printed(&[
+            "run",
+            "--env",
+            "X={{ tessera://personal/AWS root/console url }}/home"
+        ]),
+        "https://aws.example/home"
+    );
+    let dotenv = env.tmp.path().join("app.env");
+    std::fs::write(
+        &dotenv,
+        "X=\"u:tessera://personal/AWS root/password@tessera://personal/aws root/console url\"\n",
+    )
+    .unwrap();
+    // Bare, FIELD ends at the space: "console" is no field of the item.
+    let e = env.fails(&["run", "-t", dotenv.to_str().unwrap(), "--", "true"], 4);
+    assert!(e.contains("no field \"console\""), "{e}");
+    std::fs::write(
+        &dotenv,
+        "X=\"u:tessera://personal/AWS root/password@{{tessera://personal/aws root/console url}}\"\n",
+    )
+    .unwrap();
+    assert_eq!(
+        printed(&["run", "-t", dotenv.to_str().unwrap()]),
+        "u:aws-root-pw-1@https://aws.example"
+    );
+
+    let tpl = env.tmp.path().join("config.yaml");
+    std::fs::write(
+        &tpl,
+        "aws:\n  password: \"tessera://personal/AWS root/password\"\n  url: {{ tessera://personal/AWS root/console url }}\nhelm: {{ .Values.image }}\n",
+    )
+    .unwrap();
+    assert_eq!(
+        env.ok(&["inject", "-t", tpl.to_str().unwrap()]),
+        "aws:\n  password: \"aws-root-pw-1\"\n  url: https://aws.example\nhelm: {{ .Values.image }}\n"
+    );
+    // A `%` that is no escape says how to write it.
+    let e = env.fails(
+        &[
+            "run",
+            "--env",
+            "X=tessera://personal/CI%2FCD 100%/token",
+            "--",
+            "true",
+        ],
+        7,
+    );
+    assert!(e.contains("%25"), "{e}");
+}

@@ -1,11 +1,9 @@
 //! `run` and `inject`: secrets into a process's environment or a rendered template, never onto
 //! disk.
 //!
-//! References have the form `tessera://VAULT/ITEM/FIELD`, always three segments, so a reference
-//! inside a URL ends unambiguously (`postgres://u:tessera://personal/db/password@host/orders`).
-//! VAULT is `personal` for the local vault; ITEM is an item id, id prefix or title; FIELD a field
-//! name (or `notes`); each percent-encoded where needed (`Prod%20DB`). A TOTP field resolves to
-//! its current code.
+//! References have the form `tessera://VAULT/ITEM/FIELD` (see [`reference`] for how one ends,
+//! spaces in titles, `{{ }}` and the escapes of `/` and `%`). A TOTP field resolves to its
+//! current code.
 //!
 //! In CI, with a machine token in `TESSERA_TOKEN` and the team server's URL in `TESSERA_SERVER`,
 //! VAULT is the token's group (its name or id) and the items come from the team server through
@@ -29,7 +27,10 @@ use super::usage;
 use crate::prompt::PasswordSource;
 use crate::session::Source;
 
-const SCHEME: &str = "tessera://";
+mod reference;
+
+use reference::{references, Reference};
+
 /// What replaces a secret in a masked child's output.
 pub const MASK: &str = "<concealed by tessera>";
 /// Values shorter than this are not masked: they would hide ordinary output.
@@ -46,7 +47,8 @@ pub struct RunArgs {
     template: Option<PathBuf>,
     /// One variable, `NAME=tessera://VAULT/ITEM/FIELD` (repeatable). VAULT is `personal`, or
     /// with a machine token in $TESSERA_TOKEN (and the server's URL in $TESSERA_SERVER) the
-    /// token's group, by name or id.
+    /// token's group, by name or id. ITEM may hold spaces (`tessera://personal/AWS root/totp`);
+    /// write `/` in a title as `%2F`, `%` as `%25`; `{{ REF }}` lets FIELD hold spaces too.
     #[arg(long = "env", value_name = "NAME=REF")]
     vars: Vec<String>,
     /// Start the command with only the injected variables (and PATH).
@@ -66,7 +68,9 @@ pub struct RunArgs {
 #[derive(clap::Args)]
 pub struct InjectArgs {
     /// The template; tessera://personal/ITEM/FIELD references in it are replaced. `-` reads
-    /// standard input.
+    /// standard input. ITEM may hold spaces and runs to the next `/` (write `/` in a title as
+    /// `%2F`, `%` as `%25`); `{{ tessera://... }}` is replaced whole and its FIELD may hold
+    /// spaces too.
     #[arg(long, short = 't', value_name = "FILE")]
     template: PathBuf,
     #[command(flatten)]
@@ -75,86 +79,6 @@ pub struct InjectArgs {
 
 /// The VAULT segment that names the local, personal vault.
 const PERSONAL: &str = "personal";
-
-/// A parsed `tessera://VAULT/ITEM/FIELD` reference.
-#[derive(Debug, PartialEq, Eq, Hash, Clone)]
-pub struct Reference {
-    vault: String,
-    item: String,
-    field: String,
-}
-
-fn is_ref_char(c: char) -> bool {
-    c.is_ascii_alphanumeric() || "-._~%/".contains(c)
-}
-
-fn percent_decode(s: &str) -> Result<String> {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = s
-                .get(i + 1..i + 3)
-                .and_then(|h| u8::from_str_radix(h, 16).ok());
-            let Some(b) = hex else {
-                return usage(format!("bad percent-escape in reference {s:?}"));
-            };
-            out.push(b);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).map_err(|_| {
-        super::UsageError(format!("reference {s:?} is not UTF-8 after decoding")).into()
-    })
-}
-
-impl Reference {
-    /// Parse the three segments after `tessera://`.
-    pub fn parse(vault: &str, item: &str, field: &str) -> Result<Self> {
-        if item.is_empty() || field.is_empty() {
-            return usage(format!("tessera://{vault}/{item}/{field} has an empty segment; the form is tessera://personal/ITEM/FIELD"));
-        }
-        if vault.is_empty() {
-            return usage(format!("tessera://{vault}/{item}/{field} has an empty segment; the form is tessera://personal/ITEM/FIELD"));
-        }
-        Ok(Self {
-            vault: percent_decode(vault)?,
-            item: percent_decode(item)?,
-            field: percent_decode(field)?,
-        })
-    }
-}
-
-/// Split text into literal pieces and references.
-fn references(text: &str) -> Result<Vec<(std::ops::Range<usize>, Reference)>> {
-    let mut out = Vec::new();
-    let mut from = 0;
-    while let Some(pos) = text[from..].find(SCHEME) {
-        let start = from + pos;
-        let body_start = start + SCHEME.len();
-        let len = text[body_start..]
-            .find(|c: char| !is_ref_char(c))
-            .unwrap_or(text.len() - body_start);
-        let body = &text[body_start..body_start + len];
-        let mut segments = body.splitn(4, '/');
-        let (Some(vault), Some(item), Some(field)) =
-            (segments.next(), segments.next(), segments.next())
-        else {
-            return usage(format!(
-                "tessera://{body} is not a reference; the form is tessera://personal/ITEM/FIELD"
-            ));
-        };
-        let field = field.trim_end_matches('.');
-        let end = body_start + vault.len() + item.len() + field.len() + 2;
-        out.push((start..end, Reference::parse(vault, item, field)?));
-        from = end;
-    }
-    Ok(out)
-}
 
 /// Refuse a reference to anything but the local vault (without a machine token).
 fn check_personal(r: &Reference) -> Result<()> {
@@ -598,41 +522,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn references_are_found_and_decoded() {
-        let text = "url=postgres://u:tessera://personal/Prod%20DB/password@tessera://personal/db/host/orders tessera://personal/abc/token.";
-        let r = references(text).unwrap();
-        assert_eq!(r.len(), 3);
-        assert_eq!(
-            r[0].1,
-            Reference {
-                vault: "personal".into(),
-                item: "Prod DB".into(),
-                field: "password".into()
-            }
-        );
-        assert_eq!(
-            r[1].1,
-            Reference {
-                vault: "personal".into(),
-                item: "db".into(),
-                field: "host".into()
-            }
-        );
-        assert_eq!(&text[r[1].0.end..r[1].0.end + 7], "/orders");
-        assert_eq!(
-            r[2].1,
-            Reference {
-                vault: "personal".into(),
-                item: "abc".into(),
-                field: "token".into()
-            }
-        );
-        assert!(references("x tessera://personal/only-item y")
-            .unwrap_err()
-            .to_string()
-            .contains("tessera://personal/ITEM/FIELD"));
+    fn references_to_groups_need_a_token() {
         let ops = &references("tessera://ops/i/f").unwrap()[0].1;
-        assert_eq!(ops.vault, "ops");
         assert!(check_personal(ops)
             .unwrap_err()
             .to_string()
