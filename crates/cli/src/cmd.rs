@@ -46,8 +46,9 @@ pub enum Command {
     Lock,
     /// Show whether the vault is unlocked and what it holds.
     Status,
-    /// Change the master password.
-    Passwd,
+    /// Change the master password: the current one from the terminal, --password-file or
+    /// --password-fd; the new one asked twice, or from --new-password-file or --new-password-fd.
+    Passwd(vault::PasswdArgs),
     /// Add an item.
     Add(items::AddArgs),
     /// Change an item (a new version; the old one stays in the history).
@@ -140,7 +141,7 @@ pub fn run(command: Command, dir: &VaultDir, out: &Output) -> Result<ExitCode> {
         Command::Unlock(a) => vault::unlock(&a, dir, out),
         Command::Lock => vault::lock(dir, out),
         Command::Status => vault::status(dir, out),
-        Command::Passwd => vault::passwd(dir, out),
+        Command::Passwd(a) => vault::passwd(&a, dir, out),
         Command::Add(a) => items::add(&a, dir, out),
         Command::Edit(a) => items::edit(&a, dir, out),
         Command::Show(a) => items::show(&a, dir, out),

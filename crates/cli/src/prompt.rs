@@ -29,17 +29,82 @@ impl PasswordSource {
 
     /// The password, from the file or descriptor if given, else from a terminal prompt.
     pub fn read(&self, prompt: &str) -> Result<SecretText> {
-        if let Some(f) = &self.password_file {
-            return first_line_of(f)
-                .with_context(|| format!("reading the password from {}", f.display()));
-        }
-        if let Some(fd) = self.password_fd {
-            let path = PathBuf::from(format!("/dev/fd/{fd}"));
-            return first_line_of(&path)
-                .with_context(|| format!("reading the password from file descriptor {fd}"));
-        }
-        ask_hidden(prompt)
+        read_password(
+            self.password_file.as_deref(),
+            self.password_fd,
+            "master password",
+            "--password-file FILE or --password-fd N",
+            prompt,
+        )
     }
+}
+
+/// Where `passwd` reads the new master password from.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct NewPasswordSource {
+    /// Read the new master password from the first line of this file (for scripts; keep it
+    /// 0600). Without it, or --new-password-fd, it is asked twice on the terminal.
+    #[arg(long, value_name = "FILE", conflicts_with = "new_password_fd")]
+    pub new_password_file: Option<PathBuf>,
+    /// Read the new master password from this inherited file descriptor, e.g. `4<new-pipe`.
+    #[arg(long, value_name = "FD")]
+    pub new_password_fd: Option<u32>,
+}
+
+impl NewPasswordSource {
+    /// The new password from the file or descriptor if given, else asked twice on the terminal.
+    pub fn read(&self) -> Result<SecretText> {
+        let read = |prompt: &str| {
+            read_password(
+                self.new_password_file.as_deref(),
+                self.new_password_fd,
+                "new master password",
+                "--new-password-file FILE or --new-password-fd N",
+                prompt,
+            )
+        };
+        let first = read("New master password: ")?;
+        if self.new_password_file.is_none() && self.new_password_fd.is_none() {
+            let again = read("New master password (again): ")?;
+            if first != again {
+                return Err(
+                    UsageError("the two new passwords differ; nothing was changed".into()).into(),
+                );
+            }
+        }
+        Ok(first)
+    }
+}
+
+/// A password from `file`, else from descriptor `fd`, else from the terminal. Nothing read (an
+/// empty line, no terminal to ask on) is invalid input that says where to put the password.
+fn read_password(
+    file: Option<&Path>,
+    fd: Option<u32>,
+    what: &str,
+    flags: &str,
+    prompt: &str,
+) -> Result<SecretText> {
+    if let Some(f) = file {
+        return first_line_of(f)
+            .with_context(|| format!("reading the {what} from {}", f.display()));
+    }
+    if let Some(fd) = fd {
+        let path = PathBuf::from(format!("/dev/fd/{fd}"));
+        return first_line_of(&path)
+            .with_context(|| format!("reading the {what} from file descriptor {fd}"));
+    }
+    if std::fs::File::open("/dev/tty").is_err() {
+        return Err(UsageError(format!(
+            "no {what} was read: there is no terminal to ask on; use {flags}"
+        ))
+        .into());
+    }
+    let pw = ask_hidden(prompt)?;
+    if pw.expose_secret().is_empty() {
+        return Err(UsageError(format!("no {what} was entered; nothing was done")).into());
+    }
+    Ok(pw)
 }
 
 /// Where a passphrase comes from: an export's (`export`, `import` of an encrypted export) or an

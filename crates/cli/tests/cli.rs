@@ -84,9 +84,14 @@ fn wrong_password_is_refused_clearly() {
     assert_eq!(agents_of(env.home()), 0, "a locked agent was left running");
     env.ok(&["unlock", "--password-file", env.pw()]);
     env.ok(&["list"]);
-    // Unlocked already: it says it did not check the (wrong) password rather than seeming to.
-    let again = env.ok(&["unlock", "--password-file", bad.to_str().unwrap()]);
-    assert!(again.contains("no password was read or checked"), "{again}");
+    // Unlocked already: a password given is still checked; none given, it says so.
+    let e = env.fails(&["unlock", "--password-file", bad.to_str().unwrap()], 5);
+    assert!(e.contains("wrong master password"), "{e}");
+    let again = env.ok(&["unlock", "--password-file", env.pw()]);
+    assert!(again.contains("the password is right"), "{again}");
+    let again = env.ok(&["unlock"]);
+    assert!(again.contains("no password was asked for"), "{again}");
+    env.ok(&["list"]);
 }
 
 /// Processes whose command line names `home` (the agents serving it).
@@ -317,15 +322,113 @@ fn password_change_keeps_items() {
     let env = Env::unlocked();
     env.ok(&["add", "secure_note", "Recovery codes"]);
     let new = "glacier umbrella pistachio 77";
-    env.ok_with_input(&["passwd"], &format!("{PASSWORD}\n{new}\n{new}\n"));
-    env.ok(&["lock"]);
-    env.fails(&["unlock", "--password-file", env.pw()], 5);
     let f = env.tmp.path().join("new");
     std::fs::write(&f, format!("{new}\n")).unwrap();
-    env.ok(&["unlock", "--password-file", f.to_str().unwrap()]);
+    let new_file = f.to_str().unwrap();
+    // The current password from a file descriptor (standard input here), the new from a file.
+    let changed = env.ok_with_input(
+        &[
+            "passwd",
+            "--password-fd",
+            "0",
+            "--new-password-file",
+            new_file,
+        ],
+        &format!("{PASSWORD}\n"),
+    );
+    assert!(changed.contains("Master password changed"), "{changed}");
+    env.ok(&["lock"]);
+    env.fails(&["unlock", "--password-file", env.pw()], 5);
+    env.ok(&["unlock", "--password-file", new_file]);
     assert!(env.ok(&["list"]).contains("Recovery codes"));
-    let wrong_old = env.run_with_input(&["passwd"], &format!("not-it\n{new}x\n{new}x\n"));
-    assert_eq!(wrong_old.status.code(), Some(5));
+    // A wrong current password: exit 5, nothing changed.
+    let e = env.fails(
+        &[
+            "passwd",
+            "--password-file",
+            env.pw(),
+            "--new-password-file",
+            env.pw(),
+        ],
+        5,
+    );
+    assert!(e.contains("wrong master password"), "{e}");
+    env.ok(&[
+        "passwd",
+        "--password-file",
+        new_file,
+        "--new-password-file",
+        env.pw(),
+    ]);
+    env.ok(&["lock"]);
+    env.ok(&["unlock", "--password-file", env.pw()]);
+}
+
+#[test]
+fn passwd_says_when_nothing_was_read() {
+    let env = Env::unlocked();
+    let empty = env.tmp.path().join("empty");
+    std::fs::write(&empty, "").unwrap();
+    let empty = empty.to_str().unwrap();
+    let e = env.fails(
+        &[
+            "passwd",
+            "--password-file",
+            env.pw(),
+            "--new-password-file",
+            empty,
+        ],
+        7,
+    );
+    assert!(
+        e.contains("new master password") && e.contains("first line is empty"),
+        "{e}"
+    );
+    let e = env.fails(
+        &[
+            "passwd",
+            "--password-file",
+            empty,
+            "--new-password-file",
+            env.pw(),
+        ],
+        7,
+    );
+    assert!(e.contains("first line is empty"), "{e}");
+    // No source and no terminal (a new session has none): standard input is not read.
+    let o = std::process::Command::new("setsid")
+        .arg("-w")
+        .arg(env!("CARGO_BIN_EXE_tessera"))
+        .arg("passwd")
+        .env("TESSERA_HOME", env.home())
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(7), "{e}");
+    assert!(
+        e.contains("no master password was read") && e.contains("--password-file"),
+        "{e}"
+    );
+    let weak = env.tmp.path().join("weak");
+    std::fs::write(&weak, "password1\n").unwrap();
+    let weak = weak.to_str().unwrap();
+    let e = env.fails(
+        &[
+            "passwd",
+            "--password-file",
+            env.pw(),
+            "--new-password-file",
+            weak,
+        ],
+        7,
+    );
+    assert!(
+        e.contains("weak") && e.contains("--allow-weak-password"),
+        "{e}"
+    );
+    env.ok(&["lock"]);
+    env.ok(&["unlock", "--password-file", env.pw()]);
 }
 
 #[test]

@@ -56,7 +56,9 @@ pub struct Filter {
 pub enum Request {
     /// Is the vault unlocked, and what is in it.
     Status,
-    /// Unlock with the master password (the Account Secret Key is read from this device).
+    /// Unlock with the master password (the Account Secret Key is read from this device). When
+    /// the vault is already unlocked the password is still checked (`wrong_password` if it is
+    /// wrong) and nothing else changes.
     Unlock {
         /// The master password.
         password: SecretText,

@@ -544,10 +544,7 @@ impl Vault {
                     .into(),
             ));
         }
-        let (header, wrapped) = read_header(&self.store)?;
-        let kek =
-            kdf::derive_master_key(old, secret_key, &header.salt, header.kdf)?.encryption_key();
-        Keyset::unwrap(&kek, &wrapped, &keyset_ad(&header)).map_err(|_| Error::WrongPassword)?;
+        self.check_password(old, secret_key)?;
         params.check()?;
         let header = Header {
             kdf: params,
@@ -562,6 +559,17 @@ impl Vault {
             w.put_meta(META_KEYSET, wrapped.as_bytes())
         })?;
         self.header = header;
+        Ok(())
+    }
+
+    /// Check `password` against the vault file without changing anything: `Ok` when it (with
+    /// `secret_key`) opens the stored keyset, [`Error::WrongPassword`] when not. Costs one key
+    /// derivation, as an unlock does.
+    pub fn check_password(&self, password: &[u8], secret_key: &AccountSecretKey) -> Result<()> {
+        let (header, wrapped) = read_header(&self.store)?;
+        let kek = kdf::derive_master_key(password, secret_key, &header.salt, header.kdf)?
+            .encryption_key();
+        Keyset::unwrap(&kek, &wrapped, &keyset_ad(&header)).map_err(|_| Error::WrongPassword)?;
         Ok(())
     }
 

@@ -12,7 +12,7 @@ use tessera_crypto::kdf::KdfParams;
 
 use super::usage;
 use crate::output::Output;
-use crate::prompt::PasswordSource;
+use crate::prompt::{NewPasswordSource, PasswordSource};
 use crate::session;
 
 /// Arguments of `init`.
@@ -114,12 +114,26 @@ pub fn unlock(a: &UnlockArgs, dir: &VaultDir, out: &Output) -> Result<Option<Exi
     if let Some(mut c) = running {
         let s: StatusView = c.call(&Request::Status)?;
         if s.unlocked {
+            // A password given is still checked: a wrong one must not look accepted.
+            let checked = a.password.is_given();
+            if checked {
+                let password = a.password.read("Master password: ")?;
+                let _: StatusView = c.call(&Request::Unlock { password })?;
+            }
             out.show(&s, |w| {
-                writeln!(
-                    w,
-                    "Already unlocked ({} items); no password was read or checked.",
-                    s.items
-                )
+                if checked {
+                    writeln!(
+                        w,
+                        "Already unlocked ({} items); the password is right.",
+                        s.items
+                    )
+                } else {
+                    writeln!(
+                        w,
+                        "Already unlocked ({} items); no password was asked for.",
+                        s.items
+                    )
+                }
             })?;
             return Ok(None);
         }
@@ -250,16 +264,31 @@ pub fn status(dir: &VaultDir, out: &Output) -> Result<Option<ExitCode>> {
     Ok(None)
 }
 
+/// Arguments of `passwd`.
+#[derive(clap::Args)]
+pub struct PasswdArgs {
+    /// Where the current master password comes from (else the terminal).
+    #[command(flatten)]
+    password: PasswordSource,
+    #[command(flatten)]
+    new_password: NewPasswordSource,
+    /// Accept a new master password the strength estimate calls weak.
+    #[arg(long)]
+    allow_weak_password: bool,
+}
+
 /// Change the master password (the vault must be unlocked).
-pub fn passwd(dir: &VaultDir, out: &Output) -> Result<Option<ExitCode>> {
+pub fn passwd(a: &PasswdArgs, dir: &VaultDir, out: &Output) -> Result<Option<ExitCode>> {
     let mut client = session::unlocked_client(dir)?;
-    let old = crate::prompt::ask_secret("Current master password", false)?;
-    let new = crate::prompt::ask_secret("New master password", true)?;
+    let old = a.password.read("Current master password: ")?;
+    let new = a.new_password.read()?;
     let strength = estimate_strength(new.expose_secret(), &[]);
-    if strength.score < 3 {
+    if strength.score < 3 && !a.allow_weak_password {
         return usage(format!(
-            "the new master password is weak (strength {}/4); choose a longer one (`tessera generate --passphrase`)",
-            strength.score
+            "the new master password is weak (strength {}/4, cracked in {}); choose a longer one \
+             (`tessera generate --passphrase` makes one) or pass --allow-weak-password; nothing \
+             was changed",
+            strength.score, strength.crack_time_display
         ));
     }
     let _: StatusView = client

@@ -14,6 +14,7 @@ use zeroize::{Zeroize, Zeroizing};
 use super::view::{self, HistoryView, ItemSummary, ItemView, StatusView};
 use super::{AgentError, ErrorCode, Request, MAX_LINE, PROTOCOL_VERSION};
 use crate::error::Error;
+use crate::item::SecretText;
 use crate::paths::VaultDir;
 use crate::vault::{self, Credentials, Vault};
 
@@ -588,23 +589,28 @@ struct VersionOnly {
     v: u32,
 }
 
+/// Unlock; when already unlocked, still check the password, so a wrong one is never answered
+/// with success.
+fn unlock(shared: &Shared, st: &mut State, password: &SecretText) -> Reply {
+    let dir = &shared.config.dir;
+    let secret_key = dir.read_secret_key()?;
+    let pw = password.expose_secret().as_bytes();
+    match &st.vault {
+        Some(vault) => vault.check_password(pw, &secret_key)?,
+        None => {
+            let vault =
+                Vault::unlock(&dir.vault_file(), pw, &secret_key, shared.config.kdf_target)?;
+            st.vault = Some(vault);
+        }
+    }
+    ok(&status(shared, st)?)
+}
+
 fn handle(shared: &Shared, st: &mut State, request: Request) -> Reply {
     let dir = &shared.config.dir;
     match request {
         Request::Status => ok(&status(shared, st)?),
-        Request::Unlock { password } => {
-            if st.vault.is_none() {
-                let secret_key = dir.read_secret_key()?;
-                let vault = Vault::unlock(
-                    &dir.vault_file(),
-                    password.expose_secret().as_bytes(),
-                    &secret_key,
-                    shared.config.kdf_target,
-                )?;
-                st.vault = Some(vault);
-            }
-            ok(&status(shared, st)?)
-        }
+        Request::Unlock { password } => unlock(shared, st, &password),
         Request::Lock => {
             shared.lock(st);
             if shared.config.exit_on_lock {
