@@ -49,9 +49,10 @@ pub enum Command {
     /// Change the master password: the current one from the terminal, --password-file or
     /// --password-fd; the new one asked twice, or from --new-password-file or --new-password-fd.
     Passwd(vault::PasswdArgs),
-    /// Add an item.
+    /// Add an item (each value and the notes hold up to 64 KiB).
     Add(items::AddArgs),
-    /// Change an item (a new version; the old one stays in the history).
+    /// Change an item (a new version; the old one stays in the history; values and notes up to
+    /// 64 KiB each).
     Edit(items::EditArgs),
     /// Show an item (concealed values hidden unless --reveal).
     Show(items::ShowArgs),

@@ -488,3 +488,29 @@ fn under_json_errors_are_json_too() {
     let out = env.run(&["list"]);
     assert!(String::from_utf8_lossy(&out.stderr).starts_with("tessera: "));
 }
+
+#[test]
+fn the_64_kib_caps_are_documented_and_named_when_exceeded() {
+    let env = Env::unlocked();
+    let help = env.ok(&["add", "--help"]);
+    assert!(help.contains("64 KiB"), "{help}");
+    assert!(env.ok(&["--help"]).contains("64 KiB"));
+    let big = "x".repeat(64 * 1024 + 1);
+    let o = env.run_with_input(&["add", "secure_note", "Big", "--notes"], &big);
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(7), "{e}");
+    assert!(e.contains("notes") && e.contains("64 KiB"), "{e}");
+    let o = env.run_with_input(
+        &["add", "api_token", "Big token", "--secret", "token"],
+        &format!("{big}\n"),
+    );
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(7), "{e}");
+    assert!(e.contains("\"token\"") && e.contains("64 KiB"), "{e}");
+    // At the cap exactly, it is stored.
+    env.ok_with_input(
+        &["add", "secure_note", "Just fits", "--notes"],
+        &"y".repeat(64 * 1024),
+    );
+    assert!(env.ok(&["list"]).contains("Just fits"));
+}

@@ -488,9 +488,10 @@ impl ItemData {
             }
             if f.value.expose_secret().len() > limits::VALUE {
                 return bad(format!(
-                    "the value of field {:?} is longer than {} bytes",
+                    "the value of field {:?} is {} bytes, over the limit of {} KiB for one value",
                     f.name,
-                    limits::VALUE
+                    f.value.expose_secret().len(),
+                    limits::VALUE / 1024
                 ));
             }
             if self.kind == ItemKind::EnvSet && !is_env_name(&f.name) {
@@ -501,7 +502,11 @@ impl ItemData {
             }
         }
         if self.notes.expose_secret().len() > limits::VALUE {
-            return bad(format!("the notes are longer than {} bytes", limits::VALUE));
+            return bad(format!(
+                "the notes are {} bytes, over the limit of {} KiB for the notes",
+                self.notes.expose_secret().len(),
+                limits::VALUE / 1024
+            ));
         }
         // An SSH key item holds a key `ssh-export` can write: checked on the way in, so a
         // truncated paste or an import of a damaged key is refused, not stored.
