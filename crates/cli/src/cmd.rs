@@ -4,6 +4,7 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use clap::Subcommand;
+use tessera_core::generator::Setting;
 use tessera_core::paths::VaultDir;
 
 use crate::output::Output;
@@ -30,6 +31,19 @@ impl std::fmt::Display for UsageError {
 }
 
 impl std::error::Error for UsageError {}
+
+/// How `tessera generate` names the generator's options in the hints of a refusal. The
+/// character classes have no name: lowercase is always on here, so no refusal can ask to turn a
+/// class on (`--no-upper` and the like only turn classes off).
+pub fn generate_option(s: Setting) -> Option<&'static str> {
+    match s {
+        Setting::Length => Some("--length"),
+        Setting::Words => Some("--words"),
+        Setting::Separator => Some("--separator"),
+        Setting::Capitalize => Some("--capitalize"),
+        _ => None,
+    }
+}
 
 /// Fail with a [`UsageError`].
 pub fn usage<T>(message: impl Into<String>) -> Result<T> {

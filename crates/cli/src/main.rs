@@ -146,9 +146,77 @@ fn exit_code(e: &anyhow::Error) -> u8 {
 
 #[cfg(test)]
 mod tests {
-    use clap::Parser;
+    use clap::{CommandFactory, Parser};
+    use tessera_core::generator::{
+        generate_passphrase_named, generate_password_named, PassphraseOptions, PasswordOptions,
+        Setting,
+    };
 
     use super::Cli;
+    use crate::cmd::generate_option;
+
+    /// The `--long` flags in `text`.
+    fn flags(text: &str) -> Vec<String> {
+        text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
+            .filter(|w| {
+                w.strip_prefix("--")
+                    .is_some_and(|f| f.starts_with(|c: char| c.is_ascii_lowercase()))
+            })
+            .map(str::to_owned)
+            .collect()
+    }
+
+    #[test]
+    fn every_generator_hint_names_an_option_generate_has() {
+        let cli = Cli::command();
+        let generate = cli.find_subcommand("generate").expect("a generate command");
+        let has = |flag: &str| {
+            generate
+                .get_arguments()
+                .any(|a| a.get_long() == flag.strip_prefix("--"))
+        };
+        for s in Setting::ALL {
+            if let Some(flag) = generate_option(s) {
+                assert!(has(flag), "{s:?} is named {flag}, which generate lacks");
+            }
+        }
+        // Every refusal the generator can make, worded for the CLI.
+        let phrase = |f: fn(&mut PassphraseOptions)| {
+            let mut o = PassphraseOptions::default();
+            f(&mut o);
+            generate_passphrase_named(&o, generate_option).map(|_| ())
+        };
+        let password = |f: fn(&mut PasswordOptions)| {
+            let mut o = PasswordOptions::default();
+            f(&mut o);
+            generate_password_named(&o, generate_option).map(|_| ())
+        };
+        let refusals = [
+            phrase(|o| o.words = 2),
+            phrase(|o| o.words = 21),
+            phrase(|o| o.separator = "+".repeat(9)),
+            phrase(|o| o.separator = "x".into()),
+            phrase(|o| o.separator = String::new()),
+            password(|o| o.length = 2),
+            password(|o| {
+                o.lowercase = false;
+                o.uppercase = false;
+                o.digits = false;
+                o.symbols = false;
+            }),
+        ];
+        for r in refusals {
+            let message = r.expect_err("refused").to_string();
+            for flag in flags(&message) {
+                assert!(has(&flag), "{message:?} names {flag}, which generate lacks");
+            }
+        }
+        let no_separator = phrase(|o| o.separator = String::new()).unwrap_err();
+        assert_eq!(
+            flags(&no_separator.to_string()),
+            ["--separator", "--capitalize"]
+        );
+    }
 
     #[test]
     fn an_invitation_token_may_begin_with_a_dash() {

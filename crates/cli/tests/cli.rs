@@ -514,3 +514,18 @@ fn the_64_kib_caps_are_documented_and_named_when_exceeded() {
     );
     assert!(env.ok(&["list"]).contains("Just fits"));
 }
+
+#[test]
+fn generator_hints_name_the_options_of_generate() {
+    let env = Env::empty();
+    let e = env.fails(&["generate", "--passphrase", "--separator", ""], 7);
+    assert!(
+        e.contains("--separator") && e.contains("--capitalize"),
+        "{e}"
+    );
+    assert!(!e.contains("capitalisation"), "{e}");
+    let e = env.fails(&["generate", "--length", "2"], 7);
+    assert!(e.contains("--length"), "{e}");
+    let e = env.fails(&["generate", "--passphrase", "--words", "2"], 7);
+    assert!(e.contains("--words"), "{e}");
+}

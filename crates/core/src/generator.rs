@@ -49,7 +49,88 @@ pub use passphrase::{generate_passphrase, wordlist, PassphraseOptions, WORDLIST_
 pub use password::{generate_password, PasswordOptions};
 pub use strength::{estimate_strength, Strength};
 
+use crate::error::Result;
 use crate::item::SecretText;
+
+/// A generator option a refusal's hint points to. Each front end names the options in its own
+/// terms (the CLI a flag, the desktop a control) through [`SettingNames`], so a hint never
+/// names an option the user cannot find.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Setting {
+    /// [`PasswordOptions::length`].
+    Length,
+    /// [`PasswordOptions::lowercase`].
+    Lowercase,
+    /// [`PasswordOptions::uppercase`].
+    Uppercase,
+    /// [`PasswordOptions::digits`].
+    Digits,
+    /// [`PasswordOptions::symbols`].
+    Symbols,
+    /// [`PassphraseOptions::words`].
+    Words,
+    /// [`PassphraseOptions::separator`].
+    Separator,
+    /// [`PassphraseOptions::capitalize`].
+    Capitalize,
+}
+
+impl Setting {
+    /// Every setting a hint can name.
+    pub const ALL: [Setting; 8] = [
+        Self::Length,
+        Self::Lowercase,
+        Self::Uppercase,
+        Self::Digits,
+        Self::Symbols,
+        Self::Words,
+        Self::Separator,
+        Self::Capitalize,
+    ];
+
+    /// The desktop generator dialog's label: the naming [`generate_password`] and
+    /// [`generate_passphrase`] use.
+    pub fn label(self) -> Option<&'static str> {
+        Some(match self {
+            Self::Length => "Length",
+            Self::Lowercase => "Lowercase",
+            Self::Uppercase => "Uppercase",
+            Self::Digits => "Digits",
+            Self::Symbols => "Symbols",
+            Self::Words => "Words",
+            Self::Separator => "Separator",
+            Self::Capitalize => "Capitalise words",
+        })
+    }
+}
+
+/// How a front end names each [`Setting`] in hints: `None` for one it does not offer (a hint
+/// then leaves that way out).
+pub type SettingNames = fn(Setting) -> Option<&'static str>;
+
+/// ` (NAME)` for a setting the front end offers, else nothing.
+fn named(names: SettingNames, s: Setting) -> String {
+    names(s).map(|n| format!(" ({n})")).unwrap_or_default()
+}
+
+/// [`generate_password`], with hints naming the options as `names` does.
+pub fn generate_password_named(
+    opts: &PasswordOptions,
+    names: SettingNames,
+) -> Result<GeneratedSecret> {
+    opts.check(names)?;
+    generate_password(opts)
+}
+
+/// [`generate_passphrase`], with hints naming the options as `names` does.
+pub fn generate_passphrase_named(
+    opts: &PassphraseOptions,
+    names: SettingNames,
+) -> Result<GeneratedSecret> {
+    opts.check(names)?;
+    generate_passphrase(opts)
+}
 
 /// A freshly generated secret and how much entropy it carries.
 #[derive(Debug)]

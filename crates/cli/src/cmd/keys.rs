@@ -6,7 +6,8 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use tessera_core::agent::{ItemView, Request};
 use tessera_core::generator::{
-    generate_passphrase, generate_password, GeneratedSecret, PassphraseOptions, PasswordOptions,
+    generate_passphrase_named, generate_password_named, GeneratedSecret, PassphraseOptions,
+    PasswordOptions,
 };
 use tessera_core::item::{FieldKind, SecretText};
 use tessera_core::paths::VaultDir;
@@ -56,21 +57,27 @@ pub struct GenerateArgs {
 /// Print a generated secret and its entropy.
 pub fn generate(a: &GenerateArgs, out: &Output) -> Result<Option<ExitCode>> {
     let g: GeneratedSecret = if a.passphrase {
-        generate_passphrase(&PassphraseOptions {
-            words: a.words,
-            separator: a.separator.clone(),
-            capitalize: a.capitalize,
-            include_digit: a.digit,
-        })?
+        generate_passphrase_named(
+            &PassphraseOptions {
+                words: a.words,
+                separator: a.separator.clone(),
+                capitalize: a.capitalize,
+                include_digit: a.digit,
+            },
+            super::generate_option,
+        )?
     } else {
-        generate_password(&PasswordOptions {
-            length: a.length,
-            uppercase: !a.no_upper,
-            digits: !a.no_digits,
-            symbols: !a.no_symbols,
-            exclude_look_alikes: a.no_look_alikes,
-            ..PasswordOptions::default()
-        })?
+        generate_password_named(
+            &PasswordOptions {
+                length: a.length,
+                uppercase: !a.no_upper,
+                digits: !a.no_digits,
+                symbols: !a.no_symbols,
+                exclude_look_alikes: a.no_look_alikes,
+                ..PasswordOptions::default()
+            },
+            super::generate_option,
+        )?
     };
     let bits = g.entropy_bits;
     out.show(

@@ -20,7 +20,7 @@ use rand_core::{CryptoRng, OsRng, RngCore};
 use zeroize::Zeroizing;
 
 use super::password::into_secret;
-use super::GeneratedSecret;
+use super::{named, GeneratedSecret, Setting, SettingNames};
 use crate::error::{Error, Result};
 
 /// The number of words in the list: 6^5, one per roll of five dice.
@@ -74,17 +74,21 @@ impl Default for PassphraseOptions {
 }
 
 impl PassphraseOptions {
-    fn check(&self) -> Result<()> {
+    /// Refuse options no passphrase can be made with; hints name the options as `names` does.
+    pub fn check(&self, names: SettingNames) -> Result<()> {
+        let words = named(names, Setting::Words);
         if !(MIN_WORDS..=MAX_WORDS).contains(&self.words) {
             return Err(Error::Invalid(format!(
                 "a passphrase of {} words is not supported; choose {MIN_WORDS} to {MAX_WORDS} \
-                 words",
+                 words{words}",
                 self.words
             )));
         }
+        let separator = named(names, Setting::Separator);
         if self.separator.chars().count() > MAX_SEPARATOR_CHARS {
             return Err(Error::Invalid(format!(
-                "the separator {:?} is too long; use at most {MAX_SEPARATOR_CHARS} characters",
+                "the separator {:?} is too long; use at most {MAX_SEPARATOR_CHARS} characters\
+                 {separator}",
                 self.separator
             )));
         }
@@ -95,15 +99,17 @@ impl PassphraseOptions {
         {
             return Err(Error::Invalid(format!(
                 "the separator can't contain {c:?}: letters, digits and control characters would \
-                 blur where words end; use punctuation or a space"
+                 blur where words end; use punctuation or a space{separator}"
             )));
         }
         if self.separator.is_empty() && !self.capitalize {
-            return Err(Error::Invalid(
-                "with no separator the words run together; choose a separator, or capitalise \
-                 the words so that each one starts with a capital"
-                    .into(),
-            ));
+            let capitalize = names(Setting::Capitalize).map_or_else(String::new, |n| {
+                format!(", or capitalise the words ({n}) so that each one starts with a capital")
+            });
+            return Err(Error::Invalid(format!(
+                "with no separator the words run together; choose a separator{separator}\
+                 {capitalize}"
+            )));
         }
         Ok(())
     }
@@ -132,7 +138,7 @@ pub(crate) fn generate_passphrase_with<R: RngCore + CryptoRng>(
     opts: &PassphraseOptions,
     rng: &mut R,
 ) -> Result<GeneratedSecret> {
-    opts.check()?;
+    opts.check(Setting::label)?;
     let list = wordlist();
     // The chosen indices are as secret as the words.
     let mut picks: Zeroizing<Vec<usize>> = Zeroizing::new(Vec::with_capacity(opts.words));

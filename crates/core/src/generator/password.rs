@@ -9,7 +9,7 @@ use rand::Rng;
 use rand_core::{CryptoRng, OsRng, RngCore};
 use zeroize::Zeroizing;
 
-use super::GeneratedSecret;
+use super::{named, GeneratedSecret, Setting, SettingNames};
 use crate::error::{Error, Result};
 use crate::item::SecretText;
 
@@ -63,6 +63,44 @@ impl Default for PasswordOptions {
     }
 }
 
+impl PasswordOptions {
+    /// Refuse options no password can be made with; hints name the options as `names` does.
+    pub fn check(&self, names: SettingNames) -> Result<()> {
+        if !(MIN_LENGTH..=MAX_LENGTH).contains(&self.length) {
+            return Err(Error::Invalid(format!(
+                "a password length of {} is not supported; choose {MIN_LENGTH} to {MAX_LENGTH} \
+                 characters{}",
+                self.length,
+                named(names, Setting::Length)
+            )));
+        }
+        if !(self.lowercase || self.uppercase || self.digits || self.symbols) {
+            return Err(no_class(names));
+        }
+        Ok(())
+    }
+}
+
+/// Every character class is off: name the ones the front end can turn on.
+fn no_class(names: SettingNames) -> Error {
+    let classes: Vec<&str> = [
+        Setting::Lowercase,
+        Setting::Uppercase,
+        Setting::Digits,
+        Setting::Symbols,
+    ]
+    .into_iter()
+    .filter_map(names)
+    .collect();
+    if classes.is_empty() {
+        return Error::Invalid("no character classes are enabled; turn on at least one".into());
+    }
+    Error::Invalid(format!(
+        "no character classes are enabled; turn on at least one of: {}",
+        classes.join(", ")
+    ))
+}
+
 /// The characters a password may use, grouped by the class each belongs to.
 struct Alphabet {
     /// Every usable character (ASCII).
@@ -98,11 +136,7 @@ impl Alphabet {
             a.class_sizes.push(a.chars.len() - before);
         }
         if a.class_sizes.is_empty() {
-            return Err(Error::Invalid(
-                "no character classes are enabled; turn on at least one of lowercase, \
-                 uppercase, digits or symbols"
-                    .into(),
-            ));
+            return Err(no_class(Setting::label));
         }
         Ok(a)
     }
@@ -146,13 +180,7 @@ pub(crate) fn generate_password_with<R: RngCore + CryptoRng>(
     opts: &PasswordOptions,
     rng: &mut R,
 ) -> Result<GeneratedSecret> {
-    if !(MIN_LENGTH..=MAX_LENGTH).contains(&opts.length) {
-        return Err(Error::Invalid(format!(
-            "a password length of {} is not supported; choose {MIN_LENGTH} to {MAX_LENGTH} \
-             characters",
-            opts.length
-        )));
-    }
+    opts.check(Setting::label)?;
     let alphabet = Alphabet::new(opts)?;
     let buf = fill(&alphabet, opts.length, rng);
     Ok(GeneratedSecret {
