@@ -10,11 +10,13 @@
 #![forbid(unsafe_code)]
 
 mod dist;
+mod ui;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{bail, Context, Result};
+use ui::build_ui;
 
 /// Debian packages the desktop app needs to build and run (Tauri on Linux: WebKitGTK and
 /// friends). Node.js and npm come from Debian only when the `npm` command is missing: a
@@ -125,58 +127,6 @@ fn cli(args: &[String]) -> Result<()> {
     std::process::exit(status.code().unwrap_or(1));
 }
 
-/// Install the UI's npm packages (the locked versions) and build it into `ui/dist`, which the
-/// desktop app embeds; with `checks`, also run svelte-check and the component tests.
-fn build_ui(checks: bool) -> Result<()> {
-    if !have("npm") {
-        ensure_packages(&["nodejs", "npm"])?;
-    }
-    let lock = std::fs::read("ui/package-lock.json").context("reading ui/package-lock.json")?;
-    let installed = std::fs::read("ui/node_modules/.package-lock.json").ok();
-    // `npm install` with the lock file present installs the locked versions. Not `npm ci`: the
-    // npm here writes lock files without other platforms' optional packages (esbuild, rollup,
-    // the Tauri CLI), which `npm ci` then refuses as out of sync. Skipped when node_modules
-    // already matches the lock file.
-    if installed.is_none_or(|i| !same_packages(&i, &lock)) {
-        npm(&["install", "--no-audit", "--no-fund"])?;
-    }
-    if checks {
-        npm(&["run", "check"])?;
-        npm(&["test"])?;
-    }
-    npm(&["run", "build"])
-}
-
-/// True when npm's record of what is installed lists the same packages as the lock file.
-fn same_packages(installed: &[u8], lock: &[u8]) -> bool {
-    let packages = |b: &[u8]| {
-        serde_json::from_slice::<serde_json::Value>(b)
-            .ok()
-            .and_then(|v| v.get("packages").cloned())
-            .map(|p| {
-                // The lock file also lists the root package ("") which npm's record leaves out.
-                let mut p = p;
-                if let Some(o) = p.as_object_mut() {
-                    o.remove("");
-                }
-                p
-            })
-    };
-    packages(installed).is_some() && packages(installed) == packages(lock)
-}
-
-fn npm(args: &[&str]) -> Result<()> {
-    let status = Command::new("npm")
-        .args(args)
-        .current_dir("ui")
-        .status()
-        .with_context(|| format!("running npm {}", args.join(" ")))?;
-    if !status.success() {
-        bail!("npm {} failed ({status})", args.join(" "));
-    }
-    Ok(())
-}
-
 /// `tauri-driver` (the WebDriver server for Tauri apps), installed with cargo next to the
 /// build's target directory so CI reuses it; returns its path.
 fn ensure_tauri_driver() -> Result<PathBuf> {
@@ -198,6 +148,7 @@ fn ensure_tauri_driver() -> Result<PathBuf> {
 }
 
 fn test() -> Result<()> {
+    let tree_before = ui::work_tree_status();
     ensure_packages(&[APP_PACKAGES, TEST_PACKAGES].concat())?;
     step("PostgreSQL on 127.0.0.1:5432", ensure_postgres)?;
     step("formatting", || cargo(&["fmt", "--all", "--", "--check"]))?;
@@ -237,7 +188,9 @@ fn test() -> Result<()> {
             "installed package tests",
         )
     })?;
-    Ok(())
+    step("the work tree is as the run found it (git status)", || {
+        ui::check_work_tree_unchanged(tree_before.as_ref())
+    })
 }
 
 /// The .rpm cannot be installed on Debian; its file list is checked instead.
