@@ -57,7 +57,7 @@ fn main() -> ExitCode {
             let text = e.render().to_string();
             let first = text.lines().next().unwrap_or_default();
             let message = first.strip_prefix("error: ").unwrap_or(first);
-            print_json_error("usage", &format!("{message}; see `tessera --help`"));
+            output::json_error("usage", &format!("{message}; see `tessera --help`"));
             return ExitCode::from(2);
         }
         Err(e) => e.exit(),
@@ -94,18 +94,13 @@ fn fail(e: &anyhow::Error, json: bool) -> ExitCode {
         message.push_str(&cause.to_string());
     }
     if json {
-        print_json_error(code_name(code), &message);
+        output::json_error(code_name(code), &message);
     } else {
         let mut stderr = std::io::stderr().lock();
         // Nothing is left to tell the user when standard error itself is gone.
         drop(writeln!(stderr, "tessera: {message}"));
     }
     ExitCode::from(code)
-}
-
-fn print_json_error(code: &str, message: &str) {
-    let body = serde_json::json!({ "error": { "code": code, "message": message } });
-    drop(writeln!(std::io::stderr().lock(), "{body}"));
 }
 
 /// The `code` of a JSON error, one per exit code.

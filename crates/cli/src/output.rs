@@ -35,6 +35,25 @@ impl Output {
     }
 }
 
+impl Output {
+    /// Report an error on standard error: `tessera: MESSAGE`, or under `--json`
+    /// `{"error": {"code": CODE, "message": MESSAGE}}`.
+    pub fn error(&self, code: &str, message: &str) {
+        if self.json {
+            json_error(code, message);
+        } else {
+            // Nothing is left to tell the user when standard error itself is gone.
+            drop(writeln!(std::io::stderr().lock(), "tessera: {message}"));
+        }
+    }
+}
+
+/// One line `{"error": {"code": CODE, "message": MESSAGE}}` on standard error.
+pub fn json_error(code: &str, message: &str) {
+    let body = serde_json::json!({ "error": { "code": code, "message": message } });
+    drop(writeln!(std::io::stderr().lock(), "{body}"));
+}
+
 /// Write `bytes` to standard output and flush it.
 pub fn to_stdout(bytes: &[u8]) -> Result<()> {
     let mut w = std::io::stdout().lock();

@@ -274,3 +274,24 @@ fn references_to_titles_with_spaces_work_as_written() {
     );
     assert!(e.contains("%25"), "{e}");
 }
+
+#[test]
+fn under_json_run_and_inject_print_json() {
+    let env = Env::unlocked();
+    with_env_set(&env);
+    let o = env.run(&["--json", "run", "-e", "deploy", "--", "/nonexistent/cmd"]);
+    assert_eq!(o.status.code(), Some(127));
+    let err: serde_json::Value = serde_json::from_slice(&o.stderr).unwrap();
+    assert_eq!(err["error"]["code"], "error");
+    assert!(
+        err["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("cannot start /nonexistent/cmd"),
+        "{err}"
+    );
+    let tpl = env.tmp.path().join("t.env");
+    std::fs::write(&tpl, "TOKEN=tessera://personal/deploy/API_TOKEN\n").unwrap();
+    let v = env.json(&["inject", "-t", tpl.to_str().unwrap()]);
+    assert_eq!(v["rendered"], "TOKEN=tok-123456789\n");
+}

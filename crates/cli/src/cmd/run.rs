@@ -24,6 +24,7 @@ use tessera_core::vault::SharedItem;
 use zeroize::Zeroizing;
 
 use super::usage;
+use crate::output::Output;
 use crate::prompt::PasswordSource;
 use crate::session::Source;
 
@@ -70,7 +71,7 @@ pub struct InjectArgs {
     /// The template; tessera://personal/ITEM/FIELD references in it are replaced. `-` reads
     /// standard input. ITEM may hold spaces and runs to the next `/` (write `/` in a title as
     /// `%2F`, `%` as `%25`); `{{ tessera://... }}` is replaced whole and its FIELD may hold
-    /// spaces too.
+    /// spaces too. Under --json the output is `{"rendered": TEXT}`.
     #[arg(long, short = 't', value_name = "FILE")]
     template: PathBuf,
     #[command(flatten)]
@@ -282,7 +283,7 @@ fn collect_env(a: &RunArgs, dir: &VaultDir) -> Result<Vec<(String, SecretText)>>
 }
 
 /// `tessera run`.
-pub fn run(a: &RunArgs, dir: &VaultDir) -> Result<Option<ExitCode>> {
+pub fn run(a: &RunArgs, dir: &VaultDir, out: &Output) -> Result<Option<ExitCode>> {
     let env = collect_env(a, dir)?;
     let mut cmd = Command::new(&a.command[0]);
     cmd.args(&a.command[1..]);
@@ -297,7 +298,7 @@ pub fn run(a: &RunArgs, dir: &VaultDir) -> Result<Option<ExitCode>> {
     }
     if a.no_mask {
         let err = cmd.exec();
-        eprintln!("tessera: cannot start {}: {err}", a.command[0]);
+        out.error("error", &format!("cannot start {}: {err}", a.command[0]));
         return Ok(Some(ExitCode::from(127)));
     }
     let masker = Masker::new(env.iter().map(|(_, v)| v.expose_secret()));
@@ -306,7 +307,7 @@ pub fn run(a: &RunArgs, dir: &VaultDir) -> Result<Option<ExitCode>> {
     let mut child = match cmd.spawn() {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("tessera: cannot start {}: {e}", a.command[0]);
+            out.error("error", &format!("cannot start {}: {e}", a.command[0]));
             return Ok(Some(ExitCode::from(127)));
         }
     };
@@ -326,7 +327,7 @@ pub fn run(a: &RunArgs, dir: &VaultDir) -> Result<Option<ExitCode>> {
 }
 
 /// `tessera inject`.
-pub fn inject(a: &InjectArgs, dir: &VaultDir) -> Result<Option<ExitCode>> {
+pub fn inject(a: &InjectArgs, dir: &VaultDir, out: &Output) -> Result<Option<ExitCode>> {
     let mut text = String::new();
     if a.template.as_os_str() == "-" {
         std::io::stdin()
@@ -344,7 +345,10 @@ pub fn inject(a: &InjectArgs, dir: &VaultDir) -> Result<Option<ExitCode>> {
     }
     let mut resolver = Resolver::open(dir, &a.password)?;
     let rendered = resolver.render(&text)?;
-    crate::output::to_stdout(rendered.expose_secret().as_bytes())?;
+    out.show(
+        &serde_json::json!({ "rendered": rendered.expose_secret() }),
+        |w| w.write_all(rendered.expose_secret().as_bytes()),
+    )?;
     Ok(None)
 }
 
