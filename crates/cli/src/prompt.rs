@@ -160,6 +160,9 @@ fn first_line_of(path: &Path) -> Result<SecretText> {
     let end = buf.iter().position(|b| *b == b'\n').unwrap_or(buf.len());
     let line = &buf[..end];
     let line = line.strip_suffix(b"\r").unwrap_or(line);
+    if buf.is_empty() {
+        return Err(UsageError("it is empty; put the secret on its first line".into()).into());
+    }
     if line.is_empty() {
         return Err(UsageError(
             "its first line is empty; the secret must be on the first line".into(),
