@@ -1,5 +1,5 @@
 //! `tessera export` and `tessera import` of an encrypted export, with the real binary: from one
-//! vault directory into a fresh one.
+//! vault directory into a fresh one; and `tessera import` of a plain JSON file, twice.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod support;
@@ -202,4 +202,106 @@ fn refusals_are_named_with_their_exit_codes() {
 fn b_path(env: &Env, name: &str) -> String {
     let p: &Path = env.tmp.path();
     p.join(name).to_str().unwrap().to_owned()
+}
+
+/// Every item's revealed content as `show --json --reveal` prints it, by title.
+fn contents(env: &Env) -> Vec<serde_json::Value> {
+    let list = env.json(&["list"]);
+    let mut all: Vec<serde_json::Value> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| env.json(&["show", i["id"].as_str().unwrap(), "--reveal"]))
+        .collect();
+    all.sort_by_key(|v| v["title"].as_str().unwrap().to_owned());
+    all
+}
+
+#[test]
+fn a_json_file_imported_twice_adds_nothing_the_second_time() {
+    let env = Env::unlocked();
+    let file = b_path(&env, "items.json");
+    // Without ids, as a script writes them: matched by content.
+    let items = serde_json::json!([
+        {"kind": "login", "title": "Jenkins", "fields": [{"name": "password", "kind": "concealed", "value": "x1"}]},
+        {"kind": "secure_note", "title": "Recovery codes", "notes": "one\ntwo"},
+        {"kind": "api_token", "title": "Grafana", "fields": [{"name": "token", "kind": "concealed", "value": "glsa"}]}
+    ]);
+    std::fs::write(&file, items.to_string()).unwrap();
+    let first = env.json(&["import", &file]);
+    assert_eq!(
+        (first["imported"].as_u64(), first["skipped"].as_u64()),
+        (Some(3), Some(0))
+    );
+    let before = contents(&env);
+    let again = env.ok(&["import", &file]);
+    assert!(
+        again.contains("Imported 0 items") && again.contains("Skipped 3 items"),
+        "{again}"
+    );
+    assert_eq!(
+        contents(&env),
+        before,
+        "the second import changed the vault"
+    );
+
+    // With ids, as `show --json --reveal` prints them: matched by id, into this vault and another.
+    let shown = b_path(&env, "shown.json");
+    std::fs::write(&shown, serde_json::Value::from(before.clone()).to_string()).unwrap();
+    let r = env.json(&["import", &shown]);
+    assert_eq!(
+        (r["imported"].as_u64(), r["skipped"].as_u64()),
+        (Some(0), Some(3))
+    );
+    let other = Env::unlocked();
+    let r = other.json(&["import", &shown]);
+    assert_eq!(r["imported"].as_u64(), Some(3));
+    let ids: Vec<&str> = before.iter().map(|v| v["id"].as_str().unwrap()).collect();
+    let mut got: Vec<&str> = r["ids"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    got.sort_unstable();
+    let mut want = ids.clone();
+    want.sort_unstable();
+    assert_eq!(got, want, "the items keep their ids");
+    let r = other.json(&["import", &shown]);
+    assert_eq!(
+        (r["imported"].as_u64(), r["skipped"].as_u64()),
+        (Some(0), Some(3))
+    );
+    assert_eq!(other.json(&["list"]).as_array().unwrap().len(), 3);
+
+    // Same id, other content: both are kept, the import as a copy, as the encrypted import does.
+    let mut changed = before.clone();
+    changed[0]["fields"][0]["value"] = "x2".into();
+    let title = changed[0]["title"].as_str().unwrap().to_owned();
+    std::fs::write(
+        &shown,
+        serde_json::Value::from(vec![changed[0].clone()]).to_string(),
+    )
+    .unwrap();
+    let r = env.json(&["import", &shown]);
+    assert_eq!(
+        (r["imported"].as_u64(), r["copies"].as_u64()),
+        (Some(1), Some(1))
+    );
+    let copy = env.json(&["show", &format!("{title} (imported)"), "--reveal"]);
+    assert_eq!(copy["fields"][0]["value"], "x2");
+    assert_eq!(
+        env.json(&["show", &title, "--reveal"])["fields"][0]["value"],
+        before[0]["fields"][0]["value"]
+    );
+
+    // One id twice in a file is refused, naming both, and nothing is written.
+    std::fs::write(
+        &shown,
+        serde_json::Value::from(vec![changed[0].clone(), changed[0].clone()]).to_string(),
+    )
+    .unwrap();
+    let e = env.fails(&["import", &shown], 7);
+    assert!(e.contains("items 1 and 2 have the same id"), "{e}");
+    assert_eq!(env.json(&["list"]).as_array().unwrap().len(), 4);
 }

@@ -133,6 +133,13 @@ pub enum Request {
         /// Its passphrase.
         passphrase: SecretText,
     },
+    /// Import the items of a plain JSON file in one transaction, skipping what is already here
+    /// (the rule in [`plain`](crate::vault::export::plain)); the reply is a
+    /// [`PlainImportReport`](crate::vault::export::plain::PlainImportReport).
+    ImportPlain {
+        /// The items, in the file's order.
+        items: Vec<crate::vault::export::plain::PlainItem>,
+    },
     /// Every version of an item (titles and dates; no concealed values).
     History {
         /// Id, id prefix or exact title.

@@ -332,8 +332,9 @@ pub struct ItemData {
     /// Standard and custom fields, in display order.
     #[serde(default)]
     pub fields: Vec<Field>,
-    /// Free-form notes; concealed like a secret.
-    #[serde(default)]
+    /// Free-form notes; concealed like a secret. `null` reads as none, as `show --json` prints
+    /// an item without notes.
+    #[serde(default, deserialize_with = "null_as_empty")]
     pub notes: SecretText,
     /// Tags.
     #[serde(default)]
@@ -353,6 +354,13 @@ pub struct ItemData {
     #[serde(default)]
     #[zeroize(skip)]
     pub expires_at: Option<i64>,
+}
+
+/// A missing value, read as empty (moved, not copied: no second copy of the secret).
+fn null_as_empty<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<SecretText, D::Error> {
+    Ok(Option::<SecretText>::deserialize(d)?.unwrap_or_default())
 }
 
 /// Limits on what one item may hold, so a bad import cannot bloat the vault.

@@ -567,6 +567,35 @@ mod tests {
     }
 
     #[test]
+    fn any_wrap_width_crlf_and_trailing_blanks_read_as_openssh_reads_them() {
+        let key = SshKey::generate(SshKeyType::EcdsaP256, "w").unwrap();
+        let pem = key.to_openssh(None).unwrap();
+        let lines: Vec<&str> = pem.expose_secret().lines().collect();
+        let body = lines[1..lines.len() - 1].concat();
+        for (width, end, blank) in [
+            (64, "\n", ""),
+            (76, "\r\n", ""),
+            (1000, "\n", " \t"),
+            (17, "\r\n", " "),
+        ] {
+            let mut text = format!("{}{blank}{end}", lines[0]);
+            for chunk in body.as_bytes().chunks(width) {
+                text.push_str(std::str::from_utf8(chunk).unwrap());
+                text.push_str(blank);
+                text.push_str(end);
+            }
+            text.push_str(lines[lines.len() - 1]);
+            text.push_str(end);
+            let back = SshKey::import_openssh(&text, None).unwrap();
+            assert_eq!(back.fingerprint(), key.fingerprint(), "width {width}");
+            SshKey::check_openssh(&text).unwrap();
+        }
+        // Base64 that is not a key is still refused, however it is wrapped.
+        let broken = format!("{}\r\nAAAA \r\n{}\r\n", lines[0], lines[lines.len() - 1]);
+        assert!(msg(SshKey::import_openssh(&broken, None)).contains("damaged"));
+    }
+
+    #[test]
     fn dsa_is_refused_by_name() {
         let e = msg(SshKey::import_openssh(DSA_KEY, None));
         assert!(e.contains("DSA"), "{e}");

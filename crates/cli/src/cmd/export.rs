@@ -1,10 +1,13 @@
-//! `export` (an encrypted file of the whole personal vault) and the encrypted side of `import`.
+//! `export` (an encrypted file of the whole personal vault) and both sides of `import`: an
+//! encrypted export, or a plain JSON array of items.
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use tessera_core::agent::{ExportView, Request};
+use tessera_core::item::{ItemData, ItemId};
 use tessera_core::paths::VaultDir;
+use tessera_core::vault::export::plain::{PlainImportReport, PlainItem};
 use tessera_core::vault::export::{self, ImportReport};
 use tessera_protocol::Blob;
 
@@ -126,6 +129,63 @@ pub fn import(
             "Skipped {} already here unchanged.",
             count(r.skipped, "item")
         )
+    })?;
+    Ok(None)
+}
+
+/// The id of one item of a plain import, read in a pass of its own so the content is parsed
+/// once, straight into zeroizing values.
+#[derive(serde::Deserialize)]
+struct IdOnly {
+    #[serde(default)]
+    id: Option<ItemId>,
+}
+
+/// Import a JSON array of items; what is already here (by id, or by content for items without
+/// one) is skipped, so a second import of the same file adds nothing.
+pub fn import_plain(
+    path: &Path,
+    bytes: &[u8],
+    dir: &VaultDir,
+    out: &Output,
+) -> Result<Option<ExitCode>> {
+    let not_items = |e: serde_json::Error| {
+        super::UsageError(format!(
+            "{}: not a JSON array of items: {e}",
+            path.display()
+        ))
+    };
+    let contents: Vec<ItemData> = serde_json::from_slice(bytes).map_err(not_items)?;
+    let ids: Vec<IdOnly> = serde_json::from_slice(bytes).map_err(not_items)?;
+    if contents.is_empty() {
+        return usage(format!("{} holds no items", path.display()));
+    }
+    let items: Vec<PlainItem> = ids
+        .into_iter()
+        .zip(contents)
+        .map(|(i, data)| PlainItem { id: i.id, data })
+        .collect();
+    let mut client = unlocked_client(dir)?;
+    let r: PlainImportReport = client
+        .call(&Request::ImportPlain { items })
+        .with_context(|| format!("importing {}", path.display()))?;
+    out.show(&r, |w| {
+        writeln!(w, "Imported {}.", count(r.imported, "item"))?;
+        if r.copies > 0 {
+            writeln!(
+                w,
+                "{} already here with other content came in as a copy titled \"… (imported)\"; both are kept.",
+                count(r.copies, "item")
+            )?;
+        }
+        if r.skipped > 0 {
+            writeln!(
+                w,
+                "Skipped {} already here unchanged.",
+                count(r.skipped, "item")
+            )?;
+        }
+        Ok(())
     })?;
     Ok(None)
 }

@@ -614,8 +614,10 @@ pub fn history(a: &ItemArg, dir: &VaultDir, out: &Output) -> Result<Option<ExitC
 pub struct ImportArgs {
     /// An encrypted export written by `tessera export` (recognised by its `TESSERA-EXPORT`
     /// header; its passphrase is asked for), or a JSON file: an array of items as
-    /// `tessera show --json --reveal` prints their content (kind, title, fields
-    /// [{name, kind, value}], notes, tags, folder, favourite, ...).
+    /// `tessera show --json --reveal` prints them (kind, title, fields [{name, kind, value}],
+    /// notes, tags, folder, favourite, ...; `id` optional). Either way, what is already here is
+    /// skipped, so importing a file twice adds nothing: an item with an id is matched by its id
+    /// (other content comes in as a copy titled "… (imported)"), one without by its content.
     file: PathBuf,
     #[command(flatten)]
     passphrase: PassphraseSource,
@@ -635,21 +637,5 @@ pub fn import(a: &ImportArgs, dir: &VaultDir, out: &Output) -> Result<Option<Exi
             a.file.display()
         ));
     }
-    let items: Vec<ItemData> = serde_json::from_slice(&bytes).map_err(|e| {
-        super::UsageError(format!(
-            "{}: not a JSON array of items: {e}",
-            a.file.display()
-        ))
-    })?;
-    if items.is_empty() {
-        return usage(format!("{} holds no items", a.file.display()));
-    }
-    let mut client = unlocked_client(dir)?;
-    let n = items.len();
-    let ids: Vec<String> = client.call(&Request::Add { items })?;
-    out.done(
-        &serde_json::json!({ "imported": ids.len(), "ids": ids }),
-        &format!("Imported {n} items."),
-    )?;
-    Ok(None)
+    super::export::import_plain(&a.file, &bytes, dir, out)
 }

@@ -573,6 +573,7 @@ fn dispatch(shared: &Shared, line: &[u8]) -> Reply {
             | Request::Remove { .. }
             | Request::Restore { .. }
             | Request::ImportEncrypted { .. }
+            | Request::ImportPlain { .. }
     );
     let reply = handle(shared, &mut st, request);
     drop(st);
@@ -667,7 +668,9 @@ fn handle(shared: &Shared, st: &mut State, request: Request) -> Reply {
                 }
             }
         }
-        r @ (Request::Export { .. } | Request::ImportEncrypted { .. }) => handle_export(st, r),
+        r @ (Request::Export { .. }
+        | Request::ImportEncrypted { .. }
+        | Request::ImportPlain { .. }) => handle_export(st, r),
         Request::History { item } => {
             let v = unlocked(st)?;
             let id = v.resolve(&item)?;
@@ -711,6 +714,7 @@ fn handle_export(st: &mut State, request: Request) -> Reply {
         Request::ImportEncrypted { file, passphrase } => {
             ok(&unlocked_mut(st)?.import_encrypted(&file.0, &passphrase)?)
         }
+        Request::ImportPlain { items } => ok(&unlocked_mut(st)?.import_plain(items)?),
         _ => Err(AgentError {
             code: ErrorCode::Internal,
             message: "not an export request".into(),

@@ -19,6 +19,8 @@
 //! id, history and trash state. An item whose id is already there with the same current content
 //! is skipped. An item whose id is there with different content (or damaged) comes in as a new
 //! item with its history, its title followed by " (imported)", so nothing on either side is lost.
+//! The plain JSON import ([`plain`]) follows the same rule, so importing a file twice adds
+//! nothing the second time.
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
@@ -33,6 +35,7 @@ use crate::store::VersionRow;
 
 mod document;
 mod file;
+pub mod plain;
 
 use document::{Document, Entry, Version};
 pub use file::{ExportHeader, FORMAT, HEADER_LEN, MAGIC};
@@ -251,10 +254,12 @@ impl Vault {
         let plain = file::open(file, passphrase)?;
         let doc = document::decode(&plain)?;
         drop(plain);
-        self.import_document(doc)
+        self.import_document(doc).map(|(report, _)| report)
     }
 
-    fn import_document(&mut self, doc: Document) -> Result<ImportReport> {
+    /// Add what `doc` holds by the rule in the module documentation; also returns the ids of
+    /// the items added, in order. The plain JSON import ([`plain`]) comes through here too.
+    fn import_document(&mut self, doc: Document) -> Result<(ImportReport, Vec<ItemId>)> {
         let mut report = ImportReport {
             exported_at: doc.exported_at,
             ..ImportReport::default()
@@ -317,7 +322,9 @@ impl Vault {
             }
             Ok(())
         })?;
+        let mut ids = Vec::with_capacity(incoming.len());
         for mut e in incoming {
+            ids.push(e.id);
             let n = e.versions.len() as u64;
             let last = e.versions.pop().expect("decoded entries have versions");
             report.imported += 1;
@@ -335,7 +342,7 @@ impl Vault {
             self.index.upsert(&SearchDoc::from_item(&item));
             self.items.insert(item.id, item);
         }
-        Ok(report)
+        Ok((report, ids))
     }
 }
 
