@@ -256,10 +256,17 @@ fn ssh_import_takes_openssh_key_files_with_or_without_a_passphrase() {
     std::fs::write(&wrong, "not it\n").unwrap();
     for (kind, passphrase) in [
         ("ed25519", ""),
+        ("ed25519", "open sesame please"),
+        ("ecdsa", ""),
         ("ecdsa", "open sesame please"),
+        ("rsa", ""),
         ("rsa", "open sesame please"),
     ] {
-        let name = format!("id_{kind}");
+        let name = if passphrase.is_empty() {
+            format!("id_{kind}")
+        } else {
+            format!("id_{kind}_locked")
+        };
         keygen(dir, &name, kind, passphrase);
         let file = dir.join(&name);
         let original = public_of(&file, passphrase).unwrap();
