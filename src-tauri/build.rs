@@ -58,6 +58,7 @@ fn main() {
         "export_offboarding_csv",
         "export_vault",
         "import_vault",
+        "save_emergency_kit",
     ]);
     tauri_build::try_build(tauri_build::Attributes::new().app_manifest(manifest))
         .expect("tauri-build: invalid configuration or capabilities");

@@ -4,6 +4,7 @@ pub mod audit;
 pub mod export;
 pub mod groups;
 pub mod items;
+pub mod kit;
 pub mod team;
 pub mod tools;
 pub mod vault;

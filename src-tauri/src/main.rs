@@ -102,6 +102,7 @@ fn main() {
             commands::audit::export_offboarding_csv,
             commands::export::export_vault,
             commands::export::import_vault,
+            commands::kit::save_emergency_kit,
         ])
         .setup(|app| {
             let handle = app.handle().clone();
@@ -207,7 +208,7 @@ fn watch(app: &AppHandle) {
                 let _ = app.emit("unlocked", ());
             } else {
                 state.clipboard.clear_if_ours();
-                let _ = app.emit("locked", "locked");
+                let _ = app.emit("locked", state.agent.lock_reason());
             }
         }
         let now_changes = state.agent.changes();

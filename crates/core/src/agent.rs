@@ -25,7 +25,7 @@ use crate::item::{FieldKind, ItemData, ItemKind, SecretText};
 mod server;
 mod view;
 
-pub use server::{serve, Agent, AgentConfig, SyncState, SyncStatus};
+pub use server::{serve, Agent, AgentConfig, LockReason, SyncState, SyncStatus};
 pub use view::{ExportView, FieldView, HistoryView, ItemSummary, ItemView, StatusView};
 
 /// The protocol version this build speaks.

@@ -23,7 +23,9 @@ use crate::vault::{self, Credentials, Vault};
 pub struct AgentConfig {
     /// The account's files.
     pub dir: VaultDir,
-    /// Lock after this long without a request.
+    /// Lock after this long without use: a request on the socket (other than `status`) or
+    /// [`Agent::touch`]. Calls in process ([`Agent::call`], [`Agent::with_vault`]) do not count,
+    /// so a screen that refreshes itself does not keep the vault open.
     pub idle_timeout: Duration,
     /// KDF parameters to upgrade weaker vaults to at unlock.
     pub kdf_target: KdfParams,
@@ -39,6 +41,29 @@ pub struct AgentConfig {
 struct State {
     vault: Option<Vault>,
     last_used: Instant,
+    /// Why the vault last locked.
+    lock_reason: Option<LockReason>,
+}
+
+/// Why the agent locked, for a lock screen that says so.
+#[derive(Debug, Clone, Copy, Serialize, serde::Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum LockReason {
+    /// Nobody used it for the idle timeout.
+    Idle,
+    /// A client of the socket asked (`tessera lock` in a terminal).
+    Command,
+    /// The process holding the agent asked ([`Agent::lock`], a `lock` through [`Agent::call`]):
+    /// the desktop app's Lock button or tray menu.
+    User,
+}
+
+/// Where a request came from: only a socket client's requests count as use.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Origin {
+    Socket,
+    InProcess,
 }
 
 /// How background sync is doing, for a status line that is always visible.
@@ -137,8 +162,9 @@ impl Shared {
     }
 
     /// Drop the vault and every key it holds.
-    fn lock(&self, st: &mut State) {
+    fn lock(&self, st: &mut State, reason: LockReason) {
         if st.vault.take().is_some() {
+            st.lock_reason = Some(reason);
             *self.sync_status() = SyncStatus::default();
         }
     }
@@ -270,6 +296,7 @@ impl Agent {
             state: Mutex::new(State {
                 vault,
                 last_used: Instant::now(),
+                lock_reason: None,
             }),
             stop: AtomicBool::new(false),
             idle_timeout_ms: AtomicU64::new(config.idle_timeout.as_millis() as u64),
@@ -349,20 +376,19 @@ impl Agent {
             })
             .map_err(|e| internal(format!("encoding the request: {e}")))?,
         );
-        let reply = dispatch(&self.shared, &line)?;
+        let reply = dispatch(&self.shared, &line, Origin::InProcess)?;
         // Skip the `{"ok":` prefix and the closing `}` and newline written by `ok`.
         let body = &reply.0[6..reply.0.len() - 2];
         serde_json::from_slice(body).map_err(|e| internal(format!("decoding the reply: {e}")))
     }
 
-    /// Run `f` on the unlocked vault (counts as use). A write through `f` should be followed
-    /// by [`Agent::changed`].
+    /// Run `f` on the unlocked vault. Not counted as use (the user's input is, through
+    /// [`Agent::touch`]). A write through `f` should be followed by [`Agent::changed`].
     pub fn with_vault<R>(
         &self,
         f: impl FnOnce(&mut Vault) -> crate::Result<R>,
     ) -> crate::Result<R> {
         let mut st = self.shared.state();
-        st.last_used = Instant::now();
         let result = f(st.vault.as_mut().ok_or(Error::Locked)?);
         drop(st);
         tessera_crypto::scrub_stack();
@@ -372,7 +398,7 @@ impl Agent {
     /// Hand over a vault unlocked elsewhere (a vault just created); locks any other first.
     pub fn set_vault(&self, vault: Vault) {
         let mut st = self.shared.state();
-        self.shared.lock(&mut st);
+        self.shared.lock(&mut st, LockReason::User);
         st.vault = Some(vault);
         st.last_used = Instant::now();
     }
@@ -393,15 +419,21 @@ impl Agent {
         self.shared.state().last_used = Instant::now();
     }
 
-    /// Lock now.
+    /// Lock now (the user asked: [`LockReason::User`]).
     pub fn lock(&self) {
         let mut st = self.shared.state();
-        self.shared.lock(&mut st);
+        self.shared.lock(&mut st, LockReason::User);
     }
 
     /// True while a vault is unlocked.
     pub fn is_unlocked(&self) -> bool {
         self.shared.state().vault.is_some()
+    }
+
+    /// Why the vault locked, while it is locked (`None` when unlocked or never unlocked).
+    pub fn lock_reason(&self) -> Option<LockReason> {
+        let st = self.shared.state();
+        st.vault.is_none().then_some(st.lock_reason).flatten()
     }
 
     /// Lock after this long without use.
@@ -443,7 +475,7 @@ fn watchdog(shared: &Shared, started: Instant) {
         std::thread::sleep(Duration::from_millis(200));
         let mut st = shared.state();
         if st.vault.is_some() && st.last_used.elapsed() >= shared.idle_timeout() {
-            shared.lock(&mut st);
+            shared.lock(&mut st, LockReason::Idle);
             if shared.config.exit_on_lock {
                 drop(st);
                 shared.request_stop();
@@ -528,7 +560,7 @@ fn handle_connection(shared: &Shared, stream: UnixStream) {
                 message: format!("request longer than {MAX_LINE} bytes"),
             })
         } else {
-            dispatch(shared, &line)
+            dispatch(shared, &line, Origin::Socket)
         };
         let bytes = match reply {
             Ok(buf) => buf,
@@ -547,7 +579,7 @@ fn handle_connection(shared: &Shared, stream: UnixStream) {
     }
 }
 
-fn dispatch(shared: &Shared, line: &[u8]) -> Reply {
+fn dispatch(shared: &Shared, line: &[u8], origin: Origin) -> Reply {
     let invalid = |m: String| AgentError {
         code: ErrorCode::Invalid,
         message: m,
@@ -563,7 +595,7 @@ fn dispatch(shared: &Shared, line: &[u8]) -> Reply {
     let request: Request =
         serde_json::from_slice(line).map_err(|e| invalid(format!("malformed request: {e}")))?;
     let mut st = shared.state();
-    if !matches!(request, Request::Status) {
+    if origin == Origin::Socket && !matches!(request, Request::Status) {
         st.last_used = Instant::now();
     }
     let writes = matches!(
@@ -575,7 +607,7 @@ fn dispatch(shared: &Shared, line: &[u8]) -> Reply {
             | Request::ImportEncrypted { .. }
             | Request::ImportPlain { .. }
     );
-    let reply = handle(shared, &mut st, request);
+    let reply = handle(shared, &mut st, request, origin);
     drop(st);
     tessera_crypto::scrub_stack();
     if writes && reply.is_ok() {
@@ -602,18 +634,25 @@ fn unlock(shared: &Shared, st: &mut State, password: &SecretText) -> Reply {
             let vault =
                 Vault::unlock(&dir.vault_file(), pw, &secret_key, shared.config.kdf_target)?;
             st.vault = Some(vault);
+            st.last_used = Instant::now();
         }
     }
     ok(&status(shared, st)?)
 }
 
-fn handle(shared: &Shared, st: &mut State, request: Request) -> Reply {
+fn handle(shared: &Shared, st: &mut State, request: Request, origin: Origin) -> Reply {
     let dir = &shared.config.dir;
     match request {
         Request::Status => ok(&status(shared, st)?),
         Request::Unlock { password } => unlock(shared, st, &password),
         Request::Lock => {
-            shared.lock(st);
+            shared.lock(
+                st,
+                match origin {
+                    Origin::Socket => LockReason::Command,
+                    Origin::InProcess => LockReason::User,
+                },
+            );
             if shared.config.exit_on_lock {
                 shared.request_stop();
             }
