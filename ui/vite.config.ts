@@ -24,5 +24,7 @@ export default defineConfig({
     include: ['src/**/*.test.ts'],
     setupFiles: ['src/test/setup.ts'],
     restoreMocks: false,
+    // The theme's contrast test reads app.css (`?raw`); other CSS stays out of the tests.
+    css: { include: [/app\.css/] },
   },
 });

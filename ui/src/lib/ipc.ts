@@ -416,12 +416,21 @@ async function call<T>(command: string, args?: Record<string, unknown>): Promise
   }
 }
 
+/**
+ * Why the vault locked (`LockReason` in tessera-core's agent): the idle timer, a `lock` from a
+ * terminal (`tessera lock`), or the user in the app (the Lock button or the tray menu).
+ */
+export type LockReason = 'idle' | 'command' | 'user';
+
 export const api = {
   appState: () => call<AppState>('app_state'),
   createVault: (password: string) => call<EmergencyKit>('create_vault', { password }),
   unlock: (password: string) => call<StatusView>('unlock', { password }),
   lock: () => call<void>('lock'),
-  /** Tell the shell the user is active (resets the auto-lock timer). */
+  /**
+   * Tell the shell the user is active (resets the auto-lock timer). Other calls do not count:
+   * a view that refreshes itself (a one-time code) must not keep the vault open.
+   */
   touch: () => call<void>('touch'),
   status: () => call<StatusView>('status'),
   facets: () => call<Facets>('facets'),
@@ -451,6 +460,8 @@ export const api = {
     call<SshExport>('export_ssh_key', { id, fileName }),
   /** Export the whole vault, sealed under `passphrase`, to a new file under Downloads. */
   exportVault: (passphrase: string) => call<VaultExport>('export_vault', { passphrase }),
+  /** The shell writes the Emergency Kit (0600, a new file under Downloads); returns its path. */
+  saveEmergencyKit: () => call<string>('save_emergency_kit'),
   /** Import an export file's bytes in one transaction. */
   importVault: (file: Uint8Array, passphrase: string) =>
     call<ImportReport>('import_vault', { file: Array.from(file), passphrase }),
@@ -515,9 +526,9 @@ export const api = {
 
 /** Events the shell emits. */
 export const events = {
-  /** The vault locked (idle, tray, `tessera lock` in a terminal). */
-  onLocked: (f: (reason: string) => void): Promise<UnlistenFn> =>
-    listen<string>('locked', (e) => f(e.payload)),
+  /** The vault locked, and why (null when the shell does not know). */
+  onLocked: (f: (reason: LockReason | null) => void): Promise<UnlistenFn> =>
+    listen<LockReason | null>('locked', (e) => f(e.payload)),
   /** The vault was unlocked elsewhere (`tessera unlock` in a terminal, through the app's socket). */
   onUnlocked: (f: () => void): Promise<UnlistenFn> => listen('unlocked', () => f()),
   /** The clipboard was cleared by the timeout. */

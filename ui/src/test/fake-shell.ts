@@ -87,6 +87,8 @@ function freshState() {
     shared: new Map<string, string>(),
     /** Shared item id → when its share ends. */
     shareEnds: new Map<string, number>(),
+    /** Emergency Kit copies the shell has written. */
+    kitsSaved: 0,
   };
 }
 
@@ -399,6 +401,12 @@ const handlers: Record<string, Handler> = {
     state.unlocked = false;
   },
   touch: () => undefined,
+  save_emergency_kit: () => {
+    unlocked();
+    state.kitsSaved += 1;
+    const n = state.kitsSaved;
+    return `/home/alice/Downloads/Tessera-Emergency-Kit${n === 1 ? '' : `-${n}`}.txt`;
+  },
   status: () => ({
     unlocked: state.unlocked,
     vault: '/home/alice/.local/share/tessera/vault.db',

@@ -1,4 +1,6 @@
-// Short-lived messages at the bottom of the window ("Password copied — clears in 30 s").
+// Short-lived messages ("Password copied — clears in 30 s"). One at a time: a new message
+// replaces the one showing, so they never pile up over the panes. While a modal dialog is open
+// the message shows inside the topmost dialog (above its footer) instead of over it.
 
 export type ToastTone = 'info' | 'success' | 'error';
 
@@ -9,6 +11,9 @@ export interface Toast {
 }
 
 export const toasts: Toast[] = $state([]);
+
+/** The open modal dialogs, the topmost last: it takes the keys and shows the toast. */
+export const openDialogs: symbol[] = $state([]);
 
 let nextId = 1;
 const timers = new Map<number, ReturnType<typeof setTimeout>>();
@@ -21,14 +26,14 @@ export function dismissToast(id: number): void {
   timers.delete(id);
 }
 
-/** Show a message; at most three stay on screen, the oldest leaves first. */
-export function toast(message: string, tone: ToastTone = 'info', durationMs = 4000): number {
+/** Show a message in place of any other. Errors stay longer. */
+export function toast(message: string, tone: ToastTone = 'info', durationMs?: number): number {
   const id = nextId++;
+  for (const t of [...toasts]) dismissToast(t.id);
   toasts.push({ id, message, tone });
-  while (toasts.length > 3) dismissToast(toasts[0].id);
   timers.set(
     id,
-    setTimeout(() => dismissToast(id), durationMs),
+    setTimeout(() => dismissToast(id), durationMs ?? (tone === 'error' ? 8000 : 4000)),
   );
   return id;
 }

@@ -30,6 +30,12 @@ describe('item form validation', () => {
     await waitFor(() => expect(screen.queryByText('Give the item a title.')).toBeNull());
   });
 
+  it('names the type in the heading as the menu does', async () => {
+    shell.login('Existing');
+    await newItem('totp');
+    expect(screen.getByRole('heading', { level: 1 })).toHaveTextContent('New TOTP');
+  });
+
   it('refuses a port outside 1–65535', async () => {
     shell.login('Existing');
     const { user } = await newItem('database');

@@ -16,6 +16,15 @@ async function firstRun() {
 }
 
 describe('first run', () => {
+  it('starts in the master password field, and goes back to it when it is too weak', async () => {
+    const user = await firstRun();
+    await waitFor(() => expect(screen.getByTestId('create-password')).toHaveFocus());
+    await user.keyboard('password1');
+    await user.type(screen.getByTestId('create-confirm'), 'password1{Enter}');
+    expect(await screen.findByTestId('form-error')).toHaveTextContent('too weak');
+    await waitFor(() => expect(screen.getByTestId('create-password')).toHaveFocus());
+  });
+
   it('refuses two different passwords', async () => {
     const user = await firstRun();
     await user.type(screen.getByTestId('create-password'), STRONG);
@@ -71,21 +80,13 @@ describe('first run', () => {
     expect(await screen.findByTestId('search')).toBeInTheDocument();
   });
 
-  it('saves the kit as a text file that holds the secret key', async () => {
+  it('has the shell save the kit under Downloads and says where it went', async () => {
     const user = await firstRun();
     await user.type(screen.getByTestId('create-password'), STRONG);
     await user.type(screen.getByTestId('create-confirm'), STRONG);
     await user.click(screen.getByTestId('create-submit'));
     await screen.findByTestId('kit-secret-key');
-
-    let saved: Blob | null = null;
-    const createObjectURL = URL.createObjectURL;
-    const revokeObjectURL = URL.revokeObjectURL;
-    URL.createObjectURL = (b: Blob) => {
-      saved = b;
-      return 'blob:kit';
-    };
-    URL.revokeObjectURL = () => {};
+    // No browser download: the web view picks neither the path nor the content.
     const clicked: string[] = [];
     const origClick = HTMLAnchorElement.prototype.click;
     HTMLAnchorElement.prototype.click = function (this: HTMLAnchorElement) {
@@ -93,21 +94,42 @@ describe('first run', () => {
     };
     try {
       await user.click(screen.getByTestId('kit-save'));
+      expect(await screen.findByTestId('kit-saved')).toHaveTextContent(
+        'Saved to /home/alice/Downloads/Tessera-Emergency-Kit.txt',
+      );
+      // A second save never replaces the first file: the shell picks a new name, and says so.
+      await user.click(screen.getByTestId('kit-save'));
+      await waitFor(() =>
+        expect(screen.getByTestId('kit-saved')).toHaveTextContent('Tessera-Emergency-Kit-2.txt'),
+      );
     } finally {
-      URL.createObjectURL = createObjectURL;
-      URL.revokeObjectURL = revokeObjectURL;
       HTMLAnchorElement.prototype.click = origClick;
     }
-    expect(clicked).toEqual(['Tessera Emergency Kit.txt']);
-    expect(saved).not.toBeNull();
-    // jsdom's Blob has no .text(); FileReader reads it.
-    const text = await new Promise<string>((resolve) => {
-      const reader = new FileReader();
-      reader.onload = () => resolve(String(reader.result));
-      reader.readAsText(saved as unknown as Blob);
+    expect(clicked).toEqual([]);
+    expect(shell.callsOf('save_emergency_kit')).toEqual([{}, {}]);
+  });
+
+  it('says so when the kit could not be saved', async () => {
+    shell.on('save_emergency_kit', () => {
+      throw new shell.ShellError('internal', 'Cannot write /home/alice/Downloads: disk full');
     });
-    expect(text).toContain('A3-ABCDEF-GHJKLM-NPQRST-UVWXYZ-23456-789AB');
-    expect(text).toContain('/home/alice/.local/share/tessera/vault.db');
+    const user = await firstRun();
+    await user.type(screen.getByTestId('create-password'), STRONG);
+    await user.type(screen.getByTestId('create-confirm'), STRONG);
+    await user.click(screen.getByTestId('create-submit'));
+    await user.click(await screen.findByTestId('kit-save'));
+    expect(await screen.findByTestId('kit-save-error')).toHaveTextContent('disk full');
+    expect(screen.queryByTestId('kit-saved')).toBeNull();
+  });
+
+  it('shows the key whole on one line, or split into two even halves', async () => {
+    const user = await firstRun();
+    await user.type(screen.getByTestId('create-password'), STRONG);
+    await user.type(screen.getByTestId('create-confirm'), STRONG);
+    await user.click(screen.getByTestId('create-submit'));
+    const key = await screen.findByTestId('kit-secret-key');
+    const halves = [...key.querySelectorAll('span')].map((s) => s.textContent);
+    expect(halves).toEqual(['A3-ABCDEF-GHJKLM-NPQRST-', 'UVWXYZ-23456-789AB']);
   });
 });
 

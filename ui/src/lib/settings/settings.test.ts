@@ -41,6 +41,36 @@ describe('settings', () => {
     expect(screen.queryByTestId('setting-auto-lock')).toBeNull();
   });
 
+  it('asks before closing with unsaved changes, and keeps them on Cancel', async () => {
+    const { user } = await openSettings();
+    const autoLock = screen.getByTestId('setting-auto-lock');
+    await user.clear(autoLock);
+    await user.type(autoLock, '1');
+
+    await user.click(screen.getByTestId('settings-close'));
+    expect(await screen.findByTestId('confirm-dialog')).toHaveTextContent('Discard unsaved settings?');
+    await user.click(screen.getByTestId('confirm-cancel'));
+    expect(screen.getByTestId('setting-auto-lock')).toHaveValue(1);
+
+    // Escape asks too; discarding closes without saving.
+    await user.keyboard('{Escape}');
+    await user.click(await screen.findByTestId('confirm-ok'));
+    await waitFor(() => expect(screen.queryByTestId('settings')).toBeNull());
+    expect(shell.callsOf('set_settings')).toHaveLength(0);
+
+    // Saved changes close at once, and the toast shows in the dialog while it is open.
+    await user.click(screen.getByTestId('open-settings'));
+    await user.clear(await screen.findByTestId('setting-auto-lock'));
+    await user.type(screen.getByTestId('setting-auto-lock'), '2');
+    await user.click(screen.getByTestId('settings-save'));
+    const saved = await screen.findByTestId('toast');
+    expect(saved).toHaveTextContent('Settings saved');
+    expect(screen.getByTestId('settings')).toContainElement(saved);
+    await user.click(screen.getByTestId('settings-close'));
+    await waitFor(() => expect(screen.queryByTestId('settings')).toBeNull());
+    expect(screen.queryByTestId('confirm-dialog')).toBeNull();
+  });
+
   it('shows the version the shell reports in About', async () => {
     const { user } = await openSettings();
     shell.on('app_state', () => ({ version: '9.8.7', vault_exists: true, unlocked: true, settings: shell.state.settings }));

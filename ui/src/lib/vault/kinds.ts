@@ -104,6 +104,23 @@ export const TEMPLATES: Record<ItemKind, FieldSpec[]> = {
   env_set: [],
 };
 
+/**
+ * What Ctrl+C copies from an item of each type: its secret, or for an SSH key its public key
+ * (what gets pasted into a server or a code host; the private key stays in the vault, exported
+ * to a file when needed), for a certificate the certificate. Null: the type has nothing to
+ * copy at a keystroke (select the text instead).
+ */
+export const COPY_FIELD: Record<ItemKind, string | null> = {
+  login: 'password',
+  ssh_key: 'public_key',
+  api_token: 'token',
+  totp: 'totp',
+  secure_note: null,
+  certificate: 'certificate',
+  database: 'password',
+  env_set: null,
+};
+
 const LABELS: Record<string, string> = {
   username: 'Username',
   password: 'Password',

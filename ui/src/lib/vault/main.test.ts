@@ -108,6 +108,41 @@ describe('keyboard', () => {
     await waitFor(() => expect(shell.lastCall('copy_field')).toEqual({ id: gh, field: 'totp' }));
   });
 
+  it('Ctrl+C on an SSH key copies its public key, and says what it did on a note', async () => {
+    const key = shell.seed({
+      kind: 'ssh_key',
+      title: 'deploy key',
+      fields: [
+        { name: 'private_key', kind: 'concealed', value: '-----BEGIN OPENSSH PRIVATE KEY-----' },
+        { name: 'public_key', kind: 'text', value: 'ssh-ed25519 AAAA deploy@ci' },
+      ],
+    });
+    shell.seed({ kind: 'secure_note', title: 'wifi', notes: 'the code is 1234' });
+    const { user } = await renderMain();
+    expect(rowTitles()).toEqual(['deploy key', 'wifi']);
+    expect(selectedRow()?.dataset.id).toBe(key);
+
+    await user.keyboard('{Control>}c{/Control}');
+    await waitFor(() => expect(shell.callsOf('copy_field')).toEqual([{ id: key, field: 'public_key' }]));
+    expect(await screen.findByTestId('toast')).toHaveTextContent('Public key copied — clears in 30 s');
+
+    await user.keyboard('{Control>}{Shift>}C{/Shift}{/Control}');
+    await waitFor(() =>
+      expect(screen.getByTestId('toast')).toHaveTextContent(
+        '“deploy key” has no username. Ctrl+C copies its public key.',
+      ),
+    );
+
+    await user.keyboard('{ArrowDown}');
+    await user.keyboard('{Control>}c{/Control}');
+    await waitFor(() =>
+      expect(screen.getByTestId('toast')).toHaveTextContent('Ctrl+C copies nothing from a secure note'),
+    );
+    expect(shell.callsOf('copy_field')).toHaveLength(1);
+    // One message at a time: the newest replaced the others.
+    expect(screen.getAllByTestId('toast')).toHaveLength(1);
+  });
+
   it('Ctrl+C with text selected in the search field copies the text, not the password', async () => {
     seedThree();
     const { user } = await renderMain();
@@ -167,6 +202,28 @@ describe('events', () => {
     await waitFor(() => expect(rows()).toHaveLength(3));
     expect(screen.queryByTestId('detail-title')).toBeNull();
     expect(screen.queryByText('gh-pass')).toBeNull();
+  });
+
+  it('the lock screen says who locked: a terminal, the user, or a command that saw it first', async () => {
+    seedThree();
+    const { user } = await renderMain();
+    shell.state.unlocked = false;
+    shell.emit('locked', 'command');
+    expect(await screen.findByTestId('lock-reason')).toHaveTextContent('from a terminal (tessera lock)');
+
+    await user.type(screen.getByTestId('unlock-password'), `${shell.state.password}{Enter}`);
+    await user.click(await screen.findByTestId('lock-button'));
+    expect(await screen.findByTestId('lock-reason')).toHaveTextContent('You locked Tessera.');
+
+    // A refresh that hits the lock before the shell's event: the event still gives the reason.
+    await user.type(screen.getByTestId('unlock-password'), `${shell.state.password}{Enter}`);
+    await screen.findByTestId('search');
+    shell.state.unlocked = false;
+    shell.emit('items-changed');
+    await screen.findByTestId('unlock-password');
+    expect(screen.queryByTestId('lock-reason')).toBeNull();
+    shell.emit('locked', 'idle');
+    expect(await screen.findByTestId('lock-reason')).toHaveTextContent('inactivity');
   });
 
   it('items-changed refreshes the list; clipboard-cleared shows a toast', async () => {
