@@ -462,4 +462,7 @@ fn a_user_works_through_the_desktop_app() {
         idle.elapsed() >= Duration::from_secs(50),
         "locked too early"
     );
+
+    // Ending the session ends tauri-driver, WebKitWebDriver and the app: none is left running.
+    s.close();
 }

@@ -238,7 +238,7 @@ fn a_member_sees_a_shared_item_appear_and_the_lead_sees_the_reveal_and_copy() {
     s.wait_until("the groups dialog to close", || {
         Some(()).filter(|()| !s.has_testid("groups-dialog"))
     });
-    drop(s);
+    s.close();
     drop(server);
 }
 
@@ -353,7 +353,7 @@ fn a_lead_shares_from_the_app_reads_the_audit_log_and_offboards_a_member() {
         Some(()).filter(|()| !s.has_testid("share-dialog"))
     });
 
-    drop(s);
+    s.close();
 
     // Bob's own app (a second instance, his account) shows the item in the group; he reveals
     // the password there.
@@ -366,7 +366,7 @@ fn a_lead_shares_from_the_app_reads_the_audit_log_and_offboards_a_member() {
     b.wait_until("the password revealed in Bob's app", || {
         Some(()).filter(|()| content(&b.testid("value-password")).contains("hunter2-v1"))
     });
-    drop(b);
+    b.close();
 
     let s = launch_unlocked(&home, &display);
 
@@ -462,6 +462,6 @@ fn a_lead_shares_from_the_app_reads_the_audit_log_and_offboards_a_member() {
     .unwrap();
     let refused = bob_vault.group_items("Production");
     assert!(refused.is_err(), "Bob still reads the group after revoke");
-    drop(s);
+    s.close();
     drop(server);
 }

@@ -104,6 +104,7 @@ fn the_installed_cli_prints_the_version_and_the_installed_app_opens_its_unlock_s
         "the app did not find the vault"
     );
     std::fs::write(home.path().join("installed-unlock.png"), s.screenshot()).unwrap();
+    s.close();
 }
 
 #[test]

@@ -9,19 +9,166 @@ use serde_json::{json, Value};
 /// The W3C key of an element reference in JSON.
 const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 
-/// Kill a child process, and the process group it leads, when dropped.
-pub struct Guard(pub Child);
+/// How long a process group gets to exit after SIGTERM before it is sent SIGKILL.
+const GRACE: Duration = Duration::from_secs(5);
+
+/// A child process, stopped when dropped. A group leader's whole group is stopped with it:
+/// `tauri-driver` leads its own group (see [`Session::start`]), so this also ends the
+/// WebKitWebDriver it started and the app that one started, which would otherwise be left
+/// running, reparented to PID 1, once `tauri-driver` is gone.
+pub struct Guard {
+    child: Child,
+    group: bool,
+    stopped: bool,
+}
+
+impl Guard {
+    /// A child that is a process of its own.
+    pub fn new(child: Child) -> Self {
+        Self {
+            child,
+            group: false,
+            stopped: false,
+        }
+    }
+
+    /// A child started with `process_group(0)`: its pid is the group's id.
+    pub fn group_leader(child: Child) -> Self {
+        Self {
+            child,
+            group: true,
+            stopped: false,
+        }
+    }
+
+    /// The child itself (to signal or wait for it).
+    pub fn child(&mut self) -> &mut Child {
+        &mut self.child
+    }
+
+    /// Stop it: SIGTERM to the process (or its whole group), up to [`GRACE`] for every member
+    /// to exit, SIGKILL to what is left, and the child reaped. Returns the processes it started
+    /// (its descendants and its group's members when it was stopped) still running after that,
+    /// as `pid name`: there should be none.
+    pub fn stop(&mut self) -> Vec<String> {
+        if std::mem::replace(&mut self.stopped, true) {
+            return Vec::new();
+        }
+        let pid = self.child.id() as i32;
+        let Some(target) = rustix::process::Pid::from_raw(pid) else {
+            return Vec::new();
+        };
+        let started: Vec<Process> = if self.group {
+            let all = processes();
+            all.iter()
+                .filter(|p| p.pid != pid && (p.pgid == pid || descends_from(&all, p, pid)))
+                .cloned()
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let signal = |sig| {
+            if self.group {
+                let _ = rustix::process::kill_process_group(target, sig);
+            } else {
+                let _ = rustix::process::kill_process(target, sig);
+            }
+        };
+        let left = || {
+            let now = processes();
+            started
+                .iter()
+                .filter(|p| now.contains(p))
+                .chain(now.iter().filter(|p| self.group && p.pgid == pid))
+                .map(|p| format!("{} {}", p.pid, p.name))
+                .collect::<std::collections::BTreeSet<_>>()
+        };
+        signal(rustix::process::Signal::TERM);
+        let deadline = Instant::now() + GRACE;
+        // The child is reaped as soon as it exits (`try_wait`), so it no longer counts.
+        while !(matches!(self.child.try_wait(), Ok(Some(_)) | Err(_)) && left().is_empty()) {
+            if Instant::now() >= deadline {
+                signal(rustix::process::Signal::KILL);
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                let gone = Instant::now() + Duration::from_secs(5);
+                while !left().is_empty() && Instant::now() < gone {
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        left().into_iter().collect()
+    }
+}
 
 impl Drop for Guard {
     fn drop(&mut self) {
-        // tauri-driver leads its own group (see `Session::start`): this also ends the
-        // WebKitWebDriver it started and the app that one started.
-        if let Some(pid) = rustix::process::Pid::from_raw(self.0.id() as i32) {
-            let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::KILL);
-        }
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+        let _ = self.stop();
     }
+}
+
+/// A running process, as /proc shows it. Two are the same when pid and start time match (a
+/// pid can be reused).
+#[derive(Clone, Debug)]
+struct Process {
+    pid: i32,
+    ppid: i32,
+    pgid: i32,
+    start: u64,
+    name: String,
+}
+
+impl PartialEq for Process {
+    fn eq(&self, other: &Self) -> bool {
+        self.pid == other.pid && self.start == other.start
+    }
+}
+
+/// Every live process. Zombies are left out: they have exited and only wait for their parent
+/// to collect the status.
+fn processes() -> Vec<Process> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|e| {
+            let pid: i32 = e.file_name().to_str()?.parse().ok()?;
+            let stat = std::fs::read_to_string(e.path().join("stat")).ok()?;
+            // "pid (comm) state ppid pgrp session tty tpgid flags minflt cminflt majflt
+            // cmajflt utime stime cutime cstime priority nice threads itrealvalue starttime":
+            // comm may hold spaces and parentheses.
+            let (head, rest) = stat.rsplit_once(')')?;
+            let name = head.split_once('(').map_or("", |(_, n)| n).to_owned();
+            let fields: Vec<&str> = rest.split_whitespace().collect();
+            if matches!(fields.first(), Some(&("Z" | "X"))) {
+                return None;
+            }
+            Some(Process {
+                pid,
+                ppid: fields.get(1)?.parse().ok()?,
+                pgid: fields.get(2)?.parse().ok()?,
+                start: fields.get(19)?.parse().ok()?,
+                name,
+            })
+        })
+        .collect()
+}
+
+fn descends_from(all: &[Process], p: &Process, ancestor: i32) -> bool {
+    let mut ppid = p.ppid;
+    for _ in 0..64 {
+        if ppid == ancestor {
+            return true;
+        }
+        match all.iter().find(|q| q.pid == ppid) {
+            Some(q) if q.pid > 1 => ppid = q.ppid,
+            _ => return false,
+        }
+    }
+    false
 }
 
 /// A free TCP port on loopback.
@@ -33,46 +180,52 @@ pub fn free_port() -> u16 {
         .port()
 }
 
-/// Start Xvfb on a free display number; returns the guard and `:N`.
+/// Start Xvfb on a free display number; returns the guard and `:N`. Xvfb picks the number
+/// itself (`-displayfd`: it takes the first one whose lock file it can create, and prints it),
+/// so tests starting at the same moment never share a display.
 pub fn xvfb() -> (Guard, String) {
-    for n in (90..190).map(|i| i + (std::process::id() % 50)) {
-        let socket = PathBuf::from(format!("/tmp/.X11-unix/X{n}"));
-        let lock = PathBuf::from(format!("/tmp/.X{n}-lock"));
-        if socket.exists() || lock.exists() {
-            continue;
-        }
-        let child = Command::new("Xvfb")
-            .args([
-                &format!(":{n}"),
-                "-screen",
-                "0",
-                "1280x860x24",
-                "-nolisten",
-                "tcp",
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("Xvfb is missing: run the tests with `cargo xtask test`, which installs it");
-        let guard = Guard(child);
-        let started = Instant::now();
-        while !socket.exists() {
-            assert!(
-                started.elapsed() < Duration::from_secs(10),
-                "Xvfb :{n} did not start"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        return (guard, format!(":{n}"));
-    }
-    panic!("no free X display number");
+    use std::io::BufRead;
+    let mut child = Command::new("Xvfb")
+        .args([
+            "-displayfd",
+            "1",
+            "-screen",
+            "0",
+            "1280x860x24",
+            "-nolisten",
+            "tcp",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("Xvfb is missing: run the tests with `cargo xtask test`, which installs it");
+    let stdout = child.stdout.take().expect("Xvfb's stdout is piped");
+    let guard = Guard::new(child);
+    // Xvfb prints the number once it listens.
+    let mut line = String::new();
+    std::io::BufReader::new(stdout)
+        .read_line(&mut line)
+        .expect("reading Xvfb's display number");
+    let n: u32 = line
+        .trim()
+        .parse()
+        .unwrap_or_else(|_| panic!("Xvfb did not start (it printed {line:?})"));
+    (guard, format!(":{n}"))
 }
 
-/// The `tauri-driver` binary: `$TAURI_DRIVER`, else on the PATH.
+/// The `tauri-driver` binary: `$TAURI_DRIVER`, else where `cargo xtask test` installs it
+/// (`tools/bin` in the target directory these tests were built in), else on the PATH.
 pub fn tauri_driver() -> PathBuf {
+    let installed = std::env::current_exe().ok().and_then(|exe| {
+        // target/<profile>/deps/<test> -> target/tools/bin/tauri-driver
+        let target = exe.parent()?.parent()?.parent()?;
+        Some(target.join("tools/bin/tauri-driver"))
+    });
     std::env::var_os("TAURI_DRIVER")
         .map(PathBuf::from)
-        .filter(|p| p.exists())
+        .into_iter()
+        .chain(installed)
+        .find(|p| p.exists())
         .unwrap_or_else(|| PathBuf::from("tauri-driver"))
 }
 
@@ -93,7 +246,7 @@ pub struct Session {
     base: String,
     id: String,
     agent: ureq::Agent,
-    _driver: Guard,
+    driver: Guard,
 }
 
 impl Session {
@@ -110,11 +263,18 @@ impl Session {
         ])
         .stdout(Stdio::null())
         .stderr(Stdio::inherit());
+        // Its own process group, which it, WebKitWebDriver and the app share, so that
+        // stopping the session ends all three (see `Guard`).
+        {
+            use std::os::unix::process::CommandExt;
+            cmd.process_group(0);
+        }
         for (k, v) in env {
             cmd.env(k, v);
         }
-        let driver = Guard(cmd.spawn().expect(
-            "tauri-driver is missing: run the tests with `cargo xtask test`, which installs it",
+        let driver = Guard::group_leader(cmd.spawn().expect(
+            "tauri-driver is missing: run `cargo xtask test` once, which installs it under \
+             tools/bin in the target directory (or set TAURI_DRIVER to its path)",
         ));
         let agent: ureq::Agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
@@ -142,7 +302,7 @@ impl Session {
             base,
             id: String::new(),
             agent,
-            _driver: driver,
+            driver,
         };
         let v = session.send("POST", "/session", Some(&caps));
         v["sessionId"]
@@ -269,14 +429,33 @@ impl Session {
     }
 }
 
-impl Drop for Session {
-    fn drop(&mut self) {
-        if !self.id.is_empty() {
+impl Session {
+    /// End the session and stop `tauri-driver` with everything it started, and check that
+    /// nothing of its process group is left running (WebKitWebDriver, the app).
+    pub fn close(mut self) {
+        self.end();
+        let left = self.driver.stop();
+        assert!(
+            left.is_empty(),
+            "processes of the WebDriver session are still running: {left:?}"
+        );
+    }
+
+    /// Delete the WebDriver session (WebKitWebDriver then closes the app).
+    fn end(&mut self) {
+        let id = std::mem::take(&mut self.id);
+        if !id.is_empty() {
             let _ = self
                 .agent
-                .delete(format!("{}/session/{}", self.base, self.id))
+                .delete(format!("{}/session/{id}", self.base))
                 .call();
         }
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        self.end();
     }
 }
 
