@@ -16,6 +16,7 @@ mod commands;
 mod downloads;
 mod error;
 mod settings;
+mod signals;
 mod state;
 
 use std::time::Duration;
@@ -107,6 +108,9 @@ fn main() {
         .setup(|app| {
             let handle = app.handle().clone();
             let state = app.state::<AppState>();
+            if let Err(e) = signals::quit_on_signals(&handle) {
+                eprintln!("tessera: SIGTERM and SIGINT will not lock the vault first: {e}");
+            }
             if let Err(e) = state.serve_socket() {
                 // The app works without it; only terminal commands need the socket.
                 eprintln!("tessera: not serving the agent socket for the CLI: {e}");

@@ -9,6 +9,7 @@
 //! * `cargo xtask dist [--debug]` builds the desktop app's .deb and .rpm (with the CLI inside).
 #![forbid(unsafe_code)]
 
+mod display;
 mod dist;
 mod ui;
 
@@ -31,6 +32,10 @@ const APP_PACKAGES: &[&str] = &[
     "libsoup-3.0-dev",
     "libxdo-dev",
     "fonts-dejavu-core",
+    // The tray icon (libayatana-appindicator, pulled in by its -dev package above) talks to
+    // the desktop over the D-Bus session bus; where none is running (SSH with X forwarding, a
+    // bare X server, Xvfb) GLib starts one with `dbus-launch`, which this package provides.
+    "dbus-x11",
 ];
 
 /// Debian packages the tests need besides: `ssh-keygen` reads the keys we write, `openssl`
@@ -100,6 +105,12 @@ fn workspace_root() -> Result<PathBuf> {
 }
 
 fn run() -> Result<()> {
+    // First: without a display the app cannot start, and the build takes many minutes.
+    // A plain message (not an error with a backtrace): nothing is wrong with the build.
+    if let Err(e) = display::ensure_display() {
+        eprintln!("cargo xtask run: {e}");
+        std::process::exit(1);
+    }
     ensure_packages(APP_PACKAGES)?;
     step("UI", || build_ui(false))?;
     step("desktop app", || {
@@ -109,7 +120,22 @@ fn run() -> Result<()> {
     let status = Command::new(&bin)
         .status()
         .with_context(|| format!("starting {}", bin.display()))?;
-    std::process::exit(status.code().unwrap_or(1));
+    std::process::exit(app_exit_code(status));
+}
+
+/// `cargo xtask run`'s exit code for the app's exit: its own code; 0 when SIGTERM or SIGINT
+/// ended it (a stop asked for, not a failure: the app handles both by quitting cleanly, so
+/// this only happens when one arrives before it has started); 128 + N for another signal N.
+fn app_exit_code(status: std::process::ExitStatus) -> i32 {
+    use std::os::unix::process::ExitStatusExt;
+    const SIGINT: i32 = 2;
+    const SIGTERM: i32 = 15;
+    match (status.code(), status.signal()) {
+        (Some(code), _) => code,
+        (None, Some(SIGINT | SIGTERM)) => 0,
+        (None, Some(signal)) => 128 + signal,
+        (None, None) => 1,
+    }
 }
 
 fn cli(args: &[String]) -> Result<()> {
@@ -447,4 +473,24 @@ fn check_single_versions() -> Result<()> {
         bail!("more than one version of: {}", dups.join(", "));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn exit_of(script: &str) -> i32 {
+        app_exit_code(Command::new("sh").args(["-c", script]).status().unwrap())
+    }
+
+    /// Stopping the app with SIGTERM or Ctrl+C is a clean stop of `cargo xtask run`.
+    #[test]
+    fn the_app_ended_by_sigterm_or_sigint_is_a_clean_stop() {
+        assert_eq!(exit_of("kill -TERM $$"), 0);
+        assert_eq!(exit_of("kill -INT $$"), 0);
+        assert_eq!(exit_of("exit 0"), 0);
+        assert_eq!(exit_of("exit 3"), 3);
+        assert_eq!(exit_of("kill -KILL $$"), 128 + 9);
+    }
 }
