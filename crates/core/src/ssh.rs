@@ -33,6 +33,7 @@ use crate::error::{Error, Result};
 use crate::item::{FieldKind, ItemData, ItemKind, SecretText};
 
 mod container;
+mod prime;
 
 /// The PEM header of an OpenSSH private key.
 const OPENSSH_BEGIN: &str = "-----BEGIN OPENSSH PRIVATE KEY-----";
@@ -175,7 +176,11 @@ impl SshKey {
                 } else {
                     4096
                 };
-                let pair = RsaKeypair::random(&mut OsRng, bits).map_err(failed)?;
+                // Primes searched for on every core (prime.rs), not `RsaKeypair::random`.
+                let rsa = prime::rsa_key(bits).map_err(|e| {
+                    Error::Invalid(format!("generating the {key_type} SSH key failed: {e}"))
+                })?;
+                let pair = RsaKeypair::try_from(&rsa).map_err(failed)?;
                 PrivateKey::new(KeypairData::from(pair), comment).map_err(failed)?
             }
             _ => PrivateKey::random(&mut OsRng, key_type.algorithm()).map_err(failed)?,
