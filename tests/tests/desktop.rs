@@ -5,7 +5,9 @@
 //! CLI sharing the app's unlock through the agent socket, and auto-lock.
 //!
 //! Screenshots of the main screens go to `docs/screenshots/` when `TESSERA_SCREENSHOTS=docs`,
-//! else to a temporary directory.
+//! to that directory when it names another, else to a temporary directory.
+//! `TESSERA_WINDOW=800x600` starts the app with a window of that size (as if left so), to look
+//! at the screens in a small window.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod support;
@@ -164,6 +166,37 @@ fn key_to_paint(s: &Session) {
     s.testid("search").fill("");
 }
 
+/// Save as text: the shell writes the kit under ~/Downloads, 0600, a new file each time, and the
+/// page says where; nothing lands in the working directory.
+fn kit_saved_by_the_shell(env: &Env, s: &Session, key: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    let downloads = env.home.join("Downloads");
+    for name in ["Tessera-Emergency-Kit.txt", "Tessera-Emergency-Kit-2.txt"] {
+        let file = downloads.join(name);
+        s.testid("kit-save").click();
+        let said = s.wait_until(&format!("the page to say it saved {name}"), || {
+            if !s.has_testid("kit-saved") {
+                return None;
+            }
+            Some(s.testid("kit-saved").text()).filter(|t| t.contains(&file.display().to_string()))
+        });
+        assert!(said.contains("only you can read it"), "{said}");
+        let text = std::fs::read_to_string(&file).unwrap();
+        assert!(text.contains(key), "{} lacks the key", file.display());
+        let mode = std::fs::metadata(&file).unwrap().permissions().mode();
+        assert_eq!(
+            mode & 0o777,
+            0o600,
+            "{} is readable by others",
+            file.display()
+        );
+    }
+    assert!(
+        !Path::new("Tessera Emergency Kit.txt").exists(),
+        "the kit was downloaded into the working directory"
+    );
+}
+
 // One user's session, step by step; splitting it would start the app once per step.
 #[allow(clippy::too_many_lines)]
 #[test]
@@ -174,6 +207,7 @@ fn a_user_works_through_the_desktop_app() {
     let home = home_dir.path().to_path_buf();
     let shots = match std::env::var("TESSERA_SCREENSHOTS").as_deref() {
         Ok("docs") => Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/screenshots"),
+        Ok(dir) if !dir.is_empty() => PathBuf::from(dir),
         _ => home.join("screenshots"),
     };
     std::fs::create_dir_all(&shots).unwrap();
@@ -184,6 +218,23 @@ fn a_user_works_through_the_desktop_app() {
         display,
         shots,
     };
+    if let Ok(size) = std::env::var("TESSERA_WINDOW") {
+        let (w, h) = size
+            .split_once('x')
+            .expect("TESSERA_WINDOW is WIDTHxHEIGHT");
+        std::fs::create_dir_all(&env.vault).unwrap();
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&env.vault, std::fs::Permissions::from_mode(0o700)).unwrap();
+        }
+        std::fs::write(
+            env.vault.join("settings.json"),
+            json!({"window": {"x": 0, "y": 0, "width": w.parse::<u32>().unwrap(),
+                              "height": h.parse::<u32>().unwrap()}})
+            .to_string(),
+        )
+        .unwrap();
+    }
     let vars = env.vars();
     let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let s = Session::start(&app, &vars);
@@ -212,6 +263,7 @@ fn a_user_works_through_the_desktop_app() {
     assert_eq!(kit_key.trim(), stored.trim(), "the kit shows another key");
     assert!(kit_key.trim().starts_with("T1-"));
     assert_eq!(s.testid("kit-continue").prop("disabled"), json!(true));
+    kit_saved_by_the_shell(&env, &s, kit_key.trim());
     env.shot(&s, "02-emergency-kit");
     s.testid("kit-ack").click();
     s.wait_until("Continue to be enabled", || {
@@ -429,6 +481,7 @@ fn a_user_works_through_the_desktop_app() {
     // Lock from the app: the CLI is locked too; a wrong password is refused with a message.
     s.testid("lock-button").click();
     s.testid("unlock-password");
+    assert_eq!(s.testid("lock-reason").text(), "You locked Tessera.");
     let status = env.tessera(&["status", "--json"]);
     assert!(
         String::from_utf8_lossy(&status.stdout).contains("\"unlocked\":false")
@@ -447,11 +500,17 @@ fn a_user_works_through_the_desktop_app() {
     let out = env.tessera(&["lock"]);
     assert!(out.status.success());
     s.testid("unlock-password");
+    s.wait_until("the lock screen to name the terminal", || {
+        Some(()).filter(|()| s.testid("lock-reason").text().contains("tessera lock"))
+    });
     s.testid("unlock-password").fill(PASSWORD);
     s.testid("unlock-submit").click();
     s.testid("search");
 
-    // Auto-lock after the configured idle minute.
+    // Auto-lock after the configured idle minute, with a one-time code on screen (it refreshes
+    // itself every second: that is not use).
+    open_item(&s, "AWS root MFA");
+    s.testid("totp-code");
     let idle = Instant::now();
     wait_for(
         "the app to lock itself after one idle minute",
@@ -462,6 +521,7 @@ fn a_user_works_through_the_desktop_app() {
         idle.elapsed() >= Duration::from_secs(50),
         "locked too early"
     );
+    assert!(s.testid("lock-reason").text().contains("inactivity"));
 
     // Ending the session ends tauri-driver, WebKitWebDriver and the app: none is left running.
     s.close();
