@@ -34,21 +34,7 @@ struct Env {
 
 impl Env {
     fn vars(&self) -> Vec<(&'static str, String)> {
-        let runtime = self.home.join("run");
-        std::fs::create_dir_all(&runtime).unwrap();
-        {
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(&runtime, std::fs::Permissions::from_mode(0o700)).unwrap();
-        }
-        vec![
-            ("HOME", self.home.display().to_string()),
-            ("TESSERA_HOME", self.vault.display().to_string()),
-            ("DISPLAY", self.display.clone()),
-            ("XDG_RUNTIME_DIR", runtime.display().to_string()),
-            ("NO_AT_BRIDGE", "1".into()),
-            ("WEBKIT_DISABLE_COMPOSITING_MODE", "1".into()),
-            ("GDK_BACKEND", "x11".into()),
-        ]
+        support::app_env(&self.home, &self.vault, &self.display)
     }
 
     /// Run the `tessera` CLI against the same vault directory (and so the app's agent socket).

@@ -57,21 +57,7 @@ impl Home {
     }
 
     fn vars(&self) -> Vec<(&'static str, String)> {
-        let runtime = self.dir.path().join("run");
-        std::fs::create_dir_all(&runtime).unwrap();
-        {
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(&runtime, std::fs::Permissions::from_mode(0o700)).unwrap();
-        }
-        vec![
-            ("HOME", self.dir.path().display().to_string()),
-            ("TESSERA_HOME", self.vault().display().to_string()),
-            ("DISPLAY", self.display.clone()),
-            ("XDG_RUNTIME_DIR", runtime.display().to_string()),
-            ("NO_AT_BRIDGE", "1".into()),
-            ("WEBKIT_DISABLE_COMPOSITING_MODE", "1".into()),
-            ("GDK_BACKEND", "x11".into()),
-        ]
+        support::app_env(self.dir.path(), &self.vault(), &self.display)
     }
 
     fn tessera(&self, args: &[&str]) -> Output {

@@ -85,21 +85,7 @@ fn screenshots(home: &Path) -> std::path::PathBuf {
 
 /// The app on `display` over the vault in `home/vault`, unlocked.
 fn launch_unlocked(home: &Path, display: &str) -> Session {
-    let runtime = home.join("run");
-    std::fs::create_dir_all(&runtime).unwrap();
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&runtime, std::fs::Permissions::from_mode(0o700)).unwrap();
-    }
-    let vars: Vec<(&str, String)> = vec![
-        ("HOME", home.display().to_string()),
-        ("TESSERA_HOME", home.join("vault").display().to_string()),
-        ("DISPLAY", display.to_owned()),
-        ("XDG_RUNTIME_DIR", runtime.display().to_string()),
-        ("NO_AT_BRIDGE", "1".into()),
-        ("WEBKIT_DISABLE_COMPOSITING_MODE", "1".into()),
-        ("GDK_BACKEND", "x11".into()),
-    ];
+    let vars = support::app_env(home, &home.join("vault"), display);
     let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let s = Session::start(&bin("tessera-app"), &vars);
     s.testid("unlock-password")

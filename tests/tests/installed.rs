@@ -80,21 +80,7 @@ fn the_installed_cli_prints_the_version_and_the_installed_app_opens_its_unlock_s
     );
 
     let (_x, display) = xvfb();
-    let runtime = home.path().join("run");
-    std::fs::create_dir_all(&runtime).unwrap();
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&runtime, std::fs::Permissions::from_mode(0o700)).unwrap();
-    }
-    let vars = [
-        ("HOME", home.path().display().to_string()),
-        ("TESSERA_HOME", vault.display().to_string()),
-        ("DISPLAY", display),
-        ("XDG_RUNTIME_DIR", runtime.display().to_string()),
-        ("NO_AT_BRIDGE", "1".into()),
-        ("WEBKIT_DISABLE_COMPOSITING_MODE", "1".into()),
-        ("GDK_BACKEND", "x11".into()),
-    ];
+    let vars = support::app_env(home.path(), &vault, &display);
     let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let s = Session::start(Path::new(APP), &vars);
     s.testid("unlock-password");

@@ -31,6 +31,18 @@ fn agent(dir: &tempfile::TempDir) -> Agent {
     )
 }
 
+/// Serve `agent` on a socket in `dir`, as a terminal reaches it; the socket's path.
+fn serve(agent: &Agent, dir: &tempfile::TempDir) -> std::path::PathBuf {
+    let socket = dir.path().join("agent.sock");
+    let listener = UnixListener::bind(&socket).unwrap();
+    std::thread::spawn({
+        let agent = agent.clone();
+        let socket = socket.clone();
+        move || agent.serve(&listener, socket)
+    });
+    socket
+}
+
 /// Wait up to `limit` for the agent to lock; true when it did.
 fn locks_within(agent: &Agent, limit: Duration, mut meanwhile: impl FnMut()) -> bool {
     let start = Instant::now();
@@ -74,13 +86,7 @@ fn the_users_input_and_terminal_requests_hold_off_the_idle_lock() {
         "the agent locked although the user was active"
     );
 
-    let socket = tmp.path().join("agent.sock");
-    let listener = UnixListener::bind(&socket).unwrap();
-    std::thread::spawn({
-        let agent = agent.clone();
-        let socket = socket.clone();
-        move || agent.serve(&listener, socket)
-    });
+    let socket = serve(&agent, &tmp);
     let mut client = agent::Client::connect(&socket).unwrap();
     assert!(
         !locks_within(&agent, IDLE * 3, || {
@@ -118,13 +124,7 @@ fn each_lock_says_who_asked() {
         "the vault locked at once after an unlock"
     );
 
-    let socket = tmp.path().join("agent.sock");
-    let listener = UnixListener::bind(&socket).unwrap();
-    std::thread::spawn({
-        let agent = agent.clone();
-        let socket = socket.clone();
-        move || agent.serve(&listener, socket)
-    });
+    let socket = serve(&agent, &tmp);
     agent::Client::connect(&socket)
         .unwrap()
         .call::<StatusView>(&Request::Lock)

@@ -96,3 +96,22 @@ pub fn psql(sql: &str) -> std::process::Output {
         .output()
         .unwrap()
 }
+
+/// The environment the desktop app runs in under the tests: `home` as HOME (with a private
+/// runtime directory in it), the vault in `vault`, the X server on `display`, and WebKit set
+/// up for Xvfb (no compositing, no accessibility bus).
+pub fn app_env(home: &Path, vault: &Path, display: &str) -> Vec<(&'static str, String)> {
+    use std::os::unix::fs::PermissionsExt;
+    let runtime = home.join("run");
+    std::fs::create_dir_all(&runtime).unwrap();
+    std::fs::set_permissions(&runtime, std::fs::Permissions::from_mode(0o700)).unwrap();
+    vec![
+        ("HOME", home.display().to_string()),
+        ("TESSERA_HOME", vault.display().to_string()),
+        ("DISPLAY", display.to_owned()),
+        ("XDG_RUNTIME_DIR", runtime.display().to_string()),
+        ("NO_AT_BRIDGE", "1".into()),
+        ("WEBKIT_DISABLE_COMPOSITING_MODE", "1".into()),
+        ("GDK_BACKEND", "x11".into()),
+    ]
+}
