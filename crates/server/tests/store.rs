@@ -5,13 +5,16 @@ mod support;
 
 use std::sync::Arc;
 
+use std::collections::HashSet;
 use support::{Harness, Kind};
+
 use tessera_protocol::{
-    AccessRequestStatus, AccountKeys, Blob, GroupRole, Id, KdfInfo, PushChange, PushResult,
+    verify_chain, AccessRequestStatus, AccountKeys, Actor, AuditAction, AuditEvent, AuditQuery,
+    Blob, EpochKey, GroupRole, Id, KdfInfo, MembershipWindow, PushChange, PushResult,
 };
 use tessera_server::events::Change;
 use tessera_server::store::{
-    Decision, LoginPolicy, NewAccessRequest, NewAccountRow, NewGroup, NewInvite, NewSession,
+    Decision, Group, LoginPolicy, NewAccessRequest, NewAccountRow, NewGroup, NewInvite, NewSession,
     NewToken, Role, Rotation, SetMember, StoreError, Team,
 };
 use tessera_server::Store;
@@ -27,6 +30,12 @@ on_both_backends!(
     a_committed_push_is_announced_once,
     access_requests_are_decided_once,
     machine_tokens_are_stored_hashed_scoped_and_rotated,
+    directory_certificates_and_server_secret,
+    groups_members_and_epochs,
+    group_items_are_pushed_pulled_and_found,
+    audit_entries_chain_and_filter,
+    offboarding_reviews_and_ends_access,
+    share_expiry_is_set_cleared_and_ended,
 );
 
 fn run<F, Fut>(kind: Kind, case: F)
@@ -860,5 +869,636 @@ fn machine_tokens_are_stored_hashed_scoped_and_rotated(kind: Kind) {
         s.create_token(short).await.unwrap();
         s.rotate_group(rotation(g, admin, 4, vec![])).await.unwrap();
         assert_eq!(s.group_tokens(g).await.unwrap().len(), 2);
+    });
+}
+
+/// Every method of the store traits is called somewhere in this suite.
+#[test]
+fn every_store_method_is_called() {
+    let traits = [
+        include_str!("../src/store.rs"),
+        include_str!("../src/store/access_request.rs"),
+        include_str!("../src/store/token.rs"),
+    ];
+    let suite = include_str!("store.rs");
+    let mut methods = Vec::new();
+    for source in traits {
+        let mut inside = false;
+        for line in source.lines() {
+            if line.starts_with("pub trait ") {
+                inside = true;
+            } else if line == "}" {
+                inside = false;
+            } else if let Some(rest) = line.trim().strip_prefix("fn ").filter(|_| inside) {
+                let name: String = rest
+                    .chars()
+                    .take_while(|c| *c == '_' || c.is_alphanumeric())
+                    .collect();
+                methods.push(name);
+            }
+        }
+    }
+    assert!(methods.len() > 50, "found only {methods:?}");
+    let missing: Vec<&String> = methods
+        .iter()
+        .filter(|m| !suite.contains(&format!(".{m}(")))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "the conformance suite never calls {missing:?}"
+    );
+}
+
+fn group_of(team: Id, g: Id, by: Id) -> NewGroup {
+    NewGroup {
+        id: g,
+        team_id: team,
+        name: b"n1".to_vec(),
+        created_by: by,
+        key: b"k1 ada".to_vec(),
+        created_at: 1000,
+    }
+}
+
+fn directory_certificates_and_server_secret(kind: Kind) {
+    run(kind, |s| async move {
+        let (t, ada, _) = setup(&*s, "ada@example.com").await;
+        let bob = join(&*s, &t, ada, "bob@example.com").await;
+        // Another team's accounts are not listed.
+        setup(&*s, "zed@example.com").await;
+        let d = s.directory(t.id).await.unwrap();
+        assert_eq!(
+            d.iter()
+                .map(|e| (e.account_id, e.email.as_str(), e.team_role.as_str()))
+                .collect::<Vec<_>>(),
+            [
+                (ada, "ada@example.com", "admin"),
+                (bob, "bob@example.com", "member")
+            ]
+        );
+        assert_eq!(
+            (&d[0].exchange_public, &d[0].signing_public),
+            (&Blob(vec![1; 32]), &Blob(vec![2; 32]))
+        );
+        assert!(d[1].certificate.0.is_empty());
+        s.set_certificate(bob, b"chain".to_vec()).await.unwrap();
+        assert_eq!(
+            s.directory(t.id).await.unwrap()[1].certificate,
+            Blob(b"chain".to_vec())
+        );
+        assert!(matches!(
+            s.set_certificate(id(9), vec![1]).await,
+            Err(StoreError::NotFound)
+        ));
+        let before = s.server_secret().await.unwrap();
+        s.rotate_server_secret().await.unwrap();
+        let after = s.server_secret().await.unwrap();
+        assert_ne!(before, after);
+        assert_eq!(after, s.server_secret().await.unwrap());
+    });
+}
+
+#[allow(clippy::too_many_lines)] // one story, told in order
+fn groups_members_and_epochs(kind: Kind) {
+    use GroupRole::{Admin, Editor, Viewer};
+    run(kind, |s| async move {
+        let (t, ada, _) = setup(&*s, "ada@example.com").await;
+        let bob = join(&*s, &t, ada, "bob@example.com").await;
+        let carol = join(&*s, &t, ada, "carol@example.com").await;
+        let g = id(4);
+        s.create_group(group_of(t.id, g, ada)).await.unwrap();
+        assert!(matches!(
+            s.create_group(group_of(t.id, g, ada)).await,
+            Err(StoreError::IdTaken)
+        ));
+        assert_eq!(
+            s.group(g).await.unwrap(),
+            Some(Group {
+                id: g,
+                team_id: t.id,
+                epoch: 1,
+                name: b"n1".to_vec()
+            })
+        );
+        assert!(s.group(id(9)).await.unwrap().is_none());
+        let creator = s.membership(g, ada).await.unwrap().unwrap();
+        assert_eq!(
+            (creator.role, creator.expires_at, creator.removed_at),
+            (Admin, None, None)
+        );
+        let member = |who: Id, role, expires_at, epoch, key: Option<&[u8]>, now| SetMember {
+            group: g,
+            account: who,
+            role,
+            expires_at,
+            epoch,
+            key: key.map(<[u8]>::to_vec),
+            by: ada,
+            now,
+        };
+        // A stale epoch, a member without the key or an unknown group change nothing.
+        let e = s
+            .set_member(member(bob, Editor, None, 2, Some(b"k1 bob"), 1100))
+            .await
+            .unwrap_err();
+        assert!(matches!(e, StoreError::StaleEpoch), "{e:?}");
+        let e = s
+            .set_member(member(bob, Editor, None, 1, None, 1100))
+            .await
+            .unwrap_err();
+        assert!(matches!(e, StoreError::NotFound), "{e:?}");
+        let e = s
+            .set_member(SetMember {
+                group: id(9),
+                ..member(bob, Editor, None, 1, Some(b"k"), 1100)
+            })
+            .await
+            .unwrap_err();
+        assert!(matches!(e, StoreError::NotFound), "{e:?}");
+        assert!(s.membership(g, bob).await.unwrap().is_none());
+        s.set_member(member(bob, Editor, None, 1, Some(b"k1 bob"), 1100))
+            .await
+            .unwrap();
+        s.set_member(member(
+            carol,
+            Viewer,
+            Some(1500),
+            1,
+            Some(b"k1 carol"),
+            1200,
+        ))
+        .await
+        .unwrap();
+        // A role change keeps the key and when the member was added.
+        s.set_member(member(bob, Viewer, None, 1, None, 1300))
+            .await
+            .unwrap();
+        let members = s.group_members(g, 1400).await.unwrap();
+        assert_eq!(
+            members
+                .iter()
+                .map(|m| (
+                    m.account_id,
+                    m.role,
+                    m.added_at,
+                    m.added_by,
+                    m.has_current_key
+                ))
+                .collect::<Vec<_>>(),
+            [
+                (ada, Admin, 1000, ada, true),
+                (bob, Viewer, 1100, ada, true),
+                (carol, Viewer, 1200, ada, true)
+            ]
+        );
+        assert_eq!(members[2].expires_at, Some(1500));
+        assert_eq!(members[1].email, "bob@example.com");
+        // Carol's membership ends at 1500.
+        assert_eq!(s.group_members(g, 1500).await.unwrap().len(), 2);
+        assert!(s.groups_of(carol, 1500).await.unwrap().is_empty());
+        let bobs = s.groups_of(bob, 1400).await.unwrap();
+        assert_eq!(bobs.len(), 1);
+        assert_eq!(
+            (
+                bobs[0].group_id,
+                bobs[0].epoch,
+                bobs[0].role,
+                bobs[0].expires_at
+            ),
+            (g, 1, Viewer, None)
+        );
+        assert_eq!(bobs[0].name, Blob(b"n1".to_vec()));
+        assert_eq!(
+            bobs[0].keys,
+            vec![EpochKey {
+                epoch: 1,
+                wrapped: Blob(b"k1 bob".to_vec()),
+                prev: Blob::default()
+            }]
+        );
+
+        // A rotation removes members and starts the next epoch, only from the current one.
+        let rotate = |epoch: u64, remove: Vec<Id>, now| Rotation {
+            group: g,
+            epoch,
+            remove,
+            name: format!("n{epoch}").into_bytes(),
+            prev: format!("k{} under k{epoch}", epoch - 1).into_bytes(),
+            keys: vec![(ada, format!("k{epoch} ada").into_bytes())],
+            token_keys: vec![],
+            by: ada,
+            now,
+        };
+        let e = s.rotate_group(rotate(3, vec![], 1600)).await.unwrap_err();
+        assert!(matches!(e, StoreError::StaleEpoch), "{e:?}");
+        let e = s
+            .rotate_group(Rotation {
+                group: id(9),
+                ..rotate(2, vec![], 1600)
+            })
+            .await
+            .unwrap_err();
+        assert!(matches!(e, StoreError::NotFound), "{e:?}");
+        s.rotate_group(rotate(2, vec![bob], 1600)).await.unwrap();
+        let e = s.rotate_group(rotate(2, vec![], 1600)).await.unwrap_err();
+        assert!(matches!(e, StoreError::StaleEpoch), "{e:?}");
+        let now_g = s.group(g).await.unwrap().unwrap();
+        assert_eq!((now_g.epoch, now_g.name), (2, b"n2".to_vec()));
+        let removed = s.membership(g, bob).await.unwrap().unwrap();
+        assert_eq!(removed.removed_at, Some(1600));
+        assert!(!removed.is_live(1600));
+        assert!(s.groups_of(bob, 1600).await.unwrap().is_empty());
+        let keys = &s.groups_of(ada, 1600).await.unwrap()[0].keys;
+        assert_eq!(
+            keys.iter()
+                .map(|k| (k.epoch, k.wrapped.0.clone(), k.prev.0.clone()))
+                .collect::<Vec<_>>(),
+            [
+                (1, b"k1 ada".to_vec(), vec![]),
+                (2, b"k2 ada".to_vec(), b"k1 under k2".to_vec())
+            ]
+        );
+        // Added again: a new start, and the keys of every epoch it holds.
+        s.set_member(member(bob, Editor, None, 2, Some(b"k2 bob"), 1700))
+            .await
+            .unwrap();
+        let members = s.group_members(g, 1700).await.unwrap();
+        let b = members.iter().find(|m| m.account_id == bob).unwrap();
+        assert_eq!(
+            (b.role, b.added_at, b.has_current_key),
+            (Editor, 1700, true)
+        );
+        let keys = &s.groups_of(bob, 1700).await.unwrap()[0].keys;
+        assert_eq!(
+            keys.iter().map(|k| k.wrapped.0.clone()).collect::<Vec<_>>(),
+            [b"k1 bob".to_vec(), b"k2 bob".to_vec()]
+        );
+        // A member the rotation gave no key lacks the current one.
+        s.rotate_group(rotate(3, vec![], 1800)).await.unwrap();
+        assert_eq!(
+            s.group_members(g, 1800)
+                .await
+                .unwrap()
+                .iter()
+                .map(|m| (m.account_id, m.has_current_key))
+                .collect::<Vec<_>>(),
+            [(ada, true), (bob, false)]
+        );
+    });
+}
+
+fn group_items_are_pushed_pulled_and_found(kind: Kind) {
+    run(kind, |s| async move {
+        let (t, ada, _) = setup(&*s, "ada@example.com").await;
+        let (g, h) = (id(4), id(5));
+        s.create_group(group_of(t.id, g, ada)).await.unwrap();
+        s.create_group(group_of(t.id, h, ada)).await.unwrap();
+        let mut rx = s.subscribe();
+        let (a, b) = (id(10), id(11));
+        // Personal and group items share the team's sequence; an item id is per space.
+        s.push(t.id, ada, vec![change(a, 0, b"mine")], 1)
+            .await
+            .unwrap();
+        let r = s
+            .group_push(
+                t.id,
+                g,
+                vec![
+                    change(a, 0, b"a1"),
+                    change(b, 0, b"b1"),
+                    change(a, 1, b"a2"),
+                ],
+                2,
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            r.iter().map(applied).collect::<Vec<_>>(),
+            [(1, 2), (1, 3), (2, 4)]
+        );
+        let r = s
+            .group_push(
+                t.id,
+                g,
+                vec![change(a, 1, b"a2"), change(b, 0, b"other")],
+                3,
+            )
+            .await
+            .unwrap();
+        assert_eq!(applied(&r[0]), (2, 4), "a resend");
+        assert!(
+            matches!(&r[1], PushResult::Conflict { current } if current.blob == Blob(b"b1".to_vec()))
+        );
+        let p = s.group_pull(g, 0, 1).await.unwrap();
+        assert_eq!(p.changes.iter().map(|c| c.seq).collect::<Vec<_>>(), [3]);
+        assert!(p.more);
+        let p = s.group_pull(g, 3, 10).await.unwrap();
+        assert_eq!(
+            p.changes
+                .iter()
+                .map(|c| (c.item_id, c.version, c.seq))
+                .collect::<Vec<_>>(),
+            [(a, 2, 4)]
+        );
+        assert!(!p.more);
+        assert!(s.group_pull(h, 0, 10).await.unwrap().changes.is_empty());
+        assert_eq!(s.pull(ada, 0, 10).await.unwrap().changes.len(), 1);
+        assert_eq!(s.group_of_item(t.id, a).await.unwrap(), Some(g));
+        assert_eq!(s.group_of_item(id(9), a).await.unwrap(), None);
+        // A deleted item is in no group.
+        let del = PushChange {
+            item_id: b,
+            base_version: 1,
+            version: 2,
+            deleted: true,
+            blob: Blob::default(),
+        };
+        s.group_push(t.id, g, vec![del], 4).await.unwrap();
+        assert_eq!(s.group_of_item(t.id, b).await.unwrap(), None);
+        assert!(matches!(
+            s.group_push(id(9), g, vec![change(id(12), 0, b"x")], 5)
+                .await,
+            Err(StoreError::NotFound)
+        ));
+        // Only personal pushes are announced.
+        s.push(t.id, ada, vec![change(a, 1, b"mine 2")], 6)
+            .await
+            .unwrap();
+        for seq in [1, 6] {
+            let got = tokio::time::timeout(std::time::Duration::from_secs(10), rx.recv())
+                .await
+                .expect("a change is announced")
+                .unwrap();
+            assert_eq!(got, Change { account: ada, seq });
+        }
+    });
+}
+
+fn audit_entries_chain_and_filter(kind: Kind) {
+    use AuditAction::{Change as Changed, Login, LoginFailed, MemberSet, TokenUse};
+    run(kind, |s| async move {
+        let (t, ada, _) = setup(&*s, "ada@example.com").await;
+        let (t2, zed, _) = setup(&*s, "zed@example.com").await;
+        let (item, bob, g, token) = (id(10), id(11), id(12), id(13));
+        let ev = AuditEvent::new;
+        s.append_audit(t.id, 100, vec![]).await.unwrap();
+        s.append_audit(
+            t.id,
+            100,
+            vec![
+                ev(Actor::Account(ada), Login),
+                ev(Actor::Account(ada), Changed).item(item).detail("v2"),
+            ],
+        )
+        .await
+        .unwrap();
+        s.append_audit(t2.id, 150, vec![ev(Actor::Account(zed), Login)])
+            .await
+            .unwrap();
+        s.append_audit(
+            t.id,
+            200,
+            vec![
+                ev(Actor::Anonymous, LoginFailed),
+                ev(Actor::Account(ada), MemberSet).group(g).subject(bob),
+                ev(Actor::Token(token), TokenUse),
+            ],
+        )
+        .await
+        .unwrap();
+        let all = s
+            .audit_page(t.id, AuditQuery::default(), 100)
+            .await
+            .unwrap();
+        assert!(!all.more);
+        assert_eq!(
+            all.entries
+                .iter()
+                .map(|e| (e.seq, e.at, e.action))
+                .collect::<Vec<_>>(),
+            [
+                (1, 100, Login),
+                (2, 100, Changed),
+                (3, 200, LoginFailed),
+                (4, 200, MemberSet),
+                (5, 200, TokenUse)
+            ]
+        );
+        verify_chain(&t.id, &all.entries, None).unwrap();
+        let e = &all.entries;
+        assert_eq!((e[1].item_id, e[1].detail.as_str()), (Some(item), "v2"));
+        assert_eq!((e[3].group_id, e[3].subject), (Some(g), Some(bob)));
+        assert_eq!(
+            (e[2].actor, e[4].actor),
+            (Actor::Anonymous, Actor::Token(token))
+        );
+        // Each team's chain starts on its own.
+        let other = s
+            .audit_page(t2.id, AuditQuery::default(), 100)
+            .await
+            .unwrap();
+        assert_eq!(other.entries.len(), 1);
+        assert_eq!(
+            (other.entries[0].seq, &other.entries[0].prev),
+            (1, &Blob(vec![0; 32]))
+        );
+
+        let seqs = |q: AuditQuery, limit: usize| {
+            let s = std::sync::Arc::clone(&s);
+            async move {
+                let p = s.audit_page(t.id, q, limit).await.unwrap();
+                (p.entries.iter().map(|e| e.seq).collect::<Vec<_>>(), p.more)
+            }
+        };
+        let q = AuditQuery::default;
+        assert_eq!(
+            seqs(AuditQuery { after: 1, ..q() }, 2).await,
+            (vec![2, 3], true)
+        );
+        assert_eq!(
+            seqs(AuditQuery { after: 3, ..q() }, 2).await,
+            (vec![4, 5], false)
+        );
+        let only = |q: AuditQuery| seqs(q, 100);
+        assert_eq!(
+            only(AuditQuery {
+                actor: Some(ada),
+                ..q()
+            })
+            .await
+            .0,
+            [1, 2, 4]
+        );
+        assert_eq!(
+            only(AuditQuery {
+                item: Some(item),
+                ..q()
+            })
+            .await
+            .0,
+            [2]
+        );
+        assert_eq!(
+            only(AuditQuery {
+                account: Some(bob),
+                ..q()
+            })
+            .await
+            .0,
+            [4]
+        );
+        assert_eq!(
+            only(AuditQuery {
+                account: Some(token),
+                ..q()
+            })
+            .await
+            .0,
+            [5]
+        );
+        assert_eq!(
+            only(AuditQuery {
+                since: Some(200),
+                ..q()
+            })
+            .await
+            .0,
+            [3, 4, 5]
+        );
+        assert_eq!(
+            only(AuditQuery {
+                until: Some(200),
+                ..q()
+            })
+            .await
+            .0,
+            [1, 2]
+        );
+    });
+}
+
+fn offboarding_reviews_and_ends_access(kind: Kind) {
+    run(kind, |s| async move {
+        let (t, ada, _) = setup(&*s, "ada@example.com").await;
+        // Bob joined at 2000 with one session.
+        let bob = join(&*s, &t, ada, "bob@example.com").await;
+        let (g, h) = (id(4), id(5));
+        s.create_group(group_of(t.id, g, ada)).await.unwrap();
+        s.create_group(group_of(t.id, h, ada)).await.unwrap();
+        let member = |group: Id, role, expires_at, now| SetMember {
+            group,
+            account: bob,
+            role,
+            expires_at,
+            epoch: 1,
+            key: Some(b"k1 bob".to_vec()),
+            by: ada,
+            now,
+        };
+        s.set_member(member(g, GroupRole::Editor, None, 2100))
+            .await
+            .unwrap();
+        s.set_member(member(h, GroupRole::Viewer, Some(2500), 2200))
+            .await
+            .unwrap();
+        s.create_token(new_token(t.id, g, bob, 1, 5000))
+            .await
+            .unwrap();
+        let (x, y, z, w) = (id(10), id(11), id(12), id(13));
+        s.group_push(t.id, g, vec![change(x, 0, b"x")], 2000)
+            .await
+            .unwrap();
+        s.group_push(t.id, h, vec![change(y, 0, b"y"), change(w, 0, b"w")], 2400)
+            .await
+            .unwrap();
+        // Made after Bob's access to h ended: never exposed.
+        s.group_push(t.id, h, vec![change(z, 0, b"z")], 2600)
+            .await
+            .unwrap();
+        // Changed after it ended: still listed (he saw an earlier version), as it is now.
+        s.group_push(t.id, h, vec![change(y, 1, b"y2")], 2700)
+            .await
+            .unwrap();
+        // Deleted: nothing left to rotate.
+        let del = PushChange {
+            item_id: w,
+            base_version: 1,
+            version: 2,
+            deleted: true,
+            blob: Blob::default(),
+        };
+        s.group_push(t.id, h, vec![del], 2800).await.unwrap();
+        let (windows, records) = s.offboarding(bob, 3000).await.unwrap();
+        assert_eq!(
+            windows,
+            vec![
+                MembershipWindow {
+                    group_id: g,
+                    role: GroupRole::Editor,
+                    from: 2100,
+                    to: None
+                },
+                MembershipWindow {
+                    group_id: h,
+                    role: GroupRole::Viewer,
+                    from: 2200,
+                    to: Some(2500)
+                }
+            ]
+        );
+        assert_eq!(
+            records
+                .iter()
+                .map(|r| (r.group_id, r.record.item_id, r.record.version))
+                .collect::<Vec<_>>(),
+            [(g, x, 1), (h, y, 2)]
+        );
+        assert_eq!(s.offboarded_at(bob).await.unwrap(), None);
+        let done = s.offboard(bob, ada, 3000).await.unwrap();
+        assert_eq!(
+            (done.sessions_revoked, done.tokens_revoked, done.groups),
+            (1, 1, vec![g])
+        );
+        assert_eq!(s.offboarded_at(bob).await.unwrap(), Some(3000));
+        assert!(s.list_sessions(bob, 3000).await.unwrap().is_empty());
+        assert!(!s.membership(g, bob).await.unwrap().unwrap().is_live(3000));
+        assert_eq!(s.group_tokens(g).await.unwrap()[0].revoked_at, Some(3000));
+        // Again: the first time stays, nothing more to end.
+        let again = s.offboard(bob, ada, 3100).await.unwrap();
+        assert_eq!(
+            (
+                again.sessions_revoked,
+                again.tokens_revoked,
+                again.groups.len()
+            ),
+            (0, 0, 0)
+        );
+        assert_eq!(s.offboarded_at(bob).await.unwrap(), Some(3000));
+        let (windows, _) = s.offboarding(bob, 3100).await.unwrap();
+        assert_eq!(windows[0].to, Some(3000));
+    });
+}
+
+fn share_expiry_is_set_cleared_and_ended(kind: Kind) {
+    run(kind, |s| async move {
+        let (t, ada, _) = setup(&*s, "ada@example.com").await;
+        let (g, h) = (id(4), id(5));
+        s.create_group(group_of(t.id, g, ada)).await.unwrap();
+        s.create_group(group_of(t.id, h, ada)).await.unwrap();
+        let (a, b) = (id(10), id(11));
+        assert_eq!(s.share_expiry(g, a).await.unwrap(), None);
+        s.set_share_expiry(g, a, Some(2000)).await.unwrap();
+        s.set_share_expiry(g, b, Some(3000)).await.unwrap();
+        s.set_share_expiry(g, a, Some(2500)).await.unwrap();
+        assert_eq!(s.share_expiry(g, a).await.unwrap(), Some(2500));
+        assert_eq!(s.share_expiry(h, a).await.unwrap(), None, "per group");
+        assert!(s.ended_shares(g, 2499).await.unwrap().is_empty());
+        assert_eq!(s.ended_shares(g, 2500).await.unwrap(), vec![a]);
+        let ended: HashSet<Id> = s.ended_shares(g, 3000).await.unwrap().into_iter().collect();
+        assert_eq!(ended, HashSet::from([a, b]));
+        s.set_share_expiry(g, a, None).await.unwrap();
+        assert_eq!(s.share_expiry(g, a).await.unwrap(), None);
+        assert_eq!(s.ended_shares(g, 3000).await.unwrap(), vec![b]);
+        assert!(s.ended_shares(h, 9999).await.unwrap().is_empty());
     });
 }
