@@ -8,7 +8,7 @@
 //!
 //! A restore writes into a fresh database in one transaction: it replays the migrations up to
 //! the backup's schema, inserts every table in dependency order, replays the migrations after
-//! it, and rebuilds what the backend derives (PostgreSQL's `audit_heads`). Before writing it
+//! it, and rebuilds what the store derives (`audit_heads`). Before writing it
 //! checks the file's checksum and every team's audit chain; after committing it reads every
 //! chain back through the [`Store`](crate::Store) and verifies it again.
 //!
@@ -34,8 +34,7 @@ use format::Writer;
 pub use format::{Backup, Header, Table, Value};
 
 /// The schema (number of migrations) this server knows; the same on both backends.
-pub const SCHEMA: u32 = sqlite::backup::SCHEMA;
-const _: () = assert!(sqlite::backup::SCHEMA == postgres::backup::SCHEMA);
+pub const SCHEMA: u32 = crate::store::schema::SCHEMA;
 
 /// Every table a backup holds, in dependency order (a table after those it references), with
 /// the migration that created it. A new migration that creates a table adds it here; a backup
@@ -64,7 +63,7 @@ pub(crate) const TABLES: &[(&str, u32)] = &[
     ("share_expiry", 7),
 ];
 
-/// Tables a backend keeps that a backup leaves out: migration bookkeeping and PostgreSQL's
+/// Tables a backend keeps that a backup leaves out: migration bookkeeping and
 /// `audit_heads` (each team's newest audit entry, rebuilt from `audit_log` on restore).
 pub(crate) const NOT_BACKED_UP: &[&str] = &["schema_migrations", "audit_heads"];
 

@@ -10,7 +10,7 @@ use tessera_server::config;
 /// The database of the configuration, as `backup` names it, and in words.
 fn target(db: &config::Database) -> (Database, String) {
     match db {
-        config::Database::Postgres { url } => (
+        config::Database::Postgres { url, .. } => (
             Database::Postgres(url.expose_secret().to_owned()),
             "the PostgreSQL database".into(),
         ),

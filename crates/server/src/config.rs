@@ -9,6 +9,8 @@
 //! listen = "0.0.0.0:8787"
 //! data_dir = "/var/lib/tessera-server"
 //! database_url_file = "/etc/tessera/database-url"
+//! database_pool_size = 16
+//! database_acquire_timeout_ms = 5000
 //! tls_cert = "/etc/tessera/tls/cert.pem"
 //! tls_key = "/etc/tessera/tls/key.pem"
 //! log = "info"
@@ -31,7 +33,7 @@ use std::sync::Arc;
 use serde::Deserialize;
 use zeroize::Zeroizing;
 
-use crate::store::postgres::PgStore;
+use crate::store::postgres::{PgStore, PoolOptions};
 use crate::store::sqlite::SqliteStore;
 use crate::store::{Store, StoreError};
 
@@ -107,6 +109,12 @@ pub enum ConfigError {
          reverse proxy in front and set insecure_http = true (or --insecure-http)"
     )]
     PlainHttp(SocketAddr),
+    /// `database_pool_size` or `database_acquire_timeout_ms` is 0.
+    #[error(
+        "{0} must be at least 1 (database_pool_size: the most PostgreSQL connections a node \
+         opens; database_acquire_timeout_ms: how long a request waits for one)"
+    )]
+    ZeroPoolSetting(&'static str),
 }
 
 /// Why the configured database could not be opened.
@@ -226,6 +234,10 @@ pub struct FileConfig {
     pub database_url: Option<DatabaseUrl>,
     /// A file holding only the PostgreSQL URL.
     pub database_url_file: Option<PathBuf>,
+    /// The most PostgreSQL connections a node opens.
+    pub database_pool_size: Option<usize>,
+    /// How long a request waits for a free PostgreSQL connection, milliseconds.
+    pub database_acquire_timeout_ms: Option<u64>,
     /// PEM certificate chain, leaf first.
     pub tls_cert: Option<PathBuf>,
     /// PEM private key of `tls_cert`.
@@ -306,6 +318,8 @@ pub enum Database {
     Postgres {
         /// The connection URL.
         url: DatabaseUrl,
+        /// The connection pool's size and acquire timeout.
+        pool: PoolOptions,
     },
 }
 
@@ -314,8 +328,8 @@ impl Database {
     /// date.
     pub async fn open(&self) -> Result<Arc<dyn Store>, OpenError> {
         match self {
-            Self::Postgres { url } => Ok(Arc::new(
-                PgStore::connect(url.expose_secret())
+            Self::Postgres { url, pool } => Ok(Arc::new(
+                PgStore::connect_with(url.expose_secret(), *pool)
                     .await
                     .map_err(OpenError::Postgres)?,
             )),
@@ -380,10 +394,22 @@ impl Config {
     /// Merge a parsed file and the overrides (reading `database_url_file` when it is used)
     /// and check that the result is consistent.
     pub fn resolve(file: FileConfig, o: Overrides) -> Result<Self, ConfigError> {
+        let defaults = PoolOptions::default();
+        let pool = PoolOptions {
+            size: match file.database_pool_size {
+                Some(0) => return Err(ConfigError::ZeroPoolSetting("database_pool_size")),
+                n => n.unwrap_or(defaults.size),
+            },
+            acquire_timeout: match file.database_acquire_timeout_ms {
+                Some(0) => return Err(ConfigError::ZeroPoolSetting("database_acquire_timeout_ms")),
+                ms => ms.map_or(defaults.acquire_timeout, std::time::Duration::from_millis),
+            },
+        };
         let database = match (o.database_url, file.database_url, file.database_url_file) {
-            (Some(url), _, _) | (None, Some(url), _) => Database::Postgres { url },
+            (Some(url), _, _) | (None, Some(url), _) => Database::Postgres { url, pool },
             (None, None, Some(path)) => Database::Postgres {
                 url: read_url_file(&path)?,
+                pool,
             },
             (None, None, None) => Database::Sqlite {
                 data_dir: o

@@ -24,6 +24,7 @@ use tessera_protocol::{
 
 pub mod access_request;
 pub mod postgres;
+pub mod schema;
 pub mod sqlite;
 mod token;
 
@@ -541,6 +542,10 @@ pub trait Store: AccessRequests + TokenStore + Send + Sync + 'static {
     /// Every change committed from now on by a push through any node on this database (see
     /// [`crate::events`]).
     fn subscribe(&self) -> tokio::sync::broadcast::Receiver<crate::events::Change>;
+
+    /// The connection pool's state, for `/metrics` (`None`: no pool, as on SQLite's one
+    /// connection).
+    fn pool_status(&self) -> Option<postgres::PoolStatus>;
 }
 
 /// Decide a batch of pushed changes against the current records, in order. `current` holds the

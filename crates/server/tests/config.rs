@@ -182,7 +182,7 @@ fn flags_and_the_environment_win_over_the_file() {
     assert_eq!(config.listen, "127.0.0.1:1000".parse().unwrap());
     assert_eq!(config.log, LogLevel::Warn);
     assert!(config.insecure_http);
-    let Database::Postgres { url } = &config.database else {
+    let Database::Postgres { url, .. } = &config.database else {
         panic!("{:?}", config.database)
     };
     assert_eq!(url.expose_secret(), "postgres://file@127.0.0.1/file");
@@ -202,7 +202,7 @@ fn flags_and_the_environment_win_over_the_file() {
     .unwrap();
     assert_eq!(config.listen, "127.0.0.1:2000".parse().unwrap());
     assert_eq!(config.log, LogLevel::Debug);
-    let Database::Postgres { url } = &config.database else {
+    let Database::Postgres { url, .. } = &config.database else {
         panic!("{:?}", config.database)
     };
     assert_eq!(url.expose_secret(), "postgres://flag@127.0.0.1/flag");

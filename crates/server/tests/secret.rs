@@ -14,6 +14,7 @@ use serde_json::{json, Value};
 use support::http::{create_team, spawn_node, user, Api, Server};
 use support::{Kind, PgDatabase};
 use tessera_server::config::{Database, DatabaseUrl};
+use tessera_server::store::postgres::PoolOptions;
 
 on_both_backends!(
     the_store_replaces_the_secret,
@@ -121,6 +122,7 @@ fn the_command_rotates_and_explains(kind: Kind) {
             (
                 Database::Postgres {
                     url: DatabaseUrl::new(url),
+                    pool: PoolOptions::default(),
                 },
                 vec!["--config".into(), config.display().to_string()],
                 Some(db),

@@ -13,6 +13,7 @@ use tessera_protocol::{
     Blob, EpochKey, GroupRole, Id, KdfInfo, MembershipWindow, PushChange, PushResult,
 };
 use tessera_server::events::Change;
+use tessera_server::store::postgres::{PgStore, PoolOptions};
 use tessera_server::store::{
     Decision, Group, LoginPolicy, NewAccessRequest, NewAccountRow, NewGroup, NewInvite, NewSession,
     NewToken, Role, Rotation, SetMember, StoreError, Team,
@@ -1234,6 +1235,7 @@ fn group_items_are_pushed_pulled_and_found(kind: Kind) {
     });
 }
 
+#[allow(clippy::too_many_lines)] // one story, told in order
 fn audit_entries_chain_and_filter(kind: Kind) {
     use AuditAction::{Change as Changed, Login, LoginFailed, MemberSet, TokenUse};
     run(kind, |s| async move {
@@ -1377,6 +1379,7 @@ fn audit_entries_chain_and_filter(kind: Kind) {
     });
 }
 
+#[allow(clippy::too_many_lines)] // one story, told in order
 fn offboarding_reviews_and_ends_access(kind: Kind) {
     run(kind, |s| async move {
         let (t, ada, _) = setup(&*s, "ada@example.com").await;
@@ -1500,5 +1503,65 @@ fn share_expiry_is_set_cleared_and_ended(kind: Kind) {
         assert_eq!(s.share_expiry(g, a).await.unwrap(), None);
         assert_eq!(s.ended_shares(g, 3000).await.unwrap(), vec![b]);
         assert!(s.ended_shares(h, 9999).await.unwrap().is_empty());
+    });
+}
+
+/// The PostgreSQL pool holds at most its size; a request that finds no free connection within
+/// the acquire timeout fails with a message naming the settings, and the pool recovers.
+#[test]
+fn the_postgres_pool_is_bounded_and_gives_up_waiting() {
+    let (_db, url) = support::PgDatabase::create();
+    let h = Harness::new(Kind::Sqlite);
+    assert!(h.store.pool_status().is_none(), "SQLite has no pool");
+    h.rt.block_on(async {
+        let options = PoolOptions {
+            size: 1,
+            acquire_timeout: std::time::Duration::from_millis(300),
+        };
+        let store = Arc::new(PgStore::connect_with(&url, options).await.unwrap());
+        let (t, _, _) = setup(&*store, "ada@example.com").await;
+        let status = store.pool_status().unwrap();
+        assert_eq!(
+            (
+                status.max_size,
+                status.size,
+                status.available,
+                status.timeouts
+            ),
+            (1, 1, 1, 0)
+        );
+        // Another client locks the teams table: a read holds the only connection meanwhile.
+        let (locker, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+            .await
+            .unwrap();
+        tokio::spawn(conn);
+        locker
+            .batch_execute("BEGIN; LOCK TABLE teams IN ACCESS EXCLUSIVE MODE")
+            .await
+            .unwrap();
+        let held = tokio::spawn({
+            let store = Arc::clone(&store);
+            async move { store.team(t.id).await }
+        });
+        for _ in 0..1000 {
+            if store.pool_status().unwrap().available == 0 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        assert_eq!(
+            store.pool_status().unwrap().available,
+            0,
+            "the read holds it"
+        );
+        let Err(StoreError::Backend(e)) = store.team(t.id).await else {
+            panic!("no free connection must fail")
+        };
+        assert!(e.to_string().contains("database_pool_size"), "{e}");
+        assert_eq!(store.pool_status().unwrap().timeouts, 1);
+        locker.batch_execute("COMMIT").await.unwrap();
+        assert_eq!(held.await.unwrap().unwrap().unwrap().id, t.id);
+        assert!(store.team(t.id).await.unwrap().is_some());
+        assert_eq!(store.pool_status().unwrap().available, 1);
     });
 }

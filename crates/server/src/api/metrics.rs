@@ -9,6 +9,7 @@ use axum::http::header;
 use axum::response::IntoResponse;
 
 use super::AppState;
+use crate::store::postgres::PoolStatus;
 
 /// The server's counters.
 #[derive(Debug, Default)]
@@ -68,9 +69,30 @@ impl Metrics {
     }
 }
 
+/// The connection pool's gauges and its timeout counter (PostgreSQL only).
+fn render_pool(out: &mut String, s: PoolStatus) {
+    let _ = write!(
+        out,
+        "# HELP tessera_db_pool_connections Database connections by state (open: in use or \
+         idle; available: idle; max: the configured size).\n\
+         # TYPE tessera_db_pool_connections gauge\n\
+         tessera_db_pool_connections{{state=\"open\"}} {}\n\
+         tessera_db_pool_connections{{state=\"available\"}} {}\n\
+         tessera_db_pool_connections{{state=\"max\"}} {}\n\
+         # HELP tessera_db_pool_waiting Requests waiting for a database connection.\n\
+         # TYPE tessera_db_pool_waiting gauge\n\
+         tessera_db_pool_waiting {}\n\
+         # HELP tessera_db_pool_timeouts_total Requests that found no free connection in time.\n\
+         # TYPE tessera_db_pool_timeouts_total counter\n\
+         tessera_db_pool_timeouts_total {}\n",
+        s.size, s.available, s.max_size, s.waiting, s.timeouts
+    );
+}
+
 pub(super) async fn render(State(state): State<AppState>) -> impl IntoResponse {
-    (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        state.inner.metrics.render(),
-    )
+    let mut out = state.inner.metrics.render();
+    if let Some(s) = state.inner.store.pool_status() {
+        render_pool(&mut out, s);
+    }
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out)
 }

@@ -9,7 +9,6 @@
 //! notification to the node's [`ChangeHub`]: the change reaches event streams on every node,
 //! this one included.
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use tessera_protocol::{
@@ -17,7 +16,7 @@ use tessera_protocol::{
     GroupMember, GroupRole, Id, ItemRecord, KdfInfo, MembershipWindow, OffboardResponse,
     PushChange, PushResult,
 };
-use tokio::sync::{broadcast, Mutex, MutexGuard};
+use tokio::sync::broadcast;
 use tokio::task::JoinHandle;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::{AsyncMessage, Client, GenericClient, NoTls, Row};
@@ -26,10 +25,13 @@ use crate::events::{Change, ChangeHub, PG_CHANNEL};
 
 mod access_request;
 pub(crate) mod backup;
+mod pool;
 mod token;
 
+pub use pool::{PoolOptions, PoolStatus};
+
 use super::{
-    decide_push, id_from, Account, Group, LoginPolicy, Membership, NewAccountRow, NewGroup,
+    decide_push, id_from, schema, Account, Group, LoginPolicy, Membership, NewAccountRow, NewGroup,
     NewInvite, NewSession, PullPage, Role, Rotation, Session, SetMember, Store, StoreError,
     StoreFuture, Team,
 };
@@ -37,199 +39,6 @@ use super::{
 mod audit;
 mod offboard;
 mod share;
-
-/// Migrations, applied in order. Append only.
-const MIGRATIONS: &[&str] = &[
-    // 1: teams, accounts, sessions, invitations, login throttling, second factor, items.
-    "CREATE TABLE server_meta (key TEXT PRIMARY KEY, value BYTEA NOT NULL);
-     CREATE TABLE teams (
-         id BYTEA PRIMARY KEY,
-         root_public BYTEA NOT NULL,
-         require_mfa BOOLEAN NOT NULL DEFAULT FALSE,
-         seq BIGINT NOT NULL DEFAULT 0,
-         created_at BIGINT NOT NULL
-     );
-     CREATE TABLE accounts (
-         id BYTEA PRIMARY KEY,
-         team_id BYTEA NOT NULL REFERENCES teams(id),
-         email TEXT NOT NULL UNIQUE,
-         role TEXT NOT NULL,
-         auth_hash TEXT NOT NULL,
-         kdf_memory_kib BIGINT NOT NULL,
-         kdf_iterations BIGINT NOT NULL,
-         kdf_parallelism BIGINT NOT NULL,
-         kdf_salt BYTEA NOT NULL,
-         exchange_public BYTEA NOT NULL,
-         signing_public BYTEA NOT NULL,
-         header BYTEA NOT NULL,
-         wrapped_keyset BYTEA NOT NULL,
-         created_at BIGINT NOT NULL,
-         failed_logins BIGINT NOT NULL DEFAULT 0,
-         locked_until BIGINT,
-         mfa_secret BYTEA,
-         mfa_enabled BOOLEAN NOT NULL DEFAULT FALSE,
-         mfa_last_step BIGINT NOT NULL DEFAULT 0
-     );
-     CREATE INDEX accounts_team ON accounts(team_id);
-     CREATE TABLE recovery_codes (
-         account_id BYTEA NOT NULL REFERENCES accounts(id),
-         code_hash BYTEA NOT NULL,
-         PRIMARY KEY (account_id, code_hash)
-     );
-     CREATE TABLE sessions (
-         id BYTEA PRIMARY KEY,
-         account_id BYTEA NOT NULL REFERENCES accounts(id),
-         token_hash BYTEA NOT NULL UNIQUE,
-         device_name TEXT NOT NULL,
-         created_at BIGINT NOT NULL,
-         last_seen_at BIGINT NOT NULL,
-         expires_at BIGINT NOT NULL,
-         revoked_at BIGINT
-     );
-     CREATE INDEX sessions_account ON sessions(account_id);
-     CREATE TABLE invites (
-         token_hash BYTEA PRIMARY KEY,
-         team_id BYTEA NOT NULL REFERENCES teams(id),
-         email TEXT NOT NULL,
-         created_by BYTEA NOT NULL REFERENCES accounts(id),
-         created_at BIGINT NOT NULL,
-         expires_at BIGINT NOT NULL,
-         used_at BIGINT
-     );
-     CREATE TABLE login_addresses (
-         address TEXT PRIMARY KEY,
-         window_start BIGINT NOT NULL,
-         failures BIGINT NOT NULL
-     );
-     CREATE TABLE items (
-         account_id BYTEA NOT NULL REFERENCES accounts(id),
-         item_id BYTEA NOT NULL,
-         version BIGINT NOT NULL,
-         seq BIGINT NOT NULL,
-         deleted BOOLEAN NOT NULL,
-         blob BYTEA NOT NULL,
-         PRIMARY KEY (account_id, item_id)
-     );
-     CREATE INDEX items_account_seq ON items(account_id, seq);
-     CREATE TABLE item_versions (
-         account_id BYTEA NOT NULL REFERENCES accounts(id),
-         item_id BYTEA NOT NULL,
-         version BIGINT NOT NULL,
-         team_id BYTEA NOT NULL,
-         seq BIGINT NOT NULL,
-         deleted BOOLEAN NOT NULL,
-         blob BYTEA NOT NULL,
-         created_at BIGINT NOT NULL,
-         PRIMARY KEY (account_id, item_id, version)
-     );",
-    // 2: certificates, groups, key epochs, memberships, group items.
-    "ALTER TABLE accounts ADD COLUMN certificate BYTEA;
-     CREATE TABLE groups (
-         id BYTEA PRIMARY KEY,
-         team_id BYTEA NOT NULL REFERENCES teams(id),
-         epoch BIGINT NOT NULL,
-         name BYTEA NOT NULL,
-         created_by BYTEA NOT NULL REFERENCES accounts(id),
-         created_at BIGINT NOT NULL
-     );
-     CREATE INDEX groups_team ON groups(team_id);
-     CREATE TABLE group_epochs (
-         group_id BYTEA NOT NULL REFERENCES groups(id),
-         epoch BIGINT NOT NULL,
-         prev BYTEA NOT NULL,
-         created_by BYTEA NOT NULL,
-         created_at BIGINT NOT NULL,
-         PRIMARY KEY (group_id, epoch)
-     );
-     CREATE TABLE group_keys (
-         group_id BYTEA NOT NULL REFERENCES groups(id),
-         account_id BYTEA NOT NULL REFERENCES accounts(id),
-         epoch BIGINT NOT NULL,
-         wrapped BYTEA NOT NULL,
-         PRIMARY KEY (group_id, account_id, epoch)
-     );
-     CREATE TABLE group_members (
-         group_id BYTEA NOT NULL REFERENCES groups(id),
-         account_id BYTEA NOT NULL REFERENCES accounts(id),
-         role TEXT NOT NULL,
-         expires_at BIGINT,
-         added_by BYTEA NOT NULL,
-         added_at BIGINT NOT NULL,
-         removed_at BIGINT,
-         PRIMARY KEY (group_id, account_id)
-     );
-     CREATE INDEX group_members_account ON group_members(account_id);
-     CREATE TABLE group_items (
-         group_id BYTEA NOT NULL REFERENCES groups(id),
-         item_id BYTEA NOT NULL,
-         version BIGINT NOT NULL,
-         seq BIGINT NOT NULL,
-         deleted BOOLEAN NOT NULL,
-         blob BYTEA NOT NULL,
-         PRIMARY KEY (group_id, item_id)
-     );
-     CREATE INDEX group_items_seq ON group_items(group_id, seq);
-     CREATE INDEX group_items_item ON group_items(item_id);
-     CREATE TABLE group_item_versions (
-         group_id BYTEA NOT NULL REFERENCES groups(id),
-         item_id BYTEA NOT NULL,
-         version BIGINT NOT NULL,
-         team_id BYTEA NOT NULL,
-         seq BIGINT NOT NULL,
-         deleted BOOLEAN NOT NULL,
-         blob BYTEA NOT NULL,
-         created_at BIGINT NOT NULL,
-         PRIMARY KEY (group_id, item_id, version)
-     );",
-    // 3: the audit chain.
-    audit::MIGRATION,
-    // 4: offboarding.
-    offboard::MIGRATION,
-    // 5: just-in-time access requests.
-    "CREATE TABLE access_requests (
-         id BYTEA PRIMARY KEY,
-         team_id BYTEA NOT NULL REFERENCES teams(id),
-         group_id BYTEA NOT NULL REFERENCES groups(id),
-         requester BYTEA NOT NULL REFERENCES accounts(id),
-         role TEXT NOT NULL,
-         duration_secs BIGINT NOT NULL,
-         reasons BYTEA NOT NULL,
-         created_at BIGINT NOT NULL,
-         expires_at BIGINT NOT NULL,
-         decided_at BIGINT,
-         decided_by BYTEA REFERENCES accounts(id),
-         decision TEXT,
-         granted_role TEXT,
-         granted_until BIGINT
-     );
-     CREATE INDEX access_requests_group ON access_requests(group_id, requester);
-     CREATE INDEX access_requests_requester ON access_requests(requester);",
-    // 6: machine tokens and the group keys sealed to them.
-    "CREATE TABLE machine_tokens (
-         id BYTEA PRIMARY KEY,
-         group_id BYTEA NOT NULL REFERENCES groups(id),
-         team_id BYTEA NOT NULL REFERENCES teams(id),
-         name BYTEA NOT NULL,
-         name_epoch BIGINT NOT NULL,
-         exchange_public BYTEA NOT NULL,
-         signature BYTEA NOT NULL,
-         token_hash BYTEA NOT NULL UNIQUE,
-         created_by BYTEA NOT NULL REFERENCES accounts(id),
-         created_at BIGINT NOT NULL,
-         expires_at BIGINT NOT NULL,
-         revoked_at BIGINT,
-         last_used_at BIGINT
-     );
-     CREATE INDEX machine_tokens_group ON machine_tokens(group_id);
-     CREATE TABLE token_keys (
-         token_id BYTEA NOT NULL REFERENCES machine_tokens(id),
-         epoch BIGINT NOT NULL,
-         wrapped BYTEA NOT NULL,
-         PRIMARY KEY (token_id, epoch)
-     );",
-    // 7: share expiry.
-    share::MIGRATION,
-];
 
 /// Where a push or pull goes: an account's own items or a group's.
 #[derive(Clone, Copy)]
@@ -255,14 +64,9 @@ const GROUP: Space = Space {
     notify: false,
 };
 
-/// Connections in the pool.
-const POOL_SIZE: usize = 4;
-
 /// The PostgreSQL store.
 pub struct PgStore {
-    url: String,
-    pool: Vec<Mutex<Client>>,
-    next: AtomicUsize,
+    pool: pool::Pool,
     hub: ChangeHub,
     listener: JoinHandle<()>,
 }
@@ -296,22 +100,22 @@ async fn connect(url: &str) -> Result<Client, StoreError> {
 }
 
 impl PgStore {
-    /// Connect to `url` (`postgres://user@host/db`) and bring the schema up to date.
+    /// Connect to `url` (`postgres://user@host/db`) with the default pool and bring the schema
+    /// up to date.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
-        let mut first = connect(url).await?;
-        migrate(&mut first).await?;
-        let mut pool = vec![Mutex::new(first)];
-        for _ in 1..POOL_SIZE {
-            pool.push(Mutex::new(connect(url).await?));
-        }
+        Self::connect_with(url, PoolOptions::default()).await
+    }
+
+    /// Connect to `url` with a pool of `options` and bring the schema up to date.
+    pub async fn connect_with(url: &str, options: PoolOptions) -> Result<Self, StoreError> {
+        let pool = pool::Pool::new(url, options)?;
+        migrate(&mut *pool.get().await?).await?;
         let hub = ChangeHub::new();
         // The first LISTEN is in place before `connect` returns, so no commit after it is missed.
         let first = listen(url, &hub).await.map_err(be)?;
         let listener = tokio::spawn(keep_listening(url.to_owned(), hub.clone(), first));
         Ok(Self {
-            url: url.to_owned(),
             pool,
-            next: AtomicUsize::new(0),
             hub,
             listener,
         })
@@ -472,14 +276,9 @@ impl PgStore {
         }
     }
 
-    /// A connection from the pool, reconnecting one that closed.
-    async fn conn(&self) -> Result<MutexGuard<'_, Client>, StoreError> {
-        let i = self.next.fetch_add(1, Ordering::Relaxed) % self.pool.len();
-        let mut guard = self.pool[i].lock().await;
-        if guard.is_closed() {
-            *guard = connect(&self.url).await?;
-        }
-        Ok(guard)
+    /// A connection from the pool.
+    async fn conn(&self) -> Result<pool::Conn, StoreError> {
+        self.pool.get().await
     }
 }
 
@@ -564,20 +363,11 @@ async fn migrate(client: &mut Client) -> Result<(), StoreError> {
         .await
         .map_err(be)?
         .get(0);
-    if done > MIGRATIONS.len() as i64 {
-        return Err(StoreError::Backend(
-            format!(
-                "the database has schema {done}, newer than this server ({}); upgrade the server",
-                MIGRATIONS.len()
-            )
-            .into(),
-        ));
-    }
-    for (i, sql) in MIGRATIONS.iter().enumerate().skip(done as usize) {
+    for (version, sql) in schema::pending(done, schema::POSTGRES)? {
         tx.batch_execute(sql).await.map_err(be)?;
         tx.execute(
             "INSERT INTO schema_migrations (version) VALUES ($1)",
-            &[&((i + 1) as i64)],
+            &[&version],
         )
         .await
         .map_err(be)?;
@@ -1679,5 +1469,9 @@ impl Store for PgStore {
 
     fn subscribe(&self) -> broadcast::Receiver<Change> {
         self.hub.subscribe()
+    }
+
+    fn pool_status(&self) -> Option<PoolStatus> {
+        Some(self.pool.status())
     }
 }

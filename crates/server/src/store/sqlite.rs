@@ -19,7 +19,7 @@ pub(crate) mod backup;
 mod token;
 
 use super::{
-    decide_push, id_from, Account, Group, LoginPolicy, Membership, NewAccountRow, NewGroup,
+    decide_push, id_from, schema, Account, Group, LoginPolicy, Membership, NewAccountRow, NewGroup,
     NewInvite, NewSession, PullPage, Role, Rotation, Session, SetMember, Store, StoreError,
     StoreFuture, Team,
 };
@@ -27,199 +27,6 @@ use super::{
 mod audit;
 mod offboard;
 mod share;
-
-/// Migrations, applied in order; `PRAGMA user_version` records how many ran. Append only.
-const MIGRATIONS: &[&str] = &[
-    // 1: teams, accounts, sessions, invitations, login throttling, second factor, items.
-    "CREATE TABLE server_meta (key TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID;
-     CREATE TABLE teams (
-         id BLOB PRIMARY KEY,
-         root_public BLOB NOT NULL,
-         require_mfa INTEGER NOT NULL DEFAULT 0,
-         seq INTEGER NOT NULL DEFAULT 0,
-         created_at INTEGER NOT NULL
-     ) WITHOUT ROWID;
-     CREATE TABLE accounts (
-         id BLOB PRIMARY KEY,
-         team_id BLOB NOT NULL REFERENCES teams(id),
-         email TEXT NOT NULL UNIQUE,
-         role TEXT NOT NULL,
-         auth_hash TEXT NOT NULL,
-         kdf_memory_kib INTEGER NOT NULL,
-         kdf_iterations INTEGER NOT NULL,
-         kdf_parallelism INTEGER NOT NULL,
-         kdf_salt BLOB NOT NULL,
-         exchange_public BLOB NOT NULL,
-         signing_public BLOB NOT NULL,
-         header BLOB NOT NULL,
-         wrapped_keyset BLOB NOT NULL,
-         created_at INTEGER NOT NULL,
-         failed_logins INTEGER NOT NULL DEFAULT 0,
-         locked_until INTEGER,
-         mfa_secret BLOB,
-         mfa_enabled INTEGER NOT NULL DEFAULT 0,
-         mfa_last_step INTEGER NOT NULL DEFAULT 0
-     ) WITHOUT ROWID;
-     CREATE INDEX accounts_team ON accounts(team_id);
-     CREATE TABLE recovery_codes (
-         account_id BLOB NOT NULL REFERENCES accounts(id),
-         code_hash BLOB NOT NULL,
-         PRIMARY KEY (account_id, code_hash)
-     ) WITHOUT ROWID;
-     CREATE TABLE sessions (
-         id BLOB PRIMARY KEY,
-         account_id BLOB NOT NULL REFERENCES accounts(id),
-         token_hash BLOB NOT NULL UNIQUE,
-         device_name TEXT NOT NULL,
-         created_at INTEGER NOT NULL,
-         last_seen_at INTEGER NOT NULL,
-         expires_at INTEGER NOT NULL,
-         revoked_at INTEGER
-     ) WITHOUT ROWID;
-     CREATE INDEX sessions_account ON sessions(account_id);
-     CREATE TABLE invites (
-         token_hash BLOB PRIMARY KEY,
-         team_id BLOB NOT NULL REFERENCES teams(id),
-         email TEXT NOT NULL,
-         created_by BLOB NOT NULL REFERENCES accounts(id),
-         created_at INTEGER NOT NULL,
-         expires_at INTEGER NOT NULL,
-         used_at INTEGER
-     ) WITHOUT ROWID;
-     CREATE TABLE login_addresses (
-         address TEXT PRIMARY KEY,
-         window_start INTEGER NOT NULL,
-         failures INTEGER NOT NULL
-     ) WITHOUT ROWID;
-     CREATE TABLE items (
-         account_id BLOB NOT NULL REFERENCES accounts(id),
-         item_id BLOB NOT NULL,
-         version INTEGER NOT NULL,
-         seq INTEGER NOT NULL,
-         deleted INTEGER NOT NULL,
-         blob BLOB NOT NULL,
-         PRIMARY KEY (account_id, item_id)
-     ) WITHOUT ROWID;
-     CREATE INDEX items_account_seq ON items(account_id, seq);
-     CREATE TABLE item_versions (
-         account_id BLOB NOT NULL REFERENCES accounts(id),
-         item_id BLOB NOT NULL,
-         version INTEGER NOT NULL,
-         team_id BLOB NOT NULL,
-         seq INTEGER NOT NULL,
-         deleted INTEGER NOT NULL,
-         blob BLOB NOT NULL,
-         created_at INTEGER NOT NULL,
-         PRIMARY KEY (account_id, item_id, version)
-     ) WITHOUT ROWID;",
-    // 2: certificates, groups, key epochs, memberships, group items.
-    "ALTER TABLE accounts ADD COLUMN certificate BLOB;
-     CREATE TABLE groups (
-         id BLOB PRIMARY KEY,
-         team_id BLOB NOT NULL REFERENCES teams(id),
-         epoch INTEGER NOT NULL,
-         name BLOB NOT NULL,
-         created_by BLOB NOT NULL REFERENCES accounts(id),
-         created_at INTEGER NOT NULL
-     ) WITHOUT ROWID;
-     CREATE INDEX groups_team ON groups(team_id);
-     CREATE TABLE group_epochs (
-         group_id BLOB NOT NULL REFERENCES groups(id),
-         epoch INTEGER NOT NULL,
-         prev BLOB NOT NULL,
-         created_by BLOB NOT NULL,
-         created_at INTEGER NOT NULL,
-         PRIMARY KEY (group_id, epoch)
-     ) WITHOUT ROWID;
-     CREATE TABLE group_keys (
-         group_id BLOB NOT NULL REFERENCES groups(id),
-         account_id BLOB NOT NULL REFERENCES accounts(id),
-         epoch INTEGER NOT NULL,
-         wrapped BLOB NOT NULL,
-         PRIMARY KEY (group_id, account_id, epoch)
-     ) WITHOUT ROWID;
-     CREATE TABLE group_members (
-         group_id BLOB NOT NULL REFERENCES groups(id),
-         account_id BLOB NOT NULL REFERENCES accounts(id),
-         role TEXT NOT NULL,
-         expires_at INTEGER,
-         added_by BLOB NOT NULL,
-         added_at INTEGER NOT NULL,
-         removed_at INTEGER,
-         PRIMARY KEY (group_id, account_id)
-     ) WITHOUT ROWID;
-     CREATE INDEX group_members_account ON group_members(account_id);
-     CREATE TABLE group_items (
-         group_id BLOB NOT NULL REFERENCES groups(id),
-         item_id BLOB NOT NULL,
-         version INTEGER NOT NULL,
-         seq INTEGER NOT NULL,
-         deleted INTEGER NOT NULL,
-         blob BLOB NOT NULL,
-         PRIMARY KEY (group_id, item_id)
-     ) WITHOUT ROWID;
-     CREATE INDEX group_items_seq ON group_items(group_id, seq);
-     CREATE INDEX group_items_item ON group_items(item_id);
-     CREATE TABLE group_item_versions (
-         group_id BLOB NOT NULL REFERENCES groups(id),
-         item_id BLOB NOT NULL,
-         version INTEGER NOT NULL,
-         team_id BLOB NOT NULL,
-         seq INTEGER NOT NULL,
-         deleted INTEGER NOT NULL,
-         blob BLOB NOT NULL,
-         created_at INTEGER NOT NULL,
-         PRIMARY KEY (group_id, item_id, version)
-     ) WITHOUT ROWID;",
-    // 3: the audit chain.
-    audit::MIGRATION,
-    // 4: offboarding.
-    offboard::MIGRATION,
-    // 5: just-in-time access requests.
-    "CREATE TABLE access_requests (
-         id BLOB PRIMARY KEY,
-         team_id BLOB NOT NULL REFERENCES teams(id),
-         group_id BLOB NOT NULL REFERENCES groups(id),
-         requester BLOB NOT NULL REFERENCES accounts(id),
-         role TEXT NOT NULL,
-         duration_secs INTEGER NOT NULL,
-         reasons BLOB NOT NULL,
-         created_at INTEGER NOT NULL,
-         expires_at INTEGER NOT NULL,
-         decided_at INTEGER,
-         decided_by BLOB REFERENCES accounts(id),
-         decision TEXT,
-         granted_role TEXT,
-         granted_until INTEGER
-     ) WITHOUT ROWID;
-     CREATE INDEX access_requests_group ON access_requests(group_id, requester);
-     CREATE INDEX access_requests_requester ON access_requests(requester);",
-    // 6: machine tokens and the group keys sealed to them.
-    "CREATE TABLE machine_tokens (
-         id BLOB PRIMARY KEY,
-         group_id BLOB NOT NULL REFERENCES groups(id),
-         team_id BLOB NOT NULL REFERENCES teams(id),
-         name BLOB NOT NULL,
-         name_epoch INTEGER NOT NULL,
-         exchange_public BLOB NOT NULL,
-         signature BLOB NOT NULL,
-         token_hash BLOB NOT NULL UNIQUE,
-         created_by BLOB NOT NULL REFERENCES accounts(id),
-         created_at INTEGER NOT NULL,
-         expires_at INTEGER NOT NULL,
-         revoked_at INTEGER,
-         last_used_at INTEGER
-     ) WITHOUT ROWID;
-     CREATE INDEX machine_tokens_group ON machine_tokens(group_id);
-     CREATE TABLE token_keys (
-         token_id BLOB NOT NULL REFERENCES machine_tokens(id),
-         epoch INTEGER NOT NULL,
-         wrapped BLOB NOT NULL,
-         PRIMARY KEY (token_id, epoch)
-     ) WITHOUT ROWID;",
-    // 7: share expiry.
-    share::MIGRATION,
-];
 
 /// Where a push or pull goes: an account's own items or a group's.
 #[derive(Clone, Copy)]
@@ -272,20 +79,10 @@ impl SqliteStore {
         let version: i64 = conn
             .pragma_query_value(None, "user_version", |r| r.get(0))
             .map_err(be)?;
-        if version > MIGRATIONS.len() as i64 {
-            return Err(StoreError::Backend(
-                format!(
-                    "the database has schema {version}, newer than this server ({}); \
-                     upgrade the server",
-                    MIGRATIONS.len()
-                )
-                .into(),
-            ));
-        }
-        for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+        for (version, sql) in schema::pending(version, schema::SQLITE)? {
             let tx = conn.transaction().map_err(be)?;
             tx.execute_batch(sql).map_err(be)?;
-            tx.pragma_update(None, "user_version", (i + 1) as i64)
+            tx.pragma_update(None, "user_version", version)
                 .map_err(be)?;
             tx.commit().map_err(be)?;
         }
@@ -1295,6 +1092,10 @@ impl Store for SqliteStore {
 
     fn subscribe(&self) -> broadcast::Receiver<Change> {
         self.hub.subscribe()
+    }
+
+    fn pool_status(&self) -> Option<super::postgres::PoolStatus> {
+        None
     }
 }
 

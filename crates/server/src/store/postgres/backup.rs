@@ -10,12 +10,10 @@ use futures_util::TryStreamExt as _;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{GenericClient, IsolationLevel, Row, Transaction};
 
-use super::{connect, MIGRATIONS};
+use super::connect;
 use crate::backup::format::Writer;
 use crate::backup::{self, Backup, BackupError, Progress, Summary, Value};
-
-/// The schema this server creates: how many migrations there are.
-pub(crate) const SCHEMA: u32 = MIGRATIONS.len() as u32;
+use crate::store::schema::{self, SCHEMA};
 
 /// The migration lock (the same as [`super::migrate`]'s): nodes starting meanwhile wait.
 const MIGRATION_LOCK: i64 = 5_453_563_101;
@@ -206,7 +204,7 @@ fn param<'a>(table: &str, col: &str, ty: &str, v: &'a Value) -> Result<Param<'a>
 }
 
 async fn migrate(tx: &Transaction<'_>, from: u32, to: u32) -> Result<(), BackupError> {
-    for (i, sql) in MIGRATIONS
+    for (i, sql) in schema::POSTGRES
         .iter()
         .enumerate()
         .take(to as usize)
@@ -402,15 +400,9 @@ pub(crate) async fn load(
         progress.table(name, t.rows.len() as u64);
     }
     migrate(&tx, target, SCHEMA).await?;
-    // Each team's newest audit entry, where the next append continues the chain.
-    tx.batch_execute(
-        "DELETE FROM audit_heads;
-         INSERT INTO audit_heads (team_id, seq, hash)
-         SELECT DISTINCT ON (team_id) team_id, seq, hash FROM audit_log
-         ORDER BY team_id, seq DESC",
-    )
-    .await
-    .map_err(db)?;
+    tx.batch_execute(schema::REBUILD_AUDIT_HEADS)
+        .await
+        .map_err(db)?;
     fix_sequences(&tx).await?;
     tx.commit().await.map_err(db)
 }

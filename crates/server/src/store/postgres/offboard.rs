@@ -6,13 +6,6 @@ use tokio_postgres::Client;
 use super::{be, item_from};
 use crate::store::{id_from, StoreError};
 
-/// Schema: who was offboarded, when and by whom.
-pub(super) const MIGRATION: &str = "CREATE TABLE offboarded (
-         account_id BYTEA PRIMARY KEY REFERENCES accounts(id),
-         at BIGINT NOT NULL,
-         by_account BYTEA NOT NULL
-     );";
-
 pub(super) async fn review(
     c: &Client,
     account: Id,

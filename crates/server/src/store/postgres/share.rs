@@ -5,14 +5,6 @@ use tokio_postgres::Client;
 use super::be;
 use crate::store::{id_from, StoreError};
 
-/// Schema.
-pub(super) const MIGRATION: &str = "CREATE TABLE share_expiry (
-         group_id BYTEA NOT NULL REFERENCES groups(id),
-         item_id BYTEA NOT NULL,
-         expires_at BIGINT NOT NULL,
-         PRIMARY KEY (group_id, item_id)
-     );";
-
 pub(super) async fn set(
     c: &Client,
     group: Id,

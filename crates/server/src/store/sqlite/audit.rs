@@ -1,34 +1,10 @@
-//! The audit chain in SQLite: appends run in an immediate transaction, so entries of a team
-//! get consecutive sequence numbers and each links to the one before.
-use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
+//! The audit chain in SQLite: appends run in an immediate transaction from the team's head row,
+//! so entries of a team get consecutive sequence numbers and each links to the one before.
+use rusqlite::{params, Connection, Row, TransactionBehavior};
 use tessera_protocol::{AuditAction, AuditEntry, AuditEvent, AuditPage, AuditQuery, Blob, Id};
 
 use super::be;
 use crate::store::{actor_from, actor_parts, id_from, StoreError};
-
-/// Schema: the log and triggers that refuse to change or delete an entry.
-pub(super) const MIGRATION: &str = "CREATE TABLE audit_log (
-         team_id BLOB NOT NULL REFERENCES teams(id),
-         seq INTEGER NOT NULL,
-         at INTEGER NOT NULL,
-         actor_kind INTEGER NOT NULL,
-         actor_id BLOB,
-         action TEXT NOT NULL,
-         item_id BLOB,
-         group_id BLOB,
-         subject BLOB,
-         detail TEXT NOT NULL,
-         prev BLOB NOT NULL,
-         hash BLOB NOT NULL,
-         PRIMARY KEY (team_id, seq)
-     ) WITHOUT ROWID;
-     CREATE INDEX audit_actor ON audit_log(team_id, actor_id, seq);
-     CREATE INDEX audit_item ON audit_log(team_id, item_id, seq);
-     CREATE INDEX audit_subject ON audit_log(team_id, subject, seq);
-     CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit_log
-     BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
-     CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit_log
-     BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;";
 
 pub(super) fn append(
     conn: &mut Connection,
@@ -42,22 +18,22 @@ pub(super) fn append(
     let tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .map_err(be)?;
-    let head: Option<(i64, Vec<u8>)> = tx
+    tx.execute(
+        "INSERT INTO audit_heads (team_id, seq, hash) VALUES (?1, 0, ?2)
+         ON CONFLICT (team_id) DO NOTHING",
+        params![team.0, [0u8; 32]],
+    )
+    .map_err(be)?;
+    let (seq, hash): (i64, Vec<u8>) = tx
         .query_row(
-            "SELECT seq, hash FROM audit_log WHERE team_id = ?1 ORDER BY seq DESC LIMIT 1",
+            "SELECT seq, hash FROM audit_heads WHERE team_id = ?1",
             [team.0],
             |r| Ok((r.get(0)?, r.get(1)?)),
         )
-        .optional()
         .map_err(be)?;
-    let (mut seq, mut prev) = match head {
-        Some((s, h)) => (
-            s as u64,
-            <[u8; 32]>::try_from(h.as_slice())
-                .map_err(|_| StoreError::Backend("an audit hash is not 32 bytes".into()))?,
-        ),
-        None => (0, [0; 32]),
-    };
+    let mut seq = seq as u64;
+    let mut prev = <[u8; 32]>::try_from(hash.as_slice())
+        .map_err(|_| StoreError::Backend("an audit hash is not 32 bytes".into()))?;
     {
         let mut ins = tx
             .prepare_cached(
@@ -88,6 +64,11 @@ pub(super) fn append(
             prev.copy_from_slice(&e.hash.0);
         }
     }
+    tx.execute(
+        "UPDATE audit_heads SET seq = ?2, hash = ?3 WHERE team_id = ?1",
+        params![team.0, seq as i64, prev],
+    )
+    .map_err(be)?;
     tx.commit().map_err(be)
 }
 

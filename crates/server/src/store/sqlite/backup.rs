@@ -10,12 +10,9 @@ use std::time::Duration;
 use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{params_from_iter, Connection, OpenFlags, TransactionBehavior};
 
-use super::MIGRATIONS;
 use crate::backup::format::Writer;
 use crate::backup::{self, Backup, BackupError, Progress, Summary, Value};
-
-/// The schema this server creates: how many migrations there are.
-pub(crate) const SCHEMA: u32 = MIGRATIONS.len() as u32;
+use crate::store::schema::{self, SCHEMA};
 
 fn db(e: rusqlite::Error) -> BackupError {
     BackupError::db(e)
@@ -176,7 +173,7 @@ fn to_sql(v: &Value) -> ToSqlOutput<'_> {
 }
 
 fn migrate(conn: &Connection, from: u32, to: u32) -> Result<(), BackupError> {
-    for (i, sql) in MIGRATIONS
+    for (i, sql) in schema::SQLITE
         .iter()
         .enumerate()
         .take(to as usize)
@@ -289,5 +286,6 @@ pub(crate) fn load(
         progress.table(name, t.rows.len() as u64);
     }
     migrate(&tx, target, SCHEMA)?;
+    tx.execute_batch(schema::REBUILD_AUDIT_HEADS).map_err(db)?;
     tx.commit().map_err(db)
 }

@@ -6,13 +6,6 @@ use tessera_protocol::{ExposedRecord, GroupRole, Id, MembershipWindow, OffboardR
 use super::{be, item_row};
 use crate::store::{id_from, StoreError};
 
-/// Schema: who was offboarded, when and by whom.
-pub(super) const MIGRATION: &str = "CREATE TABLE offboarded (
-         account_id BLOB PRIMARY KEY REFERENCES accounts(id),
-         at INTEGER NOT NULL,
-         by_account BLOB NOT NULL
-     ) WITHOUT ROWID;";
-
 pub(super) fn review(
     conn: &Connection,
     account: Id,

@@ -5,14 +5,6 @@ use tessera_protocol::Id;
 use super::be;
 use crate::store::{id_from, StoreError};
 
-/// Schema.
-pub(super) const MIGRATION: &str = "CREATE TABLE share_expiry (
-         group_id BLOB NOT NULL REFERENCES groups(id),
-         item_id BLOB NOT NULL,
-         expires_at INTEGER NOT NULL,
-         PRIMARY KEY (group_id, item_id)
-     ) WITHOUT ROWID;";
-
 pub(super) fn set(
     conn: &Connection,
     group: Id,
