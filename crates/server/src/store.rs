@@ -24,6 +24,7 @@ use tessera_protocol::{
 
 pub mod access_request;
 pub mod postgres;
+pub(crate) mod rules;
 pub mod schema;
 pub mod sqlite;
 mod token;
@@ -546,66 +547,6 @@ pub trait Store: AccessRequests + TokenStore + Send + Sync + 'static {
     /// The connection pool's state, for `/metrics` (`None`: no pool, as on SQLite's one
     /// connection).
     fn pool_status(&self) -> Option<postgres::PoolStatus>;
-}
-
-/// Decide a batch of pushed changes against the current records, in order. `current` holds the
-/// current record of every item the batch touches (updated as changes apply); `next_seq` is the
-/// first free sequence number. Returns the results and the applied records (in order).
-pub(crate) fn decide_push(
-    current: &mut std::collections::HashMap<Id, ItemRecord>,
-    changes: Vec<PushChange>,
-    mut next_seq: u64,
-) -> (Vec<PushResult>, Vec<ItemRecord>) {
-    let mut results = Vec::with_capacity(changes.len());
-    let mut applied = Vec::new();
-    for c in changes {
-        let cur = current.get(&c.item_id);
-        let cur_version = cur.map_or(0, |r| r.version);
-        if let Some(r) = cur {
-            if r.version == c.version && r.deleted == c.deleted && r.blob == c.blob {
-                results.push(PushResult::Applied {
-                    item_id: c.item_id,
-                    version: r.version,
-                    seq: r.seq,
-                });
-                continue;
-            }
-        }
-        if cur_version != c.base_version {
-            if let Some(r) = cur {
-                results.push(PushResult::Conflict { current: r.clone() });
-            } else {
-                // The client edited a version the server never had: the current state is
-                // "no item", version 0.
-                results.push(PushResult::Conflict {
-                    current: ItemRecord {
-                        item_id: c.item_id,
-                        version: 0,
-                        seq: 0,
-                        deleted: true,
-                        blob: tessera_protocol::Blob::default(),
-                    },
-                });
-            }
-            continue;
-        }
-        let rec = ItemRecord {
-            item_id: c.item_id,
-            version: c.version,
-            seq: next_seq,
-            deleted: c.deleted,
-            blob: c.blob,
-        };
-        next_seq += 1;
-        results.push(PushResult::Applied {
-            item_id: rec.item_id,
-            version: rec.version,
-            seq: rec.seq,
-        });
-        current.insert(rec.item_id, rec.clone());
-        applied.push(rec);
-    }
-    (results, applied)
 }
 
 /// Pass the bytes of an id read from a row; a wrong length means a corrupt row.

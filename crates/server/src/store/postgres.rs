@@ -31,7 +31,7 @@ mod token;
 pub use pool::{PoolOptions, PoolStatus};
 
 use super::{
-    decide_push, id_from, schema, Account, Group, LoginPolicy, Membership, NewAccountRow, NewGroup,
+    id_from, rules, schema, Account, Group, LoginPolicy, Membership, NewAccountRow, NewGroup,
     NewInvite, NewSession, PullPage, Role, Rotation, Session, SetMember, Store, StoreError,
     StoreFuture, Team,
 };
@@ -165,7 +165,7 @@ impl PgStore {
                 let rec = item_from(r)?;
                 current.insert(rec.item_id, rec);
             }
-            let (results, applied) = decide_push(&mut current, changes, seq as u64 + 1);
+            let (results, applied) = rules::push(&mut current, changes, seq as u64 + 1);
             if let Some(last) = applied.last() {
                 let ids: Vec<&[u8]> = applied.iter().map(|r| r.item_id.0.as_slice()).collect();
                 let versions: Vec<i64> = applied.iter().map(|r| r.version as i64).collect();
@@ -375,19 +375,24 @@ async fn migrate(client: &mut Client) -> Result<(), StoreError> {
     tx.commit().await.map_err(be)
 }
 
+/// A group's current epoch (`None`: no such group), locking its row.
+async fn group_epoch(tx: &impl GenericClient, group: Id) -> Result<Option<u64>, StoreError> {
+    let row = tx
+        .query_opt(
+            "SELECT epoch FROM groups WHERE id = $1 FOR UPDATE",
+            &[&group.0.as_slice()],
+        )
+        .await
+        .map_err(be)?;
+    Ok(row.map(|r| r.get::<_, i64>(0) as u64))
+}
+
 /// Add or change a membership inside a transaction (see [`Store::set_member`]); locks the
 /// group row.
 async fn set_member_in(tx: &impl GenericClient, m: &SetMember) -> Result<(), StoreError> {
     let (g, a) = (m.group.0.as_slice(), m.account.0.as_slice());
-    let epoch: i64 = tx
-        .query_opt("SELECT epoch FROM groups WHERE id = $1 FOR UPDATE", &[&g])
-        .await
-        .map_err(be)?
-        .ok_or(StoreError::NotFound)?
-        .get(0);
-    if epoch as u64 != m.epoch {
-        return Err(StoreError::StaleEpoch);
-    }
+    rules::current_epoch(group_epoch(tx, m.group).await?, m.epoch)?;
+    let epoch = m.epoch as i64;
     if let Some(key) = &m.key {
         tx.execute(
             "INSERT INTO group_keys (group_id, account_id, epoch, wrapped)
@@ -408,9 +413,7 @@ async fn set_member_in(tx: &impl GenericClient, m: &SetMember) -> Result<(), Sto
             .await
             .map_err(be)?
             .get(0);
-        if !has {
-            return Err(StoreError::NotFound);
-        }
+        rules::member_key(false, has)?;
     }
     tx.execute(
         "INSERT INTO group_members AS gm (group_id, account_id, role, expires_at,
@@ -833,22 +836,22 @@ impl Store for PgStore {
             let tx = c.transaction().await.map_err(be)?;
             let invite = tx
                 .query_opt(
-                    "SELECT team_id, email FROM invites
-                     WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2
-                     FOR UPDATE",
-                    &[&token_hash.as_slice(), &now],
+                    "SELECT team_id, email, expires_at, used_at FROM invites
+                     WHERE token_hash = $1 FOR UPDATE",
+                    &[&token_hash.as_slice()],
                 )
                 .await
-                .map_err(be)?;
-            let Some(invite) = invite else {
-                return Err(StoreError::InviteInvalid);
-            };
-            let team_id: Vec<u8> = invite.get(0);
-            let email: String = invite.get(1);
-            let team_id = id_from(&team_id)?;
-            if email != account.email {
-                return Err(StoreError::InviteForOtherEmail);
-            }
+                .map_err(be)?
+                .map(|r| {
+                    Ok::<_, StoreError>(rules::Invite {
+                        team: id_from(r.try_get(0).map_err(be)?)?,
+                        email: r.try_get(1).map_err(be)?,
+                        expires_at: r.try_get(2).map_err(be)?,
+                        used_at: r.try_get(3).map_err(be)?,
+                    })
+                })
+                .transpose()?;
+            let team_id = rules::join(invite, &account.email, now)?;
             tx.execute(
                 "UPDATE invites SET used_at = $2 WHERE token_hash = $1",
                 &[&token_hash.as_slice(), &now],
@@ -1324,15 +1327,7 @@ impl Store for PgStore {
             let mut c = self.conn().await?;
             let tx = c.transaction().await.map_err(be)?;
             let g = r.group.0.as_slice();
-            let epoch: i64 = tx
-                .query_opt("SELECT epoch FROM groups WHERE id = $1 FOR UPDATE", &[&g])
-                .await
-                .map_err(be)?
-                .ok_or(StoreError::NotFound)?
-                .get(0);
-            if epoch as u64 + 1 != r.epoch {
-                return Err(StoreError::StaleEpoch);
-            }
+            rules::next_epoch(group_epoch(&tx, r.group).await?, r.epoch)?;
             let new_epoch = r.epoch as i64;
             let removed: Vec<&[u8]> = r.remove.iter().map(|a| a.0.as_slice()).collect();
             tx.execute(

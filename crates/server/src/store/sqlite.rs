@@ -19,7 +19,7 @@ pub(crate) mod backup;
 mod token;
 
 use super::{
-    decide_push, id_from, schema, Account, Group, LoginPolicy, Membership, NewAccountRow, NewGroup,
+    id_from, rules, schema, Account, Group, LoginPolicy, Membership, NewAccountRow, NewGroup,
     NewInvite, NewSession, PullPage, Role, Rotation, Session, SetMember, Store, StoreError,
     StoreFuture, Team,
 };
@@ -486,22 +486,25 @@ impl Store for SqliteStore {
             let tx = conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)
                 .map_err(be)?;
-            let invite: Option<(Vec<u8>, String)> = tx
+            let invite = tx
                 .query_row(
-                    "SELECT team_id, email FROM invites
-                     WHERE token_hash = ?1 AND used_at IS NULL AND expires_at > ?2",
-                    params![token_hash, now],
-                    |r| Ok((r.get(0)?, r.get(1)?)),
+                    "SELECT team_id, email, expires_at, used_at FROM invites
+                     WHERE token_hash = ?1",
+                    [token_hash],
+                    |r| Ok((r.get::<_, Vec<u8>>(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
                 )
                 .optional()
-                .map_err(be)?;
-            let Some((team_id, email)) = invite else {
-                return Err(StoreError::InviteInvalid);
-            };
-            let team_id = id_from(&team_id)?;
-            if email != account.email {
-                return Err(StoreError::InviteForOtherEmail);
-            }
+                .map_err(be)?
+                .map(|(team, email, expires_at, used_at)| {
+                    Ok::<_, StoreError>(rules::Invite {
+                        team: id_from(&team)?,
+                        email,
+                        expires_at,
+                        used_at,
+                    })
+                })
+                .transpose()?;
+            let team_id = rules::join(invite, &account.email, now)?;
             tx.execute(
                 "UPDATE invites SET used_at = ?2 WHERE token_hash = ?1",
                 params![token_hash, now],
@@ -970,18 +973,7 @@ impl Store for SqliteStore {
             let tx = conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)
                 .map_err(be)?;
-            let epoch: i64 = tx
-                .query_row(
-                    "SELECT epoch FROM groups WHERE id = ?1",
-                    [r.group.0],
-                    |row| row.get(0),
-                )
-                .optional()
-                .map_err(be)?
-                .ok_or(StoreError::NotFound)?;
-            if epoch as u64 + 1 != r.epoch {
-                return Err(StoreError::StaleEpoch);
-            }
+            rules::next_epoch(group_epoch(&tx, r.group)?, r.epoch)?;
             {
                 let mut rm = tx
                     .prepare_cached(
@@ -1099,18 +1091,20 @@ impl Store for SqliteStore {
     }
 }
 
+/// A group's current epoch (`None`: no such group).
+fn group_epoch(tx: &Connection, group: Id) -> Result<Option<u64>, StoreError> {
+    tx.query_row("SELECT epoch FROM groups WHERE id = ?1", [group.0], |r| {
+        r.get::<_, i64>(0)
+    })
+    .optional()
+    .map_err(be)
+    .map(|e| e.map(|e| e as u64))
+}
+
 /// Add or change a membership inside a transaction (see [`Store::set_member`]).
 fn set_member_in(tx: &Connection, m: &SetMember) -> Result<(), StoreError> {
-    let epoch: i64 = tx
-        .query_row("SELECT epoch FROM groups WHERE id = ?1", [m.group.0], |r| {
-            r.get(0)
-        })
-        .optional()
-        .map_err(be)?
-        .ok_or(StoreError::NotFound)?;
-    if epoch as u64 != m.epoch {
-        return Err(StoreError::StaleEpoch);
-    }
+    rules::current_epoch(group_epoch(tx, m.group)?, m.epoch)?;
+    let epoch = m.epoch as i64;
     if let Some(key) = &m.key {
         tx.execute(
             "INSERT INTO group_keys (group_id, account_id, epoch, wrapped)
@@ -1129,9 +1123,7 @@ fn set_member_in(tx: &Connection, m: &SetMember) -> Result<(), StoreError> {
                 |r| r.get(0),
             )
             .map_err(be)?;
-        if !has {
-            return Err(StoreError::NotFound);
-        }
+        rules::member_key(false, has)?;
     }
     tx.execute(
         "INSERT INTO group_members (group_id, account_id, role, expires_at, added_by,
@@ -1210,7 +1202,7 @@ fn push_into(
             }
         }
     }
-    let (results, applied) = decide_push(&mut current, changes, seq as u64 + 1);
+    let (results, applied) = rules::push(&mut current, changes, seq as u64 + 1);
     if let Some(last) = applied.last() {
         let mut hist = tx
             .prepare_cached(&format!(

@@ -7,7 +7,7 @@ use crate::store::access_request::{
     decision_name, decode_reasons, encode_reasons, AccessRequest, AccessRequests, Decision,
     NewAccessRequest, REQUEST_COLS,
 };
-use crate::store::{id_from, StoreError, StoreFuture};
+use crate::store::{id_from, rules, StoreError, StoreFuture};
 
 fn request_from(r: &Row) -> Result<AccessRequest, StoreError> {
     let id = |i: usize| -> Result<Id, StoreError> {
@@ -76,9 +76,7 @@ impl AccessRequests for PgStore {
                 .await
                 .map_err(be)?
                 .get(0);
-            if pending {
-                return Err(StoreError::AlreadyPending);
-            }
+            rules::new_request(pending)?;
             tx.execute(
                 "INSERT INTO access_requests (id, team_id, group_id, requester, role,
                      duration_secs, reasons, created_at, expires_at)
@@ -154,15 +152,8 @@ impl AccessRequests for PgStore {
         Box::pin(async move {
             let mut c = self.conn().await?;
             let tx = c.transaction().await.map_err(be)?;
-            let r = one_request(&tx, d.request, "FOR UPDATE OF r")
-                .await?
-                .ok_or(StoreError::NotFound)?;
-            if r.decided_at.is_some() {
-                return Err(StoreError::AlreadyDecided);
-            }
-            if r.expires_at <= d.now {
-                return Err(StoreError::RequestExpired);
-            }
+            let r = one_request(&tx, d.request, "FOR UPDATE OF r").await?;
+            rules::decide(r.as_ref(), d.now)?;
             if let Some(grant) = &d.grant {
                 set_member_in(&tx, grant).await?;
             }

@@ -5,7 +5,7 @@ use tessera_protocol::{AuditAction, AuditEntry, AuditEvent, AuditPage, AuditQuer
 use tokio_postgres::{Client, Row};
 
 use super::be;
-use crate::store::{actor_from, actor_parts, id_from, StoreError};
+use crate::store::{actor_from, actor_parts, id_from, rules, StoreError};
 
 pub(super) async fn append(
     c: &mut Client,
@@ -32,9 +32,7 @@ pub(super) async fn append(
         )
         .await
         .map_err(be)?;
-    let mut seq = head.get::<_, i64>(0) as u64;
-    let mut prev = <[u8; 32]>::try_from(head.get::<_, &[u8]>(1))
-        .map_err(|_| StoreError::Backend("an audit hash is not 32 bytes".into()))?;
+    let (mut seq, mut prev) = rules::audit_head(head.get(0), head.get(1))?;
     let ins = tx
         .prepare(
             "INSERT INTO audit_log (team_id, seq, at, actor_kind, actor_id, action, item_id,

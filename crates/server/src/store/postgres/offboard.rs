@@ -1,10 +1,12 @@
 //! Offboarding in PostgreSQL: a member's membership windows and the group items they could
 //! decrypt (one query for all groups), and ending their access in one transaction.
+use std::collections::HashMap;
+
 use tessera_protocol::{ExposedRecord, GroupRole, Id, MembershipWindow, OffboardResponse};
 use tokio_postgres::Client;
 
 use super::{be, item_from};
-use crate::store::{id_from, StoreError};
+use crate::store::{id_from, rules, StoreError};
 
 pub(super) async fn review(
     c: &Client,
@@ -14,43 +16,45 @@ pub(super) async fn review(
     let rows = c
         .query(
             "SELECT group_id, role, added_at, removed_at, expires_at FROM group_members
-             WHERE account_id = $1 ORDER BY added_at",
+             WHERE account_id = $1 ORDER BY added_at, group_id",
             &[&account.0.as_slice()],
         )
         .await
         .map_err(be)?;
     let mut windows = Vec::new();
     for r in &rows {
-        let expires: Option<i64> = r.get(4);
         windows.push(MembershipWindow {
             group_id: id_from(r.get(0))?,
             role: GroupRole::parse(r.get(1)),
             from: r.get(2),
-            to: r.get::<_, Option<i64>>(3).or(expires.filter(|t| *t <= now)),
+            to: rules::access_end(r.get(3), r.get(4), now),
         });
     }
-    let groups: Vec<&[u8]> = windows.iter().map(|w| w.group_id.0.as_slice()).collect();
-    let ends: Vec<i64> = windows.iter().map(|w| w.to.unwrap_or(i64::MAX)).collect();
+    let ends: HashMap<Id, Option<i64>> = windows.iter().map(|w| (w.group_id, w.to)).collect();
     let rows = c
         .query(
-            "SELECT i.item_id, i.version, i.seq, i.deleted, i.blob, i.group_id
-             FROM UNNEST($1::bytea[], $2::bigint[]) AS w(group_id, ends)
-             JOIN group_items i ON i.group_id = w.group_id
+            "SELECT i.item_id, i.version, i.seq, i.deleted, i.blob, i.group_id,
+                 (SELECT min(v.created_at) FROM group_item_versions v
+                  WHERE v.group_id = i.group_id AND v.item_id = i.item_id)
+             FROM group_items i
+             JOIN group_members m ON m.group_id = i.group_id AND m.account_id = $1
              WHERE NOT i.deleted
-               AND EXISTS (SELECT 1 FROM group_item_versions v
-                   WHERE v.group_id = i.group_id AND v.item_id = i.item_id
-                     AND v.created_at < w.ends)
-             ORDER BY i.group_id, i.seq",
-            &[&groups, &ends],
+             ORDER BY m.added_at, m.group_id, i.seq",
+            &[&account.0.as_slice()],
         )
         .await
         .map_err(be)?;
     let mut records = Vec::with_capacity(rows.len());
     for r in &rows {
-        records.push(ExposedRecord {
-            group_id: id_from(r.get(5))?,
-            record: item_from(r)?,
-        });
+        let group_id = id_from(r.get(5))?;
+        let first: Option<i64> = r.try_get(6).map_err(be)?;
+        // An item without a version (never written through a push) exposed nothing.
+        if first.is_some_and(|f| rules::exposed(f, ends.get(&group_id).copied().flatten())) {
+            records.push(ExposedRecord {
+                group_id,
+                record: item_from(r)?,
+            });
+        }
     }
     Ok((windows, records))
 }

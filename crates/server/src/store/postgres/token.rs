@@ -1,10 +1,9 @@
 //! Machine tokens on PostgreSQL.
-use std::collections::HashSet;
-
 use tessera_protocol::{Blob, EpochKey, Id};
 use tokio_postgres::{GenericClient, Row};
 
 use super::{be, unique, PgStore};
+use crate::store::rules;
 use crate::store::{id_from, NewToken, Rotation, StoreError, StoreFuture, Token, TokenStore};
 
 const TOKEN_COLS: &str = "id, group_id, team_id, name, name_epoch, exchange_public, signature,
@@ -44,15 +43,11 @@ pub(super) async fn rotate_keys(tx: &impl GenericClient, r: &Rotation) -> Result
         )
         .await
         .map_err(be)?;
-    let mut live = HashSet::new();
-    for row in rows {
-        let b: Vec<u8> = row.try_get(0).map_err(be)?;
-        live.insert(id_from(&b)?);
-    }
-    let given: HashSet<Id> = r.token_keys.iter().map(|(t, _)| *t).collect();
-    if !live.is_subset(&given) {
-        return Err(StoreError::StaleEpoch);
-    }
+    let live = rows
+        .iter()
+        .map(|row| id_from(row.try_get(0).map_err(be)?))
+        .collect::<Result<Vec<Id>, StoreError>>()?;
+    rules::tokens_covered(live, &r.token_keys)?;
     let ids: Vec<&[u8]> = r.token_keys.iter().map(|(t, _)| t.0.as_slice()).collect();
     let keys: Vec<&[u8]> = r.token_keys.iter().map(|(_, k)| k.as_slice()).collect();
     tx.execute(
@@ -72,18 +67,16 @@ impl TokenStore for PgStore {
             let mut c = self.conn().await?;
             let tx = c.transaction().await.map_err(be)?;
             let g = t.group_id.0.as_slice();
-            let epoch: i64 = tx
+            let epoch = tx
                 .query_opt(
                     "SELECT epoch FROM groups WHERE id = $1 AND team_id = $2 FOR UPDATE",
                     &[&g, &t.team_id.0.as_slice()],
                 )
                 .await
                 .map_err(be)?
-                .ok_or(StoreError::NotFound)?
-                .get(0);
-            if epoch as u64 != t.epoch {
-                return Err(StoreError::StaleEpoch);
-            }
+                .map(|r| r.get::<_, i64>(0) as u64);
+            rules::current_epoch(epoch, t.epoch)?;
+            let epoch = t.epoch as i64;
             tx.execute(
                 "INSERT INTO machine_tokens (id, group_id, team_id, name, name_epoch,
                      exchange_public, signature, token_hash, created_by, created_at, expires_at,

@@ -8,7 +8,7 @@ use crate::store::access_request::{
     decision_name, decode_reasons, encode_reasons, AccessRequest, AccessRequests, Decision,
     NewAccessRequest, REQUEST_COLS,
 };
-use crate::store::{id_from, StoreError, StoreFuture};
+use crate::store::{id_from, rules, StoreError, StoreFuture};
 
 /// A column of an id or of sealed reasons that does not decode: a corrupt row.
 fn corrupt(i: usize, e: StoreError) -> rusqlite::Error {
@@ -91,9 +91,7 @@ impl AccessRequests for SqliteStore {
                     |row| row.get(0),
                 )
                 .map_err(be)?;
-            if pending {
-                return Err(StoreError::AlreadyPending);
-            }
+            rules::new_request(pending)?;
             tx.execute(
                 "INSERT INTO access_requests (id, team_id, group_id, requester, role,
                      duration_secs, reasons, created_at, expires_at)
@@ -147,13 +145,7 @@ impl AccessRequests for SqliteStore {
             let tx = conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)
                 .map_err(be)?;
-            let r = one_request(&tx, d.request)?.ok_or(StoreError::NotFound)?;
-            if r.decided_at.is_some() {
-                return Err(StoreError::AlreadyDecided);
-            }
-            if r.expires_at <= d.now {
-                return Err(StoreError::RequestExpired);
-            }
+            rules::decide(one_request(&tx, d.request)?.as_ref(), d.now)?;
             if let Some(grant) = &d.grant {
                 set_member_in(&tx, grant)?;
             }

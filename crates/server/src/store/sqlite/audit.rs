@@ -4,7 +4,7 @@ use rusqlite::{params, Connection, Row, TransactionBehavior};
 use tessera_protocol::{AuditAction, AuditEntry, AuditEvent, AuditPage, AuditQuery, Blob, Id};
 
 use super::be;
-use crate::store::{actor_from, actor_parts, id_from, StoreError};
+use crate::store::{actor_from, actor_parts, id_from, rules, StoreError};
 
 pub(super) fn append(
     conn: &mut Connection,
@@ -31,9 +31,7 @@ pub(super) fn append(
             |r| Ok((r.get(0)?, r.get(1)?)),
         )
         .map_err(be)?;
-    let mut seq = seq as u64;
-    let mut prev = <[u8; 32]>::try_from(hash.as_slice())
-        .map_err(|_| StoreError::Backend("an audit hash is not 32 bytes".into()))?;
+    let (mut seq, mut prev) = rules::audit_head(seq, &hash)?;
     {
         let mut ins = tx
             .prepare_cached(

@@ -1,10 +1,12 @@
 //! Offboarding in SQLite: a member's membership windows and the group items they could
 //! decrypt, and ending their access in one transaction.
+use std::collections::HashMap;
+
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use tessera_protocol::{ExposedRecord, GroupRole, Id, MembershipWindow, OffboardResponse};
 
 use super::{be, item_row};
-use crate::store::{id_from, StoreError};
+use crate::store::{id_from, rules, StoreError};
 
 pub(super) fn review(
     conn: &Connection,
@@ -14,7 +16,7 @@ pub(super) fn review(
     let mut stmt = conn
         .prepare_cached(
             "SELECT group_id, role, added_at, removed_at, expires_at FROM group_members
-             WHERE account_id = ?1 ORDER BY added_at",
+             WHERE account_id = ?1 ORDER BY added_at, group_id",
         )
         .map_err(be)?;
     let rows = stmt
@@ -35,28 +37,28 @@ pub(super) fn review(
             group_id: id_from(&group)?,
             role: GroupRole::parse(&role),
             from,
-            to: removed.or(expires.filter(|t| *t <= now)),
+            to: rules::access_end(removed, expires, now),
         });
     }
-    let mut items = conn
-        .prepare_cached(
-            "SELECT i.item_id, i.version, i.seq, i.deleted, i.blob FROM group_items i
-             WHERE i.group_id = ?1 AND i.deleted = 0
-               AND EXISTS (SELECT 1 FROM group_item_versions v
-                   WHERE v.group_id = i.group_id AND v.item_id = i.item_id AND v.created_at < ?2)
-             ORDER BY i.seq",
-        )
+    let ends: HashMap<Id, Option<i64>> = windows.iter().map(|w| (w.group_id, w.to)).collect();
+    let mut items = conn.prepare_cached(EXPOSED).map_err(be)?;
+    let rows = items
+        .query_map([account.0], |r| {
+            Ok((
+                item_row(r)?,
+                r.get::<_, Vec<u8>>(5)?,
+                r.get::<_, Option<i64>>(6)?,
+            ))
+        })
         .map_err(be)?;
     let mut records = Vec::new();
-    for w in &windows {
-        let end = w.to.unwrap_or(i64::MAX);
-        let rows = items
-            .query_map(params![w.group_id.0, end], item_row)
-            .map_err(be)?;
-        for r in rows {
-            let (id, rec) = r.map_err(be)?;
+    for r in rows {
+        let ((id, rec), group, first) = r.map_err(be)?;
+        let group_id = id_from(&group)?;
+        // An item without a version (never written through a push) exposed nothing.
+        if first.is_some_and(|f| rules::exposed(f, ends.get(&group_id).copied().flatten())) {
             records.push(ExposedRecord {
-                group_id: w.group_id,
+                group_id,
                 record: tessera_protocol::ItemRecord {
                     item_id: id_from(&id)?,
                     ..rec
@@ -66,6 +68,15 @@ pub(super) fn review(
     }
     Ok((windows, records))
 }
+
+/// The items of every group the account was ever a member of, not deleted, with when their
+/// first version was written, in the windows' order.
+const EXPOSED: &str = "SELECT i.item_id, i.version, i.seq, i.deleted, i.blob, i.group_id,
+         (SELECT min(v.created_at) FROM group_item_versions v
+          WHERE v.group_id = i.group_id AND v.item_id = i.item_id)
+     FROM group_items i JOIN group_members m ON m.group_id = i.group_id AND m.account_id = ?1
+     WHERE i.deleted = 0
+     ORDER BY m.added_at, m.group_id, i.seq";
 
 pub(super) fn offboard(
     conn: &mut Connection,

@@ -1,10 +1,9 @@
 //! Machine tokens on SQLite.
-use std::collections::HashSet;
-
 use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
 use tessera_protocol::{Blob, EpochKey, Id};
 
 use super::{be, opt_blob, unique_to, SqliteStore};
+use crate::store::rules;
 use crate::store::{id_from, NewToken, Rotation, StoreError, StoreFuture, Token, TokenStore};
 
 const TOKEN_COLS: &str = "id, group_id, team_id, name, name_epoch, exchange_public, signature,
@@ -55,11 +54,8 @@ pub(super) fn rotate_keys(tx: &Connection, r: &Rotation) -> Result<(), StoreErro
         .query_map(params![r.group.0, r.now], |row| row.get::<_, Vec<u8>>(0))
         .map_err(be)?
         .map(|b| b.map_err(be).and_then(|b| id_from(&b)))
-        .collect::<Result<HashSet<Id>, StoreError>>()?;
-    let given: HashSet<Id> = r.token_keys.iter().map(|(t, _)| *t).collect();
-    if !live.is_subset(&given) {
-        return Err(StoreError::StaleEpoch);
-    }
+        .collect::<Result<Vec<Id>, StoreError>>()?;
+    rules::tokens_covered(live, &r.token_keys)?;
     let mut key = tx
         .prepare_cached(
             "INSERT INTO token_keys (token_id, epoch, wrapped)
@@ -79,18 +75,16 @@ impl TokenStore for SqliteStore {
             let tx = conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)
                 .map_err(be)?;
-            let epoch: i64 = tx
+            let epoch: Option<i64> = tx
                 .query_row(
                     "SELECT epoch FROM groups WHERE id = ?1 AND team_id = ?2",
                     params![t.group_id.0, t.team_id.0],
                     |r| r.get(0),
                 )
                 .optional()
-                .map_err(be)?
-                .ok_or(StoreError::NotFound)?;
-            if epoch as u64 != t.epoch {
-                return Err(StoreError::StaleEpoch);
-            }
+                .map_err(be)?;
+            rules::current_epoch(epoch.map(|e| e as u64), t.epoch)?;
+            let epoch = t.epoch as i64;
             tx.execute(
                 "INSERT INTO machine_tokens (id, group_id, team_id, name, name_epoch,
                      exchange_public, signature, token_hash, created_by, created_at, expires_at,
