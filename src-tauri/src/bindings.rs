@@ -223,6 +223,7 @@ fn team_types_match_ipc_ts() {
         role: GroupRole::Admin,
         epoch: 1,
         expires_at: None,
+        signed: true,
     };
     let member = MemberView {
         account_id: "a".into(),

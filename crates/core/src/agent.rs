@@ -241,6 +241,11 @@ pub enum Request {
         /// The member (e-mail).
         member: String,
     },
+    /// Start the signed log of a group made before logs existed (group admins).
+    GroupSign {
+        /// The group (name or id).
+        group: String,
+    },
     /// Create a machine token for a group (group admins).
     TokenCreate {
         /// The group (name or id).
@@ -409,7 +414,8 @@ impl From<&Error> for ErrorCode {
             | Error::DamagedExport(_)
             | Error::NotAVault { .. }
             | Error::Rollback { .. }
-            | Error::Untrusted { .. } => Self::Tampered,
+            | Error::Untrusted { .. }
+            | Error::GroupLog { .. } => Self::Tampered,
             Error::Invalid(_)
             | Error::AlreadyExists(_)
             | Error::Crypto(_)

@@ -108,6 +108,15 @@ pub enum Error {
         /// Why the certificate was refused.
         why: String,
     },
+    /// A group's membership log does not verify (a hostile server, or damage): nothing is
+    /// sealed to its members or accepted from it until it does.
+    #[error("the membership log of group {group} is refused: {why}")]
+    GroupLog {
+        /// The group (id).
+        group: String,
+        /// What was wrong.
+        why: String,
+    },
     /// A file could not be read or written.
     #[error("{context}: {source}")]
     Io {

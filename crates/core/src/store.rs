@@ -237,6 +237,16 @@ impl Store {
         Ok(out)
     }
 
+    /// Set one `meta` value on its own (one statement, so it is written whole or not at all).
+    pub fn put_meta_now(&self, key: &str, value: &[u8]) -> Result<()> {
+        self.conn.execute(
+            "INSERT INTO meta (key, value) VALUES (?1, ?2)
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            rusqlite::params![key, value],
+        )?;
+        Ok(())
+    }
+
     /// A value from the `meta` table.
     pub fn meta(&self, key: &str) -> Result<Option<Vec<u8>>> {
         Ok(self

@@ -36,6 +36,8 @@ struct Script {
     certificates: std::collections::HashMap<Id, Vec<u8>>,
     group: Option<proto::CreateGroupRequest>,
     sealed_to: Vec<String>,
+    /// The group's log as the client signed it.
+    log: Vec<proto::SignedLogEntry>,
 }
 
 fn directory(s: &Script) -> Vec<proto::DirectoryEntry> {
@@ -119,8 +121,15 @@ fn answer(script: &Mutex<Script>, method: &str, path: &str, body: &[u8]) -> Stri
         return "{}".into();
     }
     if path == "/v1/groups" && method == "POST" {
-        s.group = Some(serde_json::from_slice(body).unwrap());
+        let g: proto::CreateGroupRequest = serde_json::from_slice(body).unwrap();
+        s.log.push(g.log.clone());
+        s.group = Some(g);
         return "{}".into();
+    }
+    if path.contains("/log?") {
+        return json(&proto::LogResponse {
+            entries: s.log.clone(),
+        });
     }
     if path == "/v1/groups" {
         let g = s.group.as_ref().unwrap();
@@ -142,12 +151,14 @@ fn answer(script: &Mutex<Script>, method: &str, path: &str, body: &[u8]) -> Stri
     }
     if path == format!("/v1/requests/{REQUEST}/approve") && method == "POST" {
         let req: proto::ApproveAccessRequest = serde_json::from_slice(body).unwrap();
-        assert!(req.key.is_some());
+        s.log.push(req.log);
         let bob = s.bob.0;
         s.sealed_to.push(format!("approve {bob}"));
         return json(&bobs_request(&s, true));
     }
     if path.contains("/members/") && method == "PUT" {
+        let req: proto::SetMemberRequest = serde_json::from_slice(body).unwrap();
+        s.log.push(req.log);
         s.sealed_to
             .push(path.rsplit('/').next().unwrap().to_owned());
         return "{}".into();
@@ -227,6 +238,7 @@ fn a_substituted_key_or_a_broken_certificate_is_refused() {
         certificates: std::collections::HashMap::new(),
         group: None,
         sealed_to: Vec::new(),
+        log: Vec::new(),
     }));
     let url = fake_server(Arc::clone(&script));
     let (tv, mut vault) = TestVault::new();

@@ -41,6 +41,7 @@ pub mod key;
 pub mod keyset;
 pub mod seal;
 pub mod secret_key;
+pub mod statement;
 pub mod token;
 
 pub use error::CryptoError;

@@ -22,6 +22,9 @@ pub mod access_limits {
     pub const SEALED_REASON: usize = 4096;
     /// Most admins a reason is sealed to.
     pub const REASON_COPIES: usize = 100;
+    /// How far the end an approver signs may be from the server's now plus the duration,
+    /// seconds (their clocks differ).
+    pub const CLOCK_SKEW_SECS: i64 = 300;
 }
 
 /// The reason for a request, sealed to one group admin.
@@ -112,6 +115,10 @@ pub struct ApproveAccessRequest {
     /// A duration other than the one requested, seconds.
     #[serde(default)]
     pub duration_secs: Option<i64>,
+    /// The group log entry adding the requester with the granted role until the end (now plus
+    /// the duration, by the approver's clock, within [`access_limits::CLOCK_SKEW_SECS`] of the
+    /// server's), signed by the approver.
+    pub log: crate::SignedLogEntry,
 }
 
 impl Validate for ApproveAccessRequest {
@@ -128,7 +135,7 @@ impl Validate for ApproveAccessRequest {
         if let Some(d) = self.duration_secs {
             check_duration("duration_secs", d)?;
         }
-        Ok(())
+        self.log.validate()
     }
 }
 
@@ -242,6 +249,7 @@ mod tests {
             key: None,
             role: Some(GroupRole::Admin),
             duration_secs: None,
+            log: crate::group_log::test_entry(),
         };
         assert_eq!(
             a.validate().unwrap_err().error.field.as_deref(),

@@ -105,12 +105,15 @@ pub struct CreateGroupRequest {
     pub name: Blob,
     /// The group key of epoch 1, sealed to the caller.
     pub key: Blob,
+    /// The group log's genesis entry, signed by the caller.
+    pub log: crate::SignedLogEntry,
 }
 
 impl Validate for CreateGroupRequest {
     fn validate(&self) -> Result<(), ErrorBody> {
         check_len("name", self.name.0.len(), 1, group_limits::NAME)?;
-        check_len("key", self.key.0.len(), 1, group_limits::KEY)
+        check_len("key", self.key.0.len(), 1, group_limits::KEY)?;
+        self.log.validate()
     }
 }
 
@@ -175,10 +178,13 @@ pub struct SetMemberRequest {
     /// The current epoch's key sealed to the member; required when they do not hold it yet.
     #[serde(default)]
     pub key: Option<Blob>,
+    /// The group log entry recording the change, signed by the caller.
+    pub log: crate::SignedLogEntry,
 }
 
 impl Validate for SetMemberRequest {
     fn validate(&self) -> Result<(), ErrorBody> {
+        self.log.validate()?;
         if let Some(k) = &self.key {
             check_len("key", k.0.len(), 1, group_limits::KEY)?;
         }
@@ -221,10 +227,14 @@ pub struct RotateRequest {
     /// The new key, sealed to every live machine token of the group (see [`crate::TokenKey`]).
     #[serde(default)]
     pub token_keys: Vec<crate::TokenKey>,
+    /// The group log entry recording the rotation (a genesis entry for a group without a log
+    /// yet), signed by the caller.
+    pub log: crate::SignedLogEntry,
 }
 
 impl Validate for RotateRequest {
     fn validate(&self) -> Result<(), ErrorBody> {
+        self.log.validate()?;
         if self.epoch < 2 {
             return Err(invalid("epoch", "a rotation starts epoch 2 or later"));
         }
@@ -315,6 +325,7 @@ mod tests {
                 key: Blob(vec![0; group_limits::KEY + 1]),
             }],
             token_keys: vec![],
+            log: crate::group_log::test_entry(),
         };
         assert_eq!(
             r.validate().unwrap_err().error.field.as_deref(),
@@ -325,6 +336,7 @@ mod tests {
             expires_at: Some(-1),
             epoch: 1,
             key: None,
+            log: crate::group_log::test_entry(),
         };
         assert_eq!(
             s.validate().unwrap_err().error.field.as_deref(),

@@ -23,6 +23,7 @@ mod account;
 mod audit;
 mod events;
 mod group;
+mod group_log;
 mod metrics;
 mod offboard;
 mod session;
@@ -139,6 +140,7 @@ pub fn router(state: AppState) -> Router {
             put(group::set_member),
         )
         .route("/v1/groups/{group_id}/rotate", post(group::rotate))
+        .route("/v1/groups/{group_id}/log", get(group_log::log))
         .route(
             "/v1/groups/{group_id}/sync",
             get(group::pull).post(group::push),

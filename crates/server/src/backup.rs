@@ -61,6 +61,7 @@ pub(crate) const TABLES: &[(&str, u32)] = &[
     ("machine_tokens", 6),
     ("token_keys", 6),
     ("share_expiry", 7),
+    ("group_log", 9),
 ];
 
 /// Tables a backend keeps that a backup leaves out: migration bookkeeping and

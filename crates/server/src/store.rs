@@ -19,7 +19,7 @@ use std::pin::Pin;
 use tessera_protocol::{
     AccountKeys, Actor, AuditEvent, AuditPage, AuditQuery, DirectoryEntry, ExposedRecord,
     GroupInfo, GroupMember, GroupRole, Id, ItemRecord, KdfInfo, MembershipWindow, OffboardResponse,
-    PushChange, PushResult,
+    PushChange, PushResult, SignedLogEntry,
 };
 
 pub mod access_request;
@@ -55,6 +55,10 @@ pub enum StoreError {
     /// The group moved to another epoch meanwhile: fetch it again and retry.
     #[error("the group's key epoch changed; fetch the group again")]
     StaleEpoch,
+    /// The group's log has another last entry than the one the new entry follows: another
+    /// admin changed the group meanwhile.
+    #[error("the group's log moved on; fetch the group again")]
+    StaleLog,
     /// The referenced team or account does not exist.
     #[error("not found")]
     NotFound,
@@ -325,6 +329,25 @@ pub struct NewGroup {
     pub key: Vec<u8>,
     /// Unix time.
     pub created_at: i64,
+    /// The log's first entry.
+    pub log: LogAppend,
+}
+
+/// An entry to append to a group's log, in the transaction of the change it records; refused
+/// with [`StoreError::StaleLog`] unless it follows the log's last entry (`seq` one more, `prev`
+/// its hash, or `seq` 1 and `prev` empty for a group without a log).
+#[derive(Debug, Clone)]
+pub struct LogAppend {
+    /// Its number.
+    pub seq: u64,
+    /// The hash of the entry it follows (empty for the first).
+    pub prev: Vec<u8>,
+    /// The entry as its author signed it.
+    pub entry: Vec<u8>,
+    /// The signature.
+    pub signature: Vec<u8>,
+    /// Its hash (what the next entry names as `prev`).
+    pub hash: Vec<u8>,
 }
 
 /// Add or change a membership.
@@ -346,6 +369,8 @@ pub struct SetMember {
     pub by: Id,
     /// Unix time.
     pub now: i64,
+    /// The log entry that records it.
+    pub log: LogAppend,
 }
 
 /// A new epoch, removing members.
@@ -369,6 +394,8 @@ pub struct Rotation {
     pub by: Id,
     /// Unix time.
     pub now: i64,
+    /// The log entry that records it.
+    pub log: LogAppend,
 }
 
 /// The server's storage. Every method is one transaction.
@@ -507,6 +534,10 @@ pub trait Store: AccessRequests + TokenStore + Send + Sync + 'static {
         changes: Vec<PushChange>,
         now: i64,
     ) -> StoreFuture<'_, Vec<PushResult>>;
+    /// A group's log entries after `since`, oldest first.
+    fn group_log(&self, group: Id, since: u64) -> StoreFuture<'_, Vec<SignedLogEntry>>;
+    /// The number and hash of a group's last log entry (`None` for a group without a log).
+    fn group_log_head(&self, group: Id) -> StoreFuture<'_, Option<(u64, Vec<u8>)>>;
     /// A group's item changes after `since` (one query).
     fn group_pull(&self, group: Id, since: u64, limit: usize) -> StoreFuture<'_, PullPage>;
     /// The group of `team` that holds `item` (not deleted), if any.

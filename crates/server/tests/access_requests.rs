@@ -9,8 +9,8 @@ use support::http::{
     b64, code, create_team, hex_id, invite_join, new_group, now, push_body, str_of, user, Api,
 };
 use support::Kind;
-use tessera_protocol::{GroupRole, Id};
-use tessera_server::store::{NewAccessRequest, SetMember};
+use tessera_protocol::{Blob, GroupRole, Id, SignedLogEntry};
+use tessera_server::store::{LogAppend, NewAccessRequest, SetMember};
 
 on_both_backends!(
     request_approve_expire_and_ask_again,
@@ -188,7 +188,17 @@ fn request_approve_expire_and_ask_again(kind: Kind) {
     // Asking for the role he holds is refused; for another one it is allowed.
     assert_eq!(ask(&s, &bob_t, &g, "viewer", &[]).0, 409);
 
-    // The access ends: move its end into the past.
+    // The access ends: move its end into the past (in the store, with an entry after the
+    // log's last, as the server would append one).
+    let (seq, prev) =
+        s.h.rt
+            .block_on(s.h.store.group_log_head(Id::parse(&g).unwrap()))
+            .unwrap()
+            .unwrap();
+    let moved = SignedLogEntry {
+        entry: Blob(b"the end moved into the past".to_vec()),
+        signature: Blob(vec![0; 64]),
+    };
     s.h.rt
         .block_on(s.h.store.set_member(SetMember {
             group: Id::parse(&g).unwrap(),
@@ -199,6 +209,13 @@ fn request_approve_expire_and_ask_again(kind: Kind) {
             key: None,
             by: Id::parse(&ada_id).unwrap(),
             now: now(),
+            log: LogAppend {
+                seq: seq + 1,
+                prev,
+                entry: moved.entry.0.clone(),
+                signature: moved.signature.0.clone(),
+                hash: moved.hash().to_vec(),
+            },
         }))
         .unwrap();
     let (status, v) = s.call("GET", &format!("{sync}?since=0"), Some(&bob_t), None);

@@ -15,8 +15,8 @@ use tessera_protocol::{
 use tessera_server::events::Change;
 use tessera_server::store::postgres::{PgStore, PoolOptions};
 use tessera_server::store::{
-    Decision, Group, LoginPolicy, NewAccessRequest, NewAccountRow, NewGroup, NewInvite, NewSession,
-    NewToken, Role, Rotation, SetMember, StoreError, Team,
+    Decision, Group, LogAppend, LoginPolicy, NewAccessRequest, NewAccountRow, NewGroup, NewInvite,
+    NewSession, NewToken, Role, Rotation, SetMember, StoreError, Team,
 };
 use tessera_server::Store;
 
@@ -37,6 +37,7 @@ on_both_backends!(
     audit_entries_chain_and_filter,
     offboarding_reviews_and_ends_access,
     share_expiry_is_set_cleared_and_ended,
+    a_group_log_grows_one_entry_at_a_time_with_its_change,
 );
 
 fn run<F, Fut>(kind: Kind, case: F)
@@ -47,6 +48,22 @@ where
     let h = Harness::new(kind);
     let store = Arc::clone(&h.store);
     h.rt.block_on(case(store));
+}
+
+/// The log entry number `seq` of a test chain whose entry `n` hashes to `[n; 32]` (the store
+/// keeps the bytes; it neither parses nor hashes them).
+fn log(seq: u64) -> LogAppend {
+    LogAppend {
+        seq,
+        prev: if seq == 1 {
+            Vec::new()
+        } else {
+            vec![seq as u8 - 1; 32]
+        },
+        entry: format!("entry {seq}").into_bytes(),
+        signature: vec![seq as u8; 64],
+        hash: vec![seq as u8; 32],
+    }
 }
 
 fn id(n: u8) -> Id {
@@ -560,6 +577,7 @@ fn access_requests_are_decided_once(kind: Kind) {
             created_by: ada,
             key: vec![2; 80],
             created_at: 2000,
+            log: log(1),
         })
         .await
         .unwrap();
@@ -632,6 +650,7 @@ fn access_requests_are_decided_once(kind: Kind) {
             key,
             by: ada,
             now: 3500,
+            log: log(2),
         };
         let approve = |rid: Id, grant: SetMember| Decision {
             request: rid,
@@ -755,6 +774,7 @@ fn rotation(group: Id, by: Id, epoch: u64, token_keys: Vec<(Id, Vec<u8>)>) -> Ro
         token_keys,
         by,
         now: 1200,
+        log: log(epoch),
     }
 }
 
@@ -770,6 +790,7 @@ fn machine_tokens_are_stored_hashed_scoped_and_rotated(kind: Kind) {
             created_by: admin,
             key: b"k".to_vec(),
             created_at: 1000,
+            log: log(1),
         })
         .await
         .unwrap();
@@ -910,6 +931,29 @@ fn every_store_method_is_called() {
     );
 }
 
+/// `m` stored with the entry after its group's last as its log entry (the cases below are
+/// about memberships; the log has a case of its own).
+async fn set(s: &dyn Store, mut m: SetMember) -> Result<(), StoreError> {
+    m.log = next_log(s, m.group).await;
+    s.set_member(m).await
+}
+
+/// `r` stored with the entry after its group's last as its log entry.
+async fn rotate_in(s: &dyn Store, mut r: Rotation) -> Result<(), StoreError> {
+    r.log = next_log(s, r.group).await;
+    s.rotate_group(r).await
+}
+
+/// The entry of the test chain ([`log`]) after `group`'s last.
+async fn next_log(s: &dyn Store, group: Id) -> LogAppend {
+    log(s
+        .group_log_head(group)
+        .await
+        .unwrap()
+        .map_or(0, |(seq, _)| seq)
+        + 1)
+}
+
 fn group_of(team: Id, g: Id, by: Id) -> NewGroup {
     NewGroup {
         id: g,
@@ -918,6 +962,7 @@ fn group_of(team: Id, g: Id, by: Id) -> NewGroup {
         created_by: by,
         key: b"k1 ada".to_vec(),
         created_at: 1000,
+        log: log(1),
     }
 }
 
@@ -996,42 +1041,39 @@ fn groups_members_and_epochs(kind: Kind) {
             key: key.map(<[u8]>::to_vec),
             by: ada,
             now,
+            log: log(1),
         };
         // A stale epoch, a member without the key or an unknown group change nothing.
-        let e = s
-            .set_member(member(bob, Editor, None, 2, Some(b"k1 bob"), 1100))
+        let e = set(&*s, member(bob, Editor, None, 2, Some(b"k1 bob"), 1100))
             .await
             .unwrap_err();
         assert!(matches!(e, StoreError::StaleEpoch), "{e:?}");
-        let e = s
-            .set_member(member(bob, Editor, None, 1, None, 1100))
+        let e = set(&*s, member(bob, Editor, None, 1, None, 1100))
             .await
             .unwrap_err();
         assert!(matches!(e, StoreError::NotFound), "{e:?}");
-        let e = s
-            .set_member(SetMember {
+        let e = set(
+            &*s,
+            SetMember {
                 group: id(9),
                 ..member(bob, Editor, None, 1, Some(b"k"), 1100)
-            })
-            .await
-            .unwrap_err();
+            },
+        )
+        .await
+        .unwrap_err();
         assert!(matches!(e, StoreError::NotFound), "{e:?}");
         assert!(s.membership(g, bob).await.unwrap().is_none());
-        s.set_member(member(bob, Editor, None, 1, Some(b"k1 bob"), 1100))
+        set(&*s, member(bob, Editor, None, 1, Some(b"k1 bob"), 1100))
             .await
             .unwrap();
-        s.set_member(member(
-            carol,
-            Viewer,
-            Some(1500),
-            1,
-            Some(b"k1 carol"),
-            1200,
-        ))
+        set(
+            &*s,
+            member(carol, Viewer, Some(1500), 1, Some(b"k1 carol"), 1200),
+        )
         .await
         .unwrap();
         // A role change keeps the key and when the member was added.
-        s.set_member(member(bob, Viewer, None, 1, None, 1300))
+        set(&*s, member(bob, Viewer, None, 1, None, 1300))
             .await
             .unwrap();
         let members = s.group_members(g, 1400).await.unwrap();
@@ -1089,19 +1131,22 @@ fn groups_members_and_epochs(kind: Kind) {
             token_keys: vec![],
             by: ada,
             now,
+            log: log(1),
         };
-        let e = s.rotate_group(rotate(3, vec![], 1600)).await.unwrap_err();
+        let e = rotate_in(&*s, rotate(3, vec![], 1600)).await.unwrap_err();
         assert!(matches!(e, StoreError::StaleEpoch), "{e:?}");
-        let e = s
-            .rotate_group(Rotation {
+        let e = rotate_in(
+            &*s,
+            Rotation {
                 group: id(9),
                 ..rotate(2, vec![], 1600)
-            })
-            .await
-            .unwrap_err();
+            },
+        )
+        .await
+        .unwrap_err();
         assert!(matches!(e, StoreError::NotFound), "{e:?}");
-        s.rotate_group(rotate(2, vec![bob], 1600)).await.unwrap();
-        let e = s.rotate_group(rotate(2, vec![], 1600)).await.unwrap_err();
+        rotate_in(&*s, rotate(2, vec![bob], 1600)).await.unwrap();
+        let e = rotate_in(&*s, rotate(2, vec![], 1600)).await.unwrap_err();
         assert!(matches!(e, StoreError::StaleEpoch), "{e:?}");
         let now_g = s.group(g).await.unwrap().unwrap();
         assert_eq!((now_g.epoch, now_g.name), (2, b"n2".to_vec()));
@@ -1120,7 +1165,7 @@ fn groups_members_and_epochs(kind: Kind) {
             ]
         );
         // Added again: a new start, and the keys of every epoch it holds.
-        s.set_member(member(bob, Editor, None, 2, Some(b"k2 bob"), 1700))
+        set(&*s, member(bob, Editor, None, 2, Some(b"k2 bob"), 1700))
             .await
             .unwrap();
         let members = s.group_members(g, 1700).await.unwrap();
@@ -1135,7 +1180,7 @@ fn groups_members_and_epochs(kind: Kind) {
             [b"k1 bob".to_vec(), b"k2 bob".to_vec()]
         );
         // A member the rotation gave no key lacks the current one.
-        s.rotate_group(rotate(3, vec![], 1800)).await.unwrap();
+        rotate_in(&*s, rotate(3, vec![], 1800)).await.unwrap();
         assert_eq!(
             s.group_members(g, 1800)
                 .await
@@ -1397,11 +1442,12 @@ fn offboarding_reviews_and_ends_access(kind: Kind) {
             key: Some(b"k1 bob".to_vec()),
             by: ada,
             now,
+            log: log(1),
         };
-        s.set_member(member(g, GroupRole::Editor, None, 2100))
+        set(&*s, member(g, GroupRole::Editor, None, 2100))
             .await
             .unwrap();
-        s.set_member(member(h, GroupRole::Viewer, Some(2500), 2200))
+        set(&*s, member(h, GroupRole::Viewer, Some(2500), 2200))
             .await
             .unwrap();
         s.create_token(new_token(t.id, g, bob, 1, 5000))
@@ -1563,5 +1609,80 @@ fn the_postgres_pool_is_bounded_and_gives_up_waiting() {
         assert_eq!(held.await.unwrap().unwrap().unwrap().id, t.id);
         assert!(store.team(t.id).await.unwrap().is_some());
         assert_eq!(store.pool_status().unwrap().available, 1);
+    });
+}
+
+fn a_group_log_grows_one_entry_at_a_time_with_its_change(kind: Kind) {
+    run(kind, |s| async move {
+        let (t, ada, _) = setup(&*s, "ada@example.com").await;
+        let bob = join(&*s, &t, ada, "bob@example.com").await;
+        let g = id(7);
+        let group = |log| NewGroup {
+            id: g,
+            team_id: t.id,
+            name: b"n".to_vec(),
+            created_by: ada,
+            key: b"k".to_vec(),
+            created_at: 1000,
+            log,
+        };
+        // A group's log starts at entry 1.
+        let e = s.create_group(group(log(2))).await.unwrap_err();
+        assert!(matches!(e, StoreError::StaleLog), "{e:?}");
+        assert!(s.group(g).await.unwrap().is_none(), "nothing was created");
+        s.create_group(group(log(1))).await.unwrap();
+        assert_eq!(s.group_log_head(g).await.unwrap(), Some((1, vec![1; 32])));
+
+        let add = |log| SetMember {
+            group: g,
+            account: bob,
+            role: GroupRole::Viewer,
+            expires_at: None,
+            epoch: 1,
+            key: Some(b"k for bob".to_vec()),
+            by: ada,
+            now: 1100,
+            log,
+        };
+        // An entry that does not follow the last one (a replay of entry 1, one that skips
+        // ahead, one naming another hash) changes nothing.
+        for stale in [
+            log(1),
+            log(3),
+            LogAppend {
+                prev: vec![9; 32],
+                ..log(2)
+            },
+        ] {
+            let e = s.set_member(add(stale)).await.unwrap_err();
+            assert!(matches!(e, StoreError::StaleLog), "{e:?}");
+        }
+        assert!(s.membership(g, bob).await.unwrap().is_none());
+        s.set_member(add(log(2))).await.unwrap();
+        assert!(s.membership(g, bob).await.unwrap().is_some());
+        // A rotation that fails (stale epoch) appends nothing.
+        assert!(matches!(
+            s.rotate_group(rotation(g, ada, 3, vec![])).await,
+            Err(StoreError::StaleEpoch)
+        ));
+        let mut r = rotation(g, ada, 2, vec![]);
+        r.keys.push((bob, b"k2 for bob".to_vec()));
+        r.log = log(3);
+        s.rotate_group(r).await.unwrap();
+
+        let all = s.group_log(g, 0).await.unwrap();
+        let texts: Vec<_> = all.iter().map(|e| e.entry.0.clone()).collect();
+        assert_eq!(
+            texts,
+            [
+                b"entry 1".to_vec(),
+                b"entry 2".to_vec(),
+                b"entry 3".to_vec()
+            ]
+        );
+        assert_eq!(all[2].signature.0, vec![3; 64]);
+        assert_eq!(s.group_log(g, 2).await.unwrap().len(), 1);
+        assert!(s.group_log(g, 3).await.unwrap().is_empty());
+        assert!(s.group_log(id(8), 0).await.unwrap().is_empty());
     });
 }

@@ -287,6 +287,9 @@ export interface GroupView {
   epoch: number;
   /** When your membership ends (Unix time), if it does. */
   expires_at: number | null;
+  /** Whether its membership is in a signed log this device checked (false for a group made
+   *  before logs existed, until one of its admins changes its members). */
+  signed: boolean;
 }
 
 export interface MemberView {

@@ -154,7 +154,7 @@ export function linkTeam(email = 'alice@example.com'): void {
 /** A group this account belongs to, with members (the first is this account). */
 export function group(name: string, role: GroupView['role'] = 'admin', others: [string, GroupView['role']][] = []): string {
   const id = `g${state.groups.length + 1}`.padEnd(32, '0');
-  state.groups.push({ id, name, role, epoch: 1, expires_at: null });
+  state.groups.push({ id, name, role, epoch: 1, expires_at: null, signed: true });
   const me = state.link?.email ?? 'alice@example.com';
   state.members.set(id, [
     { account_id: 'a-me', email: me, role, expires_at: null },

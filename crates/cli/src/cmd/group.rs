@@ -59,6 +59,13 @@ pub enum GroupCommand {
     },
     /// Change a member's role or expiry (group admins).
     Role(MemberArgs),
+    /// Sign the membership of a group made before group logs existed (group admins): a new
+    /// key epoch sealed to its current members, each certificate checked. Any change to the
+    /// group's members does this first on its own.
+    Sign {
+        /// The group (name or id).
+        group: String,
+    },
     /// The items of a group.
     Items {
         /// The group (name or id).
@@ -144,26 +151,7 @@ pub fn group(c: GroupCommand, dir: &VaultDir, out: &Output) -> Result<Option<Exi
             let g: GroupView = client.call(&Request::GroupCreate { name })?;
             out.show(&g, |w| writeln!(w, "Created group {} ({}).", g.name, g.id))?;
         }
-        GroupCommand::List => {
-            let gs: Vec<GroupView> = client.call(&Request::GroupList)?;
-            out.show(&gs, |w| {
-                if gs.is_empty() {
-                    writeln!(w, "You belong to no group.")?;
-                }
-                for g in &gs {
-                    writeln!(
-                        w,
-                        "{:<24} {:<7} epoch {:<3} {}  {}",
-                        g.name,
-                        role(g.role),
-                        g.epoch,
-                        until(g.expires_at),
-                        g.id
-                    )?;
-                }
-                Ok(())
-            })?;
-        }
+        GroupCommand::List => list(&mut client, out)?,
         GroupCommand::Members { group } => {
             let (g, ms): (GroupView, Vec<MemberView>) =
                 client.call(&Request::GroupMembers { group })?;
@@ -199,6 +187,16 @@ pub fn group(c: GroupCommand, dir: &VaultDir, out: &Output) -> Result<Option<Exi
                 )
             })?;
         }
+        GroupCommand::Sign { group } => {
+            let g: GroupView = client.call(&Request::GroupSign { group })?;
+            out.show(&g, |w| {
+                writeln!(
+                    w,
+                    "The membership of {} is signed (key epoch {}).",
+                    g.name, g.epoch
+                )
+            })?;
+        }
         GroupCommand::Items { group } => items(&mut client, &group, out)?,
         GroupCommand::Show {
             group,
@@ -227,6 +225,37 @@ pub fn group(c: GroupCommand, dir: &VaultDir, out: &Output) -> Result<Option<Exi
         }
     }
     Ok(None)
+}
+
+/// `group list`: the groups with role, epoch and end; a warning for each whose membership is
+/// not signed yet.
+fn list(client: &mut Client, out: &Output) -> Result<()> {
+    let gs: Vec<GroupView> = client.call(&Request::GroupList)?;
+    for g in gs.iter().filter(|g| !g.signed) {
+        eprintln!(
+            "warning: the membership of {} is not signed yet: who belongs to it is the \
+             server's word alone. A group admin signs it with `tessera group sign {}` (or by \
+             their next change to its members).",
+            g.name, g.id
+        );
+    }
+    out.show(&gs, |w| {
+        if gs.is_empty() {
+            writeln!(w, "You belong to no group.")?;
+        }
+        for g in &gs {
+            writeln!(
+                w,
+                "{:<24} {:<7} epoch {:<3} {}  {}",
+                g.name,
+                role(g.role),
+                g.epoch,
+                until(g.expires_at),
+                g.id
+            )?;
+        }
+        Ok(())
+    })
 }
 
 /// `group items GROUP`.

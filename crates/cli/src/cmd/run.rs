@@ -98,14 +98,14 @@ enum Resolver {
         source: Source,
         items: HashMap<String, ItemView>,
     },
-    Token(TokenSource),
+    Token(Box<TokenSource>),
 }
 
 impl Resolver {
     /// The machine token's group when `TESSERA_TOKEN` is set, else the local vault.
     fn open(dir: &VaultDir, password: &PasswordSource) -> Result<Self> {
         if let Some(t) = TokenSource::from_env()? {
-            return Ok(Self::Token(t));
+            return Ok(Self::Token(Box::new(t)));
         }
         Ok(Self::Vault {
             source: Source::open(dir, password)?,

@@ -775,6 +775,7 @@ fn handle_groups(st: &mut State, request: Request) -> Reply {
             expires_at,
         } => ok(&unlocked(st)?.group_add(&group, &member, role, expires_at)?),
         Request::GroupRemove { group, member } => ok(&unlocked(st)?.group_remove(&group, &member)?),
+        Request::GroupSign { group } => ok(&unlocked(st)?.group_sign(&group)?),
         Request::Share {
             item,
             group,

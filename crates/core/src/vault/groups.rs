@@ -29,7 +29,7 @@ use tessera_crypto::cert::{CertChain, CertSubject};
 use tessera_crypto::envelope::{self, associated_data, Sealed};
 use tessera_crypto::{seal, SymmetricKey};
 use tessera_protocol as proto;
-use tessera_protocol::{Blob, GroupRole, Id};
+use tessera_protocol::{Blob, GroupRole, Id, LogChange};
 use zeroize::Zeroizing;
 
 use super::Vault;
@@ -38,11 +38,13 @@ use crate::item::{ItemData, ItemId};
 use crate::remote::Remote;
 
 mod access_request;
+pub(crate) mod log;
 mod share;
 mod token;
 mod version;
 
 pub use access_request::AccessRequestView;
+use log::GroupState;
 pub(super) use token::token_views;
 pub use token::{CreatedToken, MachineToken, TokenClient, TokenView};
 pub(super) use version::open_item;
@@ -68,6 +70,11 @@ pub struct GroupView {
     pub epoch: u64,
     /// When the caller's membership ends, if it does.
     pub expires_at: Option<i64>,
+    /// Whether the group's membership is in a signed log this device checked (false for a
+    /// group made before logs existed, until one of its admins changes it or runs
+    /// `tessera group sign`).
+    #[serde(default)]
+    pub signed: bool,
 }
 
 /// A group member.
@@ -146,10 +153,12 @@ impl GroupKeyring {
     }
 }
 
-/// A group's keys by epoch, opened.
+/// A group's keys by epoch, opened, and its membership as its verified log has it.
 pub(super) struct GroupKeys {
     pub(super) info: proto::GroupInfo,
     keys: BTreeMap<u64, SymmetricKey>,
+    /// `None` for a group whose log has not been started yet (made before logs existed).
+    pub(super) state: Option<GroupState>,
 }
 
 impl GroupKeys {
@@ -188,6 +197,7 @@ pub(super) fn group_view(team: &[u8; 16], g: &GroupKeys) -> Result<GroupView> {
         role: g.info.role,
         epoch,
         expires_at: g.info.expires_at,
+        signed: g.state.is_some(),
     })
 }
 
@@ -312,7 +322,11 @@ fn open_chain(
             SymmetricKey::from_slice(&raw).map_err(|_| damaged())?,
         );
     }
-    Ok(GroupKeys { info, keys })
+    Ok(GroupKeys {
+        info,
+        keys,
+        state: None,
+    })
 }
 
 impl Vault {
@@ -321,8 +335,15 @@ impl Vault {
     }
 
     /// Open every epoch key of a group this account can reach: the newest key sealed to it,
-    /// then each previous key through the chain of `prev` records.
-    fn open_group_keys(&self, team: &[u8; 16], info: proto::GroupInfo) -> Result<GroupKeys> {
+    /// then each previous key through the chain of `prev` records. With a log (`state`), the
+    /// server's epoch must be the log's, this account a live member, and the key sealed to it
+    /// one a group admin signed for it; the role and end shown are the log's.
+    fn open_group_keys(
+        &self,
+        team: &[u8; 16],
+        mut info: proto::GroupInfo,
+        state: Option<GroupState>,
+    ) -> Result<GroupKeys> {
         let me = self.account_id();
         let group = info.group_id;
         let newest = info
@@ -332,18 +353,57 @@ impl Vault {
             .max_by_key(|k| k.epoch)
             .ok_or_else(|| damaged_keys(group))?;
         let epoch = newest.epoch;
+        if let Some(s) = &state {
+            let refused = |why: String| Error::GroupLog {
+                group: group.to_hex(),
+                why,
+            };
+            if info.epoch != s.epoch {
+                return Err(refused(format!(
+                    "the server says the group is at key epoch {}, its log says {}",
+                    info.epoch, s.epoch
+                )));
+            }
+            let m = s.live_member(Id(me)).ok_or_else(|| {
+                refused("the server lists you as a member; the log does not".into())
+            })?;
+            if !s.signed_key(epoch, Id(me), &newest.wrapped.0) {
+                return Err(refused(format!(
+                    "the key of epoch {epoch} sealed to you was not signed by a group admin \
+                     (the server substituted it)"
+                )));
+            }
+            info.role = m.role;
+            info.expires_at = m.expires_at;
+        }
         let raw = self
             .keyset
             .open_sealed(&newest.wrapped.0, &key_ad(team, &group, epoch, &me))
             .map_err(|_| damaged_keys(group))?;
-        open_chain(team, info, epoch, &raw)
+        let mut keys = open_chain(team, info, epoch, &raw)?;
+        keys.state = state;
+        Ok(keys)
+    }
+
+    /// The team directory (every account's keys and certificate, as the server presents them).
+    pub(super) fn directory(ctx: &TeamContext) -> Result<Vec<proto::DirectoryEntry>> {
+        ctx.remote
+            .get(&format!("/v1/teams/{}/directory", Id(ctx.team_id)))
     }
 
     pub(super) fn fetch_groups(&self, ctx: &TeamContext) -> Result<Vec<GroupKeys>> {
         let infos: Vec<proto::GroupInfo> = ctx.remote.get("/v1/groups")?;
+        let directory = if infos.is_empty() {
+            Vec::new()
+        } else {
+            Self::directory(ctx)?
+        };
         let out = infos
             .into_iter()
-            .map(|i| self.open_group_keys(&ctx.team_id, i))
+            .map(|i| {
+                let state = self.group_state(ctx, i.group_id, &directory)?;
+                self.open_group_keys(&ctx.team_id, i, state)
+            })
             .collect();
         tessera_crypto::scrub_stack();
         out
@@ -524,18 +584,35 @@ impl Vault {
         self.ensure_self_certified(&ctx, &directory)?;
         let group = Id(rand::random());
         let key = SymmetricKey::generate();
-        let me = self.account_id();
+        let me = Id(self.account_id());
+        let sealed = seal::seal_to(
+            &self.keyset.exchange_public(),
+            key.expose_secret(),
+            &key_ad(&ctx.team_id, &group, 1, &me.0),
+        );
+        let log = self.sign_log_entry(
+            &ctx,
+            group,
+            None,
+            LogChange::Genesis {
+                members: vec![proto::LogMember {
+                    account_id: me,
+                    role: GroupRole::Admin,
+                    expires_at: None,
+                }],
+                epoch: 1,
+                keys: vec![proto::KeyDigest::of(me, &sealed)],
+                tokens: Vec::new(),
+            },
+        );
         let req = proto::CreateGroupRequest {
             group_id: group,
             name: Blob(
                 envelope::seal(&key, name.as_bytes(), &name_ad(&ctx.team_id, &group, 1))
                     .into_bytes(),
             ),
-            key: Blob(seal::seal_to(
-                &self.keyset.exchange_public(),
-                key.expose_secret(),
-                &key_ad(&ctx.team_id, &group, 1, &me),
-            )),
+            key: Blob(sealed),
+            log,
         };
         let _: serde_json::Value = ctx.remote.post("/v1/groups", &req)?;
         Ok(GroupView {
@@ -544,6 +621,7 @@ impl Vault {
             role: GroupRole::Admin,
             epoch: 1,
             expires_at: None,
+            signed: true,
         })
     }
 
@@ -559,16 +637,42 @@ impl Vault {
         Ok(out)
     }
 
-    /// A group's live members.
+    /// A group's live members: as its verified log has them (the server's list for a group
+    /// whose log has not started yet).
     pub fn group_members(&self, group: &str) -> Result<(GroupView, Vec<MemberView>)> {
         let ctx = self.team_context()?;
-        let (_, view) = self.find_group(&ctx, group)?;
-        let members = fetch_members(&ctx, &view.id)?;
+        let (keys, view) = self.find_group(&ctx, group)?;
+        let members = members_of(&ctx, &keys)?;
         Ok((view, members))
     }
 
+    /// Start the signed log of a group made before logs existed (group admins): a new epoch
+    /// sealed to its current members, each certificate checked, and an entry naming them
+    /// signed by you. A group that has a log is left as it is.
+    pub fn group_sign(&self, group: &str) -> Result<GroupView> {
+        let ctx = self.team_context()?;
+        let (keys, view) = self.find_group(&ctx, group)?;
+        if keys.state.is_some() {
+            return Ok(view);
+        }
+        self.rotate_key(&ctx, &keys, view, None)
+    }
+
+    /// A group by name or id whose log has started: one without a log is signed first
+    /// ([`Vault::group_sign`]), which a change to its membership needs.
+    fn find_signed_group(&self, ctx: &TeamContext, group: &str) -> Result<(GroupKeys, GroupView)> {
+        let (keys, view) = self.find_group(ctx, group)?;
+        if keys.state.is_some() {
+            return Ok((keys, view));
+        }
+        let id = view.id.clone();
+        self.rotate_key(ctx, &keys, view, None)?;
+        self.find_group(ctx, &id)
+    }
+
     /// Add a member (or change one's role and expiry): their certificate is checked up to the
-    /// pinned team root before the group key is sealed to them.
+    /// pinned team root before the group key is sealed to them, and the change is signed into
+    /// the group's log.
     pub fn group_add(
         &self,
         group: &str,
@@ -577,25 +681,18 @@ impl Vault {
         expires_at: Option<i64>,
     ) -> Result<MemberView> {
         let ctx = self.team_context()?;
-        let (keys, view) = self.find_group(&ctx, group)?;
-        let directory: Vec<proto::DirectoryEntry> = ctx
-            .remote
-            .get(&format!("/v1/teams/{}/directory", Id(ctx.team_id)))?;
+        let (keys, view) = self.find_signed_group(&ctx, group)?;
+        let directory = Self::directory(&ctx)?;
         let (account, exchange) = verified_member(&ctx, &directory, who)?;
-        let (epoch, key) = keys.current()?;
-        let gid = keys.info.group_id;
-        let sealed = seal::seal_to(
-            &exchange,
-            key.expose_secret(),
-            &key_ad(&ctx.team_id, &gid, epoch, &account.0),
-        );
+        let log = self.member_entry(&ctx, &keys, account, exchange, role, expires_at)?;
         let _: serde_json::Value = ctx.remote.put(
             &format!("/v1/groups/{}/members/{account}", view.id),
             &proto::SetMemberRequest {
                 role,
                 expires_at,
-                epoch,
-                key: Some(Blob(sealed)),
+                epoch: log.epoch,
+                key: log.key,
+                log: log.entry,
             },
         )?;
         let email = directory
@@ -611,48 +708,108 @@ impl Vault {
         })
     }
 
+    /// The signed log entry that adds `account` (or changes its role or end), with the current
+    /// epoch's key sealed to them when the log does not show them holding it.
+    pub(super) fn member_entry(
+        &self,
+        ctx: &TeamContext,
+        keys: &GroupKeys,
+        account: Id,
+        exchange: [u8; 32],
+        role: GroupRole,
+        expires_at: Option<i64>,
+    ) -> Result<MemberEntry> {
+        let state = keys.state.as_ref().ok_or_else(|| {
+            Error::Invalid("the group's log has not started (`tessera group sign`)".into())
+        })?;
+        let (epoch, key) = keys.current()?;
+        let gid = keys.info.group_id;
+        let holds = state.live_member(account).is_some() && state.holds_key(epoch, account);
+        let sealed = (!holds).then(|| {
+            seal::seal_to(
+                &exchange,
+                key.expose_secret(),
+                &key_ad(&ctx.team_id, &gid, epoch, &account.0),
+            )
+        });
+        let entry = self.sign_log_entry(
+            ctx,
+            gid,
+            Some(state),
+            LogChange::SetMember {
+                member: proto::LogMember {
+                    account_id: account,
+                    role,
+                    expires_at,
+                },
+                epoch,
+                key: sealed
+                    .as_ref()
+                    .map(|k| proto::KeyDigest::of(account, k).digest),
+            },
+        );
+        Ok(MemberEntry {
+            epoch,
+            key: sealed.map(Blob),
+            entry,
+        })
+    }
+
     /// Remove a member: a new epoch starts, its key sealed to every member who stays (each
-    /// certificate checked). Versions written from now on are unreadable to the removed member.
+    /// certificate checked), signed into the log. Versions written from now on are unreadable
+    /// to the removed member.
     pub fn group_remove(&self, group: &str, who: &str) -> Result<GroupView> {
         let ctx = self.team_context()?;
         let (keys, view) = self.find_group(&ctx, group)?;
-        let members = fetch_members(&ctx, &view.id)?;
+        let members = members_of(&ctx, &keys)?;
         let gone = members
             .iter()
             .find(|m| m.email.eq_ignore_ascii_case(who.trim()) || m.account_id == who.trim())
             .ok_or_else(|| Error::NotFound(format!("{who:?} is not a member of {}", view.name)))?;
-        let gone = Id::parse(&gone.account_id).expect("the server's ids are valid");
-        self.rotate_key(&ctx, &keys, view, &members, Some(gone))
+        let gone = Id::parse(&gone.account_id).expect("member ids are valid");
+        self.rotate_key(&ctx, &keys, view, Some(gone))
     }
 
-    /// Start a new epoch of a group whose key is sealed to every live member but `gone` (who is
-    /// removed with it, if given), each checked against their certificate first.
+    /// Start a new epoch of a group whose key is sealed to every live member the log names but
+    /// `gone` (who is removed with it, if given), each checked against their certificate first,
+    /// and sign it into the log. A group without a log starts one here: the entry names the
+    /// members the server lists, each certificate checked, as the signing admin vouches.
     pub(super) fn rotate_key(
         &self,
         ctx: &TeamContext,
         keys: &GroupKeys,
         view: GroupView,
-        members: &[MemberView],
         gone: Option<Id>,
     ) -> Result<GroupView> {
-        let gone_hex = gone.map(|g| g.to_hex());
-        let directory: Vec<proto::DirectoryEntry> = ctx
-            .remote
-            .get(&format!("/v1/teams/{}/directory", Id(ctx.team_id)))?;
+        let directory = Self::directory(ctx)?;
         let gid = keys.info.group_id;
         let (old_epoch, old_key) = keys.current()?;
         let epoch = old_epoch + 1;
         let key = SymmetricKey::generate();
         let me = Id(self.account_id());
+        let members: Vec<(Id, log::LogMember)> = match &keys.state {
+            Some(s) => s.live_members().collect(),
+            None => fetch_members(ctx, &view.id)?
+                .into_iter()
+                .filter_map(|m| {
+                    let id = Id::parse(&m.account_id)?;
+                    Some((
+                        id,
+                        log::LogMember {
+                            role: m.role,
+                            expires_at: m.expires_at,
+                        },
+                    ))
+                })
+                .collect(),
+        };
         let mut sealed = Vec::new();
-        for m in members
-            .iter()
-            .filter(|m| Some(&m.account_id) != gone_hex.as_ref())
-        {
-            let (account, exchange) = if m.account_id == me.to_hex() {
-                (me, self.keyset.exchange_public())
+        let mut stay = Vec::new();
+        for (account, m) in members.into_iter().filter(|(id, _)| Some(*id) != gone) {
+            let exchange = if account == me {
+                self.keyset.exchange_public()
             } else {
-                verified_member(ctx, &directory, &m.email)?
+                verified_member(ctx, &directory, &account.to_hex())?.1
             };
             sealed.push(proto::MemberKey {
                 account_id: account,
@@ -662,8 +819,36 @@ impl Vault {
                     &key_ad(&ctx.team_id, &gid, epoch, &account.0),
                 )),
             });
+            stay.push(proto::LogMember {
+                account_id: account,
+                role: m.role,
+                expires_at: m.expires_at,
+            });
         }
         let token_keys = token::seal_to_tokens(ctx, &directory, gid, epoch, &key)?;
+        let digests = sealed
+            .iter()
+            .map(|k| proto::KeyDigest::of(k.account_id, &k.key.0))
+            .collect();
+        let tokens = token_keys
+            .iter()
+            .map(|k| proto::KeyDigest::of(k.token_id, &k.key.0))
+            .collect();
+        let change = match keys.state {
+            Some(_) => LogChange::Rotate {
+                epoch,
+                removed: gone.into_iter().collect(),
+                keys: digests,
+                tokens,
+            },
+            None => LogChange::Genesis {
+                members: stay,
+                epoch,
+                keys: digests,
+                tokens,
+            },
+        };
+        let log = self.sign_log_entry(ctx, gid, keys.state.as_ref(), change);
         let req = proto::RotateRequest {
             remove: gone.into_iter().collect(),
             epoch,
@@ -685,10 +870,44 @@ impl Vault {
             ),
             keys: sealed,
             token_keys,
+            log,
         };
         let _: serde_json::Value = ctx
             .remote
             .post(&format!("/v1/groups/{}/rotate", view.id), &req)?;
-        Ok(GroupView { epoch, ..view })
+        Ok(GroupView {
+            epoch,
+            signed: true,
+            ..view
+        })
     }
+}
+
+/// A signed membership change ready to send: the epoch, the key sealed to the member (when
+/// they need it) and the log entry.
+pub(super) struct MemberEntry {
+    pub(super) epoch: u64,
+    pub(super) key: Option<Blob>,
+    pub(super) entry: proto::SignedLogEntry,
+}
+
+/// A group's live members: from its verified log with e-mails from the directory, or the
+/// server's list for a group whose log has not started.
+pub(super) fn members_of(ctx: &TeamContext, keys: &GroupKeys) -> Result<Vec<MemberView>> {
+    let Some(state) = &keys.state else {
+        return fetch_members(ctx, &keys.info.group_id.to_hex());
+    };
+    let directory = Vault::directory(ctx)?;
+    Ok(state
+        .live_members()
+        .map(|(id, m)| MemberView {
+            account_id: id.to_hex(),
+            email: directory
+                .iter()
+                .find(|e| e.account_id == id)
+                .map_or_else(|| id.to_hex(), |e| e.email.clone()),
+            role: m.role,
+            expires_at: m.expires_at,
+        })
+        .collect())
 }

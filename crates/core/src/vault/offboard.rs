@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use tessera_protocol as proto;
 use tessera_protocol::{AuditAction, GroupRole, Id};
 
-use super::groups::{fetch_members, group_view, open_item, GroupKeys, TeamContext};
+use super::groups::{group_view, open_item, GroupKeys, TeamContext};
 use super::Vault;
 use crate::error::{Error, Result};
 use crate::item::ItemKind;
@@ -267,9 +267,15 @@ impl Vault {
                 not_rotated.push((view.name, "you are not an admin of this group".into()));
                 continue;
             }
-            let members = fetch_members(&ctx, &view.id)?;
+            // The log still lists them (the server ended their membership on its own): the
+            // rotation removes them there too.
+            let gone = keys
+                .state
+                .as_ref()
+                .is_some_and(|s| s.members.contains_key(&target.account_id))
+                .then_some(target.account_id);
             let name = view.name.clone();
-            match self.rotate_key(&ctx, &keys, view, &members, None) {
+            match self.rotate_key(&ctx, &keys, view, gone) {
                 Ok(_) => rotated.push(name),
                 Err(e) => not_rotated.push((name, e.to_string())),
             }

@@ -19,10 +19,11 @@ use axum::http::StatusCode;
 use axum::Json;
 use tessera_protocol::{
     access_limits, AccessRequestInfo, AccessRequestStatus, ApproveAccessRequest, AuditAction,
-    CreateAccessRequest, ErrorCode, GroupAdmins, GroupRole, Id,
+    CreateAccessRequest, ErrorCode, GroupAdmins, GroupRole, Id, LogChange, LogMember,
 };
 
 use super::group::{group_admin, stale};
+use super::group_log;
 use super::{now, path_id, ApiError, ApiJson, AppState, Caller, Member};
 use crate::store::{AccessRequest, Decision, Group, NewAccessRequest, SetMember, StoreError};
 
@@ -252,6 +253,7 @@ async fn decidable(
 fn decide_error(e: StoreError) -> ApiError {
     match e {
         StoreError::StaleEpoch => stale(),
+        StoreError::StaleLog => super::group::stale_log(),
         StoreError::NotFound => ApiError::bad(
             "key",
             "the requester does not hold the group's current key: send it sealed to them",
@@ -285,15 +287,44 @@ pub(super) async fn approve(
     }
     let role = req.role.unwrap_or(r.role);
     let secs = req.duration_secs.unwrap_or(r.duration_secs);
+    // The end is the one the approver signed into the group's log, which must be now plus the
+    // duration give or take the clocks' difference.
+    let (entry, log) = group_log::next_entry(&state, &caller, r.group_id, &req.log).await?;
+    let end = match &entry.change {
+        LogChange::SetMember { member, .. } => member.expires_at,
+        _ => None,
+    }
+    .filter(|t| (t - (now + secs)).abs() <= access_limits::CLOCK_SKEW_SECS)
+    .ok_or_else(|| {
+        ApiError::bad(
+            "log",
+            format!(
+                "the log entry must end the membership {secs} seconds from now (within {} \
+                 seconds; check this computer's clock)",
+                access_limits::CLOCK_SKEW_SECS
+            ),
+        )
+    })?;
+    group_log::check_set_member(
+        &entry,
+        &LogMember {
+            account_id: r.requester,
+            role,
+            expires_at: Some(end),
+        },
+        req.epoch,
+        req.key.as_ref().map(|k| k.0.as_slice()),
+    )?;
     let grant = SetMember {
         group: r.group_id,
         account: r.requester,
         role,
-        expires_at: Some(now + secs),
+        expires_at: Some(end),
         epoch: req.epoch,
         key: req.key.map(|k| k.0),
         by: caller.account.id,
         now,
+        log,
     };
     let decided = state
         .store()
@@ -312,7 +343,7 @@ pub(super) async fn approve(
                 .event(AuditAction::AccessApprove)
                 .group(r.group_id)
                 .subject(r.requester)
-                .detail(format!("role={} until={}", role.as_str(), now + secs))],
+                .detail(format!("role={} until={end}", role.as_str()))],
         )
         .await?;
     tracing::info!(by = %caller.account.id, group = %r.group_id, request = %r.id, account = %r.requester, role = role.as_str(), secs, "access request approved");

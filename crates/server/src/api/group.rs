@@ -14,13 +14,24 @@ use axum::http::StatusCode;
 use axum::Json;
 use tessera_protocol::{
     limits, AccessResponse, AuditAction, CertificateRequest, CreateGroupRequest, DirectoryEntry,
-    ErrorCode, GroupInfo, GroupMember, GroupRole, Id, PullResponse, PushRequest, PushResponse,
-    PushResult, RotateRequest, SetMemberRequest, ShareExpiryRequest,
+    ErrorCode, GroupInfo, GroupMember, GroupRole, Id, LogMember, PullResponse, PushRequest,
+    PushResponse, PushResult, RotateRequest, SetMemberRequest, ShareExpiryRequest,
 };
 
+use super::group_log;
 use super::sync::SyncQuery;
 use super::{now, path_id, ApiError, ApiJson, AppState, Caller, Member};
-use crate::store::{Group, Membership, NewGroup, Rotation, SetMember, StoreError};
+use crate::store::{Group, LogAppend, Membership, NewGroup, Rotation, SetMember, StoreError};
+
+/// 409: another admin appended to the group's log meanwhile.
+pub(super) fn stale_log() -> ApiError {
+    ApiError::new(
+        ErrorCode::Conflict,
+        "the group's membership changed meanwhile (another admin signed a change first); \
+         fetch the group and try again",
+    )
+    .with_field("log")
+}
 
 pub(super) fn stale() -> ApiError {
     ApiError::new(
@@ -130,6 +141,8 @@ pub(super) async fn create(
     Member(caller): Member,
     ApiJson(req): ApiJson<CreateGroupRequest>,
 ) -> Result<StatusCode, ApiError> {
+    let (entry, log) = group_log::next_entry(&state, &caller, req.group_id, &req.log).await?;
+    group_log::check_create(&entry, caller.account.id, &req.key.0)?;
     let group = NewGroup {
         id: req.group_id,
         team_id: caller.team.id,
@@ -137,12 +150,14 @@ pub(super) async fn create(
         created_by: caller.account.id,
         key: req.key.0,
         created_at: now(),
+        log,
     };
     match state.store().create_group(group).await {
         Ok(()) => {}
         Err(StoreError::IdTaken) => {
             return Err(ApiError::bad("group_id", "group_id is already in use"))
         }
+        Err(StoreError::StaleLog) => return Err(stale_log()),
         Err(e) => return Err(e.into()),
     }
     state
@@ -213,6 +228,17 @@ pub(super) async fn set_member(
             ));
         }
     }
+    let (entry, log) = group_log::next_entry(&state, &caller, group, &req.log).await?;
+    group_log::check_set_member(
+        &entry,
+        &LogMember {
+            account_id: account,
+            role: req.role,
+            expires_at: req.expires_at,
+        },
+        req.epoch,
+        req.key.as_ref().map(|k| k.0.as_slice()),
+    )?;
     let set = SetMember {
         group,
         account,
@@ -222,10 +248,12 @@ pub(super) async fn set_member(
         key: req.key.map(|k| k.0),
         by: caller.account.id,
         now,
+        log,
     };
     match state.store().set_member(set).await {
         Ok(()) => {}
         Err(StoreError::StaleEpoch) => return Err(stale()),
+        Err(StoreError::StaleLog) => return Err(stale_log()),
         Err(StoreError::NotFound) => {
             return Err(ApiError::bad(
                 "key",
@@ -269,7 +297,9 @@ pub(super) async fn rotate(
     let members = state.store().group_members(group, now).await?;
     let live: HashSet<Id> = members.iter().map(|m| m.account_id).collect();
     for (i, r) in req.remove.iter().enumerate() {
-        if !live.contains(r) {
+        // A member whose membership already ended here (offboarded, expired) is still one the
+        // group's log lists until a rotation removes them.
+        if !live.contains(r) && state.store().membership(group, *r).await?.is_none() {
             return Err(ApiError::bad(
                 &format!("remove[{i}]"),
                 format!("remove[{i}] is not a member of this group"),
@@ -305,6 +335,7 @@ pub(super) async fn rotate(
         ));
     }
     check_token_keys(&state, group, now, &req).await?;
+    let log = rotation_entry(&state, &caller, group, &req, &members, &stay).await?;
     let mut events: Vec<_> = req
         .remove
         .iter()
@@ -339,15 +370,58 @@ pub(super) async fn rotate(
             .collect(),
         by: caller.account.id,
         now,
+        log,
     };
     match state.store().rotate_group(rotation).await {
         Ok(()) => {}
         Err(StoreError::StaleEpoch) => return Err(stale()),
+        Err(StoreError::StaleLog) => return Err(stale_log()),
         Err(e) => return Err(e.into()),
     }
     state.audit(caller.team.id, events).await?;
     tracing::info!(by = %caller.account.id, group = %group, epoch = req.epoch, "group key rotated");
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// The log entry a rotation carries, checked against what it stores: the members who stay
+/// with their roles and ends, and every key it seals.
+async fn rotation_entry(
+    state: &AppState,
+    caller: &Caller,
+    group: Id,
+    req: &RotateRequest,
+    members: &[GroupMember],
+    stay: &HashSet<Id>,
+) -> Result<LogAppend, ApiError> {
+    let (entry, log) = group_log::next_entry(state, caller, group, &req.log).await?;
+    group_log::check_rotate(
+        &entry,
+        log.seq == 1,
+        &group_log::RotationSent {
+            epoch: req.epoch,
+            remove: &req.remove,
+            stay: members
+                .iter()
+                .filter(|m| stay.contains(&m.account_id))
+                .map(|m| LogMember {
+                    account_id: m.account_id,
+                    role: m.role,
+                    expires_at: m.expires_at,
+                })
+                .collect(),
+            keys: req
+                .keys
+                .iter()
+                .map(|k| (k.account_id, k.key.0.as_slice()))
+                .collect(),
+            tokens: req
+                .token_keys
+                .iter()
+                .map(|k| (k.token_id, k.key.0.as_slice()))
+                .collect(),
+        },
+    )?;
+    Ok(log)
 }
 
 /// A rotation must seal the new key to every live machine token of the group, once each.

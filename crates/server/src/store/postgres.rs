@@ -14,7 +14,7 @@ use std::time::Duration;
 use tessera_protocol::{
     AccountKeys, AuditEvent, AuditPage, AuditQuery, Blob, DirectoryEntry, ExposedRecord, GroupInfo,
     GroupMember, GroupRole, Id, ItemRecord, KdfInfo, MembershipWindow, OffboardResponse,
-    PushChange, PushResult,
+    PushChange, PushResult, SignedLogEntry,
 };
 use tokio::sync::broadcast;
 use tokio::task::JoinHandle;
@@ -37,6 +37,7 @@ use super::{
 };
 
 mod audit;
+mod group_log;
 mod offboard;
 mod share;
 
@@ -393,6 +394,7 @@ async fn set_member_in(tx: &impl GenericClient, m: &SetMember) -> Result<(), Sto
     let (g, a) = (m.group.0.as_slice(), m.account.0.as_slice());
     rules::current_epoch(group_epoch(tx, m.group).await?, m.epoch)?;
     let epoch = m.epoch as i64;
+    group_log::append(tx, m.group, &m.log).await?;
     if let Some(key) = &m.key {
         tx.execute(
             "INSERT INTO group_keys (group_id, account_id, epoch, wrapped)
@@ -1164,6 +1166,7 @@ impl Store for PgStore {
             )
             .await
             .map_err(be)?;
+            group_log::append(&tx, g.id, &g.log).await?;
             tx.commit().await.map_err(be)
         })
     }
@@ -1328,6 +1331,7 @@ impl Store for PgStore {
             let tx = c.transaction().await.map_err(be)?;
             let g = r.group.0.as_slice();
             rules::next_epoch(group_epoch(&tx, r.group).await?, r.epoch)?;
+            group_log::append(&tx, r.group, &r.log).await?;
             let new_epoch = r.epoch as i64;
             let removed: Vec<&[u8]> = r.remove.iter().map(|a| a.0.as_slice()).collect();
             tx.execute(
@@ -1376,6 +1380,20 @@ impl Store for PgStore {
 
     fn group_pull(&self, group: Id, since: u64, limit: usize) -> StoreFuture<'_, PullPage> {
         Box::pin(self.pull_from(GROUP, group, since, limit))
+    }
+
+    fn group_log(&self, group: Id, since: u64) -> StoreFuture<'_, Vec<SignedLogEntry>> {
+        Box::pin(async move {
+            let c = self.conn().await?;
+            group_log::entries(&*c, group, since).await
+        })
+    }
+
+    fn group_log_head(&self, group: Id) -> StoreFuture<'_, Option<(u64, Vec<u8>)>> {
+        Box::pin(async move {
+            let c = self.conn().await?;
+            group_log::head(&*c, group).await
+        })
     }
 
     fn group_of_item(&self, team: Id, item: Id) -> StoreFuture<'_, Option<Id>> {

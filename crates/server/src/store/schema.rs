@@ -29,6 +29,7 @@ migrations!(
     "0006_machine_tokens.sql",
     "0007_share_expiry.sql",
     "0008_audit_heads.sql",
+    "0009_group_log.sql",
 );
 
 /// The schema this server creates: how many migrations there are.

@@ -8,7 +8,7 @@ use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
 use tessera_protocol::{
     AccountKeys, AuditEvent, AuditPage, AuditQuery, Blob, DirectoryEntry, ExposedRecord, GroupInfo,
     GroupMember, GroupRole, Id, ItemRecord, KdfInfo, MembershipWindow, OffboardResponse,
-    PushChange, PushResult,
+    PushChange, PushResult, SignedLogEntry,
 };
 use tokio::sync::broadcast;
 
@@ -25,6 +25,7 @@ use super::{
 };
 
 mod audit;
+mod group_log;
 mod offboard;
 mod share;
 
@@ -808,6 +809,7 @@ impl Store for SqliteStore {
                 params![g.id.0, g.created_by.0, g.created_at],
             )
             .map_err(be)?;
+            group_log::append(&tx, g.id, &g.log)?;
             tx.commit().map_err(be)
         })
     }
@@ -974,6 +976,7 @@ impl Store for SqliteStore {
                 .transaction_with_behavior(TransactionBehavior::Immediate)
                 .map_err(be)?;
             rules::next_epoch(group_epoch(&tx, r.group)?, r.epoch)?;
+            group_log::append(&tx, r.group, &r.log)?;
             {
                 let mut rm = tx
                     .prepare_cached(
@@ -1023,6 +1026,14 @@ impl Store for SqliteStore {
 
     fn group_pull(&self, group: Id, since: u64, limit: usize) -> StoreFuture<'_, PullPage> {
         self.run(move |conn| pull_from(conn, GROUP, group, since, limit))
+    }
+
+    fn group_log(&self, group: Id, since: u64) -> StoreFuture<'_, Vec<SignedLogEntry>> {
+        self.run(move |conn| group_log::entries(conn, group, since))
+    }
+
+    fn group_log_head(&self, group: Id) -> StoreFuture<'_, Option<(u64, Vec<u8>)>> {
+        self.run(move |conn| group_log::head(conn, group))
     }
 
     fn group_of_item(&self, team: Id, item: Id) -> StoreFuture<'_, Option<Id>> {
@@ -1105,6 +1116,7 @@ fn group_epoch(tx: &Connection, group: Id) -> Result<Option<u64>, StoreError> {
 fn set_member_in(tx: &Connection, m: &SetMember) -> Result<(), StoreError> {
     rules::current_epoch(group_epoch(tx, m.group)?, m.epoch)?;
     let epoch = m.epoch as i64;
+    group_log::append(tx, m.group, &m.log)?;
     if let Some(key) = &m.key {
         tx.execute(
             "INSERT INTO group_keys (group_id, account_id, epoch, wrapped)

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use base64::Engine as _;
 use serde_json::{json, Value};
-use tessera_protocol::Id;
+use tessera_protocol::{GroupRole, Id};
 use tessera_server::{AppState, Store};
 
 use super::{Harness, Kind};
@@ -58,6 +58,8 @@ pub fn spawn_node(
 pub struct Api {
     pub base: String,
     agent: ureq::Agent,
+    /// The account and team of each session token seen in a login reply (see [`Api::with_log`]).
+    who: std::sync::Mutex<std::collections::HashMap<String, (Id, Id)>>,
 }
 
 impl Api {
@@ -69,7 +71,11 @@ impl Api {
             .max_idle_connections_per_host(0)
             .build()
             .into();
-        Self { base, agent }
+        Self {
+            base,
+            agent,
+            who: std::sync::Mutex::default(),
+        }
     }
 
     /// A request with any headers and a raw body; the status and the JSON answer (or Null).
@@ -107,9 +113,172 @@ impl Api {
             headers.push(("authorization", a));
         }
         let body = body
+            .map(|b| self.with_log(method, path, token, b))
             .map(|b| serde_json::to_vec(&b).unwrap())
             .unwrap_or_default();
-        self.raw(method, path, &headers, body)
+        let (status, v) = self.raw(method, path, &headers, body);
+        if let (Some(t), Some(a), Some(team)) = (
+            v["session"]["token"].as_str(),
+            v["account_id"].as_str().and_then(Id::parse),
+            v["team_id"].as_str().and_then(Id::parse),
+        ) {
+            self.who.lock().unwrap().insert(t.to_owned(), (a, team));
+        }
+        (status, v)
+    }
+
+    /// What an honest client adds to a membership change and the suites leave out: the group
+    /// log entry that says what the request does, next in the group's log as the caller reads
+    /// it. Its signature is zeros: the server does not check signatures (clients do, in
+    /// `tessera-core`'s tests), only that the entry follows the log and matches the request.
+    /// A body that has a `log` already is sent as it is.
+    fn with_log(&self, method: &str, path: &str, token: Option<&str>, body: Value) -> Value {
+        use tessera_protocol::{Blob, LogEntry, SignedLogEntry};
+        let Some(token) = token else { return body };
+        if body.get("log").is_some() {
+            return body;
+        }
+        let Some((author, team)) = self.who.lock().unwrap().get(token).copied() else {
+            return body;
+        };
+        let Some((group, change)) = self.change_of(method, path, token, author, &body) else {
+            return body;
+        };
+        let (_, log) = self.call("GET", &format!("/v1/groups/{group}/log"), Some(token), None);
+        let last = log["entries"]
+            .as_array()
+            .and_then(|e| e.last())
+            .map(|e| serde_json::from_value::<SignedLogEntry>(e.clone()).unwrap());
+        let entry = LogEntry {
+            v: tessera_protocol::LOG_VERSION,
+            team_id: team,
+            group_id: group,
+            seq: log["entries"].as_array().map_or(0, Vec::len) as u64 + 1,
+            prev: Blob(last.map(|l| l.hash().to_vec()).unwrap_or_default()),
+            author,
+            at: now(),
+            change,
+        };
+        let signed = SignedLogEntry {
+            entry: Blob(serde_json::to_vec(&entry).unwrap()),
+            signature: Blob(vec![0; 64]),
+        };
+        let mut body = body;
+        body["log"] = serde_json::to_value(signed).unwrap();
+        body
+    }
+
+    /// The group and the log change an honest client would sign for this request, if it is a
+    /// membership change.
+    fn change_of(
+        &self,
+        method: &str,
+        path: &str,
+        token: &str,
+        author: Id,
+        body: &Value,
+    ) -> Option<(Id, tessera_protocol::LogChange)> {
+        use tessera_protocol::{KeyDigest, LogChange, LogMember};
+        let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+        let blob = |v: &Value| {
+            B64.decode(v.as_str().unwrap_or_default())
+                .unwrap_or_default()
+        };
+        let digests = |list: &Value, id: &str| -> Vec<KeyDigest> {
+            list.as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|k| Some(KeyDigest::of(Id::parse(k[id].as_str()?)?, &blob(&k["key"]))))
+                .collect()
+        };
+        let role = |v: &Value| serde_json::from_value(v.clone()).unwrap_or(GroupRole::Viewer);
+        // A malformed id in the request (which the server refuses first) gets a zero one.
+        let id_or_zero = |s: &str| Id::parse(s).unwrap_or(Id([0; 16]));
+        let (group, change) = match (method, parts.as_slice()) {
+            ("POST", ["v1", "groups"]) => {
+                let g = body["group_id"].as_str().map_or(Id([0; 16]), id_or_zero);
+                let change = LogChange::Genesis {
+                    members: vec![LogMember {
+                        account_id: author,
+                        role: GroupRole::Admin,
+                        expires_at: None,
+                    }],
+                    epoch: 1,
+                    keys: vec![KeyDigest::of(author, &blob(&body["key"]))],
+                    tokens: vec![],
+                };
+                (g, change)
+            }
+            ("PUT", ["v1", "groups", g, "members", a]) => {
+                let (g, a) = (id_or_zero(g), id_or_zero(a));
+                let change = LogChange::SetMember {
+                    member: LogMember {
+                        account_id: a,
+                        role: role(&body["role"]),
+                        expires_at: body["expires_at"].as_i64(),
+                    },
+                    epoch: body["epoch"].as_u64().unwrap_or_default(),
+                    key: body
+                        .get("key")
+                        .filter(|k| !k.is_null())
+                        .map(|k| KeyDigest::of(a, &blob(k)).digest),
+                };
+                (g, change)
+            }
+            ("POST", ["v1", "groups", g, "rotate"]) => {
+                let g = id_or_zero(g);
+                let change = LogChange::Rotate {
+                    epoch: body["epoch"].as_u64().unwrap_or_default(),
+                    removed: body["remove"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter_map(|r| Id::parse(r.as_str()?))
+                        .collect(),
+                    keys: digests(&body["keys"], "account_id"),
+                    tokens: digests(&body["token_keys"], "token_id"),
+                };
+                (g, change)
+            }
+            ("POST", ["v1", "requests", r, "approve"]) => {
+                let (_, list) = self.call("GET", "/v1/requests", Some(token), None);
+                // A request the caller cannot see (decided, another team's) gets an entry
+                // for nobody: the server refuses the request before it reads the entry.
+                let none = json!({});
+                let req = list
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .find(|x| x["request_id"].as_str() == Some(r))
+                    .unwrap_or(&none);
+                let id_of = |k: &str| req[k].as_str().and_then(Id::parse).unwrap_or(Id([0; 16]));
+                let (g, who) = (id_of("group_id"), id_of("requester_id"));
+                let secs = body["duration_secs"]
+                    .as_i64()
+                    .or(req["duration_secs"].as_i64())
+                    .unwrap_or_default();
+                let granted = if body["role"].is_null() {
+                    role(&req["role"])
+                } else {
+                    role(&body["role"])
+                };
+                let change = LogChange::SetMember {
+                    member: LogMember {
+                        account_id: who,
+                        role: granted,
+                        expires_at: Some(now() + secs),
+                    },
+                    epoch: body["epoch"].as_u64().unwrap_or_default(),
+                    key: body
+                        .get("key")
+                        .filter(|k| !k.is_null())
+                        .map(|k| KeyDigest::of(who, &blob(k)).digest),
+                };
+                (g, change)
+            }
+            _ => return None,
+        };
+        Some((group, change))
     }
 
     pub fn ok(&self, method: &str, path: &str, token: Option<&str>, body: Option<Value>) -> Value {

@@ -179,6 +179,20 @@ describe('groups dialog', () => {
     return user;
   }
 
+  it('warns about a group whose membership is not signed yet, and not about a signed one', async () => {
+    ops();
+    shell.state.groups[0].signed = false;
+    open();
+    expect(await screen.findByTestId('group-unsigned')).toHaveTextContent("the server's word alone");
+  });
+
+  it('shows no warning for a signed group', async () => {
+    ops();
+    open();
+    await waitFor(() => expect(screen.getAllByTestId('member-row')).toHaveLength(2));
+    expect(screen.queryByTestId('group-unsigned')).toBeNull();
+  });
+
   it('lists members with role and expiry, and adds one with role and expiry', async () => {
     const { g } = ops();
     let changed = 0;

@@ -23,7 +23,6 @@ use tessera_crypto::seal;
 use tessera_protocol as proto;
 use tessera_protocol::{access_limits, AccessRequestStatus, Blob, GroupRole, Id};
 
-use super::version::key_ad;
 use super::{group_view, verified_member, TeamContext};
 use crate::error::{Error, Result};
 use crate::vault::Vault;
@@ -284,24 +283,20 @@ impl Vault {
             duration_secs.unwrap_or(req.duration_secs),
         )?;
         let reason = self.open_reason(&ctx, &req)?;
-        let (keys, group) = self.find_group(&ctx, &req.group_id.to_hex())?;
-        let directory: Vec<proto::DirectoryEntry> = ctx
-            .remote
-            .get(&format!("/v1/teams/{}/directory", Id(ctx.team_id)))?;
+        let (keys, group) = self.find_signed_group(&ctx, &req.group_id.to_hex())?;
+        let directory = Self::directory(&ctx)?;
         let (account, exchange) = verified_member(&ctx, &directory, &req.requester_id.to_hex())?;
-        let (epoch, key) = keys.current()?;
-        let sealed = seal::seal_to(
-            &exchange,
-            key.expose_secret(),
-            &key_ad(&ctx.team_id, &keys.info.group_id, epoch, &account.0),
-        );
+        let granted = role.unwrap_or(req.role);
+        let end = crate::vault::now() + duration_secs.unwrap_or(req.duration_secs);
+        let entry = self.member_entry(&ctx, &keys, account, exchange, granted, Some(end))?;
         let info: proto::AccessRequestInfo = ctx.remote.post(
             &format!("/v1/requests/{}/approve", req.request_id),
             &proto::ApproveAccessRequest {
-                epoch,
-                key: Some(Blob(sealed)),
+                epoch: entry.epoch,
+                key: entry.key,
                 role,
                 duration_secs,
+                log: entry.entry,
             },
         )?;
         Ok(view(info, Id(self.account_id()), Some(group.name), reason))
