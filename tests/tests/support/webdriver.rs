@@ -419,9 +419,27 @@ impl Session {
         }
     }
 
-    /// A PNG screenshot of the window.
+    /// A PNG screenshot of the window (WebKitWebDriver's own).
+    ///
+    /// WebKitWebDriver answers a screenshot once the page paints a frame, and a page with
+    /// nothing to repaint (one that fits the window whole and is still, like the Emergency Kit
+    /// at 1120x740 or the unlock screen) may never paint one: the command then hangs until the
+    /// client gives up. So for a few seconds a transparent pixel in a corner changes every
+    /// frame (between 1 % and 2 % black), which makes the page paint without changing what it
+    /// shows.
     pub fn screenshot(&self) -> Vec<u8> {
         use base64::Engine as _;
+        self.script(
+            "const p = document.createElement('div');
+             p.style.cssText = 'position:fixed;right:0;bottom:0;width:1px;height:1px;pointer-events:none';
+             document.body.appendChild(p);
+             let n = 0;
+             (function tick() {
+               p.style.background = `rgba(0, 0, 0, ${n % 2 ? 0.01 : 0.02})`;
+               if (++n < 300) requestAnimationFrame(tick); else p.remove();
+             })();",
+            &json!([]),
+        );
         let v = self.send("GET", &self.session_path("/screenshot"), None);
         base64::engine::general_purpose::STANDARD
             .decode(v.as_str().unwrap_or_default())

@@ -121,6 +121,16 @@ describe('first run', () => {
     expect(await screen.findByTestId('kit-save-error')).toHaveTextContent('disk full');
     expect(screen.queryByTestId('kit-saved')).toBeNull();
   });
+
+  it('shows the key whole on one line, or split into two even halves', async () => {
+    const user = await firstRun();
+    await user.type(screen.getByTestId('create-password'), STRONG);
+    await user.type(screen.getByTestId('create-confirm'), STRONG);
+    await user.click(screen.getByTestId('create-submit'));
+    const key = await screen.findByTestId('kit-secret-key');
+    const halves = [...key.querySelectorAll('span')].map((s) => s.textContent);
+    expect(halves).toEqual(['A3-ABCDEF-GHJKLM-NPQRST-', 'UVWXYZ-23456-789AB']);
+  });
 });
 
 describe('unlock', () => {

@@ -71,6 +71,34 @@ describe('settings', () => {
     expect(screen.queryByTestId('confirm-dialog')).toBeNull();
   });
 
+  it('asks before dropping a password typed on the Master password tab', async () => {
+    const { user } = await openSettings();
+    await user.click(screen.getByTestId('settings-tab-password'));
+    await user.type(await screen.findByTestId('cp-old'), 'half typed');
+
+    // Changing tab asks; Cancel stays on the tab with the text kept.
+    await user.click(screen.getByTestId('settings-tab-general'));
+    expect(await screen.findByTestId('confirm-dialog')).toHaveTextContent(
+      'What you typed on the Master password tab',
+    );
+    await user.click(screen.getByTestId('confirm-cancel'));
+    expect(screen.getByTestId('cp-old')).toHaveValue('half typed');
+
+    // Closing asks too; Discard closes and nothing was sent.
+    await user.click(screen.getByTestId('settings-close'));
+    await user.click(await screen.findByTestId('confirm-ok'));
+    await waitFor(() => expect(screen.queryByTestId('settings')).toBeNull());
+    expect(shell.callsOf('change_password')).toHaveLength(0);
+
+    // An empty tab changes and closes without asking.
+    await user.click(screen.getByTestId('open-settings'));
+    await user.click(await screen.findByTestId('settings-tab-password'));
+    await user.click(screen.getByTestId('settings-tab-backup'));
+    await user.click(screen.getByTestId('settings-close'));
+    await waitFor(() => expect(screen.queryByTestId('settings')).toBeNull());
+    expect(screen.queryByTestId('confirm-dialog')).toBeNull();
+  });
+
   it('shows the version the shell reports in About', async () => {
     const { user } = await openSettings();
     shell.on('app_state', () => ({ version: '9.8.7', vault_exists: true, unlocked: true, settings: shell.state.settings }));
