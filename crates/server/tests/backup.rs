@@ -450,6 +450,7 @@ fn restore_needs_a_fresh_database(kind: Kind) {
 struct Proc(std::process::Child);
 
 impl Drop for Proc {
+    #[allow(clippy::let_underscore_must_use)] // best effort: it may have exited already
     fn drop(&mut self) {
         let _ = self.0.kill();
         let _ = self.0.wait();

@@ -206,6 +206,7 @@ fn the_container_file_uses_what_exists() {
 struct Proc(Child);
 
 impl Drop for Proc {
+    #[allow(clippy::let_underscore_must_use)] // best effort: it may have exited already
     fn drop(&mut self) {
         let _ = self.0.kill();
         let _ = self.0.wait();
