@@ -42,7 +42,9 @@ const APP_PACKAGES: &[&str] = &[
 /// makes throwaway TLS certificates (and `curl` talks HTTPS to the server in its process tests),
 /// `rpm` lists what the .rpm holds, `oathtool`
 /// computes TOTP codes independently, Xvfb + WebKitWebDriver run the desktop app headless for
-/// the end-to-end tests, `xclip` reads the clipboard they copy to.
+/// the end-to-end tests, `xclip` reads the clipboard they copy to, `systemd-analyze` and
+/// `systemd-sysusers` check the server's unit and sysusers files (crates/server/tests/deploy.rs;
+/// neither needs systemd running).
 const TEST_PACKAGES: &[&str] = &[
     "openssh-client",
     "openssl",
@@ -52,6 +54,7 @@ const TEST_PACKAGES: &[&str] = &[
     "xvfb",
     "webkit2gtk-driver",
     "xclip",
+    "systemd",
 ];
 
 /// Crates allowed in exactly these two versions, with the reason.
