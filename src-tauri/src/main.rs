@@ -117,8 +117,12 @@ fn main() {
             }
             if let Some(window) = app.get_webview_window("main") {
                 if let Some(g) = state.settings().window {
-                    let _ = window.set_size(PhysicalSize::new(g.width, g.height));
-                    let _ = window.set_position(PhysicalPosition::new(g.x, g.y));
+                    let placed = window
+                        .set_size(PhysicalSize::new(g.width, g.height))
+                        .and_then(|()| window.set_position(PhysicalPosition::new(g.x, g.y)));
+                    if let Err(e) = placed {
+                        eprintln!("tessera: the window is not where it was last time: {e}");
+                    }
                 }
             }
             if let Err(e) = tray(&handle) {
@@ -141,7 +145,9 @@ fn main() {
         if let RunEvent::Exit = event {
             let state = handle.state::<AppState>();
             let settings = state.settings().clone();
-            let _ = settings.save(state.dir.dir());
+            if let Err(e) = settings.save(state.dir.dir()) {
+                eprintln!("tessera: {}", e.message);
+            }
             state.clipboard.clear_if_ours();
             state.agent.stop();
         }
@@ -177,8 +183,9 @@ fn tray(app: &AppHandle) -> tauri::Result<()> {
         .on_menu_event(|app, event| match event.id().as_ref() {
             "show" => {
                 if let Some(w) = app.get_webview_window("main") {
-                    let _ = w.show();
-                    let _ = w.set_focus();
+                    if let Err(e) = w.show().and_then(|()| w.set_focus()) {
+                        eprintln!("tessera: cannot show the window: {e}");
+                    }
                 }
             }
             "lock" => {
@@ -209,21 +216,28 @@ fn watch(app: &AppHandle) {
         if now_unlocked != unlocked {
             unlocked = now_unlocked;
             if unlocked {
-                let _ = app.emit("unlocked", ());
+                notify(app, "unlocked", ());
             } else {
                 state.clipboard.clear_if_ours();
-                let _ = app.emit("locked", state.agent.lock_reason());
+                notify(app, "locked", state.agent.lock_reason());
             }
         }
         let now_changes = state.agent.changes();
         if now_changes != changes {
             changes = now_changes;
-            let _ = app.emit("items-changed", ());
+            notify(app, "items-changed", ());
         }
         let now_sync = state.agent.sync_status();
         if now_sync != sync {
             sync = now_sync;
-            let _ = app.emit("sync-status", &sync);
+            notify(app, "sync-status", &sync);
         }
     }
+}
+
+/// Tell the web view that something changed. Sending fails only when the window is gone (the
+/// app is quitting), and then nobody needs to know.
+pub(crate) fn notify<S: serde::Serialize + Clone>(app: &AppHandle, event: &str, payload: S) {
+    #[allow(clippy::let_underscore_must_use)] // see above: no window, no one to tell
+    let _ = app.emit(event, payload);
 }

@@ -60,6 +60,8 @@ impl AppState {
         let socket = self.dir.agent_socket();
         tessera_core::store::create_private_dir(self.dir.dir()).map_err(std::io::Error::other)?;
         if let Ok(mut other) = agent::Client::connect(&socket) {
+            // It may be stopping already; waited for below
+            #[allow(clippy::let_underscore_must_use)]
             let _ = other.call::<StatusView>(&Request::Lock);
             for _ in 0..50 {
                 if !socket.exists() {
@@ -68,6 +70,7 @@ impl AppState {
                 std::thread::sleep(Duration::from_millis(40));
             }
         }
+        #[allow(clippy::let_underscore_must_use)] // a stale socket; bind below reports what matters
         let _ = std::fs::remove_file(&socket);
         let listener = UnixListener::bind(&socket)?;
         {

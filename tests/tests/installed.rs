@@ -178,7 +178,9 @@ fn the_server_package_installs_a_service_that_serves_with_its_example_configurat
                 .then(|| serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap())
         },
     );
+    #[allow(clippy::let_underscore_must_use)] // it may have exited already
     let _ = child.kill();
+    #[allow(clippy::let_underscore_must_use)] // it is killed: only reaping is left
     let _ = child.wait();
     assert_eq!(health["status"], "ok");
     assert_eq!(health["version"], env!("CARGO_PKG_VERSION"));

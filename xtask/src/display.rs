@@ -113,6 +113,7 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("xtask-display-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let socket = dir.join("wayland-test");
+        #[allow(clippy::let_underscore_must_use)] // a socket of an earlier run, if any
         let _ = std::fs::remove_file(&socket);
         let _listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
         assert_eq!(wayland_reachable(socket.to_str().unwrap()), Ok(()));

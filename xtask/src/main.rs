@@ -4,7 +4,8 @@
 //!   packages), builds it in release mode and starts it.
 //! * `cargo xtask cli [ARGS...]` builds and runs the `tessera` CLI (with no arguments, its help).
 //! * `cargo xtask test` installs what the tests need and runs every check CI runs: formatting,
-//!   clippy, the dependency-generation check and the whole test suite.
+//!   `cargo deny` (licences, one RustCrypto generation, sources), clippy and the whole test
+//!   suite.
 //! * `cargo xtask bench` runs the benchmarks and prints the figures for `docs/PERFORMANCE.md`.
 //! * `cargo xtask dist [--debug]` builds the desktop app's .deb and .rpm (with the CLI inside).
 #![forbid(unsafe_code)]
@@ -42,7 +43,9 @@ const APP_PACKAGES: &[&str] = &[
 /// makes throwaway TLS certificates (and `curl` talks HTTPS to the server in its process tests),
 /// `rpm` lists what the .rpm holds, `oathtool`
 /// computes TOTP codes independently, Xvfb + WebKitWebDriver run the desktop app headless for
-/// the end-to-end tests, `xclip` reads the clipboard they copy to.
+/// the end-to-end tests, `xclip` reads the clipboard they copy to, `systemd-analyze` and
+/// `systemd-sysusers` check the server's unit and sysusers files (crates/server/tests/deploy.rs;
+/// neither needs systemd running).
 const TEST_PACKAGES: &[&str] = &[
     "openssh-client",
     "openssl",
@@ -52,27 +55,7 @@ const TEST_PACKAGES: &[&str] = &[
     "xvfb",
     "webkit2gtk-driver",
     "xclip",
-];
-
-/// Crates allowed in exactly these two versions, with the reason.
-/// getrandom: rand_core 0.6 (the RustCrypto generation, every key we make) uses 0.2; Tauri 2
-/// itself uses 0.3 for its own IPC keys. Anything else (such as a 0.4) fails the check.
-const TWO_VERSIONS: &[(&str, [&str; 2])] = &[("getrandom", ["v0.2.", "v0.3."])];
-
-/// Crates of which the dependency tree must hold exactly one version (one RustCrypto generation).
-const SINGLE_VERSION: &[&str] = &[
-    "digest",
-    "sha1",
-    "sha2",
-    "hmac",
-    "rand_core",
-    "rand",
-    "getrandom",
-    "aead",
-    "cipher",
-    "curve25519-dalek",
-    "signature",
-    "zeroize",
+    "systemd",
 ];
 
 fn main() -> Result<()> {
@@ -153,24 +136,46 @@ fn cli(args: &[String]) -> Result<()> {
     std::process::exit(status.code().unwrap_or(1));
 }
 
-/// `tauri-driver` (the WebDriver server for Tauri apps), installed with cargo next to the
-/// build's target directory so CI reuses it; returns its path.
-fn ensure_tauri_driver() -> Result<PathBuf> {
+/// A tool built with `cargo install` (`krate` at the newest `version` that matches, with its
+/// locked dependencies) into `target/tools` of the build's target directory, so CI reuses it
+/// from one run to the next; returns the path of its binary.
+fn ensure_tool(krate: &str, version: &str) -> Result<PathBuf> {
     let root = std::path::absolute(target_dir().join("tools")).context("resolving target/tools")?;
-    let bin = root.join("bin/tauri-driver");
+    let bin = root.join("bin").join(krate);
     if !is_executable(&bin) {
         let root_arg = root.display().to_string();
         cargo(&[
             "install",
-            "tauri-driver",
+            krate,
             "--locked",
             "--version",
-            "^2",
+            version,
             "--root",
             &root_arg,
         ])?;
     }
     Ok(bin)
+}
+
+/// `cargo deny` with the rules in deny.toml: licences, banned and duplicated crates (one
+/// RustCrypto generation), crates.io as the only source. Warnings fail too (such as a licence
+/// the list allows that no crate uses any more). Not `advisories`: the advisory database is a
+/// git repository on GitHub, which CI cannot reach (README, Development).
+fn cargo_deny(bin: &Path) -> Result<()> {
+    let args = [
+        "deny", "check", "--deny", "warnings", "licenses", "bans", "sources",
+    ];
+    let status = Command::new(bin)
+        .args(args)
+        .status()
+        .with_context(|| format!("running {}", bin.display()))?;
+    if !status.success() {
+        bail!(
+            "cargo {} failed ({status}); deny.toml says what each rule is for",
+            args.join(" ")
+        );
+    }
+    Ok(())
 }
 
 fn test() -> Result<()> {
@@ -181,8 +186,12 @@ fn test() -> Result<()> {
     step("UI: install, svelte-check, component tests, build", || {
         build_ui(true)
     })?;
-    let driver = step("tauri-driver", ensure_tauri_driver)?;
-    step("one RustCrypto generation", check_single_versions)?;
+    let driver = step("tauri-driver", || ensure_tool("tauri-driver", "^2"))?;
+    let deny = step("cargo-deny", || ensure_tool("cargo-deny", "^0.20"))?;
+    step(
+        "cargo deny: licences, one RustCrypto generation, sources",
+        || cargo_deny(&deny),
+    )?;
     step("clippy", || {
         cargo(&[
             "clippy",
@@ -418,61 +427,6 @@ fn is_root() -> bool {
         .arg("-u")
         .output()
         .is_ok_and(|o| o.stdout.starts_with(b"0"))
-}
-
-/// Fail when the normal dependency tree holds two versions of a crate that must be single.
-fn check_single_versions() -> Result<()> {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let out = Command::new(cargo)
-        .args([
-            "tree",
-            "--workspace",
-            "-d",
-            "-e",
-            "normal",
-            "--prefix",
-            "depth",
-            "--format",
-            "{p}",
-        ])
-        .output()
-        .context("running cargo tree -d")?;
-    let text = String::from_utf8_lossy(&out.stdout);
-    // Depth-0 lines are the duplicated crates themselves; deeper lines are their dependents.
-    // A crate can be listed twice with one version (built for the host by a proc macro and for
-    // the target); only distinct versions count.
-    let mut versions: std::collections::BTreeMap<&str, std::collections::BTreeSet<&str>> =
-        std::collections::BTreeMap::new();
-    for line in text.lines().filter_map(|l| l.strip_prefix('0')) {
-        let mut parts = line.split(' ');
-        let (name, version) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
-        if SINGLE_VERSION.contains(&name) {
-            versions.entry(name).or_default().insert(version);
-        }
-    }
-    let dups: Vec<String> = versions
-        .iter()
-        .filter(|(name, found)| {
-            found.len() > 1
-                && !TWO_VERSIONS.iter().any(|(n, allowed)| {
-                    n == *name
-                        && found.len() == 2
-                        && found
-                            .iter()
-                            .all(|v| allowed.iter().any(|a| v.starts_with(a)))
-                })
-        })
-        .map(|(name, found)| {
-            format!(
-                "{name} ({})",
-                found.iter().copied().collect::<Vec<_>>().join(", ")
-            )
-        })
-        .collect();
-    if !dups.is_empty() {
-        bail!("more than one version of: {}", dups.join(", "));
-    }
-    Ok(())
 }
 
 #[cfg(test)]

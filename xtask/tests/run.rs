@@ -22,7 +22,9 @@ fn run_without_a_display(env: &[(&str, &str)]) -> (Option<i32>, String) {
             break s;
         }
         if started.elapsed() > Duration::from_secs(30) {
+            #[allow(clippy::let_underscore_must_use)] // it may have exited already
             let _ = child.kill();
+            #[allow(clippy::let_underscore_must_use)] // it is killed: only reaping is left
             let _ = child.wait();
             panic!("`cargo xtask run` without a display did not stop at once");
         }

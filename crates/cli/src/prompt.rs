@@ -198,7 +198,10 @@ fn ask_hidden_hint(prompt: &str, no_tty: &str) -> Result<SecretText> {
     tcsetattr(&tty, OptionalActions::Flush, &quiet).context("turning off echo")?;
     let mut line = Zeroizing::new(String::with_capacity(256));
     let read = std::io::BufReader::new(&tty).read_line(&mut line);
-    let _ = tcsetattr(&tty, OptionalActions::Flush, &original);
+    if let Err(e) = tcsetattr(&tty, OptionalActions::Flush, &original) {
+        // The password was read; the user only needs to know why typing stays invisible.
+        eprintln!("could not turn echo back on ({e}); run `stty echo` to see what you type");
+    }
     read.context("reading the password")?;
     let trimmed = line.trim_end_matches(['\n', '\r']);
     Ok(SecretText::new(trimmed.to_owned()))

@@ -54,6 +54,7 @@ pub fn start_agent(dir: &VaultDir, idle_timeout: Duration, auto_sync: bool) -> R
         return Ok(c);
     }
     let socket = dir.agent_socket();
+    #[allow(clippy::let_underscore_must_use)] // a stale socket nobody answers on; usually none
     let _ = std::fs::remove_file(&socket);
     let exe = std::env::current_exe().context("finding the tessera executable")?;
     Command::new(exe)
@@ -139,6 +140,7 @@ pub fn run_agent(dir: &VaultDir, idle_timeout: Duration, auto_sync: bool) -> Res
     if connect(dir).is_some() {
         return Err(anyhow!("an agent already serves {}", socket.display()));
     }
+    #[allow(clippy::let_underscore_must_use)] // a stale socket; bind below reports what matters
     let _ = std::fs::remove_file(&socket);
     let listener = std::os::unix::net::UnixListener::bind(&socket)
         .with_context(|| format!("listening on {}", socket.display()))?;
@@ -165,6 +167,8 @@ fn remove_if_ours(socket: &Path) {
     // Another agent may have replaced the socket after ours stopped answering; only remove a
     // socket nobody answers on.
     if std::os::unix::net::UnixStream::connect(socket).is_err() {
+        // Cleanup at exit; a leftover is removed next start
+        #[allow(clippy::let_underscore_must_use)]
         let _ = std::fs::remove_file(socket);
     }
 }

@@ -401,7 +401,7 @@ fn passwd_says_when_nothing_was_read() {
         .arg(env!("CARGO_BIN_EXE_tessera"))
         .arg("passwd")
         .env("TESSERA_HOME", env.home())
-        .stdin(std::process::Stdio::null())
+        .stdin(Stdio::null())
         .output()
         .unwrap();
     let e = String::from_utf8_lossy(&o.stderr);

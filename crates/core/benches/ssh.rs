@@ -54,7 +54,9 @@ impl Stats {
 
 fn ssh_keygen(bits: u32, dir: &std::path::Path) -> Duration {
     let path = dir.join("id_rsa");
+    #[allow(clippy::let_underscore_must_use)] // a key of an earlier round, if any
     let _ = std::fs::remove_file(&path);
+    #[allow(clippy::let_underscore_must_use)] // a key of an earlier round, if any
     let _ = std::fs::remove_file(path.with_extension("pub"));
     let t = Instant::now();
     let out = Command::new("ssh-keygen")

@@ -12,6 +12,9 @@ use zeroize::{Zeroize, ZeroizeOnDrop};
 
 use crate::error::{Error, Result};
 
+/// Lowercase hex of any bytes (ids, and stored ids too damaged to be ids).
+pub use tessera_protocol::hex;
+
 pub(crate) mod codec;
 
 /// A random 128-bit item id, shown as 32 lowercase hex digits.
@@ -78,17 +81,6 @@ impl TryFrom<String> for ItemId {
     fn try_from(s: String) -> Result<Self> {
         s.parse()
     }
-}
-
-/// Lowercase hex of any bytes (ids, and stored ids too damaged to be ids).
-pub fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
-    bytes
-        .iter()
-        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-            let _ = write!(s, "{b:02x}");
-            s
-        })
 }
 
 /// The type of an item. Decides its standard fields and how it is shown.

@@ -97,6 +97,8 @@ impl VaultDir {
             context: format!("writing {}", path.display()),
             source: e,
         };
+        // A leftover of a crash; create_new reports the rest
+        #[allow(clippy::let_underscore_must_use)]
         let _ = std::fs::remove_file(&tmp);
         let mut f = std::fs::OpenOptions::new()
             .write(true)

@@ -407,19 +407,19 @@ impl SearchIndex {
     /// Approximate heap bytes held by the index, including its query buffers.
     pub fn memory_bytes(&self) -> usize {
         let vec_bytes = |cap: usize, size: usize| cap * size;
-        let mut n = std::mem::size_of::<Self>()
+        let mut n = size_of::<Self>()
             + self.arena.heap_bytes()
-            + vec_bytes(self.tokens.capacity(), std::mem::size_of::<Token>())
-            + vec_bytes(self.postings.capacity(), std::mem::size_of::<Vec<u32>>())
+            + vec_bytes(self.tokens.capacity(), size_of::<Token>())
+            + vec_bytes(self.postings.capacity(), size_of::<Vec<u32>>())
             + self.postings.iter().map(|p| p.capacity() * 4).sum::<usize>()
             + self.sorted.capacity() * 4
             + self.exact.heap_bytes()
             + self.neighbours.heap_bytes()
-            + vec_bytes(self.meta.capacity(), std::mem::size_of::<Meta>())
-            + vec_bytes(self.slots.capacity(), std::mem::size_of::<Slot>())
+            + vec_bytes(self.meta.capacity(), size_of::<Meta>())
+            + vec_bytes(self.slots.capacity(), size_of::<Slot>())
             + self.free.capacity() * 4
             // hashbrown: key, value and one control byte per bucket, at most 7/8 full
-            + self.ids.capacity() * 8 / 7 * (std::mem::size_of::<(ItemId, u32)>() + 1)
+            + self.ids.capacity() * 8 / 7 * (size_of::<(ItemId, u32)>() + 1)
             + self.by_title.capacity() * 4
             + self.title_rank.capacity() * 4;
         for s in &self.slots {

@@ -608,18 +608,21 @@ mod tests {
 
     proptest! {
         #[test]
+        #[allow(clippy::let_underscore_must_use)] // the property: any answer but a panic
         fn random_text_never_panics(s in "\\PC{0,300}") {
             let _ = SshKey::import_openssh(&s, None);
             let _ = SshKey::import_openssh(&format!("{OPENSSH_BEGIN}\n{s}"), Some(&"x".into()));
         }
 
         #[test]
+        #[allow(clippy::let_underscore_must_use)] // the property: any answer but a panic
         fn random_base64_body_never_panics(body in "[A-Za-z0-9+/=\n]{0,600}") {
             let pem = format!("{OPENSSH_BEGIN}\n{body}\n-----END OPENSSH PRIVATE KEY-----\n");
             let _ = SshKey::import_openssh(&pem, Some(&"x".into()));
         }
 
         #[test]
+        #[allow(clippy::let_underscore_must_use)] // the property: any answer but a panic
         fn random_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..400)) {
             let text = String::from_utf8_lossy(&bytes);
             let _ = SshKey::import_openssh(&text, None);
@@ -642,6 +645,7 @@ mod tests {
     proptest! {
         /// Corrupt one base64 character of a real key: an error or a key, never a panic.
         #[test]
+        #[allow(clippy::let_underscore_must_use)] // the property: any answer but a panic
         fn corrupted_plain_key_never_panics(pos in any::<prop::sample::Index>(), c in "[A-Za-z0-9+/=]") {
             let _ = SshKey::import_openssh(&corrupt(SHORT_SCALAR, pos, &c), None);
         }
@@ -653,6 +657,7 @@ mod tests {
 
         /// The same for an encrypted key, which reaches the KDF, the cipher and the repair.
         #[test]
+        #[allow(clippy::let_underscore_must_use)] // the property: any answer but a panic
         fn corrupted_encrypted_key_never_panics(pos in any::<prop::sample::Index>(), c in "[A-Za-z0-9+/=]") {
             let bad = corrupt(SHORT_SCALAR_ENCRYPTED, pos, &c);
             let _ = SshKey::import_openssh(&bad, Some(&"tessera".into()));

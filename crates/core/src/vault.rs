@@ -123,6 +123,7 @@ impl Vault {
         dir.write_secret_key(&secret_key)?;
         let vault =
             Self::create(&dir.vault_file(), password, &secret_key, params).inspect_err(|_| {
+                #[allow(clippy::let_underscore_must_use)] // cleanup: the create error is reported
                 let _ = std::fs::remove_file(dir.secret_key_file());
             })?;
         Ok((vault, secret_key))

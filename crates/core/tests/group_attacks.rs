@@ -222,6 +222,7 @@ fn fake_server(script: Arc<Mutex<Script>>) -> String {
             let method = parts.next().unwrap().to_owned();
             let path = parts.next().unwrap().to_owned();
             let a = answer(&script, &method, &path, &body);
+            #[allow(clippy::let_underscore_must_use)] // a client that hung up needs no answer
             let _ = write!(stream, "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{a}", a.len());
         }
     });

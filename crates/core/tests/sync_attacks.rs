@@ -94,6 +94,7 @@ fn fake_server(script: Arc<Mutex<Script>>) -> String {
                 s.pushed.extend(req.changes);
                 serde_json::to_string(&proto::PushResponse { results }).unwrap()
             };
+            #[allow(clippy::let_underscore_must_use)] // a client that hung up needs no answer
             let _ = write!(stream, "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{answer}", answer.len());
         }
     });

@@ -61,7 +61,7 @@ pub use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 #[inline(never)]
 pub fn scrub_stack() {
     let mut area = [0u8; 32 * 1024];
-    zeroize::Zeroize::zeroize(&mut area[..]);
+    Zeroize::zeroize(&mut area[..]);
     std::hint::black_box(&area);
 }
 

@@ -76,6 +76,21 @@ pub trait Validate {
     fn validate(&self) -> Result<(), ErrorBody>;
 }
 
+/// Lowercase hex of any bytes: ids, digests, and stored ids too damaged to be ids.
+///
+/// ```
+/// assert_eq!(tessera_protocol::hex(&[0x00, 0x0f, 0xa5, 0xff]), "000fa5ff");
+/// ```
+pub fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        s.push(char::from(DIGITS[usize::from(b >> 4)]));
+        s.push(char::from(DIGITS[usize::from(b & 0xf)]));
+    }
+    s
+}
+
 /// A 128-bit id, as 32 lowercase hex digits on the wire.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(into = "String", try_from = "String")]
@@ -84,11 +99,7 @@ pub struct Id(pub [u8; 16]);
 impl Id {
     /// The hex form.
     pub fn to_hex(&self) -> String {
-        use fmt::Write as _;
-        self.0.iter().fold(String::with_capacity(32), |mut s, b| {
-            let _ = write!(s, "{b:02x}");
-            s
-        })
+        hex(&self.0)
     }
 
     /// Parse 32 hex digits.

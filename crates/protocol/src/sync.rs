@@ -172,6 +172,7 @@ mod tests {
         }
 
         #[test]
+        #[allow(clippy::let_underscore_must_use)] // the property: any answer but a panic
         fn arbitrary_json_never_panics(s in "\\PC{0,200}") {
             let _ = serde_json::from_str::<PushRequest>(&s);
             let _ = serde_json::from_str::<LoginRequestProbe>(&s);

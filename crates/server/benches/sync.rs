@@ -121,11 +121,9 @@ fn propagation(label: &str, mut a: Vault, b: Vault) {
 }
 
 fn call<T: serde::de::DeserializeOwned>(
-    agent: &ureq::Agent,
     req: ureq::RequestBuilder<ureq::typestate::WithBody>,
     body: &impl serde::Serialize,
 ) -> Result<T, String> {
-    let _ = agent;
     let mut resp = req
         .header("tessera-api", "1")
         .send_json(body)
@@ -169,7 +167,7 @@ fn new_account(agent: &ureq::Agent, url: &str, n: usize) -> String {
             },
         },
     };
-    let r: proto::LoginResponse = call(agent, agent.post(format!("{url}/v1/teams")), &req).unwrap();
+    let r: proto::LoginResponse = call(agent.post(format!("{url}/v1/teams")), &req).unwrap();
     r.session.token
 }
 
@@ -208,7 +206,6 @@ fn client_loop(
         };
         let t = Instant::now();
         match call::<proto::PushResponse>(
-            &agent,
             agent
                 .post(format!("{url}/v1/sync"))
                 .header("authorization", &auth),

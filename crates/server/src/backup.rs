@@ -343,6 +343,7 @@ pub async fn backup_to_file(
     }
     .await;
     if written.is_err() {
+        #[allow(clippy::let_underscore_must_use)] // cleanup: the write's error is the one to report
         let _ = std::fs::remove_file(&tmp);
     }
     written

@@ -61,6 +61,7 @@ impl ChangeHub {
 
     /// Tell every subscriber (none is fine).
     pub fn publish(&self, change: Change) {
+        #[allow(clippy::let_underscore_must_use)] // fails only when nobody subscribes
         let _ = self.tx.send(change);
     }
 

@@ -148,15 +148,33 @@ async fn shutdown_signal() -> &'static str {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};
-        if let Ok(mut term) = signal(SignalKind::terminate()) {
-            return tokio::select! {
-                _ = tokio::signal::ctrl_c() => "SIGINT",
-                _ = term.recv() => "SIGTERM",
-            };
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                return tokio::select! {
+                    () = ctrl_c() => "SIGINT",
+                    _ = term.recv() => "SIGTERM",
+                };
+            }
+            Err(e) => tracing::warn!(
+                error = %e,
+                "cannot catch SIGTERM: it will end the server without a clean shutdown"
+            ),
         }
     }
-    let _ = tokio::signal::ctrl_c().await;
+    ctrl_c().await;
     "SIGINT"
+}
+
+/// Ctrl-C. Never resolves when its handler cannot be installed: the server keeps serving (and
+/// SIGINT ends it the default way) instead of shutting down at once.
+async fn ctrl_c() {
+    if let Err(e) = tokio::signal::ctrl_c().await {
+        tracing::warn!(
+            error = %e,
+            "cannot catch SIGINT: it will end the server without a clean shutdown"
+        );
+        std::future::pending::<()>().await;
+    }
 }
 
 async fn rotate_secret(config: &Config) -> Result<()> {
@@ -175,10 +193,12 @@ async fn rotate_secret(config: &Config) -> Result<()> {
 async fn healthcheck(config: &Config) -> ExitCode {
     match tessera_server::health::check(config).await {
         Ok(body) => {
+            #[allow(clippy::let_underscore_must_use)] // the exit code is the answer
             let _ = writeln!(std::io::stdout(), "{body}");
             ExitCode::SUCCESS
         }
         Err(e) => {
+            #[allow(clippy::let_underscore_must_use)] // the exit code is the answer
             let _ = writeln!(std::io::stderr(), "unhealthy: {e}");
             ExitCode::FAILURE
         }

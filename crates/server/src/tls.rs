@@ -129,6 +129,8 @@ async fn accept_loop(
         tokio::spawn(async move {
             match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
                 Ok(Ok(tls)) => {
+                    // The server stopped: nothing to serve
+                    #[allow(clippy::let_underscore_must_use)]
                     let _ = tx.send((tls, addr)).await;
                 }
                 Ok(Err(e)) => tracing::debug!(error = %e, "TLS handshake failed"),

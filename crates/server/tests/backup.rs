@@ -292,14 +292,6 @@ fn a_postgres_backup_restores_into_sqlite() {
     across(Kind::Postgres, Kind::Sqlite);
 }
 
-fn hex(b: &[u8]) -> String {
-    use std::fmt::Write as _;
-    b.iter().fold(String::new(), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
-}
-
 /// Edit a backup's lines (the end record removed) and compute its checksum again, as someone
 /// who knows the format would.
 fn reseal(data: &[u8], edit: impl FnOnce(&mut Vec<String>)) -> Vec<u8> {
@@ -315,7 +307,7 @@ fn reseal(data: &[u8], edit: impl FnOnce(&mut Vec<String>)) -> Vec<u8> {
         out.push_str(l);
         out.push('\n');
     }
-    end["end"]["sha256"] = json!(hex(&sha2::Sha256::digest(out.as_bytes())));
+    end["end"]["sha256"] = json!(tessera_protocol::hex(&sha2::Sha256::digest(out.as_bytes())));
     out.push_str(&end.to_string());
     out.push('\n');
     out.into_bytes()
@@ -458,6 +450,7 @@ fn restore_needs_a_fresh_database(kind: Kind) {
 struct Proc(std::process::Child);
 
 impl Drop for Proc {
+    #[allow(clippy::let_underscore_must_use)] // best effort: it may have exited already
     fn drop(&mut self) {
         let _ = self.0.kill();
         let _ = self.0.wait();

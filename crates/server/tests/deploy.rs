@@ -3,8 +3,8 @@
 //! files that exist and a port the example configuration listens on. And the binary's side of
 //! them: `healthcheck` over HTTP and HTTPS, and a clean exit on SIGTERM.
 //!
-//! The systemd checks run when `systemd-analyze` (and `systemd-sysusers`) are installed and are
-//! skipped, with a note, when they are not. They need no running systemd.
+//! The systemd checks need `systemd-analyze` and `systemd-sysusers` (Debian package systemd,
+//! which `cargo xtask test` installs) but no running systemd; a missing tool fails the test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::{Path, PathBuf};
@@ -19,22 +19,23 @@ fn read(name: &str) -> String {
     std::fs::read_to_string(installers().join(name)).unwrap()
 }
 
-/// Run a tool; `None` when it is not installed.
-fn run(program: &str, args: &[&str]) -> Option<Output> {
-    match Command::new(program).args(args).output() {
-        Ok(out) => Some(out),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            eprintln!("skipped: {program} is not installed");
-            None
-        }
-        Err(e) => panic!("{program}: {e}"),
-    }
+/// Run a tool of Debian package `package`; panics, saying what to install, when it is missing.
+fn run(package: &str, program: &str, args: &[&str]) -> Output {
+    Command::new(program)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| {
+            panic!(
+                "cannot run {program} ({e}): install Debian package {package}, or run the tests \
+             with `cargo xtask test`, which installs it"
+            )
+        })
 }
 
 /// `systemd-analyze verify --man=no` on a copy of `unit` whose ExecStart names the binary
 /// built for this test (verify refuses an ExecStart that does not exist). The problems it
-/// reports about the unit: `None` when systemd-analyze is missing.
-fn verify_unit(unit: &str) -> Option<Vec<String>> {
+/// reports about the unit.
+fn verify_unit(unit: &str) -> Vec<String> {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("tessera-server.service");
     let unit = unit.replace(
@@ -43,9 +44,10 @@ fn verify_unit(unit: &str) -> Option<Vec<String>> {
     );
     std::fs::write(&path, unit).unwrap();
     let out = run(
+        "systemd",
         "systemd-analyze",
         &["verify", "--man=no", path.to_str().unwrap()],
-    )?;
+    );
     let stderr = String::from_utf8_lossy(&out.stderr);
     // Keep what concerns this unit: without a running systemd, verify may also talk about the
     // machine (other units, the manager).
@@ -57,15 +59,13 @@ fn verify_unit(unit: &str) -> Option<Vec<String>> {
     if !out.status.success() && problems.is_empty() {
         problems.push(format!("exit status {}: {stderr}", out.status));
     }
-    Some(problems)
+    problems
 }
 
 #[test]
 fn the_systemd_unit_verifies_and_catches_mistakes() {
     let unit = read("tessera-server.service");
-    let Some(problems) = verify_unit(&unit) else {
-        return;
-    };
+    let problems = verify_unit(&unit);
     assert!(problems.is_empty(), "{problems:#?}");
     // The check itself works: a misspelt key, a bad value and a missing program are reported.
     for (from, to, want) in [
@@ -78,7 +78,7 @@ fn the_systemd_unit_verifies_and_catches_mistakes() {
         ),
     ] {
         assert!(unit.contains(from), "{from}");
-        let problems = verify_unit(&unit.replace(from, to)).unwrap();
+        let problems = verify_unit(&unit.replace(from, to));
         assert!(
             problems.iter().any(|p| p.contains(want)),
             "{to}: {problems:#?}"
@@ -127,23 +127,25 @@ fn the_systemd_unit_exposure_stays_low() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("tessera-server.service");
     std::fs::write(&path, read("tessera-server.service")).unwrap();
-    let Some(out) = run(
+    let out = run(
+        "systemd",
         "systemd-analyze",
         &["security", "--offline=yes", path.to_str().unwrap()],
-    ) else {
-        return;
-    };
+    );
     let stdout = String::from_utf8_lossy(&out.stdout);
-    let Some(score) = stdout.lines().find_map(|l| {
-        l.split("Overall exposure level for tessera-server.service: ")
-            .nth(1)
-    }) else {
-        eprintln!(
-            "skipped: this systemd-analyze cannot rate a unit offline: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        return;
-    };
+    let score = stdout
+        .lines()
+        .find_map(|l| {
+            l.split("Overall exposure level for tessera-server.service: ")
+                .nth(1)
+        })
+        .unwrap_or_else(|| {
+            panic!(
+                "systemd-analyze security --offline=yes gave no exposure level (it needs \
+                 systemd 250 or later; Debian 12 has 252): {}",
+                String::from_utf8_lossy(&out.stderr)
+            )
+        });
     let value: f64 = score.split_whitespace().next().unwrap().parse().unwrap();
     assert!(value <= 1.5, "exposure {score}");
 }
@@ -152,16 +154,15 @@ fn the_systemd_unit_exposure_stays_low() {
 fn the_sysusers_file_parses() {
     let root = tempfile::tempdir().unwrap();
     let file = installers().join("tessera-server.sysusers");
-    let Some(out) = run(
+    let out = run(
+        "systemd",
         "systemd-sysusers",
         &[
             &format!("--root={}", root.path().display()),
             "--dry-run",
             file.to_str().unwrap(),
         ],
-    ) else {
-        return;
-    };
+    );
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     assert!(stderr.contains("Creating user 'tessera'"), "{stderr}");
@@ -206,6 +207,7 @@ fn the_container_file_uses_what_exists() {
 struct Proc(Child);
 
 impl Drop for Proc {
+    #[allow(clippy::let_underscore_must_use)] // best effort: it may have exited already
     fn drop(&mut self) {
         let _ = self.0.kill();
         let _ = self.0.wait();
@@ -260,9 +262,10 @@ fn until_healthy(config: &Path, log: &Path) -> Output {
 }
 
 /// A self-signed certificate for 127.0.0.1 from the `openssl` command: (cert, key).
-fn self_signed(dir: &Path) -> Option<(PathBuf, PathBuf)> {
+fn self_signed(dir: &Path) -> (PathBuf, PathBuf) {
     let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
     let out = run(
+        "openssl",
         "openssl",
         &[
             "req",
@@ -281,9 +284,13 @@ fn self_signed(dir: &Path) -> Option<(PathBuf, PathBuf)> {
             "-out",
             cert.to_str().unwrap(),
         ],
-    )?;
-    assert!(out.status.success());
-    Some((cert, key))
+    );
+    assert!(
+        out.status.success(),
+        "openssl req: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (cert, key)
 }
 
 #[test]
@@ -318,9 +325,7 @@ fn healthcheck_answers_over_http_and_https_and_fails_when_down() {
 
     // HTTPS on a wildcard address: the check goes to the loopback address and does not care
     // that the certificate names another host.
-    let Some((cert, key)) = self_signed(dir.path()) else {
-        return;
-    };
+    let (cert, key) = self_signed(dir.path());
     let tls = dir.path().join("tls.toml");
     std::fs::write(
         &tls,

@@ -65,6 +65,7 @@ impl Proc {
 }
 
 impl Drop for Proc {
+    #[allow(clippy::let_underscore_must_use)] // best effort: it may have exited already
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use tauri::{AppHandle, Emitter, State};
+use tauri::{AppHandle, State};
 use tessera_core::agent::{ItemSummary, ItemView, Request};
 use tessera_core::vault::{AccessView, GroupRole, GroupView, MemberView, TeamMember};
 
@@ -159,7 +159,7 @@ pub async fn group_copy(
         value.expose_secret(),
         Duration::from_secs(u64::from(seconds)),
         move || {
-            let _ = app.emit("clipboard-cleared", ());
+            crate::notify(&app, "clipboard-cleared", ());
         },
     )?;
     Ok(CopyResult {

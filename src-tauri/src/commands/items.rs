@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use tauri::{AppHandle, Emitter, State};
+use tauri::{AppHandle, State};
 use tessera_core::agent::{Filter, HistoryView, ItemSummary, ItemView, Request};
 use tessera_core::item::{Field, FieldKind, Item, ItemData, ItemId, ItemKind, SecretText};
 use tessera_core::totp::TotpSpec;
@@ -179,7 +179,7 @@ pub fn copy_field(
         value.expose_secret(),
         Duration::from_secs(u64::from(seconds)),
         move || {
-            let _ = app.emit("clipboard-cleared", ());
+            crate::notify(&app, "clipboard-cleared", ());
         },
     )?;
     Ok(CopyResult {

@@ -66,6 +66,7 @@ impl Server {
 }
 
 impl Drop for Server {
+    #[allow(clippy::let_underscore_must_use)] // best effort: it may have exited already
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();

@@ -178,6 +178,8 @@ pub fn login(a: &LoginArgs, dir: &VaultDir, out: &Output) -> Result<Option<ExitC
     };
     let vault = Vault::login_new_device(&dir.vault_file(), &a.who.server, &c, code.as_ref())
         .inspect_err(|_| {
+            // Cleanup: the sign-in error is the one to report
+            #[allow(clippy::let_underscore_must_use)]
             let _ = std::fs::remove_file(dir.vault_file());
         })
         .context("signing in")?;

@@ -128,6 +128,17 @@ struct Shared {
 }
 
 impl Shared {
+    /// The unlocked items changed: views refresh, and the sync thread pushes soon.
+    fn changed(&self) {
+        self.changes.fetch_add(1, Ordering::SeqCst);
+        let push = self
+            .push
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        #[allow(clippy::let_underscore_must_use)] // fails only without auto-sync: nobody pushes
+        let _ = push.send(());
+    }
+
     fn state(&self) -> MutexGuard<'_, State> {
         // A panic while holding the lock cannot leave the vault half-changed: every write is a
         // transaction, and in-memory updates follow a committed write. Keep serving.
@@ -154,8 +165,10 @@ impl Shared {
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
             if let Some((socket, listener)) = listening.as_ref() {
+                #[allow(clippy::let_underscore_must_use)] // best effort: the next start removes it
                 let _ = std::fs::remove_file(socket);
                 // Shutting a listening socket down makes a blocked accept() return at once.
+                #[allow(clippy::let_underscore_must_use)] // else the next accept() sees the stop
                 let _ = rustix::net::shutdown(listener, rustix::net::Shutdown::Both);
             }
         }
@@ -405,8 +418,7 @@ impl Agent {
 
     /// Items were written outside a request: refresh views and push soon.
     pub fn changed(&self) {
-        self.shared.changes.fetch_add(1, Ordering::SeqCst);
-        let _ = self.shared.push.lock().map(|tx| tx.send(()));
+        self.shared.changed();
     }
 
     /// A counter that moves whenever the unlocked items change.
@@ -566,6 +578,7 @@ fn handle_connection(shared: &Shared, stream: UnixStream) {
             Ok(buf) => buf,
             Err(e) => {
                 let mut buf = SecretBuf::default();
+                #[allow(clippy::let_underscore_must_use)] // strings into memory: cannot fail
                 let _ = serde_json::to_writer(&mut buf, &serde_json::json!({ "error": e }));
                 buf.0.push(b'\n');
                 buf
@@ -611,8 +624,7 @@ fn dispatch(shared: &Shared, line: &[u8], origin: Origin) -> Reply {
     drop(st);
     tessera_crypto::scrub_stack();
     if writes && reply.is_ok() {
-        shared.changes.fetch_add(1, Ordering::SeqCst);
-        let _ = shared.push.lock().map(|tx| tx.send(()));
+        shared.changed();
     }
     reply
 }
@@ -846,7 +858,7 @@ fn handle_groups(st: &mut State, request: Request) -> Reply {
 }
 
 /// A shared item in the shape of a personal one, for the same views.
-fn shared_as_item(s: &crate::vault::SharedItem) -> crate::item::Item {
+fn shared_as_item(s: &vault::SharedItem) -> crate::item::Item {
     crate::item::Item {
         id: s.id,
         version: s.version,

@@ -102,7 +102,7 @@ impl Scratch {
     }
 
     pub(super) fn heap_bytes(&self) -> usize {
-        self.items.capacity() * std::mem::size_of::<ItemState>()
+        self.items.capacity() * size_of::<ItemState>()
             + self.token_stamp.capacity() * 4
             + self.token_q.capacity()
             + self.cands.capacity() * 4

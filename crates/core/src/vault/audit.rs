@@ -5,7 +5,6 @@
 //! ([`tessera_protocol::ChainVerifier`]). The newest verified entry is kept in the vault as an
 //! anchor; the next verification also checks the anchor is still there unchanged, so a server
 //! that rewrites the chain and recomputes every hash is caught too.
-use std::fmt::Write as _;
 
 use serde::{Deserialize, Serialize};
 use tessera_protocol as proto;
@@ -111,7 +110,7 @@ impl Vault {
     pub fn audit(&self, filter: &AuditFilter) -> Result<Vec<AuditRow>> {
         let ctx = self.team_context()?;
         let directory = directory(&ctx)?;
-        let mut q = String::new();
+        let mut q = Vec::new();
         if let Some(a) = filter.actor.as_deref().map(str::trim) {
             let id = match Id::parse(a) {
                 Some(id) => id,
@@ -123,22 +122,22 @@ impl Vault {
                         Error::NotFound(format!("no account {a:?} in the team directory"))
                     })?,
             };
-            let _ = write!(q, "&actor={id}");
+            q.push(format!("&actor={id}"));
         }
         if let Some(i) = filter.item.as_deref().map(str::trim) {
             let id = Id::parse(i).ok_or_else(|| {
                 Error::Invalid(format!("{i:?} is not an item id (32 hex digits)"))
             })?;
-            let _ = write!(q, "&item={id}");
+            q.push(format!("&item={id}"));
         }
         if let Some(t) = filter.since {
-            let _ = write!(q, "&since={t}");
+            q.push(format!("&since={t}"));
         }
         if let Some(t) = filter.until {
-            let _ = write!(q, "&until={t}");
+            q.push(format!("&until={t}"));
         }
         let mut entries = Vec::new();
-        Self::audit_pages(&ctx, &q, |e| {
+        Self::audit_pages(&ctx, &q.concat(), |e| {
             entries.push(e);
             Ok(())
         })?;

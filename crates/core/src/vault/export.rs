@@ -186,6 +186,7 @@ pub fn write_file(path: &Path, bytes: &[u8], overwrite: bool) -> Result<()> {
             .and_then(|d| d.sync_all())
             .map_err(io("syncing the directory of"))
     })();
+    #[allow(clippy::let_underscore_must_use)] // renamed away, or cleanup after the error reported
     let _ = std::fs::remove_file(&tmp);
     result
 }

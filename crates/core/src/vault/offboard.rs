@@ -351,7 +351,7 @@ impl OffboardingReport {
     pub fn to_csv(&self) -> String {
         let mut out = String::from("group,item_id,title,type,secret_changed,revealed,copied\n");
         for s in &self.secrets {
-            // Writing to a String cannot fail.
+            #[allow(clippy::let_underscore_must_use)] // writing to a String cannot fail
             let _ = writeln!(
                 out,
                 "{},{},{},{},{},{},{}",

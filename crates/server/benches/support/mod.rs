@@ -16,6 +16,7 @@ pub const PASSWORD: &[u8] = b"benchmark master password";
 pub struct Server(Child);
 
 impl Drop for Server {
+    #[allow(clippy::let_underscore_must_use)] // best effort: it may have exited already
     fn drop(&mut self) {
         let _ = self.0.kill();
         let _ = self.0.wait();

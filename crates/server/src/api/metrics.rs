@@ -50,12 +50,14 @@ impl Metrics {
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
             for ((route, method, status), n) in map.iter() {
+                #[allow(clippy::let_underscore_must_use)] // writing to a String cannot fail
                 let _ = writeln!(
                     out,
                     "tessera_http_requests_total{{route=\"{route}\",method=\"{method}\",status=\"{status}\"}} {n}"
                 );
             }
         }
+        #[allow(clippy::let_underscore_must_use)] // writing to a String cannot fail
         let _ = write!(
             out,
             "# HELP tessera_logins_total Login attempts by result.\n\

@@ -20,6 +20,7 @@ use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value as Json};
 use sha2::{Digest as _, Sha256};
+use tessera_protocol::hex;
 
 use super::BackupError;
 
@@ -237,14 +238,6 @@ impl<W: Write> Writer<W> {
         self.out.flush().map_err(BackupError::Write)?;
         Ok((self.out, self.tables, self.rows, self.bytes))
     }
-}
-
-fn hex(b: &[u8]) -> String {
-    use std::fmt::Write as _;
-    b.iter().fold(String::with_capacity(64), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
 }
 
 fn malformed(line: usize, reason: impl Into<String>) -> BackupError {

@@ -329,7 +329,9 @@ async fn keep_listening(url: String, hub: ChangeHub, mut current: Listening) {
     const FIRST: Duration = Duration::from_millis(100);
     const MAX: Duration = Duration::from_secs(30);
     loop {
-        let _ = (&mut current.pump).await;
+        if let Err(e) = (&mut current.pump).await {
+            tracing::warn!(error = %e, "the task reading the LISTEN connection failed");
+        }
         let mut backoff = FIRST;
         current = loop {
             tokio::time::sleep(backoff).await;

@@ -63,6 +63,7 @@ impl PgDatabase {
 }
 
 impl Drop for PgDatabase {
+    #[allow(clippy::let_underscore_must_use)] // best effort: at worst one test database stays
     fn drop(&mut self) {
         let name = self.0.clone();
         // Drop may run inside or outside a runtime: use a thread with its own.

@@ -278,6 +278,7 @@ mod tests {
 
     proptest! {
         #[test]
+        #[allow(clippy::let_underscore_must_use)] // the property: any answer but a panic
         fn garbage_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..300)) {
             let _ = decode(&bytes);
         }
