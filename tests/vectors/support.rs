@@ -42,5 +42,9 @@ pub fn arr<const N: usize>(v: &Value) -> [u8; N] {
 
 /// Bytes as lowercase hex, for readable assertion failures.
 pub fn to_hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
+    use std::fmt::Write as _;
+    b.iter().fold(String::new(), |mut s, x| {
+        let _ = write!(s, "{x:02x}");
+        s
+    })
 }

@@ -40,6 +40,11 @@ use crate::remote::Remote;
 mod access_request;
 mod share;
 mod token;
+#[cfg(test)]
+#[path = "../../../../tests/vectors/support.rs"]
+mod vector_support;
+#[cfg(test)]
+mod vectors;
 mod version;
 
 pub use access_request::AccessRequestView;
