@@ -68,6 +68,8 @@ enum Mutation {
     Remove(usize, usize),
     Duplicate(usize, usize),
     Truncate(usize),
+    /// A piece repeated up to 2048 times, to reach length limits.
+    Repeat(usize, usize, usize),
     /// A boundary value as a big-endian u16, u32 or u64 (lengths and counts).
     Boundary(usize, u8, u8),
 }
@@ -102,6 +104,12 @@ impl Mutation {
                 b.splice(i..i, piece);
             }
             Self::Truncate(p) => b.truncate(at(p, b.len() + 1)),
+            Self::Repeat(p, n, times) if !b.is_empty() && b.len() < 1 << 16 => {
+                let i = at(p, b.len());
+                let end = (i + 1 + n % 16).min(b.len());
+                let piece = b[i..end].repeat(1 + times % 2048);
+                b.splice(i..i, piece);
+            }
             Self::Boundary(p, width, which) if !b.is_empty() => {
                 let v = BOUNDARIES[usize::from(which) % BOUNDARIES.len()].to_be_bytes();
                 let width = [2, 4, 8][usize::from(width) % 3];
@@ -125,6 +133,8 @@ fn mutation() -> impl Strategy<Value = Mutation> {
         (any::<usize>(), any::<usize>()).prop_map(|(p, n)| Mutation::Remove(p, n)),
         (any::<usize>(), any::<usize>()).prop_map(|(p, n)| Mutation::Duplicate(p, n)),
         any::<usize>().prop_map(Mutation::Truncate),
+        (any::<usize>(), any::<usize>(), any::<usize>())
+            .prop_map(|(p, n, t)| Mutation::Repeat(p, n, t)),
         (any::<usize>(), any::<u8>(), any::<u8>())
             .prop_map(|(p, w, v)| Mutation::Boundary(p, w, v)),
     ]
