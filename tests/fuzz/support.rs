@@ -8,8 +8,8 @@
 //! Cases per target: `TESSERA_FUZZ_CASES` (default [`DEFAULT_CASES`], what CI runs); set it
 //! higher for a longer run, e.g. `TESSERA_FUZZ_CASES=200000 cargo test -p tessera-core --test
 //! fuzz --release`. Each property is run from a fresh random seed; a failure is shrunk and saved
-//! by proptest under the crate's `proptest-regressions/` (commit it, and add the input to the
-//! corpus: see docs/TESTING.md).
+//! by proptest beside the test (`tests/fuzz.proptest-regressions`), which replays it first on
+//! every later run: commit it, and add the input to the corpus (see docs/TESTING.md).
 #![allow(dead_code, clippy::unwrap_used)]
 
 use std::path::PathBuf;
