@@ -15,7 +15,7 @@ use crate::error::{Error, Result};
 /// Lowercase hex of any bytes (ids, and stored ids too damaged to be ids).
 pub use tessera_protocol::hex;
 
-pub(crate) mod codec;
+pub mod codec;
 
 /// A random 128-bit item id, shown as 32 lowercase hex digits.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

@@ -158,6 +158,21 @@ impl TotpSpec {
         }
         self.issuer = issuer.map(str::to_owned);
         account.clone_into(&mut self.account);
+        self.fits()
+    }
+
+    /// Refuse a spec whose URI [`TotpSpec::parse`] would not read back: the URI is what an item
+    /// stores, and percent-encoding can make it three times (the issuer, written twice, six
+    /// times) longer than the text it came from.
+    fn fits(self) -> Result<Self> {
+        let len = self.to_uri().len();
+        if len > MAX_INPUT_LEN {
+            return Err(Error::Invalid(format!(
+                "this TOTP secret and its names are too long: its otpauth URI would be {len} \
+                 bytes, more than the {MAX_INPUT_LEN} Tessera reads; shorten the issuer or the \
+                 account name"
+            )));
+        }
         Ok(self)
     }
 
@@ -187,7 +202,8 @@ impl TotpSpec {
                 TotpAlgorithm::Sha1,
                 DEFAULT_DIGITS,
                 DEFAULT_PERIOD,
-            ),
+            )?
+            .fits(),
         }
     }
 
@@ -431,6 +447,35 @@ mod tests {
                 msg.contains(want),
                 "{input:?}\n  got:  {msg}\n  want: {want}"
             );
+        }
+    }
+
+    /// Found by fuzzing: a URI under the input limit whose names percent-encode to a stored URI
+    /// over it (`tessera add --totp` saves `to_uri()`), so the item's code could never be read
+    /// back. Every spec that parses now has a URI that parses to it.
+    #[test]
+    fn a_spec_whose_uri_would_not_read_back_is_refused() {
+        let issuer = "\u{e9}".repeat(1500);
+        let input = format!("otpauth://totp/x?secret=JBSWY3DPEHPK3PXP&issuer={issuer}");
+        assert!(input.len() < MAX_INPUT_LEN);
+        let e = TotpSpec::parse(&input).unwrap_err().to_string();
+        assert!(
+            e.contains("too long") && e.contains("shorten the issuer"),
+            "{e}"
+        );
+        let long_secret = "A".repeat(MAX_INPUT_LEN - 8);
+        let e = TotpSpec::parse(&long_secret).unwrap_err().to_string();
+        assert!(e.contains("its otpauth URI would be"), "{e}");
+        let base = TotpSpec::parse("JBSWY3DPEHPK3PXP").unwrap();
+        let e = base
+            .with_label(Some(&"\u{e9}".repeat(800)), "me")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("too long"), "{e}");
+        let crash =
+            include_bytes!("../../../tests/fuzz/corpus/otpauth/crash-uri-longer-than-the-limit");
+        if let Ok(spec) = TotpSpec::parse(&String::from_utf8_lossy(crash)) {
+            TotpSpec::parse(&spec.to_uri()).unwrap();
         }
     }
 

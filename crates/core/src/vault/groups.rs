@@ -41,6 +41,11 @@ mod access_request;
 pub(crate) mod log;
 mod share;
 mod token;
+#[cfg(test)]
+#[path = "../../../../tests/vectors/support.rs"]
+mod vector_support;
+#[cfg(test)]
+mod vectors;
 mod version;
 
 pub use access_request::AccessRequestView;

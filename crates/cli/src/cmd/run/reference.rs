@@ -165,6 +165,58 @@ pub fn references(text: &str) -> Result<Vec<(Range<usize>, Reference)>> {
 }
 
 #[cfg(test)]
+#[path = "../../../../../tests/fuzz/support.rs"]
+mod fuzz;
+
+/// Fuzzing (see `tests/fuzz/support.rs`): any text, env file or `inject` template, never a
+/// panic; every reference found lies at character boundaries, in order, and parses alone to
+/// the same reference.
+#[cfg(test)]
+mod fuzz_targets {
+    use proptest::prelude::*;
+
+    use super::{fuzz, references};
+
+    pub(super) fn references_in(text: &str) {
+        let Ok(found) = references(text) else {
+            return;
+        };
+        let mut end = 0;
+        for (range, r) in found {
+            assert!(range.start >= end, "references overlap in {text:?}");
+            end = range.end;
+            let piece = text
+                .get(range.clone())
+                .expect("a reference lies at char boundaries");
+            assert!(
+                piece.starts_with("tessera://") || piece.starts_with("{{"),
+                "{piece:?}"
+            );
+            let alone = references(piece).expect("a reference found parses alone");
+            assert_eq!(alone, vec![(0..piece.len(), r)], "{text:?}");
+        }
+    }
+
+    proptest! {
+        #![proptest_config(fuzz::config())]
+
+        #[test]
+        fn references_and_templates(s in fuzz::text("references", Vec::new())) {
+            references_in(&s);
+        }
+    }
+
+    #[test]
+    fn the_corpus_runs_clean() {
+        let corpus = fuzz::corpus("references");
+        assert!(!corpus.is_empty());
+        for b in corpus {
+            references_in(&String::from_utf8_lossy(&b));
+        }
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
 

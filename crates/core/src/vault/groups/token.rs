@@ -542,4 +542,33 @@ mod tests {
             assert!(!e.contains(secret_part), "the error repeats the secret");
         }
     }
+
+    /// `tests/vectors/token/machine_token.json`: the token string gives the pinned id, secret
+    /// and credential, and its derived key opens the group key sealed to it under the token key
+    /// AD; each `fail_tokens` string is refused with the reason it names.
+    #[test]
+    fn the_token_vector_parses_to_the_pinned_secret_and_credential() {
+        use super::super::vector_support::{arr, hex, int, load, text, to_hex};
+        let v = load("token/machine_token.json");
+        let t = MachineToken::parse(text(&v["token"])).unwrap();
+        assert_eq!(t.id().to_hex(), text(&v["token_id"]));
+        assert_eq!(to_hex(t.secret.expose_secret()), text(&v["secret"]));
+        assert_eq!(t.credential().as_str(), text(&v["credential"]));
+        assert_eq!(t.expose_secret().as_str(), text(&v["token"]));
+        let g = &v["sealed_group_key"];
+        let r = &v["record"];
+        let ad = token_key_ad(
+            &arr(&r["team_id"]),
+            &Id(arr(&r["group_id"])),
+            u64::try_from(int(&g["epoch"])).unwrap(),
+            &t.id(),
+        );
+        assert_eq!(to_hex(&ad), text(&g["ad"]));
+        let key = t.secret.open_sealed(&hex(&g["sealed"]), &ad).unwrap();
+        assert_eq!(to_hex(&key), text(&g["plaintext"]));
+        for case in v["fail_tokens"].as_array().unwrap() {
+            let e = MachineToken::parse(text(&case[0])).unwrap_err().to_string();
+            assert!(e.contains(text(&case[1])), "{}: {e}", case[0]);
+        }
+    }
 }
