@@ -42,9 +42,9 @@ pub fn arr<const N: usize>(v: &Value) -> [u8; N] {
 
 /// Bytes as lowercase hex, for readable assertion failures.
 pub fn to_hex(b: &[u8]) -> String {
-    use std::fmt::Write as _;
-    b.iter().fold(String::new(), |mut s, x| {
-        let _ = write!(s, "{x:02x}");
-        s
-    })
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    b.iter()
+        .flat_map(|x| [DIGITS[usize::from(x >> 4)], DIGITS[usize::from(x & 15)]])
+        .map(char::from)
+        .collect()
 }

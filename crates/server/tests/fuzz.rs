@@ -4,6 +4,8 @@
 //! accepted serialises and decodes back to itself; a backup that parses writes back to the same
 //! tables. See `tests/fuzz/support.rs` for the inputs and `TESSERA_FUZZ_CASES`.
 #![allow(clippy::unwrap_used)]
+// A target whose property is "any answer but a panic" drops the answer.
+#![allow(clippy::let_underscore_must_use)]
 
 #[path = "../../../tests/fuzz/support.rs"]
 mod fuzz;

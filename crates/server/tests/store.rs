@@ -1351,7 +1351,7 @@ fn audit_entries_chain_and_filter(kind: Kind) {
         );
 
         let seqs = |q: AuditQuery, limit: usize| {
-            let s = std::sync::Arc::clone(&s);
+            let s = Arc::clone(&s);
             async move {
                 let p = s.audit_page(t.id, q, limit).await.unwrap();
                 (p.entries.iter().map(|e| e.seq).collect::<Vec<_>>(), p.more)

@@ -126,11 +126,15 @@ fn serve(
         f(&mut ex);
     }
     let reason = if ex.status < 400 { "OK" } else { "Error" };
-    let _ = write!(
+    // A client that hung up before the answer has nothing left to be told.
+    if write!(
         stream,
         "HTTP/1.1 {} {reason}\r\ncontent-type: {content_type}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
         ex.status,
         ex.response.len()
-    );
-    let _ = stream.write_all(&ex.response);
+    )
+    .is_ok()
+    {
+        stream.write_all(&ex.response).ok();
+    }
 }

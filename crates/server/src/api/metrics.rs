@@ -73,6 +73,7 @@ impl Metrics {
 
 /// The connection pool's gauges and its timeout counter (PostgreSQL only).
 fn render_pool(out: &mut String, s: PoolStatus) {
+    #[allow(clippy::let_underscore_must_use)] // writing to a String cannot fail
     let _ = write!(
         out,
         "# HELP tessera_db_pool_connections Database connections by state (open: in use or \

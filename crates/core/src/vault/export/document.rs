@@ -281,13 +281,13 @@ mod tests {
     }
 
     proptest! {
-        #![proptest_config(super::fuzz::config())]
+        #![proptest_config(fuzz::config())]
 
         /// The export reader past decryption (see `tests/fuzz/support.rs`): a document someone
         /// who knows the passphrase wrote. Decodes or is refused; what decodes encodes to the
         /// same bytes.
         #[test]
-        fn fuzz_decrypted_documents(bytes in super::fuzz::input(
+        fn fuzz_decrypted_documents(bytes in fuzz::input(
             "export_document",
             vec![encode(&doc(&["a", "b"], 2)).to_vec(), encode(&doc(&["c"], 1)).to_vec()],
         )) {

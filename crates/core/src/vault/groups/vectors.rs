@@ -74,6 +74,7 @@ fn keys(f: &Fixed) -> GroupKeys {
             keys: Vec::new(),
         },
         keys: BTreeMap::from([(f.epoch, SymmetricKey::from_bytes(arr(&f.v["group_key"])))]),
+        state: None,
     }
 }
 
