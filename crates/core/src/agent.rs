@@ -406,6 +406,7 @@ impl From<&Error> for ErrorCode {
             Error::Ambiguous { .. } => Self::Ambiguous,
             Error::Tampered { .. }
             | Error::TamperedHeader(_)
+            | Error::DamagedKeyset { .. }
             | Error::DamagedExport(_)
             | Error::NotAVault { .. }
             | Error::Rollback { .. }

@@ -30,6 +30,16 @@ pub enum Error {
     /// The vault header (the unlock metadata) is damaged.
     #[error("the vault header is damaged or was tampered with: {0}")]
     TamperedHeader(String),
+    /// The wrapped keyset does not match its checksum (or is missing or truncated): the file is
+    /// damaged, and the master password was not even tried. Told apart from
+    /// [`Error::WrongPassword`] by an unkeyed checksum checked before any key derivation.
+    #[error("the wrapped keyset in {path} is damaged ({why}), so the master password could not be checked; restore the vault file from a backup")]
+    DamagedKeyset {
+        /// The vault file.
+        path: String,
+        /// What is wrong with it.
+        why: String,
+    },
     /// The file is not a Tessera vault (not `SQLite`, truncated, or another application's database).
     #[error("{path} is not a Tessera vault: {reason}")]
     NotAVault {

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Transaction};
+use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
 use crate::item::ItemId;
@@ -13,10 +14,18 @@ use crate::item::ItemId;
 /// `PRAGMA application_id`: marks the file as a Tessera vault ("TSV1").
 const APPLICATION_ID: i64 = 0x5453_5631;
 
+/// One schema step: SQL, then, for a step that must compute something, Rust in the same
+/// transaction.
+struct Migration {
+    sql: &'static str,
+    then: Option<fn(&Transaction<'_>) -> Result<()>>,
+}
+
 /// Migrations, applied in order; `PRAGMA user_version` records how many ran. Append only.
-const MIGRATIONS: &[&str] = &[
+const MIGRATIONS: &[Migration] = &[
     // 1: the vault header, items and their versions.
-    "CREATE TABLE meta (key TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID;
+    Migration {
+        sql: "CREATE TABLE meta (key TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID;
      CREATE TABLE items (
          id BLOB PRIMARY KEY,
          version INTEGER NOT NULL,
@@ -33,17 +42,34 @@ const MIGRATIONS: &[&str] = &[
          content BLOB NOT NULL,
          PRIMARY KEY (item_id, version)
      ) WITHOUT ROWID;",
+        then: None,
+    },
     // 2: sync. `outbox`: versions (and deletions) not yet acknowledged by the team server.
     // `seen`: the highest version of each item the server has shown, so an older one offered
     // later (a rollback) is refused even after the item is deleted here.
-    "CREATE TABLE outbox (
+    Migration {
+        sql: "CREATE TABLE outbox (
          item_id BLOB NOT NULL,
          version INTEGER NOT NULL,
          deleted INTEGER NOT NULL DEFAULT 0,
          PRIMARY KEY (item_id, version)
      ) WITHOUT ROWID;
      CREATE TABLE seen (item_id BLOB PRIMARY KEY, version INTEGER NOT NULL) WITHOUT ROWID;",
+        then: None,
+    },
+    // 3: `meta.keyset_sha256`, the SHA-256 of the wrapped keyset, computed here for existing
+    // vaults. Unkeyed, so unlock checks it before any key derivation: a damaged keyset is told
+    // apart from a wrong password.
+    Migration {
+        sql: "",
+        then: Some(checksum_keyset),
+    },
 ];
+
+/// `meta` key of the wrapped keyset (sealed under the key-encryption key).
+const META_KEYSET: &str = "keyset";
+/// `meta` key of the wrapped keyset's SHA-256.
+const META_KEYSET_SUM: &str = "keyset_sha256";
 
 /// The newest schema this build reads and writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -208,12 +234,15 @@ impl Store {
             .conn
             .pragma_query_value(None, "user_version", |r| r.get(0))?;
         let tx = self.conn.transaction()?;
-        for (i, sql) in MIGRATIONS
+        for (i, step) in MIGRATIONS
             .iter()
             .enumerate()
             .skip(usize::try_from(current).unwrap_or(0))
         {
-            tx.execute_batch(sql)?;
+            tx.execute_batch(step.sql)?;
+            if let Some(then) = step.then {
+                then(&tx)?;
+            }
             tx.pragma_update(None, "user_version", i as i64 + 1)?;
         }
         tx.commit()?;
@@ -243,6 +272,26 @@ impl Store {
             .conn
             .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
             .optional()?)
+    }
+
+    /// The wrapped keyset, checked against its checksum first: a mismatch is damage (a flipped
+    /// bit on disk, an edit), named as such before any key derivation, where a wrong password
+    /// could not be told from it. `None` before the keyset is written.
+    pub fn keyset(&self) -> Result<Option<Vec<u8>>> {
+        let Some(wrapped) = self.meta(META_KEYSET)? else {
+            return Ok(None);
+        };
+        let damaged = |why: &str| Error::DamagedKeyset {
+            path: self.path.display().to_string(),
+            why: why.into(),
+        };
+        let sum = self
+            .meta(META_KEYSET_SUM)?
+            .ok_or_else(|| damaged("its checksum is missing"))?;
+        if Sha256::digest(&wrapped)[..] != sum[..] {
+            return Err(damaged("its checksum does not match"));
+        }
+        Ok(Some(wrapped))
     }
 
     /// Every item's current version, in one query.
@@ -366,6 +415,12 @@ impl Writer<'_> {
         Ok(())
     }
 
+    /// Store the wrapped keyset with its checksum.
+    pub fn put_keyset(&self, wrapped: &[u8]) -> Result<()> {
+        self.put_meta(META_KEYSET, wrapped)?;
+        self.put_meta(META_KEYSET_SUM, &Sha256::digest(wrapped))
+    }
+
     /// Add a version and make it the item's current one, creating the item row for version 1.
     pub fn put_version(&self, row: &VersionRow) -> Result<()> {
         if row.version == 1 {
@@ -487,6 +542,21 @@ impl Writer<'_> {
             .execute("DELETE FROM items WHERE id = ?1", [&id.0[..]])?;
         Ok(())
     }
+}
+
+/// Migration 3: the checksum of an existing vault's wrapped keyset.
+fn checksum_keyset(tx: &Transaction<'_>) -> Result<()> {
+    let wrapped: Option<Vec<u8>> = tx
+        .query_row(
+            "SELECT value FROM meta WHERE key = ?1",
+            [META_KEYSET],
+            |r| r.get(0),
+        )
+        .optional()?;
+    if let Some(wrapped) = wrapped {
+        Writer { tx, outbox: false }.put_keyset(&wrapped)?;
+    }
+    Ok(())
 }
 
 /// SQLite files start with a fixed 16-byte magic and a header of at least 100 bytes.

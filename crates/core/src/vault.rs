@@ -42,7 +42,6 @@ pub use sync::{root_fingerprint, Credentials, LinkInfo, SyncReport};
 pub use tessera_protocol::{AuditAction, GroupRole};
 
 const META_HEADER: &str = "header";
-const META_KEYSET: &str = "keyset";
 
 /// Current Unix time in seconds.
 pub fn now() -> i64 {
@@ -152,7 +151,7 @@ impl Vault {
         let mut store = Store::create(path)?;
         store.write(|w| {
             w.put_meta(META_HEADER, &header.encode())?;
-            w.put_meta(META_KEYSET, wrapped.as_bytes())
+            w.put_keyset(wrapped.as_bytes())
         })?;
         Ok(Self::with_keys(store, header, keyset))
     }
@@ -207,7 +206,7 @@ impl Vault {
             let wrapped = keyset.wrap(&kek, &keyset_ad(&upgraded));
             store.write(|w| {
                 w.put_meta(META_HEADER, &upgraded.encode())?;
-                w.put_meta(META_KEYSET, wrapped.as_bytes())
+                w.put_keyset(wrapped.as_bytes())
             })?;
             upgraded
         } else {
@@ -556,7 +555,7 @@ impl Vault {
         let wrapped = self.keyset.wrap(&kek, &keyset_ad(&header));
         self.store.write(|w| {
             w.put_meta(META_HEADER, &header.encode())?;
-            w.put_meta(META_KEYSET, wrapped.as_bytes())
+            w.put_keyset(wrapped.as_bytes())
         })?;
         self.header = header;
         Ok(())
@@ -676,16 +675,18 @@ pub fn locked_counts(path: &Path) -> Result<(u64, u64)> {
     Store::open(path)?.counts()
 }
 
+/// The header and the wrapped keyset, each checked against its checksum (no key needed).
 fn read_header(store: &Store) -> Result<(Header, Sealed)> {
     let raw = store
         .meta(META_HEADER)?
         .ok_or_else(|| Error::TamperedHeader("the header is missing".into()))?;
     let header = Header::decode(&raw)?;
-    let wrapped = store
-        .meta(META_KEYSET)?
-        .ok_or_else(|| Error::TamperedHeader("the wrapped keyset is missing".into()))?;
-    let wrapped = Sealed::from_bytes(wrapped)
-        .map_err(|_| Error::TamperedHeader("the wrapped keyset is truncated".into()))?;
+    let damaged = |why: &str| Error::DamagedKeyset {
+        path: store.path().display().to_string(),
+        why: why.into(),
+    };
+    let wrapped = store.keyset()?.ok_or_else(|| damaged("it is missing"))?;
+    let wrapped = Sealed::from_bytes(wrapped).map_err(|_| damaged("it is truncated"))?;
     Ok((header, wrapped))
 }
 

@@ -272,3 +272,36 @@ fn fail_a_flipped_byte_in_an_item_names_that_item() {
     let gh = v.get(&SCHEMA2[0].id.parse().unwrap()).unwrap();
     assert_eq!(gh.data.title, "GitHub");
 }
+
+#[test]
+fn fail_a_flipped_byte_in_the_keyset_is_a_damaged_keyset_not_a_wrong_password() {
+    let (_tmp, home) = copy("schema2");
+    // A schema 2 file has no checksum of its keyset yet: the first open computes it.
+    unlock(&home).unwrap().lock();
+    let conn = sql(&home);
+    let mut keyset: Vec<u8> = conn
+        .query_row("SELECT value FROM meta WHERE key = 'keyset'", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    keyset[40] ^= 0x01;
+    conn.execute("UPDATE meta SET value = ?1 WHERE key = 'keyset'", [&keyset])
+        .unwrap();
+    drop(conn);
+    let e = unlock(&home).unwrap_err();
+    assert!(matches!(e, Error::DamagedKeyset { .. }), "{e}");
+    assert!(e.to_string().contains("wrapped keyset"), "{e}");
+}
+
+#[test]
+fn fail_a_wrong_password_is_a_wrong_password() {
+    let (_tmp, home) = copy("schema2");
+    let e = Vault::unlock(
+        &home.vault_file(),
+        b"not the vector password",
+        &home.read_secret_key().unwrap(),
+        PARAMS,
+    )
+    .unwrap_err();
+    assert!(matches!(e, Error::WrongPassword), "{e}");
+}

@@ -18,7 +18,7 @@ use tessera_protocol as proto;
 use tessera_protocol::{Blob, Id};
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
-use super::{now, Header, Vault, META_HEADER, META_KEYSET};
+use super::{now, Header, Vault, META_HEADER};
 use crate::error::{Error, Result};
 use crate::item::{ItemData, ItemId, SecretText};
 use crate::remote::Remote;
@@ -210,12 +210,7 @@ impl Vault {
         let auth = mk.auth_key();
         // The password must be this vault's: the keyset must unwrap with it.
         let kek = mk.encryption_key();
-        let wrapped = self
-            .store
-            .meta(META_KEYSET)?
-            .ok_or_else(|| Error::TamperedHeader("the keyset is missing".into()))?;
-        let sealed = Sealed::from_bytes(wrapped.clone())
-            .map_err(|_| Error::TamperedHeader("the keyset is truncated".into()))?;
+        let (_, sealed) = super::read_header(&self.store)?;
         tessera_crypto::keyset::Keyset::unwrap(&kek, &sealed, &super::keyset_ad(h))
             .map_err(|_| Error::WrongPassword)?;
         Ok(proto::NewAccount {
@@ -233,7 +228,7 @@ impl Vault {
                 exchange_public: Blob(self.keyset.exchange_public().to_vec()),
                 signing_public: Blob(self.keyset.signing_public().to_vec()),
                 header: Blob(h.encode()),
-                wrapped_keyset: Blob(wrapped),
+                wrapped_keyset: Blob(sealed.into_bytes()),
             },
         })
     }
@@ -721,7 +716,7 @@ impl Vault {
         let mut store = Store::create(path)?;
         store.write(|w| {
             w.put_meta(META_HEADER, &resp.keys.header.0)?;
-            w.put_meta(META_KEYSET, &resp.keys.wrapped_keyset.0)
+            w.put_keyset(&resp.keys.wrapped_keyset.0)
         })?;
         drop(store);
         let mut vault = Vault::unlock(path, c.password, c.secret_key, header.kdf)?;
