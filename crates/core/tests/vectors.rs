@@ -135,7 +135,7 @@ fn sql(home: &VaultDir) -> rusqlite::Connection {
     rusqlite::Connection::open(home.vault_file()).unwrap()
 }
 
-/// What the schema 2 vector holds, as stored: each item's id and its times.
+/// What a vector holds, as stored: each item's id and its times.
 struct Stored {
     id: &'static str,
     created_at: i64,
@@ -143,6 +143,7 @@ struct Stored {
     trashed_at: Option<i64>,
 }
 
+/// What the schema 2 vector holds (header format 1: no MACs yet).
 const SCHEMA2: &[Stored] = &[
     Stored {
         id: "ce93339792001e68a65d4aed2db48428",
@@ -181,6 +182,49 @@ const SCHEMA2: &[Stored] = &[
         trashed_at: Some(1_796_220_683),
     },
 ];
+
+/// What the schema 4 vector holds (header format 2: its rows carry MACs).
+const SCHEMA4: &[Stored] = &[
+    Stored {
+        id: "ef37c5d4bef080f2709012f19a7dba62",
+        created_at: 1_796_222_956,
+        updated_at: 1_796_222_956,
+        trashed_at: None,
+    },
+    Stored {
+        id: "c526ce85ae64c2b23201e93bce43bfbc",
+        created_at: 1_796_222_956,
+        updated_at: 1_796_222_956,
+        trashed_at: None,
+    },
+    Stored {
+        id: "5d2ae94f01f3668c73bf5d2aa7c5cb14",
+        created_at: 1_796_222_956,
+        updated_at: 1_796_222_956,
+        trashed_at: None,
+    },
+    Stored {
+        id: "93c085fadb4e686e21ec5093dcf08b78",
+        created_at: 1_796_222_956,
+        updated_at: 1_796_222_956,
+        trashed_at: None,
+    },
+    Stored {
+        id: "ed3287d72b092e84a1119a2f551cea79",
+        created_at: 1_796_222_956,
+        updated_at: 1_796_222_956,
+        trashed_at: None,
+    },
+    Stored {
+        id: "2a422d10c2cdb5c356a4d40e087044aa",
+        created_at: 1_796_222_956,
+        updated_at: 1_796_222_956,
+        trashed_at: Some(1_796_222_956),
+    },
+];
+
+/// Every vector: its directory, what it holds, and the header format it was written with.
+const VECTORS: &[(&str, &[Stored], u32)] = &[("schema2", SCHEMA2, 1), ("schema4", SCHEMA4, 2)];
 
 /// Every item, field, version, history entry and trash state of a vector is what was written.
 fn check_contents(v: &Vault, stored: &[Stored]) {
@@ -230,23 +274,42 @@ fn check_contents(v: &Vault, stored: &[Stored]) {
     );
 }
 
-#[test]
-fn the_schema_2_vector_opens_with_everything_in_it() {
-    let (_tmp, home) = copy("schema2");
-    let v = unlock(&home).unwrap();
-    assert_eq!(v.header().kdf, PARAMS);
-    check_contents(&v, SCHEMA2);
-    v.lock();
-    // Opened once (and migrated), it opens again the same.
-    check_contents(&unlock(&home).unwrap(), SCHEMA2);
+/// The stored header format of a vault file (its header's bytes 4..8).
+fn stored_header_format(home: &VaultDir) -> u32 {
+    let header: Vec<u8> = sql(home)
+        .query_row("SELECT value FROM meta WHERE key = 'header'", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    u32::from_be_bytes(header[4..8].try_into().unwrap())
 }
 
 #[test]
-fn fail_a_flipped_byte_in_an_item_names_that_item() {
-    let (_tmp, home) = copy("schema2");
-    let victim = &SCHEMA2[2];
-    let conn = sql(&home);
-    let id: ItemId = victim.id.parse().unwrap();
+fn every_vector_opens_with_everything_in_it_then_again_after_its_upgrade() {
+    for (name, stored, format) in VECTORS {
+        let (_tmp, home) = copy(name);
+        assert_eq!(stored_header_format(&home), *format, "{name}");
+        let v = unlock(&home).unwrap();
+        assert_eq!(v.header().kdf, PARAMS, "{name}");
+        assert!(v.warnings().is_empty(), "{name}: {:?}", v.warnings());
+        check_contents(&v, stored);
+        v.lock();
+        // Opened once, it is in this build's format (an older one upgraded in place)...
+        assert_eq!(stored_header_format(&home), 2, "{name}");
+        let macs: i64 = sql(&home)
+            .query_row("SELECT count(mac) FROM items", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(macs as usize, stored.len(), "{name}: every row has its MAC");
+        // ...and opens again the same.
+        let v = unlock(&home).unwrap();
+        assert!(v.warnings().is_empty(), "{name}: {:?}", v.warnings());
+        check_contents(&v, stored);
+    }
+}
+
+/// Flip one byte of the sealed content of item `id` (an item with one version).
+fn flip(home: &VaultDir, id: &ItemId, at: usize) {
+    let conn = sql(home);
     let mut content: Vec<u8> = conn
         .query_row(
             "SELECT content FROM item_versions WHERE item_id = ?1",
@@ -254,54 +317,120 @@ fn fail_a_flipped_byte_in_an_item_names_that_item() {
             |r| r.get(0),
         )
         .unwrap();
-    content[20] ^= 0x01;
+    content[at] ^= 0x01;
     conn.execute(
         "UPDATE item_versions SET content = ?1 WHERE item_id = ?2",
         rusqlite::params![content, &id.0[..]],
     )
     .unwrap();
+}
+
+#[test]
+fn fail_a_flipped_byte_in_an_item_names_that_item() {
+    for (name, stored, _) in VECTORS {
+        let (_tmp, home) = copy(name);
+        let victim = &stored[2];
+        let id: ItemId = victim.id.parse().unwrap();
+        flip(&home, &id, 20);
+        let v = unlock(&home).unwrap();
+        assert_eq!(v.damaged(), [victim.id.to_owned()], "{name}");
+        let e = v.get(&id).unwrap_err();
+        assert!(
+            matches!(&e, Error::Tampered { item } if item == victim.id),
+            "{name}: {e}"
+        );
+        assert_eq!(
+            v.len(),
+            stored.len() - 1,
+            "{name}: the other items still open"
+        );
+        let gh = v.get(&stored[0].id.parse().unwrap()).unwrap();
+        assert_eq!(gh.data.title, "GitHub", "{name}");
+    }
+}
+
+#[test]
+fn fail_an_item_rolled_back_to_its_first_version_is_named() {
+    for (name, stored, _) in VECTORS {
+        let (_tmp, home) = copy(name);
+        // An old vault is upgraded first: before that, its rows had nothing to check against.
+        unlock(&home).unwrap().lock();
+        let gh: ItemId = stored[0].id.parse().unwrap();
+        sql(&home)
+            .execute("UPDATE items SET version = 1 WHERE id = ?1", [&gh.0[..]])
+            .unwrap();
+        let v = unlock(&home).unwrap();
+        assert_eq!(v.damaged(), [stored[0].id.to_owned()], "{name}");
+        for e in [v.get(&gh).unwrap_err(), v.resolve("GitHub").unwrap_err()] {
+            assert!(
+                matches!(&e, Error::TamperedRecord { item, title, .. }
+                    if item == stored[0].id && title.as_deref() == Some("GitHub")),
+                "{name}: {e}"
+            );
+        }
+        assert_eq!(v.len(), stored.len() - 1, "{name}");
+    }
+}
+
+/// MACs stripped and the header set back to format 1 (checksum recomputed), so that the next
+/// unlock would take the file's values as they are: the keyset's associated data covers the
+/// format, so unlock fails instead.
+#[test]
+fn fail_an_upgraded_vault_cannot_be_set_back_to_format_1() {
+    let (_tmp, home) = copy("schema4");
+    let conn = sql(&home);
+    let header: Vec<u8> = conn
+        .query_row("SELECT value FROM meta WHERE key = 'header'", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    let mut body = header[..60].to_vec();
+    body[4..8].copy_from_slice(&1u32.to_be_bytes());
+    let sum = <sha2::Sha256 as sha2::Digest>::digest(&body);
+    body.extend_from_slice(&sum);
+    conn.execute_batch("UPDATE items SET mac = NULL; DELETE FROM meta WHERE key = 'item_count';")
+        .unwrap();
+    conn.execute("UPDATE meta SET value = ?1 WHERE key = 'header'", [&body])
+        .unwrap();
     drop(conn);
-    let v = unlock(&home).unwrap();
-    assert_eq!(v.damaged(), [victim.id.to_owned()]);
-    let e = v.get(&id).unwrap_err();
-    assert!(
-        matches!(&e, Error::Tampered { item } if item == victim.id),
-        "{e}"
-    );
-    assert_eq!(v.len(), SCHEMA2.len() - 1, "the other items still open");
-    let gh = v.get(&SCHEMA2[0].id.parse().unwrap()).unwrap();
-    assert_eq!(gh.data.title, "GitHub");
+    let e = unlock(&home).unwrap_err();
+    assert!(matches!(e, Error::WrongPassword), "{e}");
+    assert_eq!(stored_header_format(&home), 1, "nothing was adopted");
 }
 
 #[test]
 fn fail_a_flipped_byte_in_the_keyset_is_a_damaged_keyset_not_a_wrong_password() {
-    let (_tmp, home) = copy("schema2");
-    // A schema 2 file has no checksum of its keyset yet: the first open computes it.
-    unlock(&home).unwrap().lock();
-    let conn = sql(&home);
-    let mut keyset: Vec<u8> = conn
-        .query_row("SELECT value FROM meta WHERE key = 'keyset'", [], |r| {
-            r.get(0)
-        })
-        .unwrap();
-    keyset[40] ^= 0x01;
-    conn.execute("UPDATE meta SET value = ?1 WHERE key = 'keyset'", [&keyset])
-        .unwrap();
-    drop(conn);
-    let e = unlock(&home).unwrap_err();
-    assert!(matches!(e, Error::DamagedKeyset { .. }), "{e}");
-    assert!(e.to_string().contains("wrapped keyset"), "{e}");
+    for (name, _, _) in VECTORS {
+        let (_tmp, home) = copy(name);
+        // A schema 2 file has no checksum of its keyset yet: the first open computes it.
+        unlock(&home).unwrap().lock();
+        let conn = sql(&home);
+        let mut keyset: Vec<u8> = conn
+            .query_row("SELECT value FROM meta WHERE key = 'keyset'", [], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        keyset[40] ^= 0x01;
+        conn.execute("UPDATE meta SET value = ?1 WHERE key = 'keyset'", [&keyset])
+            .unwrap();
+        drop(conn);
+        let e = unlock(&home).unwrap_err();
+        assert!(matches!(e, Error::DamagedKeyset { .. }), "{name}: {e}");
+        assert!(e.to_string().contains("wrapped keyset"), "{name}: {e}");
+    }
 }
 
 #[test]
 fn fail_a_wrong_password_is_a_wrong_password() {
-    let (_tmp, home) = copy("schema2");
-    let e = Vault::unlock(
-        &home.vault_file(),
-        b"not the vector password",
-        &home.read_secret_key().unwrap(),
-        PARAMS,
-    )
-    .unwrap_err();
-    assert!(matches!(e, Error::WrongPassword), "{e}");
+    for (name, _, _) in VECTORS {
+        let (_tmp, home) = copy(name);
+        let e = Vault::unlock(
+            &home.vault_file(),
+            b"not the vector password",
+            &home.read_secret_key().unwrap(),
+            PARAMS,
+        )
+        .unwrap_err();
+        assert!(matches!(e, Error::WrongPassword), "{name}: {e}");
+    }
 }

@@ -408,28 +408,30 @@ impl Vault {
                 break;
             }
             let mut changes = Vec::with_capacity(outbox.len());
-            for (item_id, version, deleted) in &outbox {
-                let id = Id(item_id
+            for e in &outbox {
+                let id = Id(e
+                    .item_id
                     .as_slice()
                     .try_into()
                     .map_err(|_| Error::Database("bad id in the outbox".into()))?);
-                let blob = if *deleted {
+                let blob = if e.deleted {
                     Blob::default()
                 } else {
-                    match self.store.version(item_id, *version)? {
+                    match self.store.version(&e.item_id, e.version)? {
                         Some(row) => Blob(encode_row(&row)),
                         // Superseded locally (a conflict rewrote it): drop the entry.
                         None => {
-                            self.store.write(|w| w.clear_outbox(item_id, *version))?;
+                            self.store
+                                .write(|w| w.clear_outbox(&e.item_id, e.version))?;
                             continue;
                         }
                     }
                 };
                 changes.push(proto::PushChange {
                     item_id: id,
-                    base_version: (*version as u64).saturating_sub(1),
-                    version: *version as u64,
-                    deleted: *deleted,
+                    base_version: (e.version as u64).saturating_sub(1),
+                    version: e.version as u64,
+                    deleted: e.deleted,
                     blob,
                 });
             }
@@ -479,21 +481,20 @@ impl Vault {
     /// Re-read changed items from the store into memory and the search index.
     fn refresh(&mut self, ids: &[ItemId]) -> Result<()> {
         for id in ids {
-            match self.store.current_row(&id.0)? {
-                Some(cur) => {
-                    let data = self.sealer().open_version(&cur.row)?;
-                    let item = crate::item::Item {
-                        id: *id,
-                        version: cur.row.version as u64,
-                        created_at: cur.item_created_at,
-                        updated_at: cur.row.created_at,
-                        secret_changed_at: cur.row.secret_changed_at,
-                        trashed_at: cur.trashed_at,
-                        data,
-                    };
+            let opened = match self.store.current_row(&id.0)? {
+                Some(cur) => Some(self.sealer().open_item(self.store.auth()?, &cur)),
+                None => None,
+            };
+            match opened {
+                Some(Ok(item)) => {
                     self.items.insert(*id, item);
-                    self.damaged.retain(|d| *d != id.to_hex());
+                    self.damaged.remove(&id.to_hex());
                     self.reindex(id);
+                }
+                Some(Err(damage)) => {
+                    self.items.remove(id);
+                    self.index.remove(*id);
+                    self.damaged.insert(id.to_hex(), damage);
                 }
                 None => {
                     self.items.remove(id);
@@ -516,7 +517,7 @@ impl Vault {
             .store
             .outbox()?
             .into_iter()
-            .map(|(id, _, _)| id)
+            .map(|e| e.item_id)
             .collect();
         // Decide and authenticate everything first; then write the page in one transaction.
         let mut rows = Vec::new();
@@ -526,7 +527,7 @@ impl Vault {
         for rec in records {
             let key = rec.item_id.0.to_vec();
             let version = rec.version as i64;
-            if let Some(&s) = seen.get(&key) {
+            if let Some(s) = seen.get(&key)? {
                 if version < s {
                     return Err(Error::Rollback {
                         item: rec.item_id.to_hex(),
@@ -588,8 +589,8 @@ impl Vault {
         let outbox = self.store.outbox()?;
         let mine: Vec<i64> = outbox
             .iter()
-            .filter(|(i, _, _)| i == &id.0)
-            .map(|(_, v, _)| *v)
+            .filter(|e| e.item_id == id.0)
+            .map(|e| e.version)
             .collect();
         let base_version = mine.iter().min().map_or(0, |v| v - 1);
         let local_version = mine.iter().max().copied().unwrap_or(0);
@@ -718,8 +719,7 @@ impl Vault {
             w.put_meta(META_HEADER, &resp.keys.header.0)?;
             w.put_keyset(&resp.keys.wrapped_keyset.0)
         })?;
-        drop(store);
-        let mut vault = Vault::unlock(path, c.password, c.secret_key, header.kdf)?;
+        let mut vault = Vault::open(store, c.password, c.secret_key, header.kdf, true)?;
         vault.adopt_login(server, c, &resp)?;
         vault.sync()?;
         Ok(vault)
