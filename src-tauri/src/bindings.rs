@@ -82,6 +82,7 @@ fn result_types_match_ipc_ts() {
             items: 1,
             trashed: 0,
             damaged: vec![],
+            warnings: vec![],
             kdf: None,
             idle_timeout_secs: 300,
             locks_in_secs: None,

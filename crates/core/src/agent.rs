@@ -410,7 +410,9 @@ impl From<&Error> for ErrorCode {
             Error::NotFound(_) => Self::NotFound,
             Error::Ambiguous { .. } => Self::Ambiguous,
             Error::Tampered { .. }
+            | Error::TamperedRecord { .. }
             | Error::TamperedHeader(_)
+            | Error::DamagedKeyset { .. }
             | Error::DamagedExport(_)
             | Error::NotAVault { .. }
             | Error::Rollback { .. }

@@ -27,9 +27,32 @@ pub enum Error {
         /// The id of the damaged item (as stored).
         item: String,
     },
+    /// A plain value the vault file keeps beside an item (its current version, creation time or
+    /// trash state, its upload-queue entry, the newest version seen from the team server) does
+    /// not match its MAC, or the item's current version is missing: the file was changed
+    /// outside Tessera, for example to roll the item back to an older version.
+    #[error("item {item}{named} was changed outside Tessera: {what}; restore the vault file from a backup", named = title.as_ref().map(|t| format!(" ({t:?})")).unwrap_or_default())]
+    TamperedRecord {
+        /// The item's id (as stored).
+        item: String,
+        /// Its title, when its content still opens.
+        title: Option<String>,
+        /// What does not match.
+        what: String,
+    },
     /// The vault header (the unlock metadata) is damaged.
     #[error("the vault header is damaged or was tampered with: {0}")]
     TamperedHeader(String),
+    /// The wrapped keyset does not match its checksum (or is missing or truncated): the file is
+    /// damaged, and the master password was not even tried. Told apart from
+    /// [`Error::WrongPassword`] by an unkeyed checksum checked before any key derivation.
+    #[error("the wrapped keyset in {path} is damaged ({why}), so the master password could not be checked; restore the vault file from a backup")]
+    DamagedKeyset {
+        /// The vault file.
+        path: String,
+        /// What is wrong with it.
+        why: String,
+    },
     /// The file is not a Tessera vault (not `SQLite`, truncated, or another application's database).
     #[error("{path} is not a Tessera vault: {reason}")]
     NotAVault {

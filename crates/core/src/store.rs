@@ -1,52 +1,46 @@
 //! The local vault file: SQLite (bundled), WAL, numbered append-only migrations.
 //!
 //! Rows hold ids, versions, timestamps and ciphertext only. Every edit adds a row to
-//! `item_versions` (history); `items` points at the current version and marks the trash.
+//! `item_versions` (history); `items` points at the current version and marks the trash. The
+//! plain values that change what the user is shown carry MACs ([`auth`]); once the vault is
+//! unlocked ([`Store::set_auth`]) every write computes them and every write that reads a row
+//! first checks it, so an edit made outside Tessera is refused, not built upon.
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Transaction};
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
+use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
-use crate::item::ItemId;
+use crate::item::{hex, ItemId};
+
+pub mod auth;
+mod schema;
+mod writer;
+
+pub use auth::{ItemState, RowAuth};
+pub use schema::SCHEMA_VERSION;
+pub use writer::Writer;
 
 /// `PRAGMA application_id`: marks the file as a Tessera vault ("TSV1").
 const APPLICATION_ID: i64 = 0x5453_5631;
 
-/// Migrations, applied in order; `PRAGMA user_version` records how many ran. Append only.
-const MIGRATIONS: &[&str] = &[
-    // 1: the vault header, items and their versions.
-    "CREATE TABLE meta (key TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID;
-     CREATE TABLE items (
-         id BLOB PRIMARY KEY,
-         version INTEGER NOT NULL,
-         created_at INTEGER NOT NULL,
-         trashed_at INTEGER
-     ) WITHOUT ROWID;
-     CREATE TABLE item_versions (
-         item_id BLOB NOT NULL REFERENCES items(id) ON DELETE CASCADE,
-         version INTEGER NOT NULL,
-         created_at INTEGER NOT NULL,
-         secret_changed_at INTEGER NOT NULL,
-         format INTEGER NOT NULL,
-         item_key BLOB NOT NULL,
-         content BLOB NOT NULL,
-         PRIMARY KEY (item_id, version)
-     ) WITHOUT ROWID;",
-    // 2: sync. `outbox`: versions (and deletions) not yet acknowledged by the team server.
-    // `seen`: the highest version of each item the server has shown, so an older one offered
-    // later (a rollback) is refused even after the item is deleted here.
-    "CREATE TABLE outbox (
-         item_id BLOB NOT NULL,
-         version INTEGER NOT NULL,
-         deleted INTEGER NOT NULL DEFAULT 0,
-         PRIMARY KEY (item_id, version)
-     ) WITHOUT ROWID;
-     CREATE TABLE seen (item_id BLOB PRIMARY KEY, version INTEGER NOT NULL) WITHOUT ROWID;",
-];
+/// `meta` key of the wrapped keyset (sealed under the key-encryption key).
+const META_KEYSET: &str = "keyset";
+/// `meta` key of the wrapped keyset's SHA-256.
+const META_KEYSET_SUM: &str = "keyset_sha256";
 
-/// The newest schema this build reads and writes.
-pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+/// `meta` key of the MACed item count ([`RowAuth::count`]).
+const META_ITEM_COUNT: &str = "item_count";
+
+/// What [`Error::TamperedRecord`] says of an item row whose MAC does not match.
+pub const ITEM_STATE_CHANGED: &str =
+    "its current version, creation time or trash state does not match its MAC";
+/// What [`Error::TamperedRecord`] says of an outbox entry whose MAC does not match.
+const OUTBOX_CHANGED: &str = "its entry in the upload queue (outbox) does not match its MAC";
+/// What [`Error::TamperedRecord`] says of a `seen` row whose MAC does not match.
+const SEEN_CHANGED: &str =
+    "the record of the newest version the team server has shown does not match its MAC";
 
 /// Item id → version.
 pub type VersionMap = HashMap<Vec<u8>, i64>;
@@ -70,15 +64,56 @@ pub struct VersionRow {
     pub content: Vec<u8>,
 }
 
-/// An item's current version with its row metadata.
+/// An item's row and its current version, as stored (nothing checked yet).
 #[derive(Debug, Clone)]
 pub struct CurrentRow {
-    /// The current version.
-    pub row: VersionRow,
-    /// Unix time the item was created.
-    pub item_created_at: i64,
-    /// Unix time it went to the trash.
-    pub trashed_at: Option<i64>,
+    /// The item id (as stored).
+    pub item_id: Vec<u8>,
+    /// The row's plain values.
+    pub state: ItemState,
+    /// The row's MAC (`None`: the column is empty).
+    pub mac: Option<Vec<u8>>,
+    /// The version the row points at; `None` when that version is missing from the file.
+    pub row: Option<VersionRow>,
+}
+
+/// One outbox entry: a version (or a deletion) waiting for the team server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxEntry {
+    /// The item id (as stored).
+    pub item_id: Vec<u8>,
+    /// The version to upload (for a deletion: the version the deletion makes).
+    pub version: i64,
+    /// A deletion.
+    pub deleted: bool,
+}
+
+/// The newest version of each item the team server has shown; each is checked against its MAC
+/// when it is looked up.
+#[derive(Debug)]
+pub struct Seen<'a> {
+    rows: HashMap<Vec<u8>, (i64, Option<Vec<u8>>)>,
+    auth: &'a RowAuth,
+}
+
+impl Seen<'_> {
+    /// The newest version the server has shown of `item_id`, if any; an entry whose MAC does not
+    /// match is [`Error::TamperedRecord`].
+    pub fn get(&self, item_id: &[u8]) -> Result<Option<i64>> {
+        match self.rows.get(item_id) {
+            None => Ok(None),
+            Some((v, mac)) if self.auth.seen_ok(item_id, *v, mac.as_deref()) => Ok(Some(*v)),
+            Some(_) => Err(tampered(item_id, SEEN_CHANGED)),
+        }
+    }
+}
+
+fn tampered(item_id: &[u8], what: &str) -> Error {
+    Error::TamperedRecord {
+        item: hex(item_id),
+        title: None,
+        what: what.into(),
+    }
 }
 
 /// An open vault file.
@@ -86,6 +121,7 @@ pub struct Store {
     conn: Connection,
     path: PathBuf,
     outbox: bool,
+    auth: Option<RowAuth>,
 }
 
 impl std::fmt::Debug for Store {
@@ -114,6 +150,7 @@ impl Store {
             conn,
             path: path.to_path_buf(),
             outbox: false,
+            auth: None,
         };
         store
             .conn
@@ -152,6 +189,7 @@ impl Store {
             conn,
             path: path.to_path_buf(),
             outbox: false,
+            auth: None,
         };
         let app: i64 = store
             .conn
@@ -204,20 +242,20 @@ impl Store {
     }
 
     fn migrate(&mut self) -> Result<()> {
-        let current: i64 = self
-            .conn
-            .pragma_query_value(None, "user_version", |r| r.get(0))?;
         let tx = self.conn.transaction()?;
-        for (i, sql) in MIGRATIONS
-            .iter()
-            .enumerate()
-            .skip(usize::try_from(current).unwrap_or(0))
-        {
-            tx.execute_batch(sql)?;
-            tx.pragma_update(None, "user_version", i as i64 + 1)?;
-        }
+        schema::migrate(&tx)?;
         tx.commit()?;
         Ok(())
+    }
+
+    /// Authenticate rows from now on: the vault is unlocked and its MAC key known.
+    pub fn set_auth(&mut self, auth: RowAuth) {
+        self.auth = Some(auth);
+    }
+
+    /// The MAC key of an unlocked vault.
+    pub fn auth(&self) -> Result<&RowAuth> {
+        self.auth.as_ref().ok_or(Error::Locked)
     }
 
     /// Record every new version and deletion in the outbox (the vault is linked to a team
@@ -227,12 +265,14 @@ impl Store {
     }
 
     /// Run `f` in one transaction: everything or nothing is written.
+    /// When the set of items changed, the MACed item count is rewritten before the commit.
     pub fn write<T>(&mut self, f: impl FnOnce(&Writer<'_>) -> Result<T>) -> Result<T> {
         let tx = self.conn.transaction()?;
-        let out = f(&Writer {
-            tx: &tx,
-            outbox: self.outbox,
-        })?;
+        let w = Writer::new(&tx, self.outbox, self.auth.as_ref());
+        let out = f(&w)?;
+        if w.members_changed.get() {
+            w.record_count()?;
+        }
         tx.commit()?;
         Ok(out)
     }
@@ -255,36 +295,48 @@ impl Store {
             .optional()?)
     }
 
-    /// Every item's current version, in one query.
+    /// The wrapped keyset, checked against its checksum first: a mismatch is damage (a flipped
+    /// bit on disk, an edit), named as such before any key derivation, where a wrong password
+    /// could not be told from it. `None` before the keyset is written.
+    pub fn keyset(&self) -> Result<Option<Vec<u8>>> {
+        let Some(wrapped) = self.meta(META_KEYSET)? else {
+            return Ok(None);
+        };
+        let damaged = |why: &str| Error::DamagedKeyset {
+            path: self.path.display().to_string(),
+            why: why.into(),
+        };
+        let sum = self
+            .meta(META_KEYSET_SUM)?
+            .ok_or_else(|| damaged("its checksum is missing"))?;
+        if Sha256::digest(&wrapped)[..] != sum[..] {
+            return Err(damaged("its checksum does not match"));
+        }
+        Ok(Some(wrapped))
+    }
+
+    /// Every item's row and current version, in one query.
     pub fn current_rows(&self) -> Result<Vec<CurrentRow>> {
-        let mut stmt = self.conn.prepare(
-            "SELECT v.item_id, v.version, v.created_at, v.secret_changed_at, v.format, v.item_key, v.content,
-                    i.created_at, i.trashed_at
-             FROM items i JOIN item_versions v ON v.item_id = i.id AND v.version = i.version",
-        )?;
-        let rows = stmt.query_map([], |r| {
-            Ok(CurrentRow {
-                row: version_row(r)?,
-                item_created_at: r.get(7)?,
-                trashed_at: r.get(8)?,
-            })
-        })?;
+        let mut stmt = self.conn.prepare(CURRENT)?;
+        let rows = stmt.query_map([], current_row)?;
         Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
     }
 
-    /// One item's current version, if the item exists.
+    /// One item's row and current version, if the item exists.
     pub fn current_row(&self, id: &[u8]) -> Result<Option<CurrentRow>> {
         Ok(self
             .conn
-            .query_row(
-                "SELECT v.item_id, v.version, v.created_at, v.secret_changed_at, v.format, v.item_key, v.content,
-                        i.created_at, i.trashed_at
-                 FROM items i JOIN item_versions v ON v.item_id = i.id AND v.version = i.version
-                 WHERE i.id = ?1",
-                [id],
-                |r| Ok(CurrentRow { row: version_row(r)?, item_created_at: r.get(7)?, trashed_at: r.get(8)? }),
-            )
+            .query_row(&format!("{CURRENT} WHERE i.id = ?1"), [id], current_row)
             .optional()?)
+    }
+
+    /// The item count recorded with the last change to the set of items, if it is there and
+    /// its MAC matches.
+    pub fn recorded_count(&self) -> Result<Option<u64>> {
+        let auth = self.auth()?;
+        Ok(self
+            .meta(META_ITEM_COUNT)?
+            .and_then(|raw| auth.read_count(&raw)))
     }
 
     /// All stored versions of one item, oldest first.
@@ -297,13 +349,32 @@ impl Store {
         Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
     }
 
-    /// The outbox, oldest first: `(item id, version, deleted)`.
-    pub fn outbox(&self) -> Result<Vec<(Vec<u8>, i64, bool)>> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT item_id, version, deleted FROM outbox ORDER BY version, item_id")?;
-        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
-        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    /// The outbox, oldest first, each entry checked against its MAC: one that does not match
+    /// is [`Error::TamperedRecord`] and nothing is returned (nothing is uploaded).
+    pub fn outbox(&self) -> Result<Vec<OutboxEntry>> {
+        let auth = self.auth()?;
+        let mut stmt = self.conn.prepare(
+            "SELECT item_id, version, deleted, mac FROM outbox ORDER BY version, item_id",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok((
+                OutboxEntry {
+                    item_id: r.get(0)?,
+                    version: r.get(1)?,
+                    deleted: r.get(2)?,
+                },
+                r.get::<_, Option<Vec<u8>>>(3)?,
+            ))
+        })?;
+        rows.map(|row| {
+            let (e, mac) = row?;
+            if auth.outbox_ok(&e.item_id, e.version, e.deleted, mac.as_deref()) {
+                Ok(e)
+            } else {
+                Err(tampered(&e.item_id, OUTBOX_CHANGED))
+            }
+        })
+        .collect()
     }
 
     /// One stored version.
@@ -319,17 +390,21 @@ impl Store {
             .optional()?)
     }
 
-    /// For every item: the highest version the server has shown, and the current local version.
-    pub fn sync_states(&self) -> Result<(VersionMap, VersionMap)> {
-        let map = |sql: &str| -> Result<VersionMap> {
-            let mut stmt = self.conn.prepare(sql)?;
-            let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
-            Ok(rows.collect::<rusqlite::Result<HashMap<_, _>>>()?)
-        };
-        Ok((
-            map("SELECT item_id, version FROM seen")?,
-            map("SELECT id, version FROM items")?,
-        ))
+    /// For every item: the highest version the server has shown (checked when looked up), and
+    /// the current local version as stored (writes check it again before they build on it).
+    pub fn sync_states(&self) -> Result<(Seen<'_>, VersionMap)> {
+        let auth = self.auth()?;
+        let mut stmt = self
+            .conn
+            .prepare("SELECT item_id, version, mac FROM seen")?;
+        let seen = stmt
+            .query_map([], |r| Ok((r.get(0)?, (r.get(1)?, r.get(2)?))))?
+            .collect::<rusqlite::Result<HashMap<_, _>>>()?;
+        let mut stmt = self.conn.prepare("SELECT id, version FROM items")?;
+        let local = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<rusqlite::Result<VersionMap>>()?;
+        Ok((Seen { rows: seen, auth }, local))
     }
 
     /// Number of items, and of those in the trash. Needs no key.
@@ -342,6 +417,38 @@ impl Store {
     }
 }
 
+/// The item rows with their current versions; a row whose version is missing still comes back.
+const CURRENT: &str =
+    "SELECT i.id, i.version, i.created_at, i.trashed_at, i.mac, v.version, v.created_at,
+            v.secret_changed_at, v.format, v.item_key, v.content
+     FROM items i LEFT JOIN item_versions v ON v.item_id = i.id AND v.version = i.version";
+
+fn current_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<CurrentRow> {
+    let item_id: Vec<u8> = r.get(0)?;
+    let row = match r.get::<_, Option<i64>>(5)? {
+        None => None,
+        Some(version) => Some(VersionRow {
+            item_id: item_id.clone(),
+            version,
+            created_at: r.get(6)?,
+            secret_changed_at: r.get(7)?,
+            format: r.get(8)?,
+            item_key: r.get(9)?,
+            content: r.get(10)?,
+        }),
+    };
+    Ok(CurrentRow {
+        item_id,
+        state: ItemState {
+            version: r.get(1)?,
+            created_at: r.get(2)?,
+            trashed_at: r.get(3)?,
+        },
+        mac: r.get(4)?,
+        row,
+    })
+}
+
 fn version_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<VersionRow> {
     Ok(VersionRow {
         item_id: r.get(0)?,
@@ -352,151 +459,6 @@ fn version_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<VersionRow> {
         item_key: r.get(5)?,
         content: r.get(6)?,
     })
-}
-
-/// Writes inside one transaction.
-pub struct Writer<'a> {
-    tx: &'a Transaction<'a>,
-    outbox: bool,
-}
-
-impl Writer<'_> {
-    /// Remove a `meta` value.
-    pub fn delete_meta(&self, key: &str) -> Result<()> {
-        self.tx.execute("DELETE FROM meta WHERE key = ?1", [key])?;
-        Ok(())
-    }
-
-    /// Set a `meta` value.
-    pub fn put_meta(&self, key: &str, value: &[u8]) -> Result<()> {
-        self.tx.execute(
-            "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-            params![key, value],
-        )?;
-        Ok(())
-    }
-
-    /// Add a version and make it the item's current one, creating the item row for version 1.
-    pub fn put_version(&self, row: &VersionRow) -> Result<()> {
-        if row.version == 1 {
-            self.tx.execute(
-                "INSERT INTO items (id, version, created_at) VALUES (?1, 1, ?2)",
-                params![row.item_id, row.created_at],
-            )?;
-        } else {
-            let n = self.tx.execute(
-                "UPDATE items SET version = ?2 WHERE id = ?1 AND version = ?2 - 1",
-                params![row.item_id, row.version],
-            )?;
-            if n != 1 {
-                return Err(Error::Database(format!(
-                    "item {} changed underneath this edit; reopen the vault and try again",
-                    crate::item::hex(&row.item_id)
-                )));
-            }
-        }
-        self.tx.execute(
-            "INSERT INTO item_versions (item_id, version, created_at, secret_changed_at, format, item_key, content)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            params![row.item_id, row.version, row.created_at, row.secret_changed_at, row.format, row.item_key, row.content],
-        )?;
-        if self.outbox {
-            self.tx.execute(
-                "INSERT OR IGNORE INTO outbox (item_id, version, deleted) VALUES (?1, ?2, 0)",
-                params![row.item_id, row.version],
-            )?;
-        }
-        Ok(())
-    }
-
-    /// Store a version that came from the server: the item is created if new, and the version
-    /// becomes current when it is newer than the current one. An existing row of the same
-    /// version (a local edit the server did not take) is replaced.
-    pub fn put_remote_version(&self, row: &VersionRow) -> Result<()> {
-        self.tx.execute(
-            "INSERT INTO items (id, version, created_at) VALUES (?1, ?2, ?3)
-             ON CONFLICT(id) DO UPDATE SET version = max(version, excluded.version)",
-            params![row.item_id, row.version, row.created_at],
-        )?;
-        self.tx.execute(
-            "INSERT OR REPLACE INTO item_versions (item_id, version, created_at, secret_changed_at, format, item_key, content)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            params![row.item_id, row.version, row.created_at, row.secret_changed_at, row.format, row.item_key, row.content],
-        )?;
-        self.set_seen(&row.item_id, row.version)
-    }
-
-    /// Remember the highest version the server has shown for an item.
-    pub fn set_seen(&self, item_id: &[u8], version: i64) -> Result<()> {
-        self.tx.execute(
-            "INSERT INTO seen (item_id, version) VALUES (?1, ?2)
-             ON CONFLICT(item_id) DO UPDATE SET version = max(version, excluded.version)",
-            params![item_id, version],
-        )?;
-        Ok(())
-    }
-
-    /// Delete an item the server deleted (no tombstone is queued: it came from there).
-    pub fn purge_remote(&self, id: &ItemId) -> Result<()> {
-        self.tx
-            .execute("DELETE FROM items WHERE id = ?1", [&id.0[..]])?;
-        Ok(())
-    }
-
-    /// Put every current version in the outbox (first upload after linking).
-    pub fn queue_everything(&self) -> Result<()> {
-        self.tx.execute("INSERT OR IGNORE INTO outbox (item_id, version, deleted) SELECT id, version, 0 FROM items", [])?;
-        Ok(())
-    }
-
-    /// Drop outbox entries of an item up to a version (acknowledged or superseded).
-    pub fn clear_outbox(&self, item_id: &[u8], up_to: i64) -> Result<()> {
-        self.tx.execute(
-            "DELETE FROM outbox WHERE item_id = ?1 AND version <= ?2",
-            params![item_id, up_to],
-        )?;
-        Ok(())
-    }
-
-    /// Delete one version row (a local edit replaced after a conflict).
-    pub fn delete_version(&self, item_id: &[u8], version: i64) -> Result<()> {
-        self.tx.execute(
-            "DELETE FROM item_versions WHERE item_id = ?1 AND version = ?2",
-            params![item_id, version],
-        )?;
-        Ok(())
-    }
-
-    /// Set an item's creation time (an import keeps the original one).
-    pub fn set_created_at(&self, id: &ItemId, at: i64) -> Result<()> {
-        self.tx.execute(
-            "UPDATE items SET created_at = ?2 WHERE id = ?1",
-            params![&id.0[..], at],
-        )?;
-        Ok(())
-    }
-
-    /// Move to the trash (`Some(time)`) or back out of it (`None`).
-    pub fn set_trashed(&self, id: &ItemId, at: Option<i64>) -> Result<()> {
-        self.tx.execute(
-            "UPDATE items SET trashed_at = ?2 WHERE id = ?1",
-            params![&id.0[..], at],
-        )?;
-        Ok(())
-    }
-
-    /// Delete an item and its whole history for good (queuing a tombstone when linked).
-    pub fn purge(&self, id: &ItemId) -> Result<()> {
-        if self.outbox {
-            self.tx.execute(
-                "INSERT OR IGNORE INTO outbox (item_id, version, deleted) SELECT id, version + 1, 1 FROM items WHERE id = ?1",
-                [&id.0[..]],
-            )?;
-        }
-        self.tx
-            .execute("DELETE FROM items WHERE id = ?1", [&id.0[..]])?;
-        Ok(())
-    }
 }
 
 /// SQLite files start with a fixed 16-byte magic and a header of at least 100 bytes.

@@ -8,24 +8,29 @@
 //! the keyset; the keyset's vault key wraps one random key per item *version*; that key
 //! encrypts the version's content with associated data binding the vault id, item id, version,
 //! format and timestamps, so a ciphertext cannot be moved to another item or version unnoticed.
-use std::collections::HashMap;
+//! Which version is current, and whether the item is in the trash, are plain columns with a MAC
+//! under a key derived from the vault key (`store::auth`), so an older version cannot be made
+//! current again, nor an item hidden, from outside.
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
-use tessera_crypto::envelope::{self, associated_data, Sealed};
+use tessera_crypto::envelope::{associated_data, Sealed};
 use tessera_crypto::kdf::{self, KdfParams};
 use tessera_crypto::keyset::Keyset;
-use tessera_crypto::{AccountSecretKey, CryptoError, SymmetricKey};
+use tessera_crypto::{AccountSecretKey, CryptoError};
 
 use crate::error::{Error, Result};
-use crate::item::{codec, Item, ItemData, ItemId};
+use crate::item::{Item, ItemData, ItemId};
 use crate::search::{Query, SearchDoc, SearchIndex, SearchResults};
-use crate::store::{Store, VersionRow};
+use crate::store::{RowAuth, Store, VersionRow};
+use sealer::{Damage, Sealer};
 
 mod audit;
 pub mod export;
 mod groups;
 mod header;
 mod offboard;
+mod sealer;
 mod sync;
 
 pub use audit::{AuditFilter, AuditRow, AuditVerdict, TeamMember};
@@ -42,7 +47,6 @@ pub use sync::{root_fingerprint, Credentials, LinkInfo, SyncReport};
 pub use tessera_protocol::{AuditAction, GroupRole};
 
 const META_HEADER: &str = "header";
-const META_KEYSET: &str = "keyset";
 
 /// Current Unix time in seconds.
 pub fn now() -> i64 {
@@ -92,7 +96,10 @@ pub struct Vault {
     header: Header,
     keyset: Keyset,
     items: HashMap<ItemId, Item>,
-    damaged: Vec<String>,
+    /// Items that did not open, by id (hex), with why.
+    damaged: BTreeMap<String, Damage>,
+    /// What is wrong with the vault as a whole (an item row removed from outside).
+    warnings: Vec<String>,
     index: SearchIndex,
 }
 
@@ -151,9 +158,11 @@ impl Vault {
             kdf::derive_master_key(password, secret_key, &header.salt, params)?.encryption_key();
         let wrapped = keyset.wrap(&kek, &keyset_ad(&header));
         let mut store = Store::create(path)?;
+        store.set_auth(RowAuth::new(keyset.vault_key(), header.vault_id));
         store.write(|w| {
             w.put_meta(META_HEADER, &header.encode())?;
-            w.put_meta(META_KEYSET, wrapped.as_bytes())
+            w.put_keyset(wrapped.as_bytes())?;
+            w.authenticate_all()
         })?;
         Ok(Self::with_keys(store, header, keyset))
     }
@@ -165,14 +174,16 @@ impl Vault {
             header,
             keyset,
             items: HashMap::new(),
-            damaged: Vec::new(),
+            damaged: BTreeMap::new(),
+            warnings: Vec::new(),
             index: SearchIndex::new(),
         }
     }
 
-    /// Unlock with the master password and Account Secret Key. Items that fail to decrypt are
-    /// listed by [`Vault::damaged`]; every other item opens. When the header's KDF parameters
-    /// are weaker than `target`, they are upgraded (the keyset is re-wrapped).
+    /// Unlock with the master password and Account Secret Key. Items that fail to decrypt, or
+    /// whose row does not match its MAC, are listed by [`Vault::damaged`]; every other item
+    /// opens. When the header's KDF parameters are weaker than `target`, they are upgraded (the
+    /// keyset is re-wrapped); a vault written before rows carried MACs gets them now.
     ///
     /// A wrong password or secret key gives [`Error::WrongPassword`] after the full key
     /// derivation, and writes nothing.
@@ -182,7 +193,18 @@ impl Vault {
         secret_key: &AccountSecretKey,
         target: KdfParams,
     ) -> Result<Self> {
-        let mut store = Store::open(path)?;
+        Self::open(Store::open(path)?, password, secret_key, target, false)
+    }
+
+    /// Unlock an open store; `fresh` for a file just made from the server's copy of the keys,
+    /// with no rows yet (its item count is recorded now).
+    fn open(
+        mut store: Store,
+        password: &[u8],
+        secret_key: &AccountSecretKey,
+        target: KdfParams,
+        fresh: bool,
+    ) -> Result<Self> {
         let (header, wrapped) = read_header(&store)?;
         header.kdf.check().map_err(|e| match e {
             CryptoError::WeakKdf { found, floor } => Error::TamperedHeader(format!(
@@ -196,22 +218,39 @@ impl Vault {
             CryptoError::Decrypt => Error::WrongPassword,
             other => Error::Crypto(other),
         })?;
-        drop(kek);
-        let header = if header.kdf.weaker_than(&target) && target.check().is_ok() {
-            let upgraded = Header {
-                kdf: target,
-                salt: kdf::random_salt(),
+        store.set_auth(RowAuth::new(keyset.vault_key(), header.vault_id));
+        // One rewrite of the header and keyset for whatever is due: stronger KDF parameters,
+        // or the first unlock of a format 1 vault, whose rows get their MACs (trusting what the
+        // file holds now, as every unlock before this build did).
+        let stronger = header.kdf.weaker_than(&target) && target.check().is_ok();
+        let adopt = header.format < header::HEADER_FORMAT || fresh;
+        let header = if stronger || adopt {
+            let next = Header {
+                format: header::HEADER_FORMAT,
+                kdf: if stronger { target } else { header.kdf },
+                salt: if stronger {
+                    kdf::random_salt()
+                } else {
+                    header.salt
+                },
                 ..header
             };
-            let kek = kdf::derive_master_key(password, secret_key, &upgraded.salt, target)?
-                .encryption_key();
-            let wrapped = keyset.wrap(&kek, &keyset_ad(&upgraded));
+            let kek = if stronger {
+                kdf::derive_master_key(password, secret_key, &next.salt, target)?.encryption_key()
+            } else {
+                kek
+            };
+            let wrapped = keyset.wrap(&kek, &keyset_ad(&next));
             store.write(|w| {
-                w.put_meta(META_HEADER, &upgraded.encode())?;
-                w.put_meta(META_KEYSET, wrapped.as_bytes())
+                if adopt {
+                    w.authenticate_all()?;
+                }
+                w.put_meta(META_HEADER, &next.encode())?;
+                w.put_keyset(wrapped.as_bytes())
             })?;
-            upgraded
+            next
         } else {
+            drop(kek);
             header
         };
         let mut vault = Self::with_keys(store, header, keyset);
@@ -220,7 +259,8 @@ impl Vault {
         Ok(vault)
     }
 
-    /// Decrypt every item's current version, on all cores.
+    /// Decrypt every item's current version, on all cores, each after its row's MAC; then
+    /// compare the number of rows with the recorded count.
     fn load_items(&mut self) -> Result<()> {
         let rows = self.store.current_rows()?;
         let threads = std::thread::available_parallelism()
@@ -229,49 +269,44 @@ impl Vault {
         let chunk = rows.len().div_ceil(threads).max(256);
         let this = self.sealer();
         let this = &this;
-        let results: Vec<Vec<std::result::Result<Item, String>>> = std::thread::scope(|s| {
-            let handles: Vec<_> = rows
-                .chunks(chunk)
-                .map(|part| {
-                    s.spawn(move || {
-                        let out = part
-                            .iter()
-                            .map(|cur| {
-                                let data = this
-                                    .open_version(&cur.row)
-                                    .map_err(|_| crate::item::hex(&cur.row.item_id))?;
-                                Ok(Item {
-                                    id: ItemId::from_slice(&cur.row.item_id)
-                                        .ok_or_else(|| crate::item::hex(&cur.row.item_id))?,
-                                    version: cur.row.version as u64,
-                                    created_at: cur.item_created_at,
-                                    updated_at: cur.row.created_at,
-                                    secret_changed_at: cur.row.secret_changed_at,
-                                    trashed_at: cur.trashed_at,
-                                    data,
+        let auth = self.store.auth()?;
+        let results: Vec<Vec<std::result::Result<Item, (String, Damage)>>> =
+            std::thread::scope(|s| {
+                let handles: Vec<_> = rows
+                    .chunks(chunk)
+                    .map(|part| {
+                        s.spawn(move || {
+                            let out = part
+                                .iter()
+                                .map(|cur| {
+                                    this.open_item(auth, cur)
+                                        .map_err(|d| (crate::item::hex(&cur.item_id), d))
                                 })
-                            })
-                            .collect();
-                        tessera_crypto::scrub_stack();
-                        out
+                                .collect();
+                            tessera_crypto::scrub_stack();
+                            out
+                        })
                     })
-                })
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| h.join().expect("decrypt workers do not panic"))
-                .collect()
-        });
+                    .collect();
+                handles
+                    .into_iter()
+                    .map(|h| h.join().expect("decrypt workers do not panic"))
+                    .collect()
+            });
         self.items.reserve(rows.len());
         for r in results.into_iter().flatten() {
             match r {
                 Ok(item) => {
                     self.items.insert(item.id, item);
                 }
-                Err(id) => self.damaged.push(id),
+                Err((id, damage)) => {
+                    self.damaged.insert(id, damage);
+                }
             }
         }
-        self.damaged.sort();
+        self.warnings = count_warning(self.store.recorded_count()?, rows.len() as u64)
+            .into_iter()
+            .collect();
         self.index = SearchIndex::build(self.items.values().map(SearchDoc::from_item));
         Ok(())
     }
@@ -298,9 +333,20 @@ impl Vault {
         self.store.path()
     }
 
-    /// Ids of items whose stored data did not authenticate at unlock.
-    pub fn damaged(&self) -> &[String] {
-        &self.damaged
+    /// Ids of items whose stored data did not authenticate at unlock, sorted.
+    pub fn damaged(&self) -> Vec<String> {
+        self.damaged.keys().cloned().collect()
+    }
+
+    /// What is wrong with the vault file as a whole, found at unlock (an item removed from
+    /// outside Tessera); each says what to do.
+    pub fn warnings(&self) -> &[String] {
+        &self.warnings
+    }
+
+    /// The error for reading a damaged item, by id (hex).
+    fn damage_error(&self, id: &str) -> Option<Error> {
+        self.damaged.get(id).map(|d| d.error(id))
     }
 
     /// Every decrypted item, trash included, in no particular order.
@@ -321,11 +367,8 @@ impl Vault {
     /// One item.
     pub fn get(&self, id: &ItemId) -> Result<&Item> {
         self.items.get(id).ok_or_else(|| {
-            if self.damaged.contains(&id.to_hex()) {
-                Error::Tampered { item: id.to_hex() }
-            } else {
-                Error::NotFound(format!("no item with id {id}"))
-            }
+            self.damage_error(&id.to_hex())
+                .unwrap_or_else(|| Error::NotFound(format!("no item with id {id}")))
         })
     }
 
@@ -338,7 +381,8 @@ impl Vault {
             return Ok(id);
         }
         let lower = q.to_lowercase();
-        if q.len() >= 4 && q.bytes().all(|c| c.is_ascii_hexdigit()) {
+        let hex_prefix = q.len() >= 4 && q.bytes().all(|c| c.is_ascii_hexdigit());
+        if hex_prefix {
             let hits: Vec<ItemId> = self
                 .items
                 .keys()
@@ -369,7 +413,21 @@ impl Vault {
                 }
             }
         }
-        if self.damaged.iter().any(|d| d.starts_with(&lower)) {
+        // A damaged item is named when the query is its id prefix or, if its content still
+        // opened, its title.
+        let damaged: Vec<&String> = self
+            .damaged
+            .iter()
+            .filter(|(id, d)| {
+                (hex_prefix && id.starts_with(&lower))
+                    || d.title().is_some_and(|t| t.to_lowercase() == lower)
+            })
+            .map(|(id, _)| id)
+            .collect();
+        if let [id] = damaged[..] {
+            return Err(self.damaged[id].error(id));
+        }
+        if !damaged.is_empty() {
             return Err(Error::Tampered { item: lower });
         }
         Err(Error::NotFound(format!(
@@ -557,7 +615,7 @@ impl Vault {
         let wrapped = self.keyset.wrap(&kek, &keyset_ad(&header));
         self.store.write(|w| {
             w.put_meta(META_HEADER, &header.encode())?;
-            w.put_meta(META_KEYSET, wrapped.as_bytes())
+            w.put_keyset(wrapped.as_bytes())
         })?;
         self.header = header;
         Ok(())
@@ -580,95 +638,22 @@ impl Vault {
     }
 }
 
-/// Seals and opens item versions: the vault id and vault key, borrowed, so the work can be
-/// spread over threads.
-struct Sealer<'a> {
-    vault_id: &'a [u8; 16],
-    vault_key: &'a SymmetricKey,
-}
-
-impl Sealer<'_> {
-    /// Decrypt one stored version, or say which item is damaged.
-    fn open_version(&self, row: &VersionRow) -> Result<ItemData> {
-        let tampered = || Error::Tampered {
-            item: crate::item::hex(&row.item_id),
-        };
-        let id = ItemId::from_slice(&row.item_id).ok_or_else(tampered)?;
-        if row.format != i64::from(codec::FORMAT) || row.version < 1 {
-            return Err(tampered());
-        }
-        let version = row.version as u64;
-        let wrapped = Sealed::from_bytes(row.item_key.clone()).map_err(|_| tampered())?;
-        let key_bytes = envelope::open(self.vault_key, &wrapped, &self.item_key_ad(&id, version))
-            .map_err(|_| tampered())?;
-        let item_key = SymmetricKey::from_slice(&key_bytes).map_err(|_| tampered())?;
-        let sealed = Sealed::from_bytes(row.content.clone()).map_err(|_| tampered())?;
-        let plain = envelope::open(
-            &item_key,
-            &sealed,
-            &self.content_ad(&id, version, row.created_at, row.secret_changed_at),
-        )
-        .map_err(|_| tampered())?;
-        codec::decode(&plain).map_err(|_| tampered())
-    }
-
-    fn item_key_ad(&self, id: &ItemId, version: u64) -> Vec<u8> {
-        associated_data(
-            "tessera item key",
-            &[self.vault_id, &id.0, &version.to_be_bytes()],
-        )
-    }
-
-    fn content_ad(
-        &self,
-        id: &ItemId,
-        version: u64,
-        created_at: i64,
-        secret_changed_at: i64,
-    ) -> Vec<u8> {
-        associated_data(
-            "tessera item",
-            &[
-                self.vault_id,
-                &id.0,
-                &version.to_be_bytes(),
-                &[codec::FORMAT],
-                &created_at.to_be_bytes(),
-                &secret_changed_at.to_be_bytes(),
-            ],
-        )
-    }
-
-    /// Encrypt one version with a fresh item key.
-    fn seal_version(
-        &self,
-        id: &ItemId,
-        version: u64,
-        created_at: i64,
-        secret_changed_at: i64,
-        data: &ItemData,
-    ) -> VersionRow {
-        let item_key = SymmetricKey::generate();
-        let wrapped = envelope::seal(
-            self.vault_key,
-            item_key.expose_secret(),
-            &self.item_key_ad(id, version),
-        );
-        let plain = codec::encode(data);
-        let content = envelope::seal(
-            &item_key,
-            &plain,
-            &self.content_ad(id, version, created_at, secret_changed_at),
-        );
-        VersionRow {
-            item_id: id.0.to_vec(),
-            version: version as i64,
-            created_at,
-            secret_changed_at,
-            format: i64::from(codec::FORMAT),
-            item_key: wrapped.into_bytes(),
-            content: content.into_bytes(),
-        }
+/// The warning for an item count that does not match the rows found, if any.
+fn count_warning(recorded: Option<u64>, found: u64) -> Option<String> {
+    let restore = "restore the vault file from a backup";
+    match recorded {
+        None => Some(format!(
+            "the vault file's record of how many items it holds is missing or does not match its MAC \
+             (it was changed outside Tessera); {found} items were found; {restore}"
+        )),
+        Some(n) if n > found => Some(format!(
+            "the vault file recorded {n} items but holds {found}: {} removed outside Tessera; {restore}",
+            if n - found == 1 { "one was".to_owned() } else { format!("{} were", n - found) }
+        )),
+        Some(n) if n < found => Some(format!(
+            "the vault file recorded {n} items but holds {found}: rows were added outside Tessera; {restore}"
+        )),
+        Some(_) => None,
     }
 }
 
@@ -677,16 +662,18 @@ pub fn locked_counts(path: &Path) -> Result<(u64, u64)> {
     Store::open(path)?.counts()
 }
 
+/// The header and the wrapped keyset, each checked against its checksum (no key needed).
 fn read_header(store: &Store) -> Result<(Header, Sealed)> {
     let raw = store
         .meta(META_HEADER)?
         .ok_or_else(|| Error::TamperedHeader("the header is missing".into()))?;
     let header = Header::decode(&raw)?;
-    let wrapped = store
-        .meta(META_KEYSET)?
-        .ok_or_else(|| Error::TamperedHeader("the wrapped keyset is missing".into()))?;
-    let wrapped = Sealed::from_bytes(wrapped)
-        .map_err(|_| Error::TamperedHeader("the wrapped keyset is truncated".into()))?;
+    let damaged = |why: &str| Error::DamagedKeyset {
+        path: store.path().display().to_string(),
+        why: why.into(),
+    };
+    let wrapped = store.keyset()?.ok_or_else(|| damaged("it is missing"))?;
+    let wrapped = Sealed::from_bytes(wrapped).map_err(|_| damaged("it is truncated"))?;
     Ok((header, wrapped))
 }
 

@@ -204,3 +204,76 @@ fn kdf_parameters_below_the_floor_from_a_server_are_refused() {
     assert!(err.to_string().contains("below the minimum"), "{err}");
     assert!(!dir.path().join("v.sqlite").exists(), "nothing is created");
 }
+
+/// The sync tables of a locked vault edited with SQLite: a forged deletion in the outbox (it
+/// would delete the item for the whole team) and a lowered `seen` version (it would let the
+/// server roll the item back). Both are refused by name; nothing is uploaded or applied.
+#[test]
+fn forged_outbox_entries_and_lowered_seen_versions_are_refused_by_name() {
+    let script = Arc::new(Mutex::new(Script::default()));
+    let url = fake_server(Arc::clone(&script));
+    let (tv, mut v) = TestVault::new();
+    let creds = Credentials {
+        email: "a@example.com",
+        device: "test",
+        password: PASSWORD,
+        secret_key: &tv.secret_key,
+    };
+    v.create_team(&url, &creds).unwrap();
+    let a = v.add(login("a", "u", "pa-1", "")).unwrap();
+    let b = v.add(login("b", "u", "pb", "")).unwrap();
+    v.update(&a, login("a", "u", "pa-2", "")).unwrap();
+    assert_eq!(v.sync().unwrap().pushed, 3);
+    let version_1_of_a = script
+        .lock()
+        .unwrap()
+        .pushed
+        .iter()
+        .find(|c| c.item_id.0 == a.0 && c.version == 1)
+        .map(record)
+        .unwrap();
+    v.lock();
+    let named = |e: &Error, id: &tessera_core::item::ItemId, what: &str| {
+        assert!(
+            matches!(e, Error::TamperedRecord { item, .. } if *item == id.to_hex())
+                && e.to_string().contains(what),
+            "{e}"
+        );
+    };
+
+    tv.sql()
+        .execute(
+            "INSERT INTO outbox (item_id, version, deleted) VALUES (?1, 2, 1)",
+            [&b.0[..]],
+        )
+        .unwrap();
+    let mut v = tv.unlock().unwrap();
+    named(&v.sync().unwrap_err(), &b, "upload queue");
+    assert_eq!(
+        script.lock().unwrap().pushed.len(),
+        3,
+        "nothing was uploaded"
+    );
+    v.lock();
+    tv.sql()
+        .execute("DELETE FROM outbox WHERE item_id = ?1", [&b.0[..]])
+        .unwrap();
+
+    tv.sql()
+        .execute("UPDATE seen SET version = 1 WHERE item_id = ?1", [&a.0[..]])
+        .unwrap();
+    script.lock().unwrap().pull = vec![version_1_of_a];
+    let mut v = tv.unlock().unwrap();
+    named(&v.sync().unwrap_err(), &a, "newest version");
+    assert_eq!(
+        v.get(&a)
+            .unwrap()
+            .data
+            .field("password")
+            .unwrap()
+            .value
+            .expose_secret(),
+        "pa-2",
+        "the replayed version was not applied"
+    );
+}

@@ -324,6 +324,87 @@ fn a_damaged_header_or_weakened_kdf_is_named() {
     tv.unlock().unwrap();
 }
 
+/// One flipped byte anywhere in the stored wrapped keyset is a damaged keyset, named before any
+/// key derivation, never "wrong password"; so are a damaged or missing checksum. An edit that
+/// also rewrites the (unkeyed) checksum still fails AES-GCM, which cannot tell it from a wrong
+/// password.
+#[test]
+fn a_damaged_keyset_is_named_apart_from_a_wrong_password() {
+    let (tv, v) = TestVault::new();
+    v.lock();
+    let get = |key: &str| -> Vec<u8> {
+        tv.sql()
+            .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+            .unwrap()
+    };
+    let set = |key: &str, value: &[u8]| {
+        tv.sql()
+            .execute(
+                "UPDATE meta SET value = ?1 WHERE key = ?2",
+                rusqlite::params![value, key],
+            )
+            .unwrap();
+    };
+    let damaged = |why: &str| {
+        let e = tv.unlock().unwrap_err();
+        assert!(
+            matches!(&e, Error::DamagedKeyset { why: w, .. } if w.contains(why)),
+            "{e}"
+        );
+        let text = e.to_string();
+        assert!(
+            text.contains("wrapped keyset") && text.contains(&tv.path.display().to_string()),
+            "{text}"
+        );
+        // A wrong password on a damaged keyset changes nothing: the password was never tried.
+        let e = Vault::unlock(&tv.path, b"wrong", &tv.secret_key, PARAMS).unwrap_err();
+        assert!(matches!(e, Error::DamagedKeyset { .. }), "{e}");
+    };
+    let keyset = get("keyset");
+    let sum = get("keyset_sha256");
+    assert_eq!(sum, sha2::Sha256::digest(&keyset)[..]);
+    for pos in [
+        0,
+        11,
+        12,
+        keyset.len() / 2,
+        keyset.len() - 17,
+        keyset.len() - 1,
+    ] {
+        let mut k = keyset.clone();
+        k[pos] ^= 0x01;
+        set("keyset", &k);
+        damaged("checksum does not match");
+    }
+    set("keyset", &keyset[..20]);
+    damaged("checksum does not match");
+    set("keyset", &keyset);
+    let mut s = sum.clone();
+    s[3] ^= 0x80;
+    set("keyset_sha256", &s);
+    damaged("checksum does not match");
+    tv.sql()
+        .execute("DELETE FROM meta WHERE key = 'keyset_sha256'", [])
+        .unwrap();
+    damaged("checksum is missing");
+    tv.sql()
+        .execute(
+            "INSERT INTO meta (key, value) VALUES ('keyset_sha256', ?1)",
+            [&sum],
+        )
+        .unwrap();
+
+    // A deliberate edit with the checksum recomputed: authentication still fails.
+    let mut k = keyset.clone();
+    k[30] ^= 0x01;
+    set("keyset", &k);
+    set("keyset_sha256", &sha2::Sha256::digest(&k));
+    assert!(matches!(tv.unlock(), Err(Error::WrongPassword)));
+    set("keyset", &keyset);
+    set("keyset_sha256", &sum);
+    tv.unlock().unwrap();
+}
+
 #[test]
 fn non_vault_truncated_and_newer_files_get_clear_errors() {
     let dir = tempfile::tempdir().unwrap();

@@ -9,6 +9,7 @@
 //! * [`envelope`]: AES-256-GCM with a random 96-bit nonce and associated data that binds every
 //!   ciphertext to where it belongs;
 //! * [`keyset`]: a user's random keys (vault key, X25519, Ed25519), wrapped by the KEK;
+//! * [`mac`]: HMAC-SHA256 under HKDF-derived keys, for metadata kept readable beside ciphertext;
 //! * [`seal`]: sealing to an X25519 public key (group keys to each member);
 //! * [`cert`]: member certificates, signed by an admin and chaining to the pinned team root;
 //! * [`token`]: machine tokens for CI: a secret that derives a bearer value and an X25519 key,
@@ -39,6 +40,7 @@ mod error;
 pub mod kdf;
 pub mod key;
 pub mod keyset;
+pub mod mac;
 pub mod seal;
 pub mod secret_key;
 pub mod statement;

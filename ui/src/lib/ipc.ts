@@ -107,6 +107,7 @@ export interface StatusView {
   items: number;
   trashed: number;
   damaged: string[];
+  warnings: string[];
   kdf: string | null;
   idle_timeout_secs: number;
   locks_in_secs: number | null;

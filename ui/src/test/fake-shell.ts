@@ -413,6 +413,7 @@ const handlers: Record<string, Handler> = {
     items: [...state.items.values()].filter((i) => !i.trashed_at).length,
     trashed: [...state.items.values()].filter((i) => i.trashed_at).length,
     damaged: [],
+    warnings: [],
     kdf: 'argon2id',
     idle_timeout_secs: state.settings.auto_lock_minutes * 60,
     locks_in_secs: null,

@@ -167,6 +167,9 @@ pub fn unlock(a: &UnlockArgs, dir: &VaultDir, out: &Output) -> Result<Option<Exi
                 s.damaged.join(", ")
             )?;
         }
+        for warning in &s.warnings {
+            writeln!(w, "WARNING: {warning}")?;
+        }
         Ok(())
     })?;
     Ok(None)
@@ -231,6 +234,7 @@ pub fn status(dir: &VaultDir, out: &Output) -> Result<Option<ExitCode>> {
                 items,
                 trashed,
                 damaged: Vec::new(),
+                warnings: Vec::new(),
                 kdf: None,
                 idle_timeout_secs: 0,
                 locks_in_secs: None,
@@ -255,9 +259,12 @@ pub fn status(dir: &VaultDir, out: &Output) -> Result<Option<ExitCode>> {
         if !s.damaged.is_empty() {
             writeln!(
                 w,
-                "Damaged items (could not be decrypted): {}",
+                "Damaged items (could not be opened): {}",
                 s.damaged.join(", ")
             )?;
+        }
+        for warning in &s.warnings {
+            writeln!(w, "WARNING: {warning}")?;
         }
         Ok(())
     })?;

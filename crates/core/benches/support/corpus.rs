@@ -5,6 +5,21 @@
 
 use tessera_core::item::{Field, FieldKind, Item, ItemData, ItemId, ItemKind};
 
+/// One Ed25519 private key in OpenSSH form, made once.
+fn ssh_private_key() -> String {
+    static KEY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    KEY.get_or_init(|| {
+        let key =
+            tessera_core::ssh::SshKey::generate(tessera_core::ssh::SshKeyType::Ed25519, "bench")
+                .expect("Ed25519 generation does not fail");
+        key.to_openssh(None)
+            .expect("an unencrypted key encodes")
+            .expose_secret()
+            .to_owned()
+    })
+    .clone()
+}
+
 /// xorshift64*: deterministic and dependency-free.
 pub struct Rng(pub u64);
 
@@ -164,10 +179,11 @@ pub fn item(r: &mut Rng, n: usize) -> Item {
         data.fields.push(Field::new(*name, FieldKind::Text, value));
     }
     match kind {
+        // A real key (every write checks SSH keys), the same one for every item.
         ItemKind::SshKey => data.fields.push(Field::new(
             "private_key",
             FieldKind::Concealed,
-            token(r, 400),
+            ssh_private_key(),
         )),
         ItemKind::SecureNote => data.notes = token(r, 200).into(),
         ItemKind::Totp => data

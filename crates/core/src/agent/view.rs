@@ -98,8 +98,12 @@ pub struct StatusView {
     pub items: u64,
     /// Items in the trash.
     pub trashed: u64,
-    /// Items that failed to decrypt at unlock.
+    /// Items that failed to decrypt at unlock, or whose row does not match its MAC.
     pub damaged: Vec<String>,
+    /// What is wrong with the vault file as a whole (an item removed outside Tessera), each
+    /// saying what to do.
+    #[serde(default)]
+    pub warnings: Vec<String>,
     /// The KDF in force, e.g. `Argon2id(m=65536 KiB, t=3, p=4)`.
     pub kdf: Option<String>,
     /// Seconds of inactivity before the agent locks itself.

@@ -232,7 +232,7 @@ impl Vault {
             items: doc.items.len(),
             trashed: doc.items.iter().filter(|e| e.trashed_at.is_some()).count(),
             versions: doc.items.iter().map(|e| e.versions.len()).sum(),
-            damaged: self.damaged.clone(),
+            damaged: self.damaged(),
         };
         let plain = document::encode(&doc);
         drop(doc);
@@ -281,7 +281,7 @@ impl Vault {
                     continue;
                 }
                 Some(_) => true,
-                None => self.damaged.contains(&entry.id.to_hex()),
+                None => self.damaged.contains_key(&entry.id.to_hex()),
             };
             if taken {
                 entry.id = ItemId::random();

@@ -12,8 +12,15 @@ use tessera_crypto::kdf::{KdfParams, SALT_LEN};
 use crate::error::{Error, Result};
 
 const MAGIC: &[u8; 4] = b"TSVH";
-/// The header's own format number.
-pub const HEADER_FORMAT: u32 = 1;
+/// The header format this build writes. The layout is the same in every format; the number says
+/// what else the vault holds, and the keyset's associated data binds it, so it cannot be set
+/// back without the key:
+///
+/// * 1: the first;
+/// * 2: the plain row values carry MACs (`store::auth`) and `meta` holds the MACed item count.
+///   A format 1 vault gets them at its first unlock by this build, and the header says 2 from
+///   then on, so MACs stripped from the file later are missing, not merely absent.
+pub const HEADER_FORMAT: u32 = 2;
 const BODY_LEN: usize = 4 + 4 + 16 + 12 + SALT_LEN + 8;
 
 /// The decoded header.
@@ -69,7 +76,10 @@ impl Header {
         }
         let u32_at = |i: usize| u32::from_be_bytes(body[i..i + 4].try_into().expect("4 bytes"));
         let format = u32_at(4);
-        if format != HEADER_FORMAT {
+        if format == 0 {
+            return Err(bad("its format number is 0"));
+        }
+        if format > HEADER_FORMAT {
             return Err(Error::NewerFormat {
                 found: i64::from(format),
                 supported: i64::from(HEADER_FORMAT),

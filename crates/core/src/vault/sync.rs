@@ -18,7 +18,7 @@ use tessera_protocol as proto;
 use tessera_protocol::{Blob, Id};
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
-use super::{now, Header, Vault, META_HEADER, META_KEYSET};
+use super::{now, Header, Vault, META_HEADER};
 use crate::error::{Error, Result};
 use crate::item::{ItemData, ItemId, SecretText};
 use crate::remote::Remote;
@@ -210,12 +210,7 @@ impl Vault {
         let auth = mk.auth_key();
         // The password must be this vault's: the keyset must unwrap with it.
         let kek = mk.encryption_key();
-        let wrapped = self
-            .store
-            .meta(META_KEYSET)?
-            .ok_or_else(|| Error::TamperedHeader("the keyset is missing".into()))?;
-        let sealed = Sealed::from_bytes(wrapped.clone())
-            .map_err(|_| Error::TamperedHeader("the keyset is truncated".into()))?;
+        let (_, sealed) = super::read_header(&self.store)?;
         tessera_crypto::keyset::Keyset::unwrap(&kek, &sealed, &super::keyset_ad(h))
             .map_err(|_| Error::WrongPassword)?;
         Ok(proto::NewAccount {
@@ -233,7 +228,7 @@ impl Vault {
                 exchange_public: Blob(self.keyset.exchange_public().to_vec()),
                 signing_public: Blob(self.keyset.signing_public().to_vec()),
                 header: Blob(h.encode()),
-                wrapped_keyset: Blob(wrapped),
+                wrapped_keyset: Blob(sealed.into_bytes()),
             },
         })
     }
@@ -413,28 +408,30 @@ impl Vault {
                 break;
             }
             let mut changes = Vec::with_capacity(outbox.len());
-            for (item_id, version, deleted) in &outbox {
-                let id = Id(item_id
+            for e in &outbox {
+                let id = Id(e
+                    .item_id
                     .as_slice()
                     .try_into()
                     .map_err(|_| Error::Database("bad id in the outbox".into()))?);
-                let blob = if *deleted {
+                let blob = if e.deleted {
                     Blob::default()
                 } else {
-                    match self.store.version(item_id, *version)? {
+                    match self.store.version(&e.item_id, e.version)? {
                         Some(row) => Blob(encode_row(&row)),
                         // Superseded locally (a conflict rewrote it): drop the entry.
                         None => {
-                            self.store.write(|w| w.clear_outbox(item_id, *version))?;
+                            self.store
+                                .write(|w| w.clear_outbox(&e.item_id, e.version))?;
                             continue;
                         }
                     }
                 };
                 changes.push(proto::PushChange {
                     item_id: id,
-                    base_version: (*version as u64).saturating_sub(1),
-                    version: *version as u64,
-                    deleted: *deleted,
+                    base_version: (e.version as u64).saturating_sub(1),
+                    version: e.version as u64,
+                    deleted: e.deleted,
                     blob,
                 });
             }
@@ -484,21 +481,20 @@ impl Vault {
     /// Re-read changed items from the store into memory and the search index.
     fn refresh(&mut self, ids: &[ItemId]) -> Result<()> {
         for id in ids {
-            match self.store.current_row(&id.0)? {
-                Some(cur) => {
-                    let data = self.sealer().open_version(&cur.row)?;
-                    let item = crate::item::Item {
-                        id: *id,
-                        version: cur.row.version as u64,
-                        created_at: cur.item_created_at,
-                        updated_at: cur.row.created_at,
-                        secret_changed_at: cur.row.secret_changed_at,
-                        trashed_at: cur.trashed_at,
-                        data,
-                    };
+            let opened = match self.store.current_row(&id.0)? {
+                Some(cur) => Some(self.sealer().open_item(self.store.auth()?, &cur)),
+                None => None,
+            };
+            match opened {
+                Some(Ok(item)) => {
                     self.items.insert(*id, item);
-                    self.damaged.retain(|d| *d != id.to_hex());
+                    self.damaged.remove(&id.to_hex());
                     self.reindex(id);
+                }
+                Some(Err(damage)) => {
+                    self.items.remove(id);
+                    self.index.remove(*id);
+                    self.damaged.insert(id.to_hex(), damage);
                 }
                 None => {
                     self.items.remove(id);
@@ -521,7 +517,7 @@ impl Vault {
             .store
             .outbox()?
             .into_iter()
-            .map(|(id, _, _)| id)
+            .map(|e| e.item_id)
             .collect();
         // Decide and authenticate everything first; then write the page in one transaction.
         let mut rows = Vec::new();
@@ -531,7 +527,7 @@ impl Vault {
         for rec in records {
             let key = rec.item_id.0.to_vec();
             let version = rec.version as i64;
-            if let Some(&s) = seen.get(&key) {
+            if let Some(s) = seen.get(&key)? {
                 if version < s {
                     return Err(Error::Rollback {
                         item: rec.item_id.to_hex(),
@@ -593,8 +589,8 @@ impl Vault {
         let outbox = self.store.outbox()?;
         let mine: Vec<i64> = outbox
             .iter()
-            .filter(|(i, _, _)| i == &id.0)
-            .map(|(_, v, _)| *v)
+            .filter(|e| e.item_id == id.0)
+            .map(|e| e.version)
             .collect();
         let base_version = mine.iter().min().map_or(0, |v| v - 1);
         let local_version = mine.iter().max().copied().unwrap_or(0);
@@ -721,10 +717,9 @@ impl Vault {
         let mut store = Store::create(path)?;
         store.write(|w| {
             w.put_meta(META_HEADER, &resp.keys.header.0)?;
-            w.put_meta(META_KEYSET, &resp.keys.wrapped_keyset.0)
+            w.put_keyset(&resp.keys.wrapped_keyset.0)
         })?;
-        drop(store);
-        let mut vault = Vault::unlock(path, c.password, c.secret_key, header.kdf)?;
+        let mut vault = Vault::open(store, c.password, c.secret_key, header.kdf, true)?;
         vault.adopt_login(server, c, &resp)?;
         vault.sync()?;
         Ok(vault)
