@@ -69,11 +69,11 @@ mod tests {
     use super::*;
 
     fn hex(b: &[u8]) -> String {
-        use std::fmt::Write as _;
-        b.iter().fold(String::new(), |mut s, x| {
-            let _ = write!(s, "{x:02x}");
-            s
-        })
+        const DIGITS: &[u8; 16] = b"0123456789abcdef";
+        b.iter()
+            .flat_map(|x| [DIGITS[usize::from(x >> 4)], DIGITS[usize::from(x & 15)]])
+            .map(char::from)
+            .collect()
     }
 
     /// Known answers, computed independently (Python's hmac and hashlib): a changed label or
