@@ -96,7 +96,9 @@ fn bench(label: &str, db: Option<&str>) {
     let mut entries = 1 + RUNS;
     let mut role = GroupRole::Editor;
     while entries < LOG_ENTRIES {
-        alice.group_add("Empty", "bob@example.com", role, None).unwrap();
+        alice
+            .group_add("Empty", "bob@example.com", role, None)
+            .unwrap();
         role = if role == GroupRole::Editor {
             GroupRole::Viewer
         } else {
