@@ -9,6 +9,23 @@ use tessera_protocol::{Blob, Id, ItemRecord, PushChange, PushResult};
 
 use super::{AccessRequest, StoreError};
 
+/// May `log` be appended to a group's log whose last entry is `head` (its number and hash;
+/// `None` for a group without a log)? Only the entry right after the last.
+pub(crate) fn log_follows(
+    head: Option<(u64, Vec<u8>)>,
+    log: &super::LogAppend,
+) -> Result<(), StoreError> {
+    let follows = match head {
+        None => log.seq == 1 && log.prev.is_empty(),
+        Some((seq, hash)) => log.seq == seq + 1 && log.prev == hash,
+    };
+    if follows {
+        Ok(())
+    } else {
+        Err(StoreError::StaleLog)
+    }
+}
+
 /// An invitation as stored.
 #[derive(Debug, Clone)]
 pub(crate) struct Invite {
@@ -178,6 +195,32 @@ pub(crate) fn push(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_log_entry_follows_the_last_one_only() {
+        let entry = |seq: u64, prev: &[u8]| super::super::LogAppend {
+            seq,
+            prev: prev.to_vec(),
+            entry: Vec::new(),
+            signature: Vec::new(),
+            hash: Vec::new(),
+        };
+        assert!(log_follows(None, &entry(1, b"")).is_ok());
+        assert!(log_follows(None, &entry(2, b"h")).is_err());
+        let head = || Some((3, b"h3".to_vec()));
+        assert!(log_follows(head(), &entry(4, b"h3")).is_ok());
+        for stale in [
+            entry(3, b"h3"),
+            entry(5, b"h3"),
+            entry(4, b"other"),
+            entry(1, b""),
+        ] {
+            assert!(matches!(
+                log_follows(head(), &stale),
+                Err(StoreError::StaleLog)
+            ));
+        }
+    }
 
     fn id(n: u8) -> Id {
         Id([n; 16])

@@ -4,7 +4,7 @@ use tessera_protocol::{Blob, Id, SignedLogEntry};
 use tokio_postgres::GenericClient;
 
 use super::be;
-use crate::store::{LogAppend, StoreError};
+use crate::store::{rules, LogAppend, StoreError};
 
 /// The last entry's number and hash.
 pub(super) async fn head(
@@ -27,13 +27,7 @@ pub(super) async fn append(
     group: Id,
     log: &LogAppend,
 ) -> Result<(), StoreError> {
-    let follows = match head(c, group).await? {
-        None => log.seq == 1 && log.prev.is_empty(),
-        Some((seq, hash)) => log.seq == seq + 1 && log.prev == hash,
-    };
-    if !follows {
-        return Err(StoreError::StaleLog);
-    }
+    rules::log_follows(head(c, group).await?, log)?;
     c.execute(
         "INSERT INTO group_log (group_id, seq, entry, signature, hash) VALUES ($1, $2, $3, $4, $5)",
         &[

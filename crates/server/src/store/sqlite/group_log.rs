@@ -4,7 +4,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 use tessera_protocol::{Blob, Id, SignedLogEntry};
 
 use super::be;
-use crate::store::{LogAppend, StoreError};
+use crate::store::{rules, LogAppend, StoreError};
 
 /// The last entry's number and hash.
 pub(super) fn head(conn: &Connection, group: Id) -> Result<Option<(u64, Vec<u8>)>, StoreError> {
@@ -19,13 +19,7 @@ pub(super) fn head(conn: &Connection, group: Id) -> Result<Option<(u64, Vec<u8>)
 
 /// Append `log` if it follows the last entry (inside the caller's transaction).
 pub(super) fn append(conn: &Connection, group: Id, log: &LogAppend) -> Result<(), StoreError> {
-    let follows = match head(conn, group)? {
-        None => log.seq == 1 && log.prev.is_empty(),
-        Some((seq, hash)) => log.seq == seq + 1 && log.prev == hash,
-    };
-    if !follows {
-        return Err(StoreError::StaleLog);
-    }
+    rules::log_follows(head(conn, group)?, log)?;
     conn.execute(
         "INSERT INTO group_log (group_id, seq, entry, signature, hash) VALUES (?1, ?2, ?3, ?4, ?5)",
         params![group.0, log.seq as i64, log.entry, log.signature, log.hash],
