@@ -7,7 +7,8 @@
 //! - a group key sealed to a member by someone other than a group admin (substituted);
 //! - a log entry changed, dropped, or the log served shorter than a device saw (rollback), and a
 //!   key epoch the log does not have;
-//! - a group made before logs existed: members are warned until an admin signs it, once.
+//! - a group made before logs existed: members are warned until an admin signs it, once;
+//! - an older pull of a group's items replayed after a device saw a newer version.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod support;
@@ -312,6 +313,66 @@ fn a_group_made_before_logs_is_signed_once(backend: Backend) {
     assert_eq!(t.alice.vault.group_sign("Legacy").unwrap().epoch, 2);
 }
 
+fn an_older_group_pull_replayed_is_refused(backend: Backend) {
+    let mut t = Team::new(backend);
+    t.alice.vault.group_create("Ops").unwrap();
+    t.alice
+        .vault
+        .group_add("Ops", t.bob.email, GroupRole::Viewer, None)
+        .unwrap();
+    t.alice.vault.add(login("prod-db", "old-secret")).unwrap();
+    t.alice.vault.share("prod-db", "Ops").unwrap();
+    // The proxy keeps the group pull that serves the first version.
+    let kept: Arc<Mutex<Option<Vec<u8>>>> = Arc::default();
+    let keep = Arc::clone(&kept);
+    t.hostile(move |_, ex| {
+        if ex.method == "GET" && ex.path.contains("/sync?") && ex.path.starts_with("/v1/groups/") {
+            keep.lock()
+                .unwrap()
+                .get_or_insert_with(|| ex.response.clone());
+        }
+    });
+    assert_eq!(t.bob.vault.group_items("Ops").unwrap().len(), 1);
+    // The secret is rotated; Bob's device reads the new version.
+    t.honest();
+    t.alice
+        .vault
+        .group_update("Ops", "prod-db", &login("prod-db", "new-secret"))
+        .unwrap();
+    let items = t.bob.vault.group_items("Ops").unwrap();
+    assert_eq!(
+        items[0]
+            .data
+            .field("password")
+            .unwrap()
+            .value
+            .expose_secret(),
+        "new-secret"
+    );
+    // Then the server replays the older answer: refused, naming the item and both versions.
+    let old = kept.lock().unwrap().clone().unwrap();
+    t.hostile(move |_, ex| {
+        if ex.method == "GET" && ex.path.contains("/sync?") && ex.path.starts_with("/v1/groups/") {
+            ex.response.clone_from(&old);
+        }
+    });
+    let e = t.bob.vault.group_items("Ops").unwrap_err();
+    assert!(
+        matches!(
+            e,
+            Error::Rollback {
+                offered: 1,
+                seen: 2,
+                ..
+            }
+        ),
+        "{e:?}"
+    );
+    assert!(e.to_string().contains("refusing the rollback"), "{e}");
+    t.honest();
+    assert_eq!(t.bob.vault.group_items("Ops").unwrap().len(), 1);
+}
+
 macro_rules! on_both_backends {
     ($($case:ident),* $(,)?) => {
         mod sqlite {
@@ -328,4 +389,5 @@ on_both_backends!(
     a_key_no_admin_signed_is_refused,
     a_changed_dropped_or_rolled_back_log_is_refused,
     a_group_made_before_logs_is_signed_once,
+    an_older_group_pull_replayed_is_refused,
 );

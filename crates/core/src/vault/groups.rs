@@ -39,6 +39,7 @@ use crate::remote::Remote;
 
 mod access_request;
 pub(crate) mod log;
+mod marks;
 mod share;
 mod token;
 #[cfg(test)]
@@ -278,7 +279,9 @@ pub(super) fn fetch_members(ctx: &TeamContext, group: &str) -> Result<Vec<Member
         .collect())
 }
 
-pub(super) fn pull_group(ctx: &TeamContext, group: &str) -> Result<Vec<proto::ItemRecord>> {
+/// The current record of every item of a group, as the server serves it (unchecked: see
+/// [`Vault::pull_group`]).
+fn fetch_group(ctx: &TeamContext, group: &str) -> Result<Vec<proto::ItemRecord>> {
     let mut latest: BTreeMap<Id, proto::ItemRecord> = BTreeMap::new();
     let mut cursor = 0;
     loop {

@@ -6,8 +6,8 @@ use tessera_protocol as proto;
 use tessera_protocol::{Blob, GroupRole, Id};
 
 use super::{
-    group_view, open_item, pull_group, remote_not_found, seal_item, AccessView, GroupKeyring,
-    GroupKeys, MemberView, SharedItem, TeamContext,
+    group_view, open_item, remote_not_found, seal_item, AccessView, GroupKeyring, GroupKeys,
+    MemberView, SharedItem, TeamContext,
 };
 use crate::error::{Error, Result};
 use crate::item::{FieldKind, ItemData, ItemId, SecretText};
@@ -29,14 +29,14 @@ impl Vault {
     pub fn group_records(&self, group: &str) -> Result<Vec<proto::ItemRecord>> {
         let ctx = self.team_context()?;
         let (_, view) = self.find_group(&ctx, group)?;
-        pull_group(&ctx, &view.id)
+        self.pull_group(&ctx, &view.id)
     }
 
     /// Every item of a group, decrypted (deleted ones left out).
     pub fn group_items(&self, group: &str) -> Result<Vec<SharedItem>> {
         let ctx = self.team_context()?;
         let (keys, view) = self.find_group(&ctx, group)?;
-        let records = pull_group(&ctx, &view.id)?;
+        let records = self.pull_group(&ctx, &view.id)?;
         let items = records
             .iter()
             .filter(|r| !r.deleted)
@@ -192,7 +192,6 @@ impl Vault {
     }
 
     /// Find a shared item by id or title in one group.
-    #[allow(clippy::unused_self)] // a vault operation; kept beside its callers
     fn find_shared(
         &self,
         ctx: &TeamContext,
@@ -202,7 +201,7 @@ impl Vault {
     ) -> Result<(SharedItem, i64)> {
         let q = item.trim().to_lowercase();
         let mut found = Vec::new();
-        for r in pull_group(ctx, group)?.iter().filter(|r| !r.deleted) {
+        for r in self.pull_group(ctx, group)?.iter().filter(|r| !r.deleted) {
             let (it, changed) = open_item(&ctx.team_id, keys, r)?;
             if it.id.to_hex() == q || it.data.title.to_lowercase() == q {
                 found.push((it, changed));
@@ -326,7 +325,7 @@ impl Vault {
         let mut found = Vec::new();
         for g in self.fetch_groups(&ctx)? {
             let gid = g.info.group_id.to_hex();
-            for r in pull_group(&ctx, &gid)?.iter().filter(|r| !r.deleted) {
+            for r in self.pull_group(&ctx, &gid)?.iter().filter(|r| !r.deleted) {
                 let (it, _) = open_item(&ctx.team_id, &g, r)?;
                 if it.id.to_hex() == q || it.data.title.to_lowercase() == q {
                     found.push((it.id, it.data.title.clone()));
