@@ -289,7 +289,7 @@ pub(super) async fn approve(
     let secs = req.duration_secs.unwrap_or(r.duration_secs);
     // The end is the one the approver signed into the group's log, which must be now plus the
     // duration give or take the clocks' difference.
-    let (entry, log) = group_log::next_entry(&state, &caller, r.group_id, &req.log).await?;
+    let (entry, log) = group_log::next_entry(&caller, r.group_id, &req.log)?;
     let end = match &entry.change {
         LogChange::SetMember { member, .. } => member.expires_at,
         _ => None,

@@ -141,7 +141,7 @@ pub(super) async fn create(
     Member(caller): Member,
     ApiJson(req): ApiJson<CreateGroupRequest>,
 ) -> Result<StatusCode, ApiError> {
-    let (entry, log) = group_log::next_entry(&state, &caller, req.group_id, &req.log).await?;
+    let (entry, log) = group_log::next_entry(&caller, req.group_id, &req.log)?;
     group_log::check_create(&entry, caller.account.id, &req.key.0)?;
     let group = NewGroup {
         id: req.group_id,
@@ -228,7 +228,7 @@ pub(super) async fn set_member(
             ));
         }
     }
-    let (entry, log) = group_log::next_entry(&state, &caller, group, &req.log).await?;
+    let (entry, log) = group_log::next_entry(&caller, group, &req.log)?;
     group_log::check_set_member(
         &entry,
         &LogMember {
@@ -335,7 +335,7 @@ pub(super) async fn rotate(
         ));
     }
     check_token_keys(&state, group, now, &req).await?;
-    let log = rotation_entry(&state, &caller, group, &req, &members, &stay).await?;
+    let log = rotation_entry(&caller, group, &req, &members, &stay)?;
     let mut events: Vec<_> = req
         .remove
         .iter()
@@ -385,15 +385,14 @@ pub(super) async fn rotate(
 
 /// The log entry a rotation carries, checked against what it stores: the members who stay
 /// with their roles and ends, and every key it seals.
-async fn rotation_entry(
-    state: &AppState,
+fn rotation_entry(
     caller: &Caller,
     group: Id,
     req: &RotateRequest,
     members: &[GroupMember],
     stay: &HashSet<Id>,
 ) -> Result<LogAppend, ApiError> {
-    let (entry, log) = group_log::next_entry(state, caller, group, &req.log).await?;
+    let (entry, log) = group_log::next_entry(caller, group, &req.log)?;
     group_log::check_rotate(
         &entry,
         log.seq == 1,

@@ -3,8 +3,9 @@
 //! entry must say exactly what the request does, so the server's tables and the log never
 //! disagree. The server cannot make an entry (it holds no member's signing key) and does not
 //! check signatures: every client replays the log and checks each one against the team root it
-//! pinned. What the server checks here keeps honest clients consistent: the entry follows the
-//! group's last one, names this team, group and caller, and matches the request.
+//! pinned. What the server checks keeps honest clients consistent: here, that the entry names
+//! this team, group and caller and matches the request; in the store, inside the change's
+//! transaction, that it follows the group's last entry.
 use std::collections::{BTreeMap, BTreeSet};
 
 use axum::extract::{Path, Query, State};
@@ -51,10 +52,10 @@ fn bad(why: impl Into<String>) -> ApiError {
     ApiError::bad("log", why)
 }
 
-/// Parse `signed` and check it is the next entry of `group`'s log, made by the caller: the
-/// store appends the result only if the log still ends where it ended here.
-pub(super) async fn next_entry(
-    state: &AppState,
+/// Parse `signed` and check it names this team, group and caller. Whether it follows the
+/// group's last entry is the store's to check, inside the change's transaction
+/// ([`crate::store::StoreError::StaleLog`]).
+pub(super) fn next_entry(
     caller: &Caller,
     group: Id,
     signed: &SignedLogEntry,
@@ -67,22 +68,9 @@ pub(super) async fn next_entry(
     if e.author != caller.account.id {
         return Err(bad("the log entry is signed as another account than yours"));
     }
-    let (seq, prev) = state
-        .store()
-        .group_log_head(group)
-        .await?
-        .map_or((1, Vec::new()), |(seq, hash)| (seq + 1, hash));
-    if e.seq != seq || e.prev.0 != prev {
-        return Err(ApiError::new(
-            tessera_protocol::ErrorCode::Conflict,
-            "the group's log moved on (another admin changed the group meanwhile); fetch the \
-             group and try again",
-        )
-        .with_field("log"));
-    }
     let append = LogAppend {
-        seq,
-        prev,
+        seq: e.seq,
+        prev: e.prev.0.clone(),
         entry: signed.entry.0.clone(),
         signature: signed.signature.0.clone(),
         hash: signed.hash().to_vec(),

@@ -16,6 +16,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use tessera_crypto::envelope::{self, associated_data, Sealed};
 use tessera_crypto::statement;
+use tessera_crypto::Zeroizing;
 use tessera_protocol as proto;
 use tessera_protocol::{Blob, GroupRole, Id, KeyDigest, LogChange, LogEntry, SignedLogEntry};
 
@@ -294,6 +295,9 @@ fn genesis(e: &LogEntry, hash: [u8; 32]) -> std::result::Result<GroupState, Stri
     Ok(state)
 }
 
+/// What a group's newest accepted log entry is sealed with.
+const HEAD_LABEL: &str = "tessera group log head";
+
 /// The meta key of a group's newest accepted log entry.
 fn head_meta(group: Id) -> String {
     format!("group_log_head:{group}")
@@ -368,23 +372,47 @@ impl Vault {
         Ok(state)
     }
 
-    fn head_ad(&self, group: Id) -> Vec<u8> {
-        associated_data("tessera group log head", &[&self.header.vault_id, &group.0])
+    /// A `meta` value sealed under the vault key, bound to `label`, this vault and `group`;
+    /// `what` names it in the error when it does not open.
+    pub(super) fn sealed_meta(
+        &self,
+        key: &str,
+        label: &str,
+        group: &str,
+        what: &str,
+    ) -> Result<Option<Zeroizing<Vec<u8>>>> {
+        let Some(raw) = self.store.meta(key)? else {
+            return Ok(None);
+        };
+        let damaged = || Error::TamperedHeader(format!("{what} of group {group} is damaged"));
+        let sealed = Sealed::from_bytes(raw).map_err(|_| damaged())?;
+        let ad = associated_data(label, &[&self.header.vault_id, group.as_bytes()]);
+        envelope::open(self.keyset.vault_key(), &sealed, &ad)
+            .map(Some)
+            .map_err(|_| damaged())
+    }
+
+    /// Seal `plain` as the `meta` value `key` (see [`Vault::sealed_meta`]).
+    pub(super) fn put_sealed_meta(
+        &self,
+        key: &str,
+        label: &str,
+        group: &str,
+        plain: &[u8],
+    ) -> Result<()> {
+        let ad = associated_data(label, &[&self.header.vault_id, group.as_bytes()]);
+        let sealed = envelope::seal(self.keyset.vault_key(), plain, &ad);
+        self.store.put_meta_now(key, sealed.as_bytes())
     }
 
     /// The newest entry of `group`'s log this device accepted, if any.
     fn seen_head(&self, group: Id) -> Result<Option<(u64, [u8; 32])>> {
-        let Some(raw) = self.store.meta(&head_meta(group))? else {
+        let what = "the remembered log position";
+        let hex = group.to_hex();
+        let Some(plain) = self.sealed_meta(&head_meta(group), HEAD_LABEL, &hex, what)? else {
             return Ok(None);
         };
-        let damaged = || {
-            Error::TamperedHeader(format!(
-                "the remembered log position of group {group} is damaged"
-            ))
-        };
-        let sealed = Sealed::from_bytes(raw).map_err(|_| damaged())?;
-        let plain = envelope::open(self.keyset.vault_key(), &sealed, &self.head_ad(group))
-            .map_err(|_| damaged())?;
+        let damaged = || Error::TamperedHeader(format!("{what} of group {group} is damaged"));
         if plain.len() != 40 {
             return Err(damaged());
         }
@@ -399,9 +427,7 @@ impl Vault {
     fn remember_head(&self, group: Id, (seq, hash): (u64, [u8; 32])) -> Result<()> {
         let mut plain = seq.to_be_bytes().to_vec();
         plain.extend_from_slice(&hash);
-        let sealed = envelope::seal(self.keyset.vault_key(), &plain, &self.head_ad(group));
-        self.store
-            .put_meta_now(&head_meta(group), sealed.as_bytes())
+        self.put_sealed_meta(&head_meta(group), HEAD_LABEL, &group.to_hex(), &plain)
     }
 }
 

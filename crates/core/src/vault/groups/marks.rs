@@ -4,13 +4,15 @@
 //! [`Error::Rollback`] naming the item, as personal sync refuses it.
 use std::collections::BTreeMap;
 
-use tessera_crypto::envelope::{self, associated_data, Sealed};
 use tessera_protocol as proto;
 use tessera_protocol::Id;
 
 use super::TeamContext;
 use crate::error::{Error, Result};
 use crate::vault::Vault;
+
+/// What the marks are sealed with.
+const LABEL: &str = "tessera group item marks";
 
 /// One mark: an item id and the newest version seen.
 const MARK: usize = 16 + 8;
@@ -20,28 +22,16 @@ fn meta_key(group: &str) -> String {
 }
 
 impl Vault {
-    fn marks_ad(&self, group: &str) -> Vec<u8> {
-        associated_data(
-            "tessera group item marks",
-            &[&self.header.vault_id, group.as_bytes()],
-        )
-    }
-
     /// The marks of `group` (hex id) this device keeps.
     fn marks(&self, group: &str) -> Result<BTreeMap<Id, u64>> {
-        let Some(raw) = self.store.meta(&meta_key(group))? else {
+        let what = "the remembered item versions";
+        let Some(plain) = self.sealed_meta(&meta_key(group), LABEL, group, what)? else {
             return Ok(BTreeMap::new());
         };
-        let damaged = || {
-            Error::TamperedHeader(format!(
-                "the remembered item versions of group {group} are damaged"
-            ))
-        };
-        let sealed = Sealed::from_bytes(raw).map_err(|_| damaged())?;
-        let plain = envelope::open(self.keyset.vault_key(), &sealed, &self.marks_ad(group))
-            .map_err(|_| damaged())?;
         if plain.len() % MARK != 0 {
-            return Err(damaged());
+            return Err(Error::TamperedHeader(format!(
+                "{what} of group {group} is damaged"
+            )));
         }
         Ok(plain
             .chunks_exact(MARK)
@@ -85,9 +75,7 @@ impl Vault {
                 plain.extend_from_slice(&id.0);
                 plain.extend_from_slice(&v.to_be_bytes());
             }
-            let sealed = envelope::seal(self.keyset.vault_key(), &plain, &self.marks_ad(group));
-            self.store
-                .put_meta_now(&meta_key(group), sealed.as_bytes())?;
+            self.put_sealed_meta(&meta_key(group), LABEL, group, &plain)?;
         }
         Ok(records)
     }
