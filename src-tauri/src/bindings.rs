@@ -5,11 +5,13 @@
 use std::collections::BTreeSet;
 
 use serde_json::Value;
-use tessera_core::agent::{FieldView, HistoryView, ItemSummary, ItemView, StatusView, SyncStatus};
+use tessera_core::agent::{
+    FieldView, GroupItemsView, HistoryView, ItemSummary, ItemView, StatusView, SyncStatus,
+};
 use tessera_core::item::{FieldKind, ItemKind, SecretText};
 use tessera_core::vault::{
-    AccessView, AuditAction, AuditFilter, AuditRow, AuditVerdict, ExposedSecret, GroupRole,
-    GroupView, LinkInfo, MemberView, OffboardOutcome, OffboardingReport, TeamMember,
+    AccessView, AuditAction, AuditFilter, AuditRow, AuditVerdict, DamagedRecord, ExposedSecret,
+    GroupRole, GroupView, LinkInfo, MemberView, OffboardOutcome, OffboardingReport, TeamMember,
     UnreadableGroup, WindowView,
 };
 
@@ -225,6 +227,7 @@ fn team_types_match_ipc_ts() {
         epoch: 1,
         expires_at: None,
         signed: true,
+        refused: Some("its log does not verify".into()),
     };
     let member = MemberView {
         account_id: "a".into(),
@@ -233,6 +236,18 @@ fn team_types_match_ipc_ts() {
         expires_at: Some(1),
     };
     check("GroupView", &group);
+    let damaged = DamagedRecord {
+        item: "ab".into(),
+        why: "damaged".into(),
+    };
+    check("DamagedRecord", &damaged);
+    check(
+        "GroupItems",
+        &GroupItemsView {
+            items: Vec::new(),
+            damaged: vec![damaged],
+        },
+    );
     check("MemberView", &member);
     check(
         "TeamMember",

@@ -8,7 +8,13 @@
 //! - a log entry changed, dropped, or the log served shorter than a device saw (rollback), and a
 //!   key epoch the log does not have;
 //! - a group made before logs existed: members are warned until an admin signs it, once;
-//! - an older pull of a group's items replayed after a device saw a newer version.
+//! - an older pull of a group's items replayed after a device saw a newer version;
+//! - two records of a group swapped, and a forged key for one group: named and left out, the
+//!   rest readable, through a machine token too;
+//! - a personal or group item left out of a pull, the item list (manifest) replayed, forged,
+//!   withheld, or served as signed by a viewer;
+//! - another team's root key presented to a new device at login, with the account's pin of the
+//!   real one kept, forged or withheld (also through the `tessera login` command: exit 6).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod support;
@@ -128,6 +134,15 @@ fn refused(e: &Error, why: &str) {
     assert!(e.to_string().contains(why), "{e}");
 }
 
+/// `p`'s only group is refused for `why`: listed by id with the reason, and not read.
+fn group_refused(p: &Person, why: &str) {
+    let groups = p.vault.groups().unwrap();
+    let reason = groups[0].refused.as_deref().unwrap_or_default();
+    assert!(reason.contains(why), "{:?}", groups[0]);
+    assert_eq!(groups[0].name, groups[0].id);
+    refused(&p.vault.group_items(&groups[0].id).unwrap_err(), why);
+}
+
 /// A group's id from its name, as Alice sees it.
 fn group_id(p: &Person, name: &str) -> Id {
     let g = p.vault.groups().unwrap();
@@ -236,24 +251,15 @@ fn a_changed_dropped_or_rolled_back_log_is_refused(backend: Backend) {
         let text = String::from_utf8(e[2].entry.0.clone()).unwrap();
         e[2].entry = Blob(text.replace("\"viewer\"", "\"editor\"").into_bytes());
     });
-    refused(
-        &t.bob.vault.groups().unwrap_err(),
-        "entry 3: its signature does not verify",
-    );
+    group_refused(&t.bob, "entry 3: its signature does not verify");
     // An entry dropped from the middle.
     rewrite_log(&t, |e| {
         e.remove(1);
     });
-    refused(
-        &t.bob.vault.groups().unwrap_err(),
-        "entry 2: it is numbered 3",
-    );
+    group_refused(&t.bob, "entry 2: it is numbered 3");
     // The log as it was before Mallory was added (a replay of an older answer).
     rewrite_log(&t, |e| e.truncate(2));
-    refused(
-        &t.bob.vault.groups().unwrap_err(),
-        "this device has seen 3 (a rollback)",
-    );
+    group_refused(&t.bob, "this device has seen 3 (a rollback)");
     // An epoch the log does not have.
     t.hostile(|_, ex| {
         if ex.method == "GET" && ex.path == "/v1/groups" {
@@ -262,8 +268,8 @@ fn a_changed_dropped_or_rolled_back_log_is_refused(backend: Backend) {
             ex.response = serde_json::to_vec(&infos).unwrap();
         }
     });
-    refused(
-        &t.bob.vault.groups().unwrap_err(),
+    group_refused(
+        &t.bob,
         "the server says the group is at key epoch 2, its log says 1",
     );
     t.honest();
@@ -349,28 +355,443 @@ fn an_older_group_pull_replayed_is_refused(backend: Backend) {
             .expose_secret(),
         "new-secret"
     );
-    // Then the server replays the older answer: refused, naming the item and both versions.
+    // Then the server replays the older answer: its item list is older than the one Bob's
+    // device saw.
     let old = kept.lock().unwrap().clone().unwrap();
+    let whole = old.clone();
     t.hostile(move |_, ex| {
         if ex.method == "GET" && ex.path.contains("/sync?") && ex.path.starts_with("/v1/groups/") {
-            ex.response.clone_from(&old);
+            ex.response.clone_from(&whole);
+        }
+    });
+    manifest_refused(&t.bob.vault.group_items("Ops").unwrap_err(), "(a rollback)");
+    // The older records under the current list: the version the list names is missing.
+    let item = Id(items[0].id.0);
+    t.hostile(move |_, ex| {
+        if ex.method == "GET" && ex.path.contains("/sync?") && ex.path.starts_with("/v1/groups/") {
+            let now: proto::PullResponse = serde_json::from_slice(&ex.response).unwrap();
+            let mut page: proto::PullResponse = serde_json::from_slice(&old).unwrap();
+            page.manifest = now.manifest;
+            ex.response = serde_json::to_vec(&page).unwrap();
         }
     });
     let e = t.bob.vault.group_items("Ops").unwrap_err();
-    assert!(
-        matches!(
-            e,
-            Error::Rollback {
-                offered: 1,
-                seen: 2,
-                ..
-            }
-        ),
-        "{e:?}"
-    );
-    assert!(e.to_string().contains("refusing the rollback"), "{e}");
+    omitted(&e, item);
+    assert!(e.to_string().contains("version 2"), "{e}");
     t.honest();
     assert_eq!(t.bob.vault.group_items("Ops").unwrap().len(), 1);
+}
+
+/// A CI job: `tessera run` with only `token` and the server (the proxy), printing `$PW`.
+fn ci_print(t: &Team, token: &str, reference: &str) -> std::process::Output {
+    let home = tempfile::tempdir().unwrap();
+    std::process::Command::new(support::bin("tessera"))
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", home.path())
+        .env("TESSERA_TOKEN", token)
+        .env("TESSERA_SERVER", &t.proxy.url)
+        .args([
+            "run",
+            "--no-mask",
+            "--env",
+            &format!("PW={reference}"),
+            "--",
+        ])
+        .args(["sh", "-c", "printf %s \"$PW\""])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap()
+}
+
+/// Two records of a group swapped by the server; a key the server sealed to the admin of
+/// another group: each damaged record or group is named and left out, and everything else
+/// stays readable, by members and by a CI job's machine token alike.
+#[allow(clippy::too_many_lines)] // one story, told in order
+fn a_damaged_record_or_group_is_named_and_the_rest_read(backend: Backend) {
+    let mut t = Team::new(backend);
+    t.alice.vault.group_create("Ops").unwrap();
+    t.alice
+        .vault
+        .group_add("Ops", t.bob.email, GroupRole::Viewer, None)
+        .unwrap();
+    let mut ids = Vec::new();
+    for (title, pw) in [("a-db", "pa"), ("b-db", "pb"), ("c-db", "pc")] {
+        ids.push(Id(t.alice.vault.add(login(title, pw)).unwrap().0));
+        t.alice.vault.share(title, "Ops").unwrap();
+    }
+    let token = t
+        .alice
+        .vault
+        .token_create("Ops", "ci", tessera_core::vault::now() + 3600)
+        .unwrap();
+    let (a, b) = (ids[0], ids[1]);
+    // The server swaps the sealed records of a-db and b-db, for members and tokens alike.
+    t.hostile(move |_, ex| {
+        let group_pull = ex.path.starts_with("/v1/groups/") || ex.path.starts_with("/v1/token/");
+        if ex.method == "GET" && group_pull && ex.path.contains("/sync?") {
+            let mut page: proto::PullResponse = serde_json::from_slice(&ex.response).unwrap();
+            let blob = |id| {
+                page.changes
+                    .iter()
+                    .find(|r| r.item_id == id)
+                    .map(|r| r.blob.clone())
+            };
+            if let (Some(ba), Some(bb)) = (blob(a), blob(b)) {
+                for r in &mut page.changes {
+                    if r.item_id == a {
+                        r.blob = bb.clone();
+                    } else if r.item_id == b {
+                        r.blob = ba.clone();
+                    }
+                }
+                ex.response = serde_json::to_vec(&page).unwrap();
+            }
+        }
+    });
+    let read = t.bob.vault.group_items("Ops").unwrap();
+    let titles: Vec<&str> = read.iter().map(|i| i.data.title.as_str()).collect();
+    assert_eq!(titles, ["c-db"]);
+    let mut damaged: Vec<String> = read.damaged.iter().map(|d| d.item.clone()).collect();
+    damaged.sort();
+    let mut expected = vec![a.to_hex(), b.to_hex()];
+    expected.sort();
+    assert_eq!(damaged, expected, "both swapped records are named");
+    assert_eq!(
+        t.bob
+            .vault
+            .group_item("Ops", "c-db", false)
+            .unwrap()
+            .version,
+        1
+    );
+    let e = t
+        .bob
+        .vault
+        .group_item("Ops", &a.to_hex(), false)
+        .unwrap_err();
+    assert!(
+        matches!(&e, Error::Tampered { item } if *item == a.to_hex()),
+        "{e:?}"
+    );
+    // A CI job that needs only c-db runs, warned about the others; one that needs a-db fails
+    // naming it (exit 6).
+    let secret = token.token.expose_secret().to_owned();
+    let o = ci_print(&t, &secret, "tessera://Ops/c-db/password");
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{stderr}");
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "pc");
+    assert!(
+        stderr.contains(&a.to_hex()) && stderr.contains(&b.to_hex()),
+        "{stderr}"
+    );
+    let o = ci_print(&t, &secret, "tessera://Ops/a-db/password");
+    assert_eq!(
+        o.status.code(),
+        Some(6),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+
+    // A key of its own sealed to Alice for Ops: Ops is refused, by id, with why; her other
+    // group stays readable.
+    t.honest();
+    t.alice.vault.group_create("Dev").unwrap();
+    t.alice.vault.add(login("dev-db", "pd")).unwrap();
+    t.alice.vault.share("dev-db", "Dev").unwrap();
+    let g = group_id(&t.alice, "Ops");
+    let (alice, alice_x) = t.seen.lock().unwrap().account(t.alice.email);
+    t.hostile(move |seen, ex| {
+        if ex.method == "GET" && ex.path == "/v1/groups" {
+            let mut infos: Vec<proto::GroupInfo> = serde_json::from_slice(&ex.response).unwrap();
+            for info in infos.iter_mut().filter(|i| i.group_id == g) {
+                let epoch = info.epoch;
+                let ad = associated_data(
+                    "tessera group key",
+                    &[&seen.team.unwrap().0, &g.0, &epoch.to_be_bytes(), &alice.0],
+                );
+                let k = info.keys.iter_mut().find(|k| k.epoch == epoch).unwrap();
+                k.wrapped = Blob(tessera_crypto::seal::seal_to(&alice_x, &[7u8; 32], &ad));
+            }
+            ex.response = serde_json::to_vec(&infos).unwrap();
+        }
+    });
+    let groups = t.alice.vault.groups().unwrap();
+    let names: Vec<&str> = groups.iter().map(|g| g.name.as_str()).collect();
+    assert_eq!(names, ["Dev", g.to_hex().as_str()]);
+    let why = groups[1].refused.as_deref().unwrap();
+    assert!(why.contains("not signed by a group admin"), "{why}");
+    assert_eq!(t.alice.vault.group_items("Dev").unwrap().len(), 1);
+    refused(
+        &t.alice.vault.group_items("Ops").unwrap_err(),
+        "not signed by a group admin",
+    );
+}
+
+/// Rewrite every pull answer (personal with `personal`, else a group's) with `f`.
+fn rewrite_pulls(
+    t: &Team,
+    personal: bool,
+    mut f: impl FnMut(&mut proto::PullResponse) + Send + 'static,
+) {
+    t.hostile(move |_, ex| {
+        let wanted = if personal {
+            ex.path.starts_with("/v1/sync?")
+        } else {
+            ex.path.starts_with("/v1/groups/") && ex.path.contains("/sync?")
+        };
+        if ex.method == "GET" && wanted && ex.status == 200 {
+            let mut page: proto::PullResponse = serde_json::from_slice(&ex.response).unwrap();
+            f(&mut page);
+            ex.response = serde_json::to_vec(&page).unwrap();
+        }
+    });
+}
+
+fn omitted(e: &Error, item: Id) {
+    assert!(
+        matches!(e, Error::Omitted { item: i, .. } if *i == item.to_hex()),
+        "{e:?}"
+    );
+    assert!(e.to_string().contains("may be hiding it"), "{e}");
+}
+
+fn manifest_refused(e: &Error, why: &str) {
+    assert!(matches!(e, Error::Manifest { .. }), "{e:?}");
+    assert!(e.to_string().contains(why), "{e}");
+}
+
+/// Personal items: a new device of Alice's is served her items with one left out; her laptop
+/// is served an older item list, one with its tag changed, and none at all. Each is refused by
+/// name, and the honest server is accepted again.
+fn a_personal_item_left_out_or_an_old_list_is_refused(backend: Backend) {
+    let mut t = Team::new(backend);
+    let kept = Id(t.alice.vault.add(login("kept", "k")).unwrap().0);
+    let hidden = Id(t.alice.vault.add(login("hidden", "h")).unwrap().0);
+    t.alice.vault.sync().unwrap();
+    let first: Arc<Mutex<Option<proto::SignedManifest>>> = Arc::default();
+    let keep = Arc::clone(&first);
+    rewrite_pulls(&t, true, move |page| {
+        if let Some(m) = &page.manifest {
+            keep.lock().unwrap().get_or_insert_with(|| m.clone());
+        }
+        page.changes.retain(|r| r.item_id != hidden);
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let e = tessera_core::Vault::login_new_device(
+        &dir.path().join("vault.sqlite"),
+        &t.proxy.url,
+        &support::team::creds(t.alice.email, &t.alice.secret_key),
+        None,
+        None,
+    )
+    .unwrap_err();
+    omitted(&e, hidden);
+
+    // A change moves the list on; the older one replayed is a rollback.
+    t.honest();
+    t.alice.vault.add(login("later", "l")).unwrap();
+    t.alice.vault.sync().unwrap();
+    let old = first.lock().unwrap().clone().unwrap();
+    let replay = old.clone();
+    rewrite_pulls(&t, true, move |page| page.manifest = Some(replay.clone()));
+    manifest_refused(&t.alice.vault.sync().unwrap_err(), "(a rollback)");
+    let mut forged = old;
+    forged.auth.0[0] ^= 1;
+    rewrite_pulls(&t, true, move |page| page.manifest = Some(forged.clone()));
+    manifest_refused(&t.alice.vault.sync().unwrap_err(), "tag does not verify");
+    rewrite_pulls(&t, true, |page| page.manifest = None);
+    manifest_refused(&t.alice.vault.sync().unwrap_err(), "withheld");
+    t.honest();
+    t.alice.vault.sync().unwrap();
+    assert!(t
+        .alice
+        .vault
+        .get(&tessera_core::item::ItemId(kept.0))
+        .is_ok());
+}
+
+/// A group: a record its editor's manifest names is left out, the manifest withheld, or served
+/// as signed by a viewer. Each is refused by name; a removed editor's list is re-signed.
+fn a_group_item_left_out_or_a_forged_list_is_refused(backend: Backend) {
+    let mut t = Team::new(backend);
+    t.alice.vault.group_create("Ops").unwrap();
+    t.alice
+        .vault
+        .group_add("Ops", t.bob.email, GroupRole::Viewer, None)
+        .unwrap();
+    t.alice
+        .vault
+        .group_add("Ops", t.mallory.email, GroupRole::Editor, None)
+        .unwrap();
+    t.alice.vault.add(login("kept-db", "k")).unwrap();
+    t.alice.vault.share("kept-db", "Ops").unwrap();
+    // Mallory, an editor, shares the second item: her manifest now names both.
+    let hidden = Id(t.mallory.vault.add(login("hidden-db", "h")).unwrap().0);
+    t.mallory.vault.share("hidden-db", "Ops").unwrap();
+    assert_eq!(t.bob.vault.group_items("Ops").unwrap().len(), 2);
+
+    rewrite_pulls(&t, false, move |page| {
+        page.changes.retain(|r| r.item_id != hidden);
+    });
+    omitted(&t.bob.vault.group_items("Ops").unwrap_err(), hidden);
+    rewrite_pulls(&t, false, |page| page.manifest = None);
+    manifest_refused(&t.bob.vault.group_items("Ops").unwrap_err(), "withheld");
+    let bob = t.seen.lock().unwrap().account(t.bob.email).0;
+    rewrite_pulls(&t, false, move |page| {
+        if let Some(m) = &mut page.manifest {
+            m.signer = Some(bob);
+        }
+    });
+    manifest_refused(
+        &t.bob.vault.group_items("Ops").unwrap_err(),
+        "is not an editor or admin in the group's log",
+    );
+
+    // Mallory leaves the group; Alice's removal signs the list again, so it never rests on
+    // the word of someone no longer in the group.
+    t.honest();
+    t.alice.vault.group_remove("Ops", t.mallory.email).unwrap();
+    assert_eq!(t.bob.vault.group_items("Ops").unwrap().len(), 2);
+}
+
+/// Rewrite the root key of every login answer, and do `pin` with the account's root pin.
+fn swap_login_root(t: &Team, root: [u8; 32], pin: Pin) {
+    t.hostile(move |_, ex| {
+        if ex.path == "/v1/login" && ex.status == 200 {
+            let mut r: proto::LoginResponse = serde_json::from_slice(&ex.response).unwrap();
+            r.root_public = Blob(root.to_vec());
+            match &pin {
+                Pin::Kept => {}
+                Pin::Forged(p) => r.root_pin = Some(p.clone()),
+                Pin::Withheld => r.root_pin = None,
+            }
+            ex.response = serde_json::to_vec(&r).unwrap();
+        }
+    });
+}
+
+/// What the proxy does with the account's root pin in a login answer.
+enum Pin {
+    Kept,
+    Forged(proto::RootPin),
+    Withheld,
+}
+
+/// Bob signs in on a new device through the proxy, giving `fingerprint` or not; the device's
+/// directory and the team root fingerprint it pinned.
+fn bob_logs_in(t: &Team, fingerprint: Option<&str>) -> Result<(tempfile::TempDir, String), Error> {
+    let dir = tempfile::tempdir().unwrap();
+    let v = tessera_core::Vault::login_new_device(
+        &dir.path().join("vault.sqlite"),
+        &t.proxy.url,
+        &support::team::creds(t.bob.email, &t.bob.secret_key),
+        None,
+        fingerprint,
+    )?;
+    let pinned = v.link_info()?.unwrap().root_fingerprint;
+    Ok((dir, pinned))
+}
+
+fn another_root_at_login_is_refused(backend: Backend) {
+    let t = Team::new(backend);
+    let real = t.alice.vault.link_info().unwrap().unwrap().root_fingerprint;
+    let evil = [7; 32];
+    let evil_fp = tessera_core::vault::root_fingerprint(&evil);
+    let team_root = |e: Error| match e {
+        Error::TeamRoot(why) => why,
+        e => panic!("not a team-root refusal: {e:?}"),
+    };
+
+    // The server presents another root and keeps Bob's pin of the real one.
+    swap_login_root(&t, evil, Pin::Kept);
+    let why = team_root(bob_logs_in(&t, None).unwrap_err());
+    assert!(why.contains(&evil_fp) && why.contains(&real), "{why}");
+
+    // It forges a pin of its own root (it cannot sign as Bob).
+    let forged = proto::RootPin {
+        root_public: Blob(evil.to_vec()),
+        signature: Blob(vec![1; 64]),
+    };
+    swap_login_root(&t, evil, Pin::Forged(forged));
+    let why = team_root(bob_logs_in(&t, None).unwrap_err());
+    assert!(
+        why.contains("does not carry this account's signature"),
+        "{why}"
+    );
+
+    // It withholds the pin: no fingerprint, nothing to check against; the real fingerprint
+    // given does not match the root it presents.
+    swap_login_root(&t, evil, Pin::Withheld);
+    let why = team_root(bob_logs_in(&t, None).unwrap_err());
+    assert!(
+        why.contains("no pin") && why.contains("--fingerprint"),
+        "{why}"
+    );
+    let why = team_root(bob_logs_in(&t, Some(&real)).unwrap_err());
+    assert!(why.contains(&evil_fp) && why.contains(&real), "{why}");
+
+    // Honest: Bob's pin (sent when he joined) lets his new device in without a fingerprint.
+    t.honest();
+    assert_eq!(bob_logs_in(&t, None).unwrap().1, real);
+}
+
+/// An account from before pins: the server has none, so a new device needs the fingerprint
+/// once; that device then sends the pin and later devices need nothing.
+fn an_account_without_a_pin_signs_in_with_the_fingerprint_once(backend: Backend) {
+    let t = Team::new(backend);
+    let real = t.alice.vault.link_info().unwrap().unwrap().root_fingerprint;
+    t.backend.sql("UPDATE accounts SET root_pin = NULL");
+    let e = bob_logs_in(&t, None).unwrap_err();
+    assert!(matches!(e, Error::TeamRoot(_)), "{e:?}");
+    assert_eq!(bob_logs_in(&t, Some(&real)).unwrap().1, real);
+    assert_eq!(bob_logs_in(&t, None).unwrap().1, real);
+}
+
+/// The `tessera login` command: a swapped root is exit 6 naming both fingerprints; the right
+/// `--fingerprint` of a root the server does not present is refused the same way.
+fn tessera_login_refuses_another_root_with_exit_6(backend: Backend) {
+    let t = Team::new(backend);
+    let real = t.alice.vault.link_info().unwrap().unwrap().root_fingerprint;
+    let evil = [9; 32];
+    swap_login_root(&t, evil, Pin::Kept);
+    let cli = support::team::Cli::new();
+    let key = format!("{}\n", t.bob.secret_key.to_human().as_str());
+    let login = |extra: &[&str]| {
+        let mut args = vec![
+            "login",
+            "--server",
+            &t.proxy.url,
+            "--email",
+            t.bob.email,
+            "--password-file",
+            cli.pw(),
+        ];
+        args.extend_from_slice(extra);
+        cli.run(&args, &key)
+    };
+    let o = login(&[]);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(6), "{stderr}");
+    assert!(stderr.contains(&real), "{stderr}");
+    assert!(
+        stderr.contains(&tessera_core::vault::root_fingerprint(&evil)),
+        "{stderr}"
+    );
+    assert!(
+        !cli.home.path().join("vault").join("vault.sqlite").exists(),
+        "no vault is left behind"
+    );
+    let o = login(&["--fingerprint", &real]);
+    assert_eq!(
+        o.status.code(),
+        Some(6),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    t.honest();
+    let o = login(&["--fingerprint", &real]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
 }
 
 macro_rules! on_both_backends {
@@ -390,4 +811,10 @@ on_both_backends!(
     a_changed_dropped_or_rolled_back_log_is_refused,
     a_group_made_before_logs_is_signed_once,
     an_older_group_pull_replayed_is_refused,
+    a_damaged_record_or_group_is_named_and_the_rest_read,
+    a_personal_item_left_out_or_an_old_list_is_refused,
+    a_group_item_left_out_or_a_forged_list_is_refused,
+    another_root_at_login_is_refused,
+    an_account_without_a_pin_signs_in_with_the_fingerprint_once,
+    tessera_login_refuses_another_root_with_exit_6,
 );

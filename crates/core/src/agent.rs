@@ -26,7 +26,9 @@ mod server;
 mod view;
 
 pub use server::{serve, Agent, AgentConfig, LockReason, SyncState, SyncStatus};
-pub use view::{ExportView, FieldView, HistoryView, ItemSummary, ItemView, StatusView};
+pub use view::{
+    ExportView, FieldView, GroupItemsView, HistoryView, ItemSummary, ItemView, StatusView,
+};
 
 /// The protocol version this build speaks.
 pub const PROTOCOL_VERSION: u32 = 1;
@@ -409,15 +411,7 @@ impl From<&Error> for ErrorCode {
             Error::WrongPassphrase => Self::WrongPassphrase,
             Error::NotFound(_) => Self::NotFound,
             Error::Ambiguous { .. } => Self::Ambiguous,
-            Error::Tampered { .. }
-            | Error::TamperedRecord { .. }
-            | Error::TamperedHeader(_)
-            | Error::DamagedKeyset { .. }
-            | Error::DamagedExport(_)
-            | Error::NotAVault { .. }
-            | Error::Rollback { .. }
-            | Error::Untrusted { .. }
-            | Error::GroupLog { .. } => Self::Tampered,
+            e if e.is_tampering() => Self::Tampered,
             Error::Invalid(_)
             | Error::AlreadyExists(_)
             | Error::Crypto(_)

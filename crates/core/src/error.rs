@@ -140,6 +140,28 @@ pub enum Error {
         /// What was wrong.
         why: String,
     },
+    /// The server left out an item version a collection's manifest names: it may be hiding it.
+    #[error("the server did not send version {version} of item {item} of {collection}, which the item list its writer signed names; refusing the incomplete answer (the server may be hiding it)")]
+    Omitted {
+        /// The collection ("your personal items", or the group).
+        collection: String,
+        /// The item (id).
+        item: String,
+        /// The version left out.
+        version: u64,
+    },
+    /// A collection's manifest does not verify, is older than one seen, or was withheld.
+    #[error("the item list of {collection} is refused: {why}")]
+    Manifest {
+        /// The collection ("your personal items", or the group).
+        collection: String,
+        /// What was wrong.
+        why: String,
+    },
+    /// The team root key a server presented at login is not the one this account pinned (or
+    /// the pin cannot be checked): the device is not signed in.
+    #[error("refusing the team root key the server presented: {0}")]
+    TeamRoot(String),
     /// A file could not be read or written.
     #[error("{context}: {source}")]
     Io {
@@ -148,6 +170,28 @@ pub enum Error {
         /// The underlying error.
         source: std::io::Error,
     },
+}
+
+impl Error {
+    /// Whether this says stored or served data is damaged or was changed (exit 6), rather than
+    /// that a request failed or was wrong.
+    pub fn is_tampering(&self) -> bool {
+        matches!(
+            self,
+            Error::Tampered { .. }
+                | Error::TamperedRecord { .. }
+                | Error::TamperedHeader(_)
+                | Error::DamagedKeyset { .. }
+                | Error::DamagedExport(_)
+                | Error::NotAVault { .. }
+                | Error::Rollback { .. }
+                | Error::Untrusted { .. }
+                | Error::GroupLog { .. }
+                | Error::TeamRoot(_)
+                | Error::Omitted { .. }
+                | Error::Manifest { .. }
+        )
+    }
 }
 
 impl From<rusqlite::Error> for Error {

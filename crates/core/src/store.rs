@@ -106,6 +106,15 @@ impl Seen<'_> {
             Some(_) => Err(tampered(item_id, SEEN_CHANGED)),
         }
     }
+
+    /// Every item the server has shown, with the newest version of each; an entry whose MAC
+    /// does not match is [`Error::TamperedRecord`].
+    pub fn all(&self) -> Result<Vec<(Vec<u8>, i64)>> {
+        self.rows
+            .keys()
+            .map(|id| Ok((id.clone(), self.get(id)?.unwrap_or_default())))
+            .collect()
+    }
 }
 
 fn tampered(item_id: &[u8], what: &str) -> Error {

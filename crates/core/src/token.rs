@@ -11,8 +11,12 @@
 //! use tessera_core::token::{MachineToken, TokenClient};
 //! let token = MachineToken::parse(&std::env::var("TESSERA_TOKEN")?)?;
 //! let client = TokenClient::connect("https://tessera.example.com", &token)?;
-//! for item in client.items()? {
+//! let read = client.items()?;
+//! for item in read.iter() {
 //!     println!("{} in {}", item.data.title, client.group_name());
+//! }
+//! for d in &read.damaged {
+//!     eprintln!("left out: {} ({})", d.item, d.why);
 //! }
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```

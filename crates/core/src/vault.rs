@@ -29,14 +29,15 @@ mod audit;
 pub mod export;
 mod groups;
 mod header;
+mod manifest;
 mod offboard;
 mod sealer;
 mod sync;
 
 pub use audit::{AuditFilter, AuditRow, AuditVerdict, TeamMember};
 pub use groups::{
-    AccessRequestView, AccessView, CreatedToken, GroupKeyring, GroupView, MachineToken, MemberView,
-    SharedItem, TokenClient, TokenView,
+    AccessRequestView, AccessView, CreatedToken, DamagedRecord, GroupItems, GroupKeyring,
+    GroupView, MachineToken, MemberView, SharedItem, TokenClient, TokenView,
 };
 pub use header::Header;
 pub use offboard::{

@@ -58,8 +58,11 @@ fn fake_server(script: Arc<Mutex<Script>>) -> String {
                     keys: req.admin.keys,
                     root_public: req.root_public,
                     mfa_enabled: false,
+                    root_pin: None,
                 })
                 .unwrap()
+            } else if path == "/v1/account/root-pin" || path == "/v1/sync/manifest" {
+                "null".to_owned()
             } else if path == "/v1/prelogin" {
                 // A server that tries to weaken the key derivation of a new device.
                 serde_json::to_string(&proto::PreloginResponse {
@@ -77,6 +80,7 @@ fn fake_server(script: Arc<Mutex<Script>>) -> String {
                     changes: s.pull.clone(),
                     cursor: 100,
                     more: false,
+                    manifest: None,
                 })
                 .unwrap()
             } else {
@@ -198,9 +202,14 @@ fn kdf_parameters_below_the_floor_from_a_server_are_refused() {
         password: PASSWORD,
         secret_key: &sk,
     };
-    let err =
-        tessera_core::Vault::login_new_device(&dir.path().join("v.sqlite"), &url, &creds, None)
-            .unwrap_err();
+    let err = tessera_core::Vault::login_new_device(
+        &dir.path().join("v.sqlite"),
+        &url,
+        &creds,
+        None,
+        None,
+    )
+    .unwrap_err();
     assert!(err.to_string().contains("below the minimum"), "{err}");
     assert!(!dir.path().join("v.sqlite").exists(), "nothing is created");
 }

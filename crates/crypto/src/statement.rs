@@ -15,6 +15,8 @@ use crate::CryptoError;
 pub const GROUP_LOG: &str = "tessera group log v1";
 /// Label of an account's pin of its team's root key.
 pub const TEAM_PIN: &str = "tessera team pin v1";
+/// Label of a group's manifest (the items a writer committed), signed by that writer.
+pub const GROUP_MANIFEST: &str = "tessera group manifest v1";
 
 /// Sign `bytes` for the purpose `label` with the account's signing key.
 pub fn sign(signer: &Keyset, label: &str, bytes: &[u8]) -> [u8; 64] {

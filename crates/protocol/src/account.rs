@@ -82,10 +82,37 @@ pub struct LoginResponse {
     pub session: SessionInfo,
     /// The account's keys (for a new device).
     pub keys: AccountKeys,
-    /// The team root public key, which the client pins.
+    /// The team root public key. A new device trusts it only when `root_pin` (which the
+    /// server cannot make) names the same key, or the user gave its fingerprint.
     pub root_public: Blob,
     /// Whether a TOTP second factor is enrolled.
     pub mfa_enabled: bool,
+    /// The account's own signed pin of its team root, when one of its devices has sent it.
+    #[serde(default)]
+    pub root_pin: Option<RootPin>,
+}
+
+/// An account's pin of its team's root key: the root public key and the account's Ed25519
+/// signature over it (statement label `tessera team pin v1`, over `account id || root`). Every
+/// device of the account sends it once; a new device checks it with the signing key from the
+/// keyset its password unwraps, so a server that presents another root is caught at login.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RootPin {
+    /// The pinned team root public key (32 bytes).
+    pub root_public: Blob,
+    /// The account's signature (64 bytes).
+    pub signature: Blob,
+}
+
+impl RootPin {
+    /// The bytes an account signs to pin `root_public`.
+    pub fn statement(account: Id, root_public: &[u8]) -> Vec<u8> {
+        let mut b = Vec::with_capacity(16 + root_public.len());
+        b.extend_from_slice(&account.0);
+        b.extend_from_slice(root_public);
+        b
+    }
 }
 
 /// Ask for an account's KDF parameters before logging in.
@@ -276,6 +303,13 @@ impl Validate for CreateTeamRequest {
     fn validate(&self) -> Result<(), ErrorBody> {
         check_key("root_public", &self.root_public, 32)?;
         self.admin.validate()
+    }
+}
+
+impl Validate for RootPin {
+    fn validate(&self) -> Result<(), ErrorBody> {
+        check_key("root_public", &self.root_public, 32)?;
+        check_key("signature", &self.signature, 64)
     }
 }
 

@@ -29,6 +29,9 @@ pub struct PullResponse {
     pub cursor: u64,
     /// More changes wait: pull again at once.
     pub more: bool,
+    /// The collection's newest manifest, on the last page (`more` false), when one exists.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub manifest: Option<crate::SignedManifest>,
 }
 
 /// One change a client pushes.

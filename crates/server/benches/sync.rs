@@ -62,7 +62,8 @@ fn first_sync(label: &str, url: &str) {
         ..creds
     };
     let t = Instant::now();
-    let b = Vault::login_new_device(&dir.path().join("b.sqlite"), url, &device, None).unwrap();
+    let b =
+        Vault::login_new_device(&dir.path().join("b.sqlite"), url, &device, None, None).unwrap();
     let first = t.elapsed();
     assert_eq!(b.len(), 10_000);
     println!(

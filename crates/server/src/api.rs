@@ -24,6 +24,7 @@ mod audit;
 mod events;
 mod group;
 mod group_log;
+mod manifest;
 mod metrics;
 mod offboard;
 mod session;
@@ -120,6 +121,7 @@ pub fn router(state: AppState) -> Router {
             "/v1/teams/{team_id}/accounts/{account_id}/unlock",
             post(account::unlock),
         )
+        .route("/v1/account/root-pin", put(account::set_root_pin))
         .route("/v1/logout", post(session::logout))
         .route("/v1/sessions", get(session::list))
         .route("/v1/sessions/{id}", delete(session::revoke))
@@ -127,6 +129,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/mfa/confirm", post(session::mfa_confirm))
         .route("/v1/mfa/disable", post(session::mfa_disable))
         .route("/v1/sync", get(sync::pull).post(sync::push))
+        .route("/v1/sync/manifest", put(manifest::put_personal))
         .route("/v1/events", get(events::stream))
         .route("/v1/teams/{team_id}/directory", get(group::directory))
         .route(
@@ -141,6 +144,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/v1/groups/{group_id}/rotate", post(group::rotate))
         .route("/v1/groups/{group_id}/log", get(group_log::log))
+        .route("/v1/groups/{group_id}/manifest", put(manifest::put_group))
         .route(
             "/v1/groups/{group_id}/sync",
             get(group::pull).post(group::push),

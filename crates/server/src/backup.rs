@@ -62,6 +62,7 @@ pub(crate) const TABLES: &[(&str, u32)] = &[
     ("token_keys", 6),
     ("share_expiry", 7),
     ("group_log", 9),
+    ("manifests", 11),
 ];
 
 /// Tables a backend keeps that a backup leaves out: migration bookkeeping and

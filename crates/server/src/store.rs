@@ -59,6 +59,9 @@ pub enum StoreError {
     /// admin changed the group meanwhile.
     #[error("the group's log moved on; fetch the group again")]
     StaleLog,
+    /// A collection's manifest moved on meanwhile: another writer's came first.
+    #[error("the collection's manifest moved on; read it again")]
+    StaleManifest,
     /// The referenced team or account does not exist.
     #[error("not found")]
     NotFound,
@@ -179,6 +182,9 @@ pub struct Account {
     pub mfa_enabled: bool,
     /// The last TOTP time step accepted (a step is never accepted twice).
     pub mfa_last_step: i64,
+    /// The account's signed pin of its team root: the root public key (32 bytes) then the
+    /// account's signature (64), as the account sent it.
+    pub root_pin: Option<Vec<u8>>,
 }
 
 impl std::fmt::Debug for Account {
@@ -190,6 +196,20 @@ impl std::fmt::Debug for Account {
             .field("mfa_enabled", &self.mfa_enabled)
             .finish_non_exhaustive()
     }
+}
+
+/// A collection's manifest as stored: its number (from the body), the body, what
+/// authenticates it, and who signed it (a group's).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredManifest {
+    /// The manifest's number.
+    pub seq: u64,
+    /// The body, as the writer sent it.
+    pub body: Vec<u8>,
+    /// The tag or signature.
+    pub auth: Vec<u8>,
+    /// The signer of a group's manifest.
+    pub signer: Option<Id>,
 }
 
 /// A new session (the token already hashed).
@@ -507,6 +527,14 @@ pub trait Store: AccessRequests + TokenStore + Send + Sync + 'static {
     fn directory(&self, team: Id) -> StoreFuture<'_, Vec<DirectoryEntry>>;
     /// Store an account's certificate chain.
     fn set_certificate(&self, account: Id, chain: Vec<u8>) -> StoreFuture<'_, ()>;
+    /// Store an account's signed pin of its team root (root public key, then signature).
+    fn set_root_pin(&self, account: Id, pin: Vec<u8>) -> StoreFuture<'_, ()>;
+
+    /// A collection's newest manifest (an account's personal items, or a group's).
+    fn manifest(&self, collection: Id) -> StoreFuture<'_, Option<StoredManifest>>;
+    /// Replace a collection's manifest with `m`, which must follow it
+    /// ([`StoreError::StaleManifest`] otherwise: see [`rules::manifest_follows`]).
+    fn put_manifest(&self, collection: Id, m: StoredManifest) -> StoreFuture<'_, ()>;
 
     /// Create a group (epoch 1) with its creator as admin.
     fn create_group(&self, group: NewGroup) -> StoreFuture<'_, ()>;

@@ -211,6 +211,16 @@ fn authorization_matrix(kind: Kind) {
                 "/v1/sync".into(),
                 Some(push_body(&item, 1, b"overwrite")),
             ),
+            (
+                "PUT",
+                "/v1/sync/manifest".into(),
+                Some(json!({"body": B64.encode([0; 28]), "auth": B64.encode([0; 32])})),
+            ),
+            (
+                "PUT",
+                "/v1/account/root-pin".into(),
+                Some(json!({"root_public": B64.encode([0; 32]), "signature": B64.encode([0; 64])})),
+            ),
         ]
     };
     // Anonymous, a garbage token, an expired session, a revoked session: 401.
@@ -291,6 +301,33 @@ fn authorization_matrix(kind: Kind) {
             .len(),
         1
     );
+    // A root pin names the caller's own team root: Carol cannot pin team A's for herself; Ada's
+    // pin comes back with her next login.
+    let (_, a) = login(&s, &ada, None);
+    let pin = json!({"root_public": a["root_public"], "signature": B64.encode([3; 64])});
+    let (status, v) = s.call(
+        "PUT",
+        "/v1/account/root-pin",
+        Some(&carol_token),
+        Some(pin.clone()),
+    );
+    assert_eq!(
+        (status, v["error"]["field"].as_str()),
+        (400, Some("root_public")),
+        "{v}"
+    );
+    assert_eq!(a["root_pin"], Value::Null);
+    assert_eq!(
+        s.call(
+            "PUT",
+            "/v1/account/root-pin",
+            Some(&ada_token),
+            Some(pin.clone())
+        )
+        .0,
+        204
+    );
+    assert_eq!(login(&s, &ada, None).1["root_pin"], pin);
 }
 
 fn malformed_requests_name_the_field(kind: Kind) {

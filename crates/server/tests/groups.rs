@@ -134,6 +134,46 @@ fn groups_roles_epochs_and_items(kind: Kind) {
         Some(push_body(&item, 1, b"bob")),
     );
     assert_eq!((status, code(&v)), (403, "forbidden"), "{v}");
+    // The group's manifest: written by its editors and admins only, for this group, signed by
+    // the caller, each one following the last.
+    let manifest = |collection: &str, seq: u64, signer: &str| {
+        let body = tessera_protocol::Manifest {
+            collection: tessera_protocol::Id::parse(collection).unwrap(),
+            seq,
+            items: vec![(tessera_protocol::Id::parse(&item).unwrap(), 1)],
+        }
+        .encode();
+        json!({"body": b64(&body), "auth": b64(&[9; 64]), "signer": signer})
+    };
+    let mpath = format!("/v1/groups/{g}/manifest");
+    let (status, v) = s.call("PUT", &mpath, Some(&bob_t), Some(manifest(&g, 1, &bob_id)));
+    assert_eq!((status, code(&v)), (403, "forbidden"), "{v}");
+    let (status, v) = s.call(
+        "PUT",
+        &mpath,
+        Some(&ada_t),
+        Some(manifest(&team, 1, &ada_id)),
+    );
+    assert_eq!(
+        (status, v["error"]["field"].as_str()),
+        (400, Some("body")),
+        "{v}"
+    );
+    let (status, v) = s.call("PUT", &mpath, Some(&ada_t), Some(manifest(&g, 1, &bob_id)));
+    assert_eq!(
+        (status, v["error"]["field"].as_str()),
+        (400, Some("signer")),
+        "{v}"
+    );
+    assert_eq!(
+        s.call("PUT", &mpath, Some(&ada_t), Some(manifest(&g, 1, &ada_id)))
+            .0,
+        204
+    );
+    let (status, v) = s.call("PUT", &mpath, Some(&ada_t), Some(manifest(&g, 1, &ada_id)));
+    assert_eq!((status, code(&v)), (409, "conflict"), "{v}");
+    let p = s.ok("GET", &format!("{path}?since=0"), Some(&bob_t), None);
+    assert_eq!(p["manifest"], manifest(&g, 1, &ada_id));
     let r = s.ok(
         "POST",
         &path,

@@ -996,6 +996,41 @@ fn directory_certificates_and_server_secret(kind: Kind) {
             s.set_certificate(id(9), vec![1]).await,
             Err(StoreError::NotFound)
         ));
+        // The root pin: none until an account sends one, then handed back with the account.
+        assert_eq!(s.account_by_id(bob).await.unwrap().unwrap().root_pin, None);
+        s.set_root_pin(bob, vec![5; 96]).await.unwrap();
+        assert_eq!(
+            s.account_by_id(bob).await.unwrap().unwrap().root_pin,
+            Some(vec![5; 96])
+        );
+        assert!(matches!(
+            s.set_root_pin(id(9), vec![5; 96]).await,
+            Err(StoreError::NotFound)
+        ));
+        // Manifests: the first is number 1, each next one follows the stored one only.
+        let m = |seq: u64| tessera_server::store::StoredManifest {
+            seq,
+            body: vec![seq as u8; 40],
+            auth: vec![1; 32],
+            signer: (seq % 2 == 0).then_some(Id([3; 16])),
+        };
+        assert_eq!(s.manifest(bob).await.unwrap(), None);
+        for stale in [0, 2] {
+            let r = s.put_manifest(bob, m(stale)).await;
+            assert!(matches!(r, Err(StoreError::StaleManifest)), "{r:?}");
+        }
+        s.put_manifest(bob, m(1)).await.unwrap();
+        assert!(matches!(
+            s.put_manifest(bob, m(1)).await,
+            Err(StoreError::StaleManifest)
+        ));
+        s.put_manifest(bob, m(2)).await.unwrap();
+        assert!(matches!(
+            s.put_manifest(bob, m(4)).await,
+            Err(StoreError::StaleManifest)
+        ));
+        assert_eq!(s.manifest(bob).await.unwrap(), Some(m(2)));
+        assert_eq!(s.manifest(id(9)).await.unwrap(), None);
         let before = s.server_secret().await.unwrap();
         s.rotate_server_secret().await.unwrap();
         let after = s.server_secret().await.unwrap();

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use tauri::{AppHandle, State};
-use tessera_core::agent::{ItemSummary, ItemView, Request};
+use tessera_core::agent::{GroupItemsView, ItemView, Request};
 use tessera_core::vault::{AccessView, GroupRole, GroupView, MemberView, TeamMember};
 
 use crate::commands::items::{totp_now, totp_seed, CopyResult, ItemInput, TotpCode};
@@ -81,7 +81,7 @@ pub async fn group_remove(
 }
 
 #[tauri::command]
-pub async fn group_items(state: State<'_, AppState>, group: String) -> CmdResult<Vec<ItemSummary>> {
+pub async fn group_items(state: State<'_, AppState>, group: String) -> CmdResult<GroupItemsView> {
     call_team(&state, Request::GroupItems { group }).await
 }
 

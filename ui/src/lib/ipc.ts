@@ -291,6 +291,21 @@ export interface GroupView {
   /** Whether its membership is in a signed log this device checked (false for a group made
    *  before logs existed, until one of its admins changes its members). */
   signed: boolean;
+  /** Why this device refuses the group (its log or keys do not verify); then its name is its
+   *  id and nothing of it is read. */
+  refused?: string;
+}
+
+/** A shared item's record that did not open: named, and left out of the list. */
+export interface DamagedRecord {
+  item: string;
+  why: string;
+}
+
+/** A group's items as one read found them. */
+export interface GroupItems {
+  items: ItemSummary[];
+  damaged: DamagedRecord[];
 }
 
 export interface MemberView {
@@ -496,7 +511,7 @@ export const api = {
     call<MemberView>('group_add', { group, email, role, expiresAt }),
   /** Remove a member; a new key epoch starts. */
   groupRemove: (group: string, email: string) => call<GroupView>('group_remove', { group, email }),
-  groupItems: (group: string) => call<ItemSummary[]>('group_items', { group }),
+  groupItems: (group: string) => call<GroupItems>('group_items', { group }),
   /** A shared item without its concealed values. */
   groupItem: (group: string, id: string) => call<ItemView>('group_item', { group, id }),
   /** One concealed value of a shared item; recorded in the team's audit log. */

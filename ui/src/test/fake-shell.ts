@@ -9,6 +9,7 @@ import type {
   FieldKind,
   FieldView,
   Filter,
+  DamagedRecord,
   GroupView,
   MemberView,
   GeneratorOptions,
@@ -87,6 +88,8 @@ function freshState() {
     shared: new Map<string, string>(),
     /** Shared item id → when its share ends. */
     shareEnds: new Map<string, number>(),
+    /** Group id → records of it that do not open. */
+    damagedShared: new Map<string, DamagedRecord[]>(),
     /** Emergency Kit copies the shell has written. */
     kitsSaved: 0,
   };
@@ -594,10 +597,11 @@ const handlers: Record<string, Handler> = {
   group_items: ({ group: g }) => {
     linked();
     const grp = needGroup(g);
-    return [...state.items.values()]
+    const items = [...state.items.values()]
       .filter((i) => state.shared.get(i.id) === grp.id)
       .sort((a, b) => a.title.localeCompare(b.title))
       .map(summary);
+    return { items, damaged: state.damagedShared.get(grp.id) ?? [] };
   },
   group_item: ({ group: g, id }) => {
     linked();

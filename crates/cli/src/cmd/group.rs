@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use anyhow::Result;
-use tessera_core::agent::{Client, ItemSummary, ItemView, Request};
+use tessera_core::agent::{Client, GroupItemsView, ItemView, Request};
 use tessera_core::paths::VaultDir;
 use tessera_core::vault::{AccessView, GroupView, MemberView};
 use tessera_protocol::GroupRole;
@@ -231,7 +231,12 @@ pub fn group(c: GroupCommand, dir: &VaultDir, out: &Output) -> Result<Option<Exi
 /// not signed yet.
 fn list(client: &mut Client, out: &Output) -> Result<()> {
     let gs: Vec<GroupView> = client.call(&Request::GroupList)?;
-    for g in gs.iter().filter(|g| !g.signed) {
+    for g in &gs {
+        if let Some(why) = &g.refused {
+            eprintln!("warning: group {} is refused and left unread: {why}", g.id);
+        }
+    }
+    for g in gs.iter().filter(|g| !g.signed && g.refused.is_none()) {
         eprintln!(
             "warning: the membership of {} is not signed yet: who belongs to it is the \
              server's word alone. A group admin signs it with `tessera group sign {}` (or by \
@@ -260,14 +265,18 @@ fn list(client: &mut Client, out: &Output) -> Result<()> {
 
 /// `group items GROUP`.
 fn items(client: &mut Client, group: &str, out: &Output) -> Result<()> {
-    let items: Vec<ItemSummary> = client.call(&Request::GroupItems {
+    let view: GroupItemsView = client.call(&Request::GroupItems {
         group: group.to_owned(),
     })?;
-    out.show(&items, |w| {
+    for d in &view.damaged {
+        eprintln!("warning: item {} is left out: {}", d.item, d.why);
+    }
+    let items = &view.items;
+    out.show(items, |w| {
         if items.is_empty() {
             writeln!(w, "{group} holds no items.")?;
         }
-        for i in &items {
+        for i in items {
             writeln!(
                 w,
                 "{:<32} {:<12} {}  {}",

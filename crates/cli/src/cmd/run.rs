@@ -20,7 +20,7 @@ use tessera_core::item::{is_env_name, FieldKind, ItemKind, SecretText};
 use tessera_core::paths::VaultDir;
 use tessera_core::token::{MachineToken, TokenClient, SERVER_ENV, TOKEN_ENV};
 use tessera_core::totp::TotpSpec;
-use tessera_core::vault::SharedItem;
+use tessera_core::vault::{GroupItems, SharedItem};
 use zeroize::Zeroizing;
 
 use super::usage;
@@ -355,7 +355,7 @@ pub fn inject(a: &InjectArgs, dir: &VaultDir, out: &Output) -> Result<Option<Exi
 /// A machine token's group: its items, fetched and decrypted once.
 struct TokenSource {
     client: TokenClient,
-    items: Vec<SharedItem>,
+    items: GroupItems,
 }
 
 impl TokenSource {
@@ -388,6 +388,15 @@ impl TokenSource {
                 client.group_name()
             )
         })?;
+        // A damaged record is left out; the job goes on with the items it needs, if they opened.
+        for d in &items.damaged {
+            eprintln!(
+                "warning: item {} of group {:?} is left out: {}",
+                d.item,
+                client.group_name(),
+                d.why
+            );
+        }
         Ok(Some(Self { client, items }))
     }
 
@@ -412,10 +421,12 @@ impl TokenSource {
             .collect();
         match found.as_slice() {
             [one] => Ok(one),
-            [] => Err(anyhow::Error::new(tessera_core::Error::NotFound(format!(
-                "tessera://{g}/{name}/...: no item {name:?} in group {:?}",
-                self.client.group_name()
-            )))),
+            [] => Err(anyhow::Error::new(self.items.not_found(
+                tessera_core::Error::NotFound(format!(
+                    "tessera://{g}/{name}/...: no item {name:?} in group {:?}",
+                    self.client.group_name()
+                )),
+            ))),
             many => Err(anyhow::Error::new(tessera_core::Error::Ambiguous {
                 query: name.to_owned(),
                 count: many.len(),

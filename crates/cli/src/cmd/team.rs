@@ -145,6 +145,11 @@ pub struct LoginArgs {
     /// Ask for a TOTP (or recovery) code: the account has a second factor.
     #[arg(long)]
     totp: bool,
+    /// The team root fingerprint (SHA256:...) this device must find, as `tessera status` shows
+    /// it on a device already signed in. Needed when the account's signed pin is not on the
+    /// server yet; checked whenever given.
+    #[arg(long, value_name = "SHA256:...")]
+    fingerprint: Option<String>,
 }
 
 /// Sign in on a new device: builds this device's vault from the server.
@@ -176,13 +181,19 @@ pub fn login(a: &LoginArgs, dir: &VaultDir, out: &Output) -> Result<Option<ExitC
         password: password.expose_secret().as_bytes(),
         secret_key: &secret_key,
     };
-    let vault = Vault::login_new_device(&dir.vault_file(), &a.who.server, &c, code.as_ref())
-        .inspect_err(|_| {
-            // Cleanup: the sign-in error is the one to report
-            #[allow(clippy::let_underscore_must_use)]
-            let _ = std::fs::remove_file(dir.vault_file());
-        })
-        .context("signing in")?;
+    let vault = Vault::login_new_device(
+        &dir.vault_file(),
+        &a.who.server,
+        &c,
+        code.as_ref(),
+        a.fingerprint.as_deref(),
+    )
+    .inspect_err(|_| {
+        // Cleanup: the sign-in error is the one to report
+        #[allow(clippy::let_underscore_must_use)]
+        let _ = std::fs::remove_file(dir.vault_file());
+    })
+    .context("signing in")?;
     dir.write_secret_key(&secret_key)?;
     let n = vault.len();
     vault.lock();

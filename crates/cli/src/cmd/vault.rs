@@ -256,6 +256,10 @@ pub fn status(dir: &VaultDir, out: &Output) -> Result<Option<ExitCode>> {
         if let Some(t) = s.locks_in_secs {
             writeln!(w, "Locks:  in {}:{:02} without use", t / 60, t % 60)?;
         }
+        if let Some(l) = &s.link {
+            writeln!(w, "Server: {} as {}", l.server, l.email)?;
+            writeln!(w, "Team root key: {}", l.root_fingerprint)?;
+        }
         if !s.damaged.is_empty() {
             writeln!(
                 w,

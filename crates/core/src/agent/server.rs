@@ -11,7 +11,7 @@ use serde::Serialize;
 use tessera_crypto::kdf::KdfParams;
 use zeroize::{Zeroize, Zeroizing};
 
-use super::view::{self, HistoryView, ItemSummary, ItemView, StatusView};
+use super::view::{self, GroupItemsView, HistoryView, ItemSummary, ItemView, StatusView};
 use super::{AgentError, ErrorCode, Request, MAX_LINE, PROTOCOL_VERSION};
 use crate::error::Error;
 use crate::item::SecretText;
@@ -808,11 +808,14 @@ fn handle_groups(st: &mut State, request: Request) -> Reply {
         Request::Unshare { item, group } => ok(&unlocked_mut(st)?.unshare(&item, &group)?.to_hex()),
         Request::Access { item } => ok(&unlocked(st)?.access(&item)?),
         Request::GroupItems { group } => {
-            let items = unlocked(st)?.group_items(&group)?;
-            ok(&items
-                .iter()
-                .map(|i| ItemSummary::of(&shared_as_item(i)))
-                .collect::<Vec<_>>())
+            let read = unlocked(st)?.group_items(&group)?;
+            ok(&GroupItemsView {
+                items: read
+                    .iter()
+                    .map(|i| ItemSummary::of(&shared_as_item(i)))
+                    .collect(),
+                damaged: read.damaged,
+            })
         }
         Request::GroupItem {
             group,

@@ -27,6 +27,15 @@ pub struct FieldView {
     pub value: Option<SecretText>,
 }
 
+/// A group's items as a read found them: those that opened, and the records that did not.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct GroupItemsView {
+    /// The items that opened.
+    pub items: Vec<ItemSummary>,
+    /// The records that did not, named.
+    pub damaged: Vec<crate::vault::DamagedRecord>,
+}
+
 /// An item in a list.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct ItemSummary {

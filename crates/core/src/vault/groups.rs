@@ -56,6 +56,14 @@ pub use token::{CreatedToken, MachineToken, TokenClient, TokenView};
 pub(super) use version::open_item;
 use version::{key_ad, name_ad, prev_ad, seal_item};
 
+/// One group as [`Vault::fetch_groups_each`] found it.
+enum Fetched {
+    /// Its keys opened; its view.
+    Open(GroupKeys, GroupView),
+    /// Refused: the server's record of it, and why.
+    Refused(proto::GroupInfo, Error),
+}
+
 /// What the group code needs from the server link.
 pub(crate) struct TeamContext {
     pub(crate) remote: Remote,
@@ -81,6 +89,10 @@ pub struct GroupView {
     /// `tessera group sign`).
     #[serde(default)]
     pub signed: bool,
+    /// Why this device refuses the group (its log or keys do not verify), when it does: then
+    /// the name is the group id, nothing of it is read or written, and every other group is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refused: Option<String>,
 }
 
 /// A group member.
@@ -109,6 +121,65 @@ pub struct AccessView {
     pub members: Vec<MemberView>,
     /// When its share in the group ends, if it does.
     pub share_expires_at: Option<i64>,
+}
+
+/// A shared item's record that does not open (damaged, or changed by the server): named and
+/// left out, so one bad record never hides the rest of its group.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DamagedRecord {
+    /// The item id (hex).
+    pub item: String,
+    /// What is wrong with it.
+    pub why: String,
+}
+
+/// A group's live items as one read found them: those that opened, and the records that did
+/// not. Derefs to the items.
+#[derive(Debug, Default)]
+pub struct GroupItems {
+    /// The items that opened.
+    pub items: Vec<SharedItem>,
+    /// The records that did not, named.
+    pub damaged: Vec<DamagedRecord>,
+}
+
+impl std::ops::Deref for GroupItems {
+    type Target = [SharedItem];
+    fn deref(&self) -> &[SharedItem] {
+        &self.items
+    }
+}
+
+impl GroupItems {
+    /// Open every live record of a group; a record that does not open is named and skipped.
+    pub(super) fn open(team: &[u8; 16], keys: &GroupKeys, records: &[proto::ItemRecord]) -> Self {
+        let mut out = Self::default();
+        for r in records.iter().filter(|r| !r.deleted) {
+            match open_item(team, keys, r) {
+                Ok((it, _)) => out.items.push(it),
+                Err(e) => out.damaged.push(DamagedRecord {
+                    item: r.item_id.to_hex(),
+                    why: e.to_string(),
+                }),
+            }
+        }
+        tessera_crypto::scrub_stack();
+        out
+    }
+
+    /// The refusal of a read that found nothing: [`Error::Tampered`] naming the damaged
+    /// records when some did not open (what was asked for may be among them), else `missing`.
+    pub fn not_found(&self, missing: Error) -> Error {
+        match self.damaged.as_slice() {
+            [] => missing,
+            [one] => Error::Tampered {
+                item: one.item.clone(),
+            },
+            [first, rest @ ..] => Error::Tampered {
+                item: format!("{} (and {} more of the group)", first.item, rest.len()),
+            },
+        }
+    }
 }
 
 /// A shared item, decrypted.
@@ -165,6 +236,9 @@ pub(super) struct GroupKeys {
     keys: BTreeMap<u64, SymmetricKey>,
     /// `None` for a group whose log has not been started yet (made before logs existed).
     pub(super) state: Option<GroupState>,
+    /// The team directory as it was when the keys were opened (empty for a machine token),
+    /// for checking who signed the group's manifest.
+    pub(super) directory: Vec<proto::DirectoryEntry>,
 }
 
 impl GroupKeys {
@@ -204,6 +278,7 @@ pub(super) fn group_view(team: &[u8; 16], g: &GroupKeys) -> Result<GroupView> {
         epoch,
         expires_at: g.info.expires_at,
         signed: g.state.is_some(),
+        refused: None,
     })
 }
 
@@ -279,9 +354,12 @@ pub(super) fn fetch_members(ctx: &TeamContext, group: &str) -> Result<Vec<Member
         .collect())
 }
 
-/// The current record of every item of a group, as the server serves it (unchecked: see
-/// [`Vault::pull_group`]).
-fn fetch_group(ctx: &TeamContext, group: &str) -> Result<Vec<proto::ItemRecord>> {
+/// The current record of every item of a group, as the server serves it, and the manifest the
+/// last page carried (unchecked: see [`Vault::pull_group`]).
+fn fetch_group(
+    ctx: &TeamContext,
+    group: &str,
+) -> Result<(Vec<proto::ItemRecord>, Option<proto::SignedManifest>)> {
     let mut latest: BTreeMap<Id, proto::ItemRecord> = BTreeMap::new();
     let mut cursor = 0;
     loop {
@@ -293,10 +371,9 @@ fn fetch_group(ctx: &TeamContext, group: &str) -> Result<Vec<proto::ItemRecord>>
         }
         cursor = page.cursor;
         if !page.more {
-            break;
+            return Ok((latest.into_values().collect(), page.manifest));
         }
     }
-    Ok(latest.into_values().collect())
 }
 
 fn damaged_keys(group: Id) -> Error {
@@ -334,6 +411,7 @@ fn open_chain(
         info,
         keys,
         state: None,
+        directory: Vec::new(),
     })
 }
 
@@ -399,35 +477,75 @@ impl Vault {
             .get(&format!("/v1/teams/{}/directory", Id(ctx.team_id)))
     }
 
-    pub(super) fn fetch_groups(&self, ctx: &TeamContext) -> Result<Vec<GroupKeys>> {
+    /// Every group of the caller with its keys opened, or refused: a group whose log or keys
+    /// do not verify comes back as its server record and why, so it never hides the others.
+    /// Anything else that goes wrong (the server unreachable) fails the whole call.
+    fn fetch_groups_each(&self, ctx: &TeamContext) -> Result<Vec<Fetched>> {
         let infos: Vec<proto::GroupInfo> = ctx.remote.get("/v1/groups")?;
         let directory = if infos.is_empty() {
             Vec::new()
         } else {
             Self::directory(ctx)?
         };
-        let out = infos
-            .into_iter()
-            .map(|i| {
-                let state = self.group_state(ctx, i.group_id, &directory)?;
-                self.open_group_keys(&ctx.team_id, i, state)
-            })
-            .collect();
+        let mut out = Vec::with_capacity(infos.len());
+        for i in infos {
+            let opened = self
+                .group_state(ctx, i.group_id, &directory)
+                .and_then(|state| self.open_group_keys(&ctx.team_id, i.clone(), state))
+                .and_then(|mut keys| {
+                    keys.directory.clone_from(&directory);
+                    Ok((group_view(&ctx.team_id, &keys)?, keys))
+                });
+            out.push(match opened {
+                Ok((view, keys)) => Fetched::Open(keys, view),
+                Err(e) if e.is_tampering() => Fetched::Refused(i, e),
+                Err(e) => return Err(e),
+            });
+        }
         tessera_crypto::scrub_stack();
-        out
+        Ok(out)
     }
 
-    /// A group by name or id among the caller's groups.
+    /// Every group of the caller, keys opened; any group refused fails the call (for reviews
+    /// that must see every group).
+    pub(super) fn fetch_groups(&self, ctx: &TeamContext) -> Result<Vec<GroupKeys>> {
+        self.fetch_groups_each(ctx)?
+            .into_iter()
+            .map(|f| match f {
+                Fetched::Open(keys, _) => Ok(keys),
+                Fetched::Refused(_, e) => Err(e),
+            })
+            .collect()
+    }
+
+    /// A group by name or id among the caller's groups. A refused group is found by its id;
+    /// when nothing else matches and groups were refused, the refusal is the answer (the
+    /// name asked for may be theirs, which this device cannot read).
     fn find_group(&self, ctx: &TeamContext, query: &str) -> Result<(GroupKeys, GroupView)> {
         let q = query.trim();
         let mut found = Vec::new();
-        for g in self.fetch_groups(ctx)? {
-            let v = group_view(&ctx.team_id, &g)?;
-            if v.id == q.to_ascii_lowercase() || v.name.eq_ignore_ascii_case(q) {
-                found.push((g, v));
+        let mut refused = Vec::new();
+        for f in self.fetch_groups_each(ctx)? {
+            match f {
+                Fetched::Open(g, v) => {
+                    if v.id == q.to_ascii_lowercase() || v.name.eq_ignore_ascii_case(q) {
+                        found.push((g, v));
+                    }
+                }
+                Fetched::Refused(info, e) => {
+                    if info.group_id.to_hex() == q.to_ascii_lowercase() {
+                        return Err(e);
+                    }
+                    refused.push(e);
+                }
             }
         }
         match found.len() {
+            0 if refused.len() == 1 => Err(refused.pop().expect("one")),
+            0 if !refused.is_empty() => Err(Error::NotFound(format!(
+                "no group {q:?} among those this device can read; {} of your groups are refused (`tessera group list` names them)",
+                refused.len()
+            ))),
             0 => {
                 // A group id you lost access to: let the server say why (expired, removed).
                 if let Some(id) = Id::parse(&q.to_ascii_lowercase()) {
@@ -630,18 +748,31 @@ impl Vault {
             epoch: 1,
             expires_at: None,
             signed: true,
+            refused: None,
         })
     }
 
-    /// Your groups, names decrypted.
+    /// Your groups, names decrypted; a group this device refuses is listed by id with why.
     pub fn groups(&self) -> Result<Vec<GroupView>> {
         let ctx = self.team_context()?;
-        let mut out = self
-            .fetch_groups(&ctx)?
-            .iter()
-            .map(|g| group_view(&ctx.team_id, g))
-            .collect::<Result<Vec<_>>>()?;
-        out.sort_by(|a, b| a.name.cmp(&b.name));
+        let mut out: Vec<GroupView> = self
+            .fetch_groups_each(&ctx)?
+            .into_iter()
+            .map(|f| match f {
+                Fetched::Open(_, view) => view,
+                Fetched::Refused(info, e) => GroupView {
+                    id: info.group_id.to_hex(),
+                    name: info.group_id.to_hex(),
+                    role: info.role,
+                    epoch: info.epoch,
+                    expires_at: info.expires_at,
+                    signed: false,
+                    refused: Some(e.to_string()),
+                },
+            })
+            .collect();
+        // Readable groups by name, then the refused ones.
+        out.sort_by(|a, b| (a.refused.is_some(), &a.name).cmp(&(b.refused.is_some(), &b.name)));
         Ok(out)
     }
 
@@ -795,22 +926,7 @@ impl Vault {
         let epoch = old_epoch + 1;
         let key = SymmetricKey::generate();
         let me = Id(self.account_id());
-        let members: Vec<(Id, log::LogMember)> = match &keys.state {
-            Some(s) => s.live_members().collect(),
-            None => fetch_members(ctx, &view.id)?
-                .into_iter()
-                .filter_map(|m| {
-                    let id = Id::parse(&m.account_id)?;
-                    Some((
-                        id,
-                        log::LogMember {
-                            role: m.role,
-                            expires_at: m.expires_at,
-                        },
-                    ))
-                })
-                .collect(),
-        };
+        let members = live_members(ctx, keys, &view.id)?;
         let mut sealed = Vec::new();
         let mut stay = Vec::new();
         for (account, m) in members.into_iter().filter(|(id, _)| Some(*id) != gone) {
@@ -883,6 +999,9 @@ impl Vault {
         let _: serde_json::Value = ctx
             .remote
             .post(&format!("/v1/groups/{}/rotate", view.id), &req)?;
+        if gone.is_some() {
+            self.sign_group_manifest(ctx, keys)?;
+        }
         Ok(GroupView {
             epoch,
             signed: true,
@@ -901,6 +1020,29 @@ pub(super) struct MemberEntry {
 
 /// A group's live members: from its verified log with e-mails from the directory, or the
 /// server's list for a group whose log has not started.
+/// A group's live members with role and end: as its log has them, or the server's list for a
+/// group whose log has not started.
+fn live_members(
+    ctx: &TeamContext,
+    keys: &GroupKeys,
+    group: &str,
+) -> Result<Vec<(Id, log::LogMember)>> {
+    Ok(match &keys.state {
+        Some(s) => s.live_members().collect(),
+        None => fetch_members(ctx, group)?
+            .into_iter()
+            .filter_map(|m| {
+                let id = Id::parse(&m.account_id)?;
+                let member = log::LogMember {
+                    role: m.role,
+                    expires_at: m.expires_at,
+                };
+                Some((id, member))
+            })
+            .collect(),
+    })
+}
+
 pub(super) fn members_of(ctx: &TeamContext, keys: &GroupKeys) -> Result<Vec<MemberView>> {
     let Some(state) = &keys.state else {
         return fetch_members(ctx, &keys.info.group_id.to_hex());

@@ -318,7 +318,7 @@ impl Vault {
             let ctx = self.team_context()?;
             for keys in self.fetch_groups(&ctx)? {
                 let view = group_view(&ctx.team_id, &keys)?;
-                for rec in self.pull_group(&ctx, &view.id)? {
+                for rec in self.pull_group(&ctx, &keys)? {
                     if rec.deleted {
                         continue;
                     }

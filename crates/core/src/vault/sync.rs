@@ -38,6 +38,11 @@ struct Link {
     root_public: Vec<u8>,
     #[zeroize(skip)]
     cursor: u64,
+    /// The server holds this account's signed pin of `root_public` (sent once per device:
+    /// accounts made before pins existed get theirs from the first device that syncs).
+    #[zeroize(skip)]
+    #[serde(default)]
+    root_pin_sent: bool,
 }
 
 /// The public part of the link, for status displays.
@@ -248,6 +253,7 @@ impl Vault {
             session_id: resp.session.session_id.to_hex(),
             root_public: resp.root_public.0.clone(),
             cursor: 0,
+            root_pin_sent: false,
         };
         self.write_link(&link)?;
         self.store.set_outbox(true);
@@ -271,6 +277,7 @@ impl Vault {
         self.store
             .write(|w| w.put_meta("team_root", sealed_root.as_bytes()))?;
         self.adopt_login(server, c, &resp)?;
+        self.send_root_pin()?;
         self.link_info()?
             .ok_or_else(|| Error::Database("the link was not saved".into()))
     }
@@ -291,15 +298,38 @@ impl Vault {
         };
         let resp: proto::LoginResponse = Remote::new(server, None)?.post("/v1/join", &request)?;
         let got = root_fingerprint(&resp.root_public.0);
-        // Compare without base64 padding, which some tools print and others do not.
-        if got.trim_end_matches('=') != expected_fingerprint.trim().trim_end_matches('=') {
+        if !same_fingerprint(&got, expected_fingerprint) {
             return Err(Error::Invalid(format!(
                 "the server presented team root key {got}, not the {expected_fingerprint} of the invitation; not joining (the server may be impersonated)"
             )));
         }
         self.adopt_login(server, c, &resp)?;
+        self.send_root_pin()?;
         self.link_info()?
             .ok_or_else(|| Error::Database("the link was not saved".into()))
+    }
+
+    /// Sign this account's pin of the linked team root and hand it to the server, once.
+    pub(super) fn send_root_pin(&mut self) -> Result<()> {
+        let (remote, mut link) = self.remote()?;
+        if link.root_pin_sent {
+            return Ok(());
+        }
+        let statement = proto::RootPin::statement(Id(self.header.vault_id), &link.root_public);
+        let pin = proto::RootPin {
+            root_public: Blob(link.root_public.clone()),
+            signature: Blob(
+                tessera_crypto::statement::sign(
+                    &self.keyset,
+                    tessera_crypto::statement::TEAM_PIN,
+                    &statement,
+                )
+                .to_vec(),
+            ),
+        };
+        let () = remote.put("/v1/account/root-pin", &pin)?;
+        link.root_pin_sent = true;
+        self.write_link(&link)
     }
 
     fn refuse_if_linked(&self) -> Result<()> {
@@ -389,19 +419,49 @@ impl Vault {
 
     /// Pull the server's changes, then push the outbox; merge conflicts.
     pub fn sync(&mut self) -> Result<SyncReport> {
+        self.send_root_pin()?;
         let (remote, mut link) = self.remote()?;
         let mut report = SyncReport::default();
         let mut changed = Vec::new();
+        let served = self.pull_all(&remote, &mut link, &mut report, &mut changed)?;
+        self.push_outbox(&remote, &mut report, &mut changed)?;
+        // The manifest names every version its writer committed; one not received yet may be a
+        // change that landed during this sync: pull once more before calling it withheld.
+        if !self.personal_manifest(&remote, served.as_ref(), false)? {
+            let served = self.pull_all(&remote, &mut link, &mut report, &mut changed)?;
+            self.personal_manifest(&remote, served.as_ref(), true)?;
+        }
+        self.refresh(&changed)?;
+        Ok(report)
+    }
+
+    /// Pull every change since the link's cursor; the manifest the last page carried.
+    fn pull_all(
+        &mut self,
+        remote: &Remote,
+        link: &mut Link,
+        report: &mut SyncReport,
+        changed: &mut Vec<ItemId>,
+    ) -> Result<Option<proto::SignedManifest>> {
         loop {
             let page: proto::PullResponse =
                 remote.get(&format!("/v1/sync?since={}", link.cursor))?;
-            report.pulled += self.apply_pulled(&page.changes, &mut changed)?;
+            report.pulled += self.apply_pulled(&page.changes, changed)?;
             link.cursor = page.cursor;
             if !page.more {
-                break;
+                self.write_link(link)?;
+                return Ok(page.manifest);
             }
         }
-        self.write_link(&link)?;
+    }
+
+    /// Push the outbox; conflicts merge or are kept as copies.
+    fn push_outbox(
+        &mut self,
+        remote: &Remote,
+        report: &mut SyncReport,
+        changed: &mut Vec<ItemId>,
+    ) -> Result<()> {
         for _round in 0..5 {
             let outbox = self.store.outbox()?;
             if outbox.is_empty() {
@@ -467,15 +527,14 @@ impl Vault {
                 })?;
                 all_applied &= conflicts.is_empty();
                 for current in &conflicts {
-                    self.resolve_conflict(current, &mut report, &mut changed)?;
+                    self.resolve_conflict(current, report, changed)?;
                 }
             }
             if all_applied {
                 break;
             }
         }
-        self.refresh(&changed)?;
-        Ok(report)
+        Ok(())
     }
 
     /// Re-read changed items from the store into memory and the search index.
@@ -673,11 +732,16 @@ impl Vault {
     /// Sign in on a new device: fetch the account from the server, build this device's vault
     /// at `path` from it, then pull everything. `code` is a TOTP or recovery code for accounts
     /// with a second factor.
+    ///
+    /// The team root the server presents is trusted only when the account's own signed pin
+    /// (made by a device that joined or created the team) names it, or it has the fingerprint
+    /// `expected_root` the user gave; otherwise nothing is signed in ([`Error::TeamRoot`]).
     pub fn login_new_device(
         path: &std::path::Path,
         server: &str,
         c: &Credentials<'_>,
         code: Option<&SecretText>,
+        expected_root: Option<&str>,
     ) -> Result<Vault> {
         let anon = Remote::new(server, None)?;
         let pre: proto::PreloginResponse = anon.post(
@@ -720,10 +784,60 @@ impl Vault {
             w.put_keyset(&resp.keys.wrapped_keyset.0)
         })?;
         let mut vault = Vault::open(store, c.password, c.secret_key, header.kdf, true)?;
+        vault.check_root(&resp, expected_root)?;
         vault.adopt_login(server, c, &resp)?;
         vault.sync()?;
         Ok(vault)
     }
+
+    /// Whether the team root in a login answer is this account's: its fingerprint is the one
+    /// the user gave, and the account's signed pin (checked with the signing key of the keyset
+    /// the password just opened, which the server cannot make) names it.
+    fn check_root(&self, resp: &proto::LoginResponse, expected: Option<&str>) -> Result<()> {
+        let presented = root_fingerprint(&resp.root_public.0);
+        if let Some(fp) = expected {
+            if !same_fingerprint(&presented, fp) {
+                return Err(Error::TeamRoot(format!(
+                    "its fingerprint is {presented}, not the {} you gave; not signing in (the server may be impersonated)",
+                    fp.trim()
+                )));
+            }
+        }
+        let Some(pin) = &resp.root_pin else {
+            if expected.is_some() {
+                return Ok(());
+            }
+            return Err(Error::TeamRoot(format!(
+                "the server holds no pin of the team root signed by this account, so {presented} cannot be checked; sign in with `--fingerprint` and the team root fingerprint, which `tessera status` shows on any device already signed in to this team"
+            )));
+        };
+        let statement = proto::RootPin::statement(resp.account_id, &pin.root_public.0);
+        tessera_crypto::statement::verify(
+            &self.keyset.signing_public(),
+            tessera_crypto::statement::TEAM_PIN,
+            &statement,
+            &pin.signature.0,
+        )
+        .map_err(|_| {
+            Error::TeamRoot(format!(
+                "the pin of {} the server sent does not carry this account's signature; not signing in (the server may be impersonated)",
+                root_fingerprint(&pin.root_public.0)
+            ))
+        })?;
+        if pin.root_public.0 != resp.root_public.0 {
+            return Err(Error::TeamRoot(format!(
+                "the server presented {presented}, but this account pinned {}; not signing in (the server may be impersonated)",
+                root_fingerprint(&pin.root_public.0)
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// Whether two `SHA256:` fingerprints are the same, with or without base64 padding (some tools
+/// print it and others do not).
+fn same_fingerprint(a: &str, b: &str) -> bool {
+    a.trim().trim_end_matches('=') == b.trim().trim_end_matches('=')
 }
 
 fn random32() -> [u8; 32] {

@@ -7,7 +7,7 @@ use axum::Json;
 use tessera_protocol::{
     Actor, AuditAction, AuditEvent, CreateTeamRequest, ErrorCode, InviteRequest, InviteResponse,
     JoinRequest, LoginRequest, LoginResponse, NewAccount, PreloginRequest, PreloginResponse,
-    SessionInfo, TeamSettings,
+    RootPin, SessionInfo, TeamSettings,
 };
 use zeroize::Zeroizing;
 
@@ -67,7 +67,37 @@ fn login_response(team: &Team, account: &Account, session: SessionInfo) -> Login
         keys: account.keys.clone(),
         root_public: tessera_protocol::Blob(team.root_public.clone()),
         mfa_enabled: account.mfa_enabled,
+        root_pin: account
+            .root_pin
+            .as_deref()
+            .filter(|p| p.len() == 96)
+            .map(|p| RootPin {
+                root_public: tessera_protocol::Blob(p[..32].to_vec()),
+                signature: tessera_protocol::Blob(p[32..].to_vec()),
+            }),
     }
+}
+
+/// `PUT /v1/account/root-pin`: the caller's signed pin of its team root, handed to its new
+/// devices at login. The server cannot check the signature's meaning for a new device (the
+/// device checks it against the keyset its password opens); it keeps honest clients consistent
+/// by refusing a pin of another root.
+pub(super) async fn set_root_pin(
+    State(state): State<AppState>,
+    Member(caller): Member,
+    ApiJson(req): ApiJson<RootPin>,
+) -> Result<StatusCode, ApiError> {
+    if req.root_public.0 != caller.team.root_public {
+        return Err(ApiError::bad(
+            "root_public",
+            "this pin names another team's root key, not this team's",
+        ));
+    }
+    let mut pin = req.root_public.0;
+    pin.extend_from_slice(&req.signature.0);
+    state.store().set_root_pin(caller.account.id, pin).await?;
+    tracing::info!(account = %caller.account.id, "team root pin stored");
+    Ok(StatusCode::NO_CONTENT)
 }
 
 fn account_conflict(e: StoreError, prefix: &str) -> ApiError {

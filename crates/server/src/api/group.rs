@@ -494,10 +494,12 @@ pub(super) async fn pull(
             )
             .await?;
     }
+    let manifest = super::manifest::newest(&state, group, page.more).await?;
     Ok(Json(PullResponse {
         changes: page.changes,
         cursor,
         more: page.more,
+        manifest,
     }))
 }
 

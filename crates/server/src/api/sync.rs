@@ -31,10 +31,12 @@ pub(super) async fn pull(
         .pull(caller.account.id, q.since, limits::PULL_CHANGES)
         .await?;
     let cursor = page.changes.last().map_or(q.since, |c| c.seq);
+    let manifest = super::manifest::newest(&state, caller.account.id, page.more).await?;
     Ok(Json(PullResponse {
         changes: page.changes,
         cursor,
         more: page.more,
+        manifest,
     }))
 }
 

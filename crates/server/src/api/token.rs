@@ -251,10 +251,12 @@ pub(super) async fn pull(
         .audit(&state, format!("versions={}", page.changes.len()))
         .await?;
     tracing::info!(token = %caller.token.id, group = %caller.group.id, "machine token pull");
+    let manifest = super::manifest::newest(&state, caller.group.id, page.more).await?;
     Ok(Json(PullResponse {
         changes: page.changes,
         cursor,
         more: page.more,
+        manifest,
     }))
 }
 

@@ -38,6 +38,7 @@ use super::{
 
 mod audit;
 mod group_log;
+mod manifest;
 mod offboard;
 mod share;
 
@@ -461,7 +462,7 @@ fn unique(e: tokio_postgres::Error) -> StoreError {
 
 const ACCOUNT_COLS: &str = "id, team_id, email, role, auth_hash, kdf_memory_kib, kdf_iterations,
     kdf_parallelism, kdf_salt, exchange_public, signing_public, header, wrapped_keyset,
-    failed_logins, locked_until, mfa_secret, mfa_enabled, mfa_last_step";
+    failed_logins, locked_until, mfa_secret, mfa_enabled, mfa_last_step, root_pin";
 
 fn account_from(r: &Row) -> Result<Account, StoreError> {
     let id: Vec<u8> = r.try_get(0).map_err(be)?;
@@ -494,6 +495,7 @@ fn account_from(r: &Row) -> Result<Account, StoreError> {
         mfa_secret: r.try_get(15).map_err(be)?,
         mfa_enabled: r.try_get(16).map_err(be)?,
         mfa_last_step: r.try_get(17).map_err(be)?,
+        root_pin: r.try_get(18).map_err(be)?,
     })
 }
 
@@ -1134,6 +1136,23 @@ impl Store for PgStore {
         })
     }
 
+    fn set_root_pin(&self, account: Id, pin: Vec<u8>) -> StoreFuture<'_, ()> {
+        Box::pin(async move {
+            let c = self.conn().await?;
+            let n = c
+                .execute(
+                    "UPDATE accounts SET root_pin = $2 WHERE id = $1",
+                    &[&account.0.as_slice(), &pin],
+                )
+                .await
+                .map_err(be)?;
+            if n == 0 {
+                return Err(StoreError::NotFound);
+            }
+            Ok(())
+        })
+    }
+
     fn create_group(&self, g: NewGroup) -> StoreFuture<'_, ()> {
         Box::pin(async move {
             let mut c = self.conn().await?;
@@ -1472,6 +1491,20 @@ impl Store for PgStore {
         Box::pin(async move {
             let c = self.conn().await?;
             share::get(&c, group, item).await
+        })
+    }
+
+    fn manifest(&self, collection: Id) -> StoreFuture<'_, Option<super::StoredManifest>> {
+        Box::pin(async move {
+            let c = self.conn().await?;
+            manifest::get(&c, collection).await
+        })
+    }
+
+    fn put_manifest(&self, collection: Id, m: super::StoredManifest) -> StoreFuture<'_, ()> {
+        Box::pin(async move {
+            let c = self.conn().await?;
+            manifest::put(&c, collection, &m).await
         })
     }
 

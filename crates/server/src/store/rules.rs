@@ -26,6 +26,16 @@ pub(crate) fn log_follows(
     }
 }
 
+/// Which manifest a new manifest numbered `seq` must replace: the one numbered `seq - 1`, or
+/// none (`None`) for the first. Number 0 follows nothing.
+pub(crate) fn manifest_follows(seq: u64) -> Result<Option<u64>, StoreError> {
+    match seq {
+        0 => Err(StoreError::StaleManifest),
+        1 => Ok(None),
+        n => Ok(Some(n - 1)),
+    }
+}
+
 /// An invitation as stored.
 #[derive(Debug, Clone)]
 pub(crate) struct Invite {
@@ -224,6 +234,16 @@ mod tests {
 
     fn id(n: u8) -> Id {
         Id([n; 16])
+    }
+
+    #[test]
+    fn a_manifest_replaces_the_one_numbered_before_it() {
+        assert!(matches!(
+            manifest_follows(0),
+            Err(StoreError::StaleManifest)
+        ));
+        assert_eq!(manifest_follows(1).ok(), Some(None));
+        assert_eq!(manifest_follows(5).ok(), Some(Some(4)));
     }
 
     #[test]

@@ -30,6 +30,8 @@ migrations!(
     "0007_share_expiry.sql",
     "0008_audit_heads.sql",
     "0009_group_log.sql",
+    "0010_root_pin.sql",
+    "0011_manifests.sql",
 );
 
 /// The schema this server creates: how many migrations there are.

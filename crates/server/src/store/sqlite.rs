@@ -26,6 +26,7 @@ use super::{
 
 mod audit;
 mod group_log;
+mod manifest;
 mod offboard;
 mod share;
 
@@ -117,7 +118,7 @@ impl SqliteStore {
 
 const ACCOUNT_COLS: &str = "id, team_id, email, role, auth_hash, kdf_memory_kib, kdf_iterations,
     kdf_parallelism, kdf_salt, exchange_public, signing_public, header, wrapped_keyset,
-    failed_logins, locked_until, mfa_secret, mfa_enabled, mfa_last_step";
+    failed_logins, locked_until, mfa_secret, mfa_enabled, mfa_last_step, root_pin";
 
 fn account_row(r: &Row<'_>) -> rusqlite::Result<(Vec<u8>, Vec<u8>, Account)> {
     let id: Vec<u8> = r.get(0)?;
@@ -149,6 +150,7 @@ fn account_row(r: &Row<'_>) -> rusqlite::Result<(Vec<u8>, Vec<u8>, Account)> {
             mfa_secret: r.get(15)?,
             mfa_enabled: r.get(16)?,
             mfa_last_step: r.get(17)?,
+            root_pin: r.get(18)?,
         },
     ))
 }
@@ -781,6 +783,21 @@ impl Store for SqliteStore {
         })
     }
 
+    fn set_root_pin(&self, account: Id, pin: Vec<u8>) -> StoreFuture<'_, ()> {
+        self.run(move |conn| {
+            let n = conn
+                .execute(
+                    "UPDATE accounts SET root_pin = ?2 WHERE id = ?1",
+                    params![account.0, pin],
+                )
+                .map_err(be)?;
+            if n == 0 {
+                return Err(StoreError::NotFound);
+            }
+            Ok(())
+        })
+    }
+
     fn create_group(&self, g: NewGroup) -> StoreFuture<'_, ()> {
         self.run(move |conn| {
             let tx = conn.transaction().map_err(be)?;
@@ -1087,6 +1104,14 @@ impl Store for SqliteStore {
 
     fn share_expiry(&self, group: Id, item: Id) -> StoreFuture<'_, Option<i64>> {
         self.run(move |conn| share::get(conn, group, item))
+    }
+
+    fn manifest(&self, collection: Id) -> StoreFuture<'_, Option<super::StoredManifest>> {
+        self.run(move |conn| manifest::get(conn, collection))
+    }
+
+    fn put_manifest(&self, collection: Id, m: super::StoredManifest) -> StoreFuture<'_, ()> {
+        self.run(move |conn| manifest::put(conn, collection, &m))
     }
 
     fn ended_shares(&self, group: Id, now: i64) -> StoreFuture<'_, Vec<Id>> {

@@ -83,6 +83,20 @@ describe('sidebar groups', () => {
     expect(await screen.findByText(/Password copied/)).toBeInTheDocument();
   });
 
+  it('names a shared record that does not open and lists the rest', async () => {
+    const { g } = ops();
+    shell.state.damagedShared.set(g, [{ item: 'ab12cd34', why: 'item ab12cd34 is damaged or was tampered with' }]);
+    shell.login('Mine');
+    const { user } = await renderMain();
+    await user.click(await screen.findByTestId('nav-group'));
+    await waitFor(() => expect(rowTitles()).toEqual(['Deploy token', 'Prod database']));
+    const notice = await screen.findByTestId('group-damaged');
+    expect(notice).toHaveTextContent('1 item of this group could not be opened');
+    expect(notice).toHaveTextContent('ab12cd34');
+    await user.click(screen.getByTestId('nav-all'));
+    await waitFor(() => expect(screen.queryByTestId('group-damaged')).not.toBeInTheDocument());
+  });
+
   it('fetches the group again when it is chosen again (new shared items appear)', async () => {
     const { g } = ops();
     shell.login('Mine');

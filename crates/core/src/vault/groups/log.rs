@@ -176,7 +176,7 @@ pub(super) fn fetch_log(ctx: &TeamContext, group: Id) -> Result<Vec<SignedLogEnt
 
 /// The signing key of `author`, from a directory entry whose certificate chain verifies up to
 /// the pinned root.
-fn author_key(
+pub(super) fn author_key(
     ctx: &TeamContext,
     directory: &[proto::DirectoryEntry],
     author: Id,
@@ -374,7 +374,7 @@ impl Vault {
 
     /// A `meta` value sealed under the vault key, bound to `label`, this vault and `group`;
     /// `what` names it in the error when it does not open.
-    pub(super) fn sealed_meta(
+    pub(in crate::vault) fn sealed_meta(
         &self,
         key: &str,
         label: &str,
@@ -393,7 +393,7 @@ impl Vault {
     }
 
     /// Seal `plain` as the `meta` value `key` (see [`Vault::sealed_meta`]).
-    pub(super) fn put_sealed_meta(
+    pub(in crate::vault) fn put_sealed_meta(
         &self,
         key: &str,
         label: &str,

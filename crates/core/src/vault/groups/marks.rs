@@ -1,14 +1,18 @@
-//! Per-group high-water marks: the newest version of each shared item this device has been
-//! served, kept sealed under the vault key, so a server replaying an older pull of a group (an
-//! item's earlier secret, or an item that left the group shown again) is refused with
-//! [`Error::Rollback`] naming the item, as personal sync refuses it.
+//! Reading a group's records safely: per-group high-water marks, the newest version of each
+//! shared item this device has been served, kept sealed under the vault key, so a server
+//! replaying an older pull of a group (an item's earlier secret, or an item that left the group
+//! shown again) is refused with [`Error::Rollback`] naming the item, as personal sync refuses
+//! it; and the group's manifest ([`crate::vault::manifest`]), signed by the editor or admin who
+//! last pushed, so a record the server leaves out is refused with [`Error::Omitted`].
 use std::collections::BTreeMap;
 
+use tessera_crypto::statement;
 use tessera_protocol as proto;
-use tessera_protocol::Id;
+use tessera_protocol::{Blob, Id, Manifest, SignedManifest};
 
-use super::TeamContext;
+use super::{GroupKeys, TeamContext};
 use crate::error::{Error, Result};
+use crate::vault::manifest::{missing, put_manifest};
 use crate::vault::Vault;
 
 /// What the marks are sealed with.
@@ -43,17 +47,115 @@ impl Vault {
     }
 
     /// The current record of every item of a group from the server, each checked against the
-    /// newest version this device was served before (an older one is a rollback); the marks
-    /// move up to what was served.
+    /// newest version this device was served before (an older one is a rollback) and against
+    /// the group's manifest (one it names and the server left out is refused); the marks move
+    /// up to what was served.
     pub(in crate::vault) fn pull_group(
         &self,
         ctx: &TeamContext,
-        group: &str,
+        keys: &GroupKeys,
     ) -> Result<Vec<proto::ItemRecord>> {
-        let records = super::fetch_group(ctx, group)?;
+        self.pull_group_checked(ctx, keys)
+            .map(|(records, _)| records)
+    }
+
+    /// [`Vault::pull_group`], with the manifest accepted (`None`: the group has none yet, or
+    /// has no signed log to check one against).
+    fn pull_group_checked(
+        &self,
+        ctx: &TeamContext,
+        keys: &GroupKeys,
+    ) -> Result<(Vec<proto::ItemRecord>, Option<Manifest>)> {
+        let group = keys.info.group_id;
+        let (mut records, mut served) = super::fetch_group(ctx, &group.to_hex())?;
+        let mut manifest = self.accept_group_manifest(ctx, keys, served.as_ref())?;
+        if manifest
+            .as_ref()
+            .is_some_and(|m| omitted(m, &records).is_some())
+        {
+            // A push may have landed between the pages and the manifest: read once more.
+            (records, served) = super::fetch_group(ctx, &group.to_hex())?;
+            manifest = self.accept_group_manifest(ctx, keys, served.as_ref())?;
+        }
+        if let Some((item, version)) = manifest.as_ref().and_then(|m| omitted(m, &records)) {
+            return Err(Error::Omitted {
+                collection: format!("group {group}"),
+                item: item.to_hex(),
+                version,
+            });
+        }
+        self.move_marks(&group.to_hex(), &records)?;
+        Ok((records, manifest))
+    }
+
+    /// Check a group's served manifest: signed by a member its verified log gives a role
+    /// that writes, with the signing key their certificate chain names.
+    fn accept_group_manifest(
+        &self,
+        ctx: &TeamContext,
+        keys: &GroupKeys,
+        served: Option<&SignedManifest>,
+    ) -> Result<Option<Manifest>> {
+        let Some(state) = &keys.state else {
+            // No signed log yet: nothing to check a signer against (the group is shown as
+            // unsigned until an admin signs it).
+            return Ok(None);
+        };
+        let group = keys.info.group_id;
+        self.accept_manifest(group, &format!("group {group}"), served, |m| {
+            let signer = m.signer.ok_or("it names no signer")?;
+            if !state
+                .members
+                .get(&signer)
+                .is_some_and(|s| s.role.can_write())
+            {
+                return Err(format!(
+                    "its signer {signer} is not an editor or admin in the group's log"
+                ));
+            }
+            let key = super::log::author_key(ctx, &keys.directory, signer)?;
+            statement::verify(&key, statement::GROUP_MANIFEST, &m.body.0, &m.auth.0).map_err(|_| {
+                "its signature does not verify (the server changed or forged it)".into()
+            })
+        })
+    }
+
+    /// After a push to a group (editors and admins): read the group and sign the manifest that
+    /// names what it now holds, so every member can tell when the server leaves one out.
+    pub(in crate::vault) fn sign_group_manifest(
+        &self,
+        ctx: &TeamContext,
+        keys: &GroupKeys,
+    ) -> Result<()> {
+        if keys.state.is_none() {
+            return Ok(());
+        }
+        let group = keys.info.group_id;
+        let (records, accepted) = self.pull_group_checked(ctx, keys)?;
+        let next = Manifest {
+            collection: group,
+            seq: accepted.map_or(1, |m| m.seq + 1),
+            items: records.iter().map(|r| (r.item_id, r.version)).collect(),
+        };
+        let body = next.encode();
+        let signed = SignedManifest {
+            auth: Blob(statement::sign(&self.keyset, statement::GROUP_MANIFEST, &body).to_vec()),
+            body: Blob(body),
+            signer: Some(Id(self.account_id())),
+        };
+        put_manifest(
+            &ctx.remote,
+            &format!("/v1/groups/{group}/manifest"),
+            &signed,
+        )?;
+        self.remember_manifest(group, &signed.body.0)
+    }
+
+    /// Check `records` against the marks of `group` and move the marks up to them.
+    fn move_marks(&self, group: &str, records: &[proto::ItemRecord]) -> Result<()> {
         let mut marks = self.marks(group)?;
         let mut moved = false;
-        for r in &records {
+        for r in records {
             match marks.get(&r.item_id) {
                 Some(&seen) if r.version < seen => {
                     return Err(Error::Rollback {
@@ -77,6 +179,12 @@ impl Vault {
             }
             self.put_sealed_meta(&meta_key(group), LABEL, group, &plain)?;
         }
-        Ok(records)
+        Ok(())
     }
+}
+
+/// The first item `m` names that `records` (ascending by id) lacks or holds only older.
+fn omitted(m: &Manifest, records: &[proto::ItemRecord]) -> Option<(Id, u64)> {
+    let held: Vec<(Id, u64)> = records.iter().map(|r| (r.item_id, r.version)).collect();
+    missing(&m.items, &held)
 }

@@ -6,8 +6,8 @@ use tessera_protocol as proto;
 use tessera_protocol::{Blob, GroupRole, Id};
 
 use super::{
-    group_view, open_item, remote_not_found, seal_item, AccessView, GroupKeyring, GroupKeys,
-    MemberView, SharedItem, TeamContext,
+    group_view, open_item, remote_not_found, seal_item, AccessView, GroupItems, GroupKeyring,
+    GroupKeys, MemberView, SharedItem, TeamContext,
 };
 use crate::error::{Error, Result};
 use crate::item::{FieldKind, ItemData, ItemId, SecretText};
@@ -28,30 +28,25 @@ impl Vault {
     /// The current sealed record of every item of a group, as the server stores them.
     pub fn group_records(&self, group: &str) -> Result<Vec<proto::ItemRecord>> {
         let ctx = self.team_context()?;
-        let (_, view) = self.find_group(&ctx, group)?;
-        self.pull_group(&ctx, &view.id)
+        let (keys, _) = self.find_group(&ctx, group)?;
+        self.pull_group(&ctx, &keys)
     }
 
-    /// Every item of a group, decrypted (deleted ones left out).
-    pub fn group_items(&self, group: &str) -> Result<Vec<SharedItem>> {
+    /// Every item of a group, decrypted (deleted ones left out); a record that does not open
+    /// is named in [`GroupItems::damaged`] and the rest are read.
+    pub fn group_items(&self, group: &str) -> Result<GroupItems> {
         let ctx = self.team_context()?;
-        let (keys, view) = self.find_group(&ctx, group)?;
-        let records = self.pull_group(&ctx, &view.id)?;
-        let items = records
-            .iter()
-            .filter(|r| !r.deleted)
-            .map(|r| open_item(&ctx.team_id, &keys, r).map(|(i, _)| i))
-            .collect();
-        tessera_crypto::scrub_stack();
-        items
+        let (keys, _) = self.find_group(&ctx, group)?;
+        let records = self.pull_group(&ctx, &keys)?;
+        Ok(GroupItems::open(&ctx.team_id, &keys, &records))
     }
 
     /// One item of a group by title or id. With `reveal`, the reveal is first recorded in the
     /// team's audit log (and refused when it cannot be), so the log tells who saw which secret.
     pub fn group_item(&self, group: &str, item: &str, reveal: bool) -> Result<SharedItem> {
         let ctx = self.team_context()?;
-        let (keys, view) = self.find_group(&ctx, group)?;
-        let (it, _) = self.find_shared(&ctx, &keys, &view.id, item)?;
+        let (keys, _) = self.find_group(&ctx, group)?;
+        let (it, _) = self.find_shared(&ctx, &keys, item)?;
         if reveal {
             Self::report_events(
                 &ctx,
@@ -73,8 +68,8 @@ impl Vault {
     /// `totp` or `custom`, never a label the user typed), and refused when it cannot be.
     pub fn group_copy(&self, group: &str, item: &str, field: &str) -> Result<SecretText> {
         let ctx = self.team_context()?;
-        let (keys, view) = self.find_group(&ctx, group)?;
-        let (it, _) = self.find_shared(&ctx, &keys, &view.id, item)?;
+        let (keys, _) = self.find_group(&ctx, group)?;
+        let (it, _) = self.find_shared(&ctx, &keys, item)?;
         let (value, kind) = copy_value(&it.data, field)?;
         if value.is_empty() {
             return Err(Error::NotFound(format!(
@@ -140,6 +135,7 @@ impl Vault {
                 view.name
             )));
         }
+        self.sign_group_manifest(&ctx, &keys)?;
         if self.get(&id)?.trashed_at.is_none() {
             self.trash(&id)?;
         }
@@ -188,6 +184,7 @@ impl Vault {
                 &proto::PushRequest { changes },
             )?;
         }
+        self.sign_group_manifest(&ctx, &keys)?;
         Ok(ids)
     }
 
@@ -196,23 +193,38 @@ impl Vault {
         &self,
         ctx: &TeamContext,
         keys: &GroupKeys,
-        group: &str,
         item: &str,
     ) -> Result<(SharedItem, i64)> {
         let q = item.trim().to_lowercase();
-        let mut found = Vec::new();
-        for r in self.pull_group(ctx, group)?.iter().filter(|r| !r.deleted) {
-            let (it, changed) = open_item(&ctx.team_id, keys, r)?;
-            if it.id.to_hex() == q || it.data.title.to_lowercase() == q {
-                found.push((it, changed));
-            }
+        let records = self.pull_group(ctx, keys)?;
+        // Asked for by id: a damaged record of that id is the answer (named), not "not found".
+        if let Some(r) = records
+            .iter()
+            .find(|r| !r.deleted && r.item_id.to_hex() == q)
+        {
+            let out = open_item(&ctx.team_id, keys, r);
+            tessera_crypto::scrub_stack();
+            return out;
         }
-        tessera_crypto::scrub_stack();
+        let all = GroupItems::open(&ctx.team_id, keys, &records);
+        let mut found: Vec<SharedItem> = all
+            .items
+            .into_iter()
+            .filter(|it| it.data.title.to_lowercase() == q)
+            .collect();
         match found.len() {
-            0 => Err(Error::NotFound(format!(
+            0 => Err(GroupItems {
+                items: Vec::new(),
+                damaged: all.damaged,
+            }
+            .not_found(Error::NotFound(format!(
                 "no item {item:?} in this group (`tessera group items GROUP` lists them)"
-            ))),
-            1 => Ok(found.pop().expect("one")),
+            )))),
+            1 => {
+                let it = found.pop().expect("one");
+                let changed = it.secret_changed_at;
+                Ok((it, changed))
+            }
             count => Err(Error::Ambiguous {
                 query: item.to_owned(),
                 count,
@@ -226,7 +238,7 @@ impl Vault {
         data.validate()?;
         let ctx = self.team_context()?;
         let (keys, view) = self.find_group(&ctx, group)?;
-        let (old, old_changed) = self.find_shared(&ctx, &keys, &view.id, item)?;
+        let (old, old_changed) = self.find_shared(&ctx, &keys, item)?;
         let version = old.version + 1;
         let changed = if old.data.secrets_equal(data) {
             old_changed
@@ -256,7 +268,10 @@ impl Vault {
             },
         )?;
         match resp.results.first() {
-            Some(proto::PushResult::Applied { version, .. }) => Ok(*version),
+            Some(proto::PushResult::Applied { version, .. }) => {
+                self.sign_group_manifest(&ctx, &keys)?;
+                Ok(*version)
+            }
             _ => Err(Error::Invalid(format!(
                 "item {} changed on the server meanwhile; try again",
                 old.id
@@ -275,7 +290,7 @@ impl Vault {
                 view.name
             )));
         }
-        let (shared, _) = self.find_shared(&ctx, &keys, &view.id, item)?;
+        let (shared, _) = self.find_shared(&ctx, &keys, item)?;
         let resp: proto::PushResponse = ctx.remote.post(
             &format!("/v1/groups/{}/sync", view.id),
             &proto::PushRequest {
@@ -297,6 +312,7 @@ impl Vault {
                 shared.id
             )));
         }
+        self.sign_group_manifest(&ctx, &keys)?;
         self.add(shared.data)
     }
 
@@ -324,15 +340,13 @@ impl Vault {
         let q = item.trim().to_lowercase();
         let mut found = Vec::new();
         for g in self.fetch_groups(&ctx)? {
-            let gid = g.info.group_id.to_hex();
-            for r in self.pull_group(&ctx, &gid)?.iter().filter(|r| !r.deleted) {
-                let (it, _) = open_item(&ctx.team_id, &g, r)?;
+            let records = self.pull_group(&ctx, &g)?;
+            for it in GroupItems::open(&ctx.team_id, &g, &records).items {
                 if it.id.to_hex() == q || it.data.title.to_lowercase() == q {
                     found.push((it.id, it.data.title.clone()));
                 }
             }
         }
-        tessera_crypto::scrub_stack();
         let (id, title) = match found.len() {
             0 => return Err(Error::NotFound(format!("no item {item:?}"))),
             1 => found.pop().expect("one"),
@@ -375,7 +389,7 @@ impl Vault {
     pub fn set_share_expiry(&self, item: &str, group: &str, expires_at: Option<i64>) -> Result<()> {
         let ctx = self.team_context()?;
         let (keys, view) = self.find_group(&ctx, group)?;
-        let (it, _) = self.find_shared(&ctx, &keys, &view.id, item)?;
+        let (it, _) = self.find_shared(&ctx, &keys, item)?;
         let _: serde_json::Value = ctx.remote.put(
             &format!("/v1/groups/{}/items/{}/share", view.id, it.id.to_hex()),
             &proto::ShareExpiryRequest { expires_at },

@@ -25,9 +25,9 @@ use tessera_protocol as proto;
 use tessera_protocol::{Blob, GroupRole, Id};
 use zeroize::Zeroizing;
 
-use super::version::{open_item, token_key_ad, token_name_ad};
+use super::version::{token_key_ad, token_name_ad};
 use super::{
-    damaged_keys, group_view, open_chain, verified_entry, GroupKeys, SharedItem, TeamContext,
+    damaged_keys, group_view, open_chain, verified_entry, GroupItems, GroupKeys, TeamContext,
 };
 use crate::error::{Error, Result};
 use crate::item::SecretText;
@@ -232,8 +232,9 @@ impl TokenClient {
         self.expires_at
     }
 
-    /// Every item of the group, decrypted (deleted ones left out).
-    pub fn items(&self) -> Result<Vec<SharedItem>> {
+    /// Every item of the group, decrypted (deleted ones left out); a record that does not
+    /// open is named in [`GroupItems::damaged`] and the rest are read.
+    pub fn items(&self) -> Result<GroupItems> {
         let mut latest = std::collections::BTreeMap::new();
         let mut cursor = 0;
         loop {
@@ -247,13 +248,8 @@ impl TokenClient {
                 break;
             }
         }
-        let items = latest
-            .values()
-            .filter(|r| !r.deleted)
-            .map(|r| open_item(&self.team_id, &self.keys, r).map(|(i, _)| i))
-            .collect();
-        tessera_crypto::scrub_stack();
-        items
+        let records: Vec<proto::ItemRecord> = latest.into_values().collect();
+        Ok(GroupItems::open(&self.team_id, &self.keys, &records))
     }
 }
 

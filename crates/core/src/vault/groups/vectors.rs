@@ -75,6 +75,7 @@ fn keys(f: &Fixed) -> GroupKeys {
         },
         keys: BTreeMap::from([(f.epoch, SymmetricKey::from_bytes(arr(&f.v["group_key"])))]),
         state: None,
+        directory: Vec::new(),
     }
 }
 
