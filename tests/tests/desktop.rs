@@ -5,9 +5,10 @@
 //! CLI sharing the app's unlock through the agent socket, and auto-lock.
 //!
 //! Screenshots of the main screens go to `docs/screenshots/` when `TESSERA_SCREENSHOTS=docs`,
-//! to that directory when it names another, else to a temporary directory.
-//! `TESSERA_WINDOW=800x600` starts the app with a window of that size (as if left so), to look
-//! at the screens in a small window.
+//! to that directory when it names another, else to a temporary directory. Each screen
+//! photographed is first checked to be in reach: nothing outside the window or cut off, no
+//! sideways scrolling (`Session::assert_layout_fits`). `TESSERA_WINDOW=800x600` starts the app
+//! with a window of that size (as if left so): the same journey and checks in a small window.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod support;
@@ -56,8 +57,10 @@ impl Env {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
+    /// Save a screenshot of the screen, first checking that everything on it is in reach.
     fn shot(&self, s: &Session, name: &str) {
         std::fs::write(self.shots.join(format!("{name}.png")), s.screenshot()).unwrap();
+        s.assert_layout_fits(name);
     }
 }
 
@@ -191,12 +194,7 @@ fn a_user_works_through_the_desktop_app() {
     let (_x, display) = xvfb();
     let home_dir = tempfile::tempdir().unwrap();
     let home = home_dir.path().to_path_buf();
-    let shots = match std::env::var("TESSERA_SCREENSHOTS").as_deref() {
-        Ok("docs") => Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/screenshots"),
-        Ok(dir) if !dir.is_empty() => PathBuf::from(dir),
-        _ => home.join("screenshots"),
-    };
-    std::fs::create_dir_all(&shots).unwrap();
+    let shots = support::screenshots_dir(&home);
     let env = Env {
         vault: home.join("vault"),
         home,
@@ -204,23 +202,7 @@ fn a_user_works_through_the_desktop_app() {
         display,
         shots,
     };
-    if let Ok(size) = std::env::var("TESSERA_WINDOW") {
-        let (w, h) = size
-            .split_once('x')
-            .expect("TESSERA_WINDOW is WIDTHxHEIGHT");
-        std::fs::create_dir_all(&env.vault).unwrap();
-        {
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(&env.vault, std::fs::Permissions::from_mode(0o700)).unwrap();
-        }
-        std::fs::write(
-            env.vault.join("settings.json"),
-            json!({"window": {"x": 0, "y": 0, "width": w.parse::<u32>().unwrap(),
-                              "height": h.parse::<u32>().unwrap()}})
-            .to_string(),
-        )
-        .unwrap();
-    }
+    support::window_size_from_env(&env.vault);
     let vars = env.vars();
     let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let s = Session::start(&app, &vars);
@@ -275,11 +257,14 @@ fn a_user_works_through_the_desktop_app() {
 
     // Add a login through the form.
     s.testid("new-item").click();
+    s.testid("new-item-login");
+    s.assert_layout_fits("the New menu");
     s.testid("new-item-login").click();
     s.testid("item-title").send_keys("GitHub");
     s.testid("field-username").send_keys("alice");
     s.testid("field-password").send_keys("gh-Pass-7781-xyz");
     s.testid("field-url").send_keys("https://github.com");
+    s.assert_layout_fits("the new login form");
     s.testid("item-save").click();
     s.wait_until("the new login to open", || {
         Some(()).filter(|()| {
@@ -377,6 +362,7 @@ fn a_user_works_through_the_desktop_app() {
     // Edit, then restore the first version from the history.
     s.testid("edit-item").click();
     s.testid("field-username").fill("alice.smith");
+    s.assert_layout_fits("the edit form");
     s.testid("item-save").click();
     s.wait_until("the edit to show", || {
         Some(()).filter(|()| {

@@ -12,7 +12,10 @@
 //! chain, then reviews the member in the Offboarding dialog (picked from the team directory),
 //! exports the CSV and revokes everything; the member's vault is then refused by the server.
 //!
-//! Screenshots go to `docs/screenshots/` when `TESSERA_SCREENSHOTS=docs`.
+//! Each screen is checked to be in reach (nothing outside the window or cut off, no sideways
+//! scrolling) and, with `TESSERA_SCREENSHOTS` set, photographed: to `docs/screenshots/` when
+//! it is `docs`, else to the directory it names. `TESSERA_WINDOW=800x600` runs both in a
+//! window of that size.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod support;
@@ -73,18 +76,18 @@ fn app_person(home: &Path, email: &'static str) -> Person {
     }
 }
 
-/// Where screenshots go: `docs/screenshots/` with `TESSERA_SCREENSHOTS=docs`, else under `home`.
-fn screenshots(home: &Path) -> std::path::PathBuf {
-    let shots = match std::env::var("TESSERA_SCREENSHOTS").as_deref() {
-        Ok("docs") => Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/screenshots"),
-        _ => home.join("screenshots"),
-    };
-    std::fs::create_dir_all(&shots).unwrap();
-    shots
+/// The screen is in reach (see `Session::assert_layout_fits`), and photographed as `name` in
+/// `shots` when `TESSERA_SCREENSHOTS` is set.
+fn screen(s: &Session, shots: &Path, name: &str) {
+    if std::env::var_os("TESSERA_SCREENSHOTS").is_some() {
+        std::fs::write(shots.join(format!("{name}.png")), s.screenshot()).unwrap();
+    }
+    s.assert_layout_fits(name);
 }
 
 /// The app on `display` over the vault in `home/vault`, unlocked.
 fn launch_unlocked(home: &Path, display: &str) -> Session {
+    support::window_size_from_env(&home.join("vault"));
     let vars = support::app_env(home, &home.join("vault"), display);
     let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let s = Session::start(&bin("tessera-app"), &vars);
@@ -120,7 +123,7 @@ fn a_member_sees_a_shared_item_appear_and_the_lead_sees_the_reveal_and_copy() {
     let server = Server::start(None);
     let home_dir = tempfile::tempdir().unwrap();
     let home = home_dir.path().to_path_buf();
-    let shots = screenshots(&home);
+    let shots = support::screenshots_dir(&home);
 
     // The app's account, joined to the lead's team.
     let mut bob = app_person(&home, "bob@example.com");
@@ -134,9 +137,6 @@ fn a_member_sees_a_shared_item_appear_and_the_lead_sees_the_reveal_and_copy() {
 
     let (_x, display) = xvfb();
     let s = launch_unlocked(&home, &display);
-    let shot = |name: &str| {
-        std::fs::write(shots.join(format!("{name}.png")), s.screenshot()).unwrap();
-    };
 
     // The group shows in the sidebar, still empty.
     s.wait_until("the group in the sidebar", || {
@@ -192,9 +192,7 @@ fn a_member_sees_a_shared_item_appear_and_the_lead_sees_the_reveal_and_copy() {
         Some(()).filter(|()| content(&s.testid("value-password")).contains("hunter2-v1"))
     });
     s.testid("copy-password").click();
-    if std::env::var("TESSERA_SCREENSHOTS").is_ok() {
-        shot("20-team-shared-item");
-    }
+    screen(&s, &shots, "20-team-shared-item");
     s.wait_until("the password on the clipboard", || {
         Some(()).filter(|()| clipboard(&display).trim() == "hunter2-v1")
     });
@@ -217,9 +215,7 @@ fn a_member_sees_a_shared_item_appear_and_the_lead_sees_the_reveal_and_copy() {
     s.wait_until("the members", || {
         Some(()).filter(|()| s.find_all("[data-testid=\"member-row\"]").len() == 2)
     });
-    if std::env::var("TESSERA_SCREENSHOTS").is_ok() {
-        shot("21-team-groups");
-    }
+    screen(&s, &shots, "21-team-groups");
     s.keys(&["\u{E00C}"]);
     s.wait_until("the groups dialog to close", || {
         Some(()).filter(|()| !s.has_testid("groups-dialog"))
@@ -267,7 +263,7 @@ fn a_lead_shares_from_the_app_reads_the_audit_log_and_offboards_a_member() {
     let server = Server::start(None);
     let home_dir = tempfile::tempdir().unwrap();
     let home = home_dir.path().to_path_buf();
-    let shots = screenshots(&home);
+    let shots = support::screenshots_dir(&home);
 
     // The app's account creates the team; Bob joins it with an app of his own (a second home).
     // The lead has one personal login.
@@ -293,10 +289,6 @@ fn a_lead_shares_from_the_app_reads_the_audit_log_and_offboards_a_member() {
 
     let (_x, display) = xvfb();
     let s = launch_unlocked(&home, &display);
-    let shot = |s: &Session, name: &str| {
-        std::fs::write(shots.join(format!("{name}.png")), s.screenshot()).unwrap();
-    };
-    let docs = std::env::var("TESSERA_SCREENSHOTS").is_ok();
 
     // Groups dialog: create "Production" and add Bob as an editor.
     s.wait_until("the empty Groups section", || {
@@ -315,6 +307,7 @@ fn a_lead_shares_from_the_app_reads_the_audit_log_and_offboards_a_member() {
         let rows = texts(&s, "member-row");
         Some(()).filter(|()| rows.len() == 2 && rows.iter().any(|r| r.contains("bob@example.com")))
     });
+    s.assert_layout_fits("the Groups dialog of the group's admin");
     s.keys(&["\u{E00C}"]);
     s.wait_until("the groups dialog to close", || {
         Some(()).filter(|()| !s.has_testid("groups-dialog"))
@@ -331,9 +324,7 @@ fn a_lead_shares_from_the_app_reads_the_audit_log_and_offboards_a_member() {
         Some(()).filter(|()| content(&s.testid("share-members")).contains("bob@example.com"))
     });
     choose(&s, "share-ends", "30 days");
-    if docs {
-        shot(&s, "22-team-share");
-    }
+    screen(&s, &shots, "22-team-share");
     s.testid("share-confirm").click();
     s.wait_until("the share dialog to close", || {
         Some(()).filter(|()| !s.has_testid("share-dialog"))
@@ -352,6 +343,7 @@ fn a_lead_shares_from_the_app_reads_the_audit_log_and_offboards_a_member() {
     b.wait_until("the password revealed in Bob's app", || {
         Some(()).filter(|()| content(&b.testid("value-password")).contains("hunter2-v1"))
     });
+    b.assert_layout_fits("the shared item in Bob's app");
     b.close();
 
     let s = launch_unlocked(&home, &display);
@@ -378,9 +370,7 @@ fn a_lead_shares_from_the_app_reads_the_audit_log_and_offboards_a_member() {
         Some(()).filter(|()| s.has_testid("audit-intact"))
     });
     assert!(content(&s.testid("audit-intact")).contains("Chain intact"));
-    if docs {
-        shot(&s, "23-team-audit");
-    }
+    screen(&s, &shots, "23-team-audit");
     s.keys(&["\u{E00C}"]);
     s.wait_until("the audit dialog to close", || {
         Some(()).filter(|()| !s.has_testid("audit-dialog"))
@@ -400,9 +390,7 @@ fn a_lead_shares_from_the_app_reads_the_audit_log_and_offboards_a_member() {
             rows.len() == 1 && rows[0].contains("prod-db") && rows[0].contains("revealed")
         })
     });
-    if docs {
-        shot(&s, "24-team-offboarding");
-    }
+    screen(&s, &shots, "24-team-offboarding");
     s.testid("offboard-export").click();
     let saved = s.wait_until("the CSV export", || {
         Some(()).filter(|()| s.has_testid("offboard-exported")).map(|()| {
@@ -429,14 +417,13 @@ fn a_lead_shares_from_the_app_reads_the_audit_log_and_offboards_a_member() {
         );
         Some(()).filter(|()| shown.as_bool() == Some(true))
     });
+    s.assert_layout_fits("the revocation to confirm");
     s.testid("revoke-confirmed").click();
     s.wait_until("the revocation", || {
         Some(()).filter(|()| s.has_testid("offboard-outcome"))
     });
     assert!(content(&s.testid("offboard-outcome")).contains("Production"));
-    if docs {
-        shot(&s, "25-team-offboarded");
-    }
+    screen(&s, &shots, "25-team-offboarded");
 
     // Bob's session is gone and he can no longer read the group.
     let bob_vault = Vault::unlock(

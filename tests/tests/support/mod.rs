@@ -117,3 +117,39 @@ pub fn app_env(home: &Path, vault: &Path, display: &str) -> Vec<(&'static str, S
         ("GDK_BACKEND", "x11".into()),
     ]
 }
+
+/// Where a desktop suite's screenshots go: `docs/screenshots/` with `TESSERA_SCREENSHOTS=docs`,
+/// the directory it names otherwise, else `home/screenshots` (a temporary directory). Made if
+/// missing.
+pub fn screenshots_dir(home: &Path) -> PathBuf {
+    let shots = match std::env::var("TESSERA_SCREENSHOTS").as_deref() {
+        Ok("docs") => Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/screenshots"),
+        Ok(dir) if !dir.is_empty() => PathBuf::from(dir),
+        _ => home.join("screenshots"),
+    };
+    std::fs::create_dir_all(&shots).unwrap();
+    shots
+}
+
+/// With `TESSERA_WINDOW=WIDTHxHEIGHT`, the app in `vault` starts with a window of that size, as
+/// if the user had left it so: the size goes into its `settings.json` (the directory is made,
+/// 0700, if missing). Without it the window has the size `tauri.conf.json` gives it.
+pub fn window_size_from_env(vault: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    let Ok(size) = std::env::var("TESSERA_WINDOW") else {
+        return;
+    };
+    let (w, h) = size
+        .split_once('x')
+        .and_then(|(w, h)| Some((w.parse::<u32>().ok()?, h.parse::<u32>().ok()?)))
+        .unwrap_or_else(|| panic!("TESSERA_WINDOW is WIDTHxHEIGHT, such as 800x600, not {size:?}"));
+    if !vault.exists() {
+        std::fs::create_dir_all(vault).unwrap();
+        std::fs::set_permissions(vault, std::fs::Permissions::from_mode(0o700)).unwrap();
+    }
+    std::fs::write(
+        vault.join("settings.json"),
+        serde_json::json!({"window": {"x": 0, "y": 0, "width": w, "height": h}}).to_string(),
+    )
+    .unwrap();
+}

@@ -450,6 +450,94 @@ impl Session {
     }
 }
 
+/// The page check behind [`Session::layout_problems`]: one line per element that is out of
+/// reach, naming it and what is wrong.
+const LAYOUT_CHECK: &str = r#"
+const W = window.innerWidth, H = window.innerHeight;
+const out = [];
+const name = (e) => {
+  if (e.dataset && e.dataset.testid) return `[data-testid=${e.dataset.testid}]`;
+  const label = e.getAttribute('aria-label') || (e.textContent || '').trim().slice(0, 30);
+  const cls = typeof e.className === 'string'
+    ? e.className.trim().split(/\s+/).filter((c) => c && !c.startsWith('svelte-')).map((c) => '.' + c).join('')
+    : '';
+  return `${e.tagName.toLowerCase()}${cls}${label ? ` "${label}"` : ''}`;
+};
+const px = Math.round;
+const root = document.documentElement;
+if (root.scrollWidth > W + 1) out.push(`the page is ${root.scrollWidth} px wide in a ${W} px window`);
+const scrolls = (e, axis) => {
+  const cs = getComputedStyle(e);
+  const o = axis === 'x' ? cs.overflowX : cs.overflowY;
+  return (o === 'auto' || o === 'scroll')
+    && (axis === 'x' ? e.scrollWidth > e.clientWidth + 1 : e.scrollHeight > e.clientHeight + 1);
+};
+for (const e of document.body.querySelectorAll('*')) {
+  if (e.closest('.visually-hidden')) continue;
+  const cs = getComputedStyle(e);
+  if (cs.display === 'none' || cs.visibility === 'hidden') continue;
+  if (scrolls(e, 'x')) out.push(`${name(e)} scrolls sideways (${e.scrollWidth} px of content in ${e.clientWidth} px)`);
+  const control = e.matches('button, input, select, textarea, a[href]');
+  if (!control && !e.matches('[data-testid]')) continue;
+  const r = e.getBoundingClientRect();
+  if (r.width === 0 || r.height === 0) continue;
+  if (r.left < -1 || r.right > W + 1) {
+    out.push(`${name(e)} is outside the window (x ${px(r.left)} to ${px(r.right)} of ${W})`);
+    continue;
+  }
+  if (r.top < -1 || r.bottom > H + 1) {
+    let reachable = false;
+    for (let p = e.parentElement; p && !reachable; p = p.parentElement) reachable = scrolls(p, 'y');
+    if (!reachable) out.push(`${name(e)} is outside the window and nothing scrolls to it (y ${px(r.top)} to ${px(r.bottom)} of ${H})`);
+    continue;
+  }
+  if (!control) continue;
+  // A control cut by a box that clips it and does not scroll to it.
+  for (let p = e.parentElement; p && p !== document.body; p = p.parentElement) {
+    if (getComputedStyle(p).overflowX === 'visible') continue;
+    const q = p.getBoundingClientRect();
+    if ((r.left < q.left - 1 || r.right > q.right + 1) && !scrolls(p, 'x')) {
+      out.push(`${name(e)} is cut off by ${name(p)} (x ${px(r.left)} to ${px(r.right)}, the box ${px(q.left)} to ${px(q.right)})`);
+      break;
+    }
+  }
+}
+return out;
+"#;
+
+impl Session {
+    /// What is out of reach in the window as it is now: the page wider than the window, a box
+    /// that scrolls sideways, a button, field or test-id element outside the window (sideways
+    /// at all; above or below with nothing that scrolls to it), a control cut off by a box
+    /// that clips it. Empty when every part of the screen can be seen and used.
+    pub fn layout_problems(&self) -> Vec<String> {
+        self.script(LAYOUT_CHECK, &json!([]))
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Panic, naming the screen, the window's size and each problem, unless
+    /// [`Self::layout_problems`] finds none.
+    pub fn assert_layout_fits(&self, screen: &str) {
+        let problems = self.layout_problems();
+        let size = self.script(
+            "return `${window.innerWidth}x${window.innerHeight}`",
+            &json!([]),
+        );
+        assert!(
+            problems.is_empty(),
+            "{screen} does not fit the {} window:\n  {}",
+            size.as_str().unwrap_or("?"),
+            problems.join("\n  ")
+        );
+    }
+}
+
 impl Session {
     /// End the session and stop `tauri-driver` with everything it started, and check that
     /// nothing of its process group is left running (WebKitWebDriver, the app).

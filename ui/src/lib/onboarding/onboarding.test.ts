@@ -25,6 +25,18 @@ describe('first run', () => {
     await waitFor(() => expect(screen.getByTestId('create-password')).toHaveFocus());
   });
 
+  it('drops the "too weak" message once the password is typed again', async () => {
+    const user = await firstRun();
+    await user.type(screen.getByTestId('create-password'), 'password1');
+    await user.type(screen.getByTestId('create-confirm'), 'password1');
+    await user.click(screen.getByTestId('create-submit'));
+    expect(await screen.findByTestId('form-error')).toHaveTextContent('too weak');
+
+    await user.clear(screen.getByTestId('create-password'));
+    await user.type(screen.getByTestId('create-password'), STRONG);
+    expect(screen.queryByTestId('form-error')).toBeNull();
+  });
+
   it('refuses two different passwords', async () => {
     const user = await firstRun();
     await user.type(screen.getByTestId('create-password'), STRONG);
