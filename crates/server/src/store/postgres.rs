@@ -31,9 +31,9 @@ mod token;
 pub use pool::{PoolOptions, PoolStatus};
 
 use super::{
-    id_from, rules, schema, Account, Group, LoginPolicy, Membership, NewAccountRow, NewGroup,
-    NewInvite, NewSession, PullPage, Role, Rotation, Session, SetMember, Store, StoreError,
-    StoreFuture, Team,
+    id_from, rules, schema, Account, Audit, Group, LoginPolicy, Membership, NewAccountRow,
+    NewGroup, NewInvite, NewSession, PullPage, Role, Rotation, Session, SetMember, Store,
+    StoreError, StoreFuture, Team,
 };
 
 mod audit;
@@ -130,6 +130,7 @@ impl PgStore {
         account: Id,
         changes: Vec<PushChange>,
         now: i64,
+        audit: Audit<Vec<PushResult>>,
     ) -> Result<Vec<PushResult>, StoreError> {
         let Space {
             items,
@@ -245,7 +246,7 @@ impl PgStore {
                         .map_err(be)?;
                 }
             }
-            tx.commit().await.map_err(be)?;
+            audit::commit(tx, audit, &results).await?;
             Ok(results)
         }
     }
@@ -640,6 +641,7 @@ impl Store for PgStore {
         team: Team,
         admin: NewAccountRow,
         session: NewSession,
+        audit: Audit<()>,
     ) -> StoreFuture<'_, ()> {
         Box::pin(async move {
             let mut c = self.conn().await?;
@@ -658,7 +660,7 @@ impl Store for PgStore {
             .map_err(unique)?;
             insert_account(&tx, &admin).await?;
             insert_session(&tx, admin.id, &session).await?;
-            tx.commit().await.map_err(be)
+            audit::commit(tx, audit, &()).await
         })
     }
 
@@ -676,10 +678,11 @@ impl Store for PgStore {
         })
     }
 
-    fn set_require_mfa(&self, team: Id, require: bool) -> StoreFuture<'_, ()> {
+    fn set_require_mfa(&self, team: Id, require: bool, audit: Audit<()>) -> StoreFuture<'_, ()> {
         Box::pin(async move {
-            let c = self.conn().await?;
-            let n = c
+            let mut c = self.conn().await?;
+            let tx = c.transaction().await.map_err(be)?;
+            let n = tx
                 .execute(
                     "UPDATE teams SET require_mfa = $2 WHERE id = $1",
                     &[&team.0.as_slice(), &require],
@@ -689,7 +692,7 @@ impl Store for PgStore {
             if n == 0 {
                 return Err(StoreError::NotFound);
             }
-            Ok(())
+            audit::commit(tx, audit, &()).await
         })
     }
 
@@ -717,10 +720,17 @@ impl Store for PgStore {
         })
     }
 
-    fn create_session(&self, account: Id, session: NewSession) -> StoreFuture<'_, ()> {
+    fn create_session(
+        &self,
+        account: Id,
+        session: NewSession,
+        audit: Audit<()>,
+    ) -> StoreFuture<'_, ()> {
         Box::pin(async move {
-            let c = self.conn().await?;
-            insert_session(&*c, account, &session).await
+            let mut c = self.conn().await?;
+            let tx = c.transaction().await.map_err(be)?;
+            insert_session(&tx, account, &session).await?;
+            audit::commit(tx, audit, &()).await
         })
     }
 
@@ -766,10 +776,17 @@ impl Store for PgStore {
         })
     }
 
-    fn revoke_session(&self, account: Id, id: Id, now: i64) -> StoreFuture<'_, bool> {
+    fn revoke_session(
+        &self,
+        account: Id,
+        id: Id,
+        now: i64,
+        audit: Audit<bool>,
+    ) -> StoreFuture<'_, bool> {
         Box::pin(async move {
-            let c = self.conn().await?;
-            let n = c
+            let mut c = self.conn().await?;
+            let tx = c.transaction().await.map_err(be)?;
+            let n = tx
                 .execute(
                     "UPDATE sessions SET revoked_at = $3
                      WHERE id = $1 AND account_id = $2 AND revoked_at IS NULL",
@@ -777,7 +794,9 @@ impl Store for PgStore {
                 )
                 .await
                 .map_err(be)?;
-            Ok(n > 0)
+            let revoked = n > 0;
+            audit::commit(tx, audit, &revoked).await?;
+            Ok(revoked)
         })
     }
 
@@ -806,10 +825,11 @@ impl Store for PgStore {
         })
     }
 
-    fn create_invite(&self, invite: NewInvite) -> StoreFuture<'_, ()> {
+    fn create_invite(&self, invite: NewInvite, audit: Audit<()>) -> StoreFuture<'_, ()> {
         Box::pin(async move {
-            let c = self.conn().await?;
-            c.execute(
+            let mut c = self.conn().await?;
+            let tx = c.transaction().await.map_err(be)?;
+            tx.execute(
                 "INSERT INTO invites (token_hash, team_id, email, created_by, created_at,
                      expires_at)
                  VALUES ($1, $2, $3, $4, $5, $6)",
@@ -824,7 +844,7 @@ impl Store for PgStore {
             )
             .await
             .map_err(unique)?;
-            Ok(())
+            audit::commit(tx, audit, &()).await
         })
     }
 
@@ -834,6 +854,7 @@ impl Store for PgStore {
         account: NewAccountRow,
         session: NewSession,
         now: i64,
+        audit: Audit<Team>,
     ) -> StoreFuture<'_, Team> {
         Box::pin(async move {
             let mut c = self.conn().await?;
@@ -873,7 +894,7 @@ impl Store for PgStore {
                 .await
                 .map_err(be)?;
             let team = team_from(team_id, &row)?;
-            tx.commit().await.map_err(be)?;
+            audit::commit(tx, audit, &team).await?;
             Ok(team)
         })
     }
@@ -905,6 +926,7 @@ impl Store for PgStore {
         address: String,
         now: i64,
         policy: LoginPolicy,
+        audit: Audit<()>,
     ) -> StoreFuture<'_, ()> {
         Box::pin(async move {
             let mut c = self.conn().await?;
@@ -937,7 +959,7 @@ impl Store for PgStore {
                 .await
                 .map_err(be)?;
             }
-            tx.commit().await.map_err(be)
+            audit::commit(tx, audit, &()).await
         })
     }
 
@@ -1081,8 +1103,9 @@ impl Store for PgStore {
         account: Id,
         changes: Vec<PushChange>,
         now: i64,
+        audit: Audit<Vec<PushResult>>,
     ) -> StoreFuture<'_, Vec<PushResult>> {
-        Box::pin(self.push_into(PERSONAL, team, account, changes, now))
+        Box::pin(self.push_into(PERSONAL, team, account, changes, now, audit))
     }
 
     fn pull(&self, account: Id, since: u64, limit: usize) -> StoreFuture<'_, PullPage> {
@@ -1117,10 +1140,16 @@ impl Store for PgStore {
         })
     }
 
-    fn set_certificate(&self, account: Id, chain: Vec<u8>) -> StoreFuture<'_, ()> {
+    fn set_certificate(
+        &self,
+        account: Id,
+        chain: Vec<u8>,
+        audit: Audit<()>,
+    ) -> StoreFuture<'_, ()> {
         Box::pin(async move {
-            let c = self.conn().await?;
-            let n = c
+            let mut c = self.conn().await?;
+            let tx = c.transaction().await.map_err(be)?;
+            let n = tx
                 .execute(
                     "UPDATE accounts SET certificate = $2 WHERE id = $1",
                     &[&account.0.as_slice(), &chain],
@@ -1130,11 +1159,11 @@ impl Store for PgStore {
             if n == 0 {
                 return Err(StoreError::NotFound);
             }
-            Ok(())
+            audit::commit(tx, audit, &()).await
         })
     }
 
-    fn create_group(&self, g: NewGroup) -> StoreFuture<'_, ()> {
+    fn create_group(&self, g: NewGroup, audit: Audit<()>) -> StoreFuture<'_, ()> {
         Box::pin(async move {
             let mut c = self.conn().await?;
             let tx = c.transaction().await.map_err(be)?;
@@ -1169,7 +1198,7 @@ impl Store for PgStore {
             .await
             .map_err(be)?;
             group_log::append(&tx, g.id, &g.log).await?;
-            tx.commit().await.map_err(be)
+            audit::commit(tx, audit, &()).await
         })
     }
 
@@ -1318,16 +1347,16 @@ impl Store for PgStore {
         })
     }
 
-    fn set_member(&self, m: SetMember) -> StoreFuture<'_, ()> {
+    fn set_member(&self, m: SetMember, audit: Audit<()>) -> StoreFuture<'_, ()> {
         Box::pin(async move {
             let mut c = self.conn().await?;
             let tx = c.transaction().await.map_err(be)?;
             set_member_in(&tx, &m).await?;
-            tx.commit().await.map_err(be)
+            audit::commit(tx, audit, &()).await
         })
     }
 
-    fn rotate_group(&self, r: Rotation) -> StoreFuture<'_, ()> {
+    fn rotate_group(&self, r: Rotation, audit: Audit<()>) -> StoreFuture<'_, ()> {
         Box::pin(async move {
             let mut c = self.conn().await?;
             let tx = c.transaction().await.map_err(be)?;
@@ -1366,7 +1395,7 @@ impl Store for PgStore {
             )
             .await
             .map_err(be)?;
-            tx.commit().await.map_err(be)
+            audit::commit(tx, audit, &()).await
         })
     }
 
@@ -1376,8 +1405,9 @@ impl Store for PgStore {
         group: Id,
         changes: Vec<PushChange>,
         now: i64,
+        audit: Audit<Vec<PushResult>>,
     ) -> StoreFuture<'_, Vec<PushResult>> {
-        Box::pin(self.push_into(GROUP, team, group, changes, now))
+        Box::pin(self.push_into(GROUP, team, group, changes, now, audit))
     }
 
     fn group_pull(&self, group: Id, since: u64, limit: usize) -> StoreFuture<'_, PullPage> {
@@ -1417,6 +1447,7 @@ impl Store for PgStore {
             .transpose()
         })
     }
+
     fn append_audit(&self, team: Id, at: i64, events: Vec<AuditEvent>) -> StoreFuture<'_, ()> {
         Box::pin(async move {
             let mut c = self.conn().await?;
@@ -1442,10 +1473,19 @@ impl Store for PgStore {
         })
     }
 
-    fn offboard(&self, account: Id, by: Id, now: i64) -> StoreFuture<'_, OffboardResponse> {
+    fn offboard(
+        &self,
+        account: Id,
+        by: Id,
+        now: i64,
+        audit: Audit<OffboardResponse>,
+    ) -> StoreFuture<'_, OffboardResponse> {
         Box::pin(async move {
             let mut c = self.conn().await?;
-            offboard::offboard(&mut c, account, by, now).await
+            let tx = c.transaction().await.map_err(be)?;
+            let res = offboard::offboard(&tx, account, by, now).await?;
+            audit::commit(tx, audit, &res).await?;
+            Ok(res)
         })
     }
 
@@ -1461,10 +1501,13 @@ impl Store for PgStore {
         group: Id,
         item: Id,
         expires_at: Option<i64>,
+        audit: Audit<()>,
     ) -> StoreFuture<'_, ()> {
         Box::pin(async move {
-            let c = self.conn().await?;
-            share::set(&c, group, item, expires_at).await
+            let mut c = self.conn().await?;
+            let tx = c.transaction().await.map_err(be)?;
+            share::set(&tx, group, item, expires_at).await?;
+            audit::commit(tx, audit, &()).await
         })
     }
 
