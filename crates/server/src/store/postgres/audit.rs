@@ -18,6 +18,7 @@ pub(super) async fn commit<T: 'static>(
 ) -> Result<(), StoreError> {
     if let Some(e) = audit.entries(out) {
         append_in(&tx, &e).await?;
+        crate::fault::before_audit_commit(&e.events);
     }
     tx.commit().await.map_err(be)
 }
@@ -35,6 +36,7 @@ pub(super) async fn append(
     let tx = c.transaction().await.map_err(be)?;
     let e = Entries { team, at, events };
     append_in(&tx, &e).await?;
+    crate::fault::before_audit_commit(&e.events);
     tx.commit().await.map_err(be)
 }
 

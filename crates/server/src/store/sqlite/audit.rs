@@ -16,6 +16,7 @@ pub(super) fn commit<T: 'static>(
 ) -> Result<(), StoreError> {
     if let Some(e) = audit.entries(out) {
         append_in(&tx, &e)?;
+        crate::fault::before_audit_commit(&e.events);
     }
     tx.commit().map_err(be)
 }
@@ -35,6 +36,7 @@ pub(super) fn append(
         .map_err(be)?;
     let e = Entries { team, at, events };
     append_in(&tx, &e)?;
+    crate::fault::before_audit_commit(&e.events);
     tx.commit().map_err(be)
 }
 
