@@ -91,8 +91,10 @@ impl AppState {
         self.inner.store.as_ref()
     }
 
-    /// Append events to `team`'s audit chain now. A failure fails the request (the action is
-    /// done, but the client retries and every action is safe to repeat).
+    /// Append events that record no change of their own (a read, what a client reports) to
+    /// `team`'s audit chain now; a failure fails the request. A change's events go with the
+    /// change instead, in the [`crate::store::Audit`] of its store method, so they commit in
+    /// its transaction.
     pub(crate) async fn audit(
         &self,
         team: Id,

@@ -14,6 +14,7 @@ pub mod auth;
 pub mod backup;
 pub mod config;
 pub mod events;
+mod fault;
 pub mod health;
 pub mod secret;
 pub mod store;

@@ -23,6 +23,7 @@ use tessera_protocol::{
 };
 
 pub mod access_request;
+pub mod audit;
 pub mod postgres;
 pub(crate) mod rules;
 pub mod schema;
@@ -32,6 +33,7 @@ mod token;
 pub use token::{NewToken, Token, TokenStore};
 
 pub use access_request::{AccessRequest, AccessRequests, Decision, NewAccessRequest};
+pub use audit::Audit;
 
 /// A boxed future returned by [`Store`] methods (object safe, `Send` for axum handlers).
 pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'a>>;
@@ -418,7 +420,9 @@ pub struct Rotation {
     pub log: LogAppend,
 }
 
-/// The server's storage. Every method is one transaction.
+/// The server's storage. Every method is one transaction. A method that makes an audited
+/// change takes the action's [`Audit`] last and commits the entries it records in that same
+/// transaction (see [`audit`]).
 pub trait Store: AccessRequests + TokenStore + Send + Sync + 'static {
     /// A random secret of this server installation (created on first use, shared by every node
     /// on the same database); keys the fake prelogin answers (see [`crate::secret`]).
@@ -433,11 +437,12 @@ pub trait Store: AccessRequests + TokenStore + Send + Sync + 'static {
         team: Team,
         admin: NewAccountRow,
         session: NewSession,
+        audit: Audit<()>,
     ) -> StoreFuture<'_, ()>;
     /// A team by id.
     fn team(&self, id: Id) -> StoreFuture<'_, Option<Team>>;
     /// Set whether a team requires a second factor.
-    fn set_require_mfa(&self, team: Id, require: bool) -> StoreFuture<'_, ()>;
+    fn set_require_mfa(&self, team: Id, require: bool, audit: Audit<()>) -> StoreFuture<'_, ()>;
 
     /// An account by (lowercase) e-mail address.
     fn account_by_email(&self, email: String) -> StoreFuture<'_, Option<Account>>;
@@ -445,7 +450,12 @@ pub trait Store: AccessRequests + TokenStore + Send + Sync + 'static {
     fn account_by_id(&self, id: Id) -> StoreFuture<'_, Option<Account>>;
 
     /// Add a session to an account.
-    fn create_session(&self, account: Id, session: NewSession) -> StoreFuture<'_, ()>;
+    fn create_session(
+        &self,
+        account: Id,
+        session: NewSession,
+        audit: Audit<()>,
+    ) -> StoreFuture<'_, ()>;
     /// A session by the SHA-256 of its token (live or not; the caller checks).
     fn session_by_token_hash(&self, hash: [u8; 32]) -> StoreFuture<'_, Option<Session>>;
     /// Record that a session was used at `now`.
@@ -453,14 +463,20 @@ pub trait Store: AccessRequests + TokenStore + Send + Sync + 'static {
     /// An account's live sessions, oldest first.
     fn list_sessions(&self, account: Id, now: i64) -> StoreFuture<'_, Vec<Session>>;
     /// Revoke one of an account's sessions; false when it has no such live session.
-    fn revoke_session(&self, account: Id, id: Id, now: i64) -> StoreFuture<'_, bool>;
+    fn revoke_session(
+        &self,
+        account: Id,
+        id: Id,
+        now: i64,
+        audit: Audit<bool>,
+    ) -> StoreFuture<'_, bool>;
     /// Revoke every live session of an account; returns how many.
     fn revoke_all_sessions(&self, account: Id, now: i64) -> StoreFuture<'_, u64>;
     /// Change a session's expiry (shortening sessions; tests use it to expire one).
     fn set_session_expiry(&self, id: Id, expires_at: i64) -> StoreFuture<'_, ()>;
 
     /// Store an invitation.
-    fn create_invite(&self, invite: NewInvite) -> StoreFuture<'_, ()>;
+    fn create_invite(&self, invite: NewInvite, audit: Audit<()>) -> StoreFuture<'_, ()>;
     /// Consume an invitation and create the invited account and its first session, in one
     /// transaction. The invitation must be unused, unexpired at `now` and issued to
     /// `account.email`; otherwise nothing changes.
@@ -470,6 +486,7 @@ pub trait Store: AccessRequests + TokenStore + Send + Sync + 'static {
         account: NewAccountRow,
         session: NewSession,
         now: i64,
+        audit: Audit<Team>,
     ) -> StoreFuture<'_, Team>;
 
     /// Failed logins from `address` in the current window.
@@ -487,6 +504,7 @@ pub trait Store: AccessRequests + TokenStore + Send + Sync + 'static {
         address: String,
         now: i64,
         policy: LoginPolicy,
+        audit: Audit<()>,
     ) -> StoreFuture<'_, ()>;
     /// Reset an account's failure counter after a successful login.
     fn clear_login_failures(&self, account: Id) -> StoreFuture<'_, ()>;
@@ -518,6 +536,7 @@ pub trait Store: AccessRequests + TokenStore + Send + Sync + 'static {
         account: Id,
         changes: Vec<PushChange>,
         now: i64,
+        audit: Audit<Vec<PushResult>>,
     ) -> StoreFuture<'_, Vec<PushResult>>;
     /// An account's item changes with a sequence number above `since`, oldest first, at most
     /// `limit` (one query).
@@ -526,7 +545,8 @@ pub trait Store: AccessRequests + TokenStore + Send + Sync + 'static {
     /// Every account of a team with its public keys and certificate chain, by e-mail.
     fn directory(&self, team: Id) -> StoreFuture<'_, Vec<DirectoryEntry>>;
     /// Store an account's certificate chain.
-    fn set_certificate(&self, account: Id, chain: Vec<u8>) -> StoreFuture<'_, ()>;
+    fn set_certificate(&self, account: Id, chain: Vec<u8>, audit: Audit<()>)
+        -> StoreFuture<'_, ()>;
     /// Store an account's signed pin of its team root (root public key, then signature).
     fn set_root_pin(&self, account: Id, pin: Vec<u8>) -> StoreFuture<'_, ()>;
 
@@ -537,7 +557,7 @@ pub trait Store: AccessRequests + TokenStore + Send + Sync + 'static {
     fn put_manifest(&self, collection: Id, m: StoredManifest) -> StoreFuture<'_, ()>;
 
     /// Create a group (epoch 1) with its creator as admin.
-    fn create_group(&self, group: NewGroup) -> StoreFuture<'_, ()>;
+    fn create_group(&self, group: NewGroup, audit: Audit<()>) -> StoreFuture<'_, ()>;
     /// A group by id.
     fn group(&self, id: Id) -> StoreFuture<'_, Option<Group>>;
     /// An account's membership of a group, if it ever had one.
@@ -549,11 +569,11 @@ pub trait Store: AccessRequests + TokenStore + Send + Sync + 'static {
     fn group_members(&self, group: Id, now: i64) -> StoreFuture<'_, Vec<GroupMember>>;
     /// Add a member or change a role or expiry. [`StoreError::StaleEpoch`] when `epoch` is not
     /// current; [`StoreError::NotFound`] when the member lacks the current key and none is given.
-    fn set_member(&self, m: SetMember) -> StoreFuture<'_, ()>;
+    fn set_member(&self, m: SetMember, audit: Audit<()>) -> StoreFuture<'_, ()>;
     /// Remove members and start a new epoch, in one transaction. [`StoreError::StaleEpoch`]
     /// when the group is not at `epoch - 1`, or when a machine token that is live at `now` gets
     /// no key (one was created meanwhile).
-    fn rotate_group(&self, r: Rotation) -> StoreFuture<'_, ()>;
+    fn rotate_group(&self, r: Rotation, audit: Audit<()>) -> StoreFuture<'_, ()>;
     /// Apply changes to a group's items (as [`Store::push`] does for an account's).
     fn group_push(
         &self,
@@ -561,6 +581,7 @@ pub trait Store: AccessRequests + TokenStore + Send + Sync + 'static {
         group: Id,
         changes: Vec<PushChange>,
         now: i64,
+        audit: Audit<Vec<PushResult>>,
     ) -> StoreFuture<'_, Vec<PushResult>>;
     /// A group's log entries after `since`, oldest first.
     fn group_log(&self, group: Id, since: u64) -> StoreFuture<'_, Vec<SignedLogEntry>>;
@@ -571,8 +592,10 @@ pub trait Store: AccessRequests + TokenStore + Send + Sync + 'static {
     /// The group of `team` that holds `item` (not deleted), if any.
     fn group_of_item(&self, team: Id, item: Id) -> StoreFuture<'_, Option<Id>>;
 
-    /// Append events to a team's audit chain at time `at`, in order, in one transaction
-    /// (concurrent appends through any node are serialised per team).
+    /// Append events to a team's audit chain at time `at`, in order, in a transaction of their
+    /// own (concurrent appends through any node are serialised per team): for events that
+    /// record no other change (reads, what clients report). A change's events go with the
+    /// change, in its method's [`Audit`].
     fn append_audit(&self, team: Id, at: i64, events: Vec<AuditEvent>) -> StoreFuture<'_, ()>;
     /// A team's audit entries after `q.after` that match the query's filters, by sequence
     /// number, at most `limit`.
@@ -587,13 +610,24 @@ pub trait Store: AccessRequests + TokenStore + Send + Sync + 'static {
     ) -> StoreFuture<'_, (Vec<MembershipWindow>, Vec<ExposedRecord>)>;
     /// Offboard an account in one transaction: it can no longer sign in, its sessions are
     /// revoked and its live memberships removed.
-    fn offboard(&self, account: Id, by: Id, now: i64) -> StoreFuture<'_, OffboardResponse>;
+    fn offboard(
+        &self,
+        account: Id,
+        by: Id,
+        now: i64,
+        audit: Audit<OffboardResponse>,
+    ) -> StoreFuture<'_, OffboardResponse>;
     /// When an account was offboarded, if it was.
     fn offboarded_at(&self, account: Id) -> StoreFuture<'_, Option<i64>>;
 
     /// Set or clear when an item's share in a group ends.
-    fn set_share_expiry(&self, group: Id, item: Id, expires_at: Option<i64>)
-        -> StoreFuture<'_, ()>;
+    fn set_share_expiry(
+        &self,
+        group: Id,
+        item: Id,
+        expires_at: Option<i64>,
+        audit: Audit<()>,
+    ) -> StoreFuture<'_, ()>;
     /// When an item's share in a group ends, if it does.
     fn share_expiry(&self, group: Id, item: Id) -> StoreFuture<'_, Option<i64>>;
     /// The items of a group whose share has ended at `now`.

@@ -10,7 +10,7 @@ use support::http::{
 };
 use support::Kind;
 use tessera_protocol::{Blob, GroupRole, Id, SignedLogEntry};
-use tessera_server::store::{LogAppend, NewAccessRequest, SetMember};
+use tessera_server::store::{Audit, LogAppend, NewAccessRequest, SetMember};
 
 on_both_backends!(
     request_approve_expire_and_ask_again,
@@ -200,23 +200,26 @@ fn request_approve_expire_and_ask_again(kind: Kind) {
         signature: Blob(vec![0; 64]),
     };
     s.h.rt
-        .block_on(s.h.store.set_member(SetMember {
-            group: Id::parse(&g).unwrap(),
-            account: Id::parse(&bob_id).unwrap(),
-            role: GroupRole::Viewer,
-            expires_at: Some(now() - 1),
-            epoch: 1,
-            key: None,
-            by: Id::parse(&ada_id).unwrap(),
-            now: now(),
-            log: LogAppend {
-                seq: seq + 1,
-                prev,
-                entry: moved.entry.0.clone(),
-                signature: moved.signature.0.clone(),
-                hash: moved.hash().to_vec(),
+        .block_on(s.h.store.set_member(
+            SetMember {
+                group: Id::parse(&g).unwrap(),
+                account: Id::parse(&bob_id).unwrap(),
+                role: GroupRole::Viewer,
+                expires_at: Some(now() - 1),
+                epoch: 1,
+                key: None,
+                by: Id::parse(&ada_id).unwrap(),
+                now: now(),
+                log: LogAppend {
+                    seq: seq + 1,
+                    prev,
+                    entry: moved.entry.0.clone(),
+                    signature: moved.signature.0.clone(),
+                    hash: moved.hash().to_vec(),
+                },
             },
-        }))
+            Audit::none(),
+        ))
         .unwrap();
     let (status, v) = s.call("GET", &format!("{sync}?since=0"), Some(&bob_t), None);
     assert_eq!(status, 403, "{v}");
@@ -292,17 +295,20 @@ fn an_expired_request_cannot_be_approved(kind: Kind) {
     let rid = Id(rand::random());
     let t = now() - 8 * 86_400;
     s.h.rt
-        .block_on(s.h.store.create_access_request(NewAccessRequest {
-            id: rid,
-            team_id: Id::parse(&team).unwrap(),
-            group_id: Id::parse(&g).unwrap(),
-            requester: Id::parse(&bob_id).unwrap(),
-            role: GroupRole::Viewer,
-            duration_secs: 3600,
-            reasons: vec![],
-            created_at: t,
-            expires_at: t + 7 * 86_400,
-        }))
+        .block_on(s.h.store.create_access_request(
+            NewAccessRequest {
+                id: rid,
+                team_id: Id::parse(&team).unwrap(),
+                group_id: Id::parse(&g).unwrap(),
+                requester: Id::parse(&bob_id).unwrap(),
+                role: GroupRole::Viewer,
+                duration_secs: 3600,
+                reasons: vec![],
+                created_at: t,
+                expires_at: t + 7 * 86_400,
+            },
+            Audit::none(),
+        ))
         .unwrap();
     assert_eq!(
         s.ok(

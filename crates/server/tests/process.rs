@@ -6,80 +6,15 @@ mod support;
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
 use base64::Engine as _;
 use rand::Rng as _;
 use serde_json::{json, Value};
 use support::http::{create_team, hex_id, str_of, user, Api, B64};
+use support::process::{free_port, Proc};
 use support::PgDatabase;
-
-/// A running server process; killed when dropped (also when a test fails).
-struct Proc {
-    child: Child,
-}
-
-impl Proc {
-    /// Start the binary with `args`, logging to `log`, and wait until `/healthz` answers.
-    fn start(args: &[String], log: &Path, base: &str) -> Self {
-        let health = format!("{base}/healthz");
-        Self::start_until(args, log, || {
-            ureq::get(&health).call().is_ok_and(|r| r.status() == 200)
-        })
-    }
-
-    /// Start the binary with `args`, logging to `log`, and wait until `ready` holds.
-    fn start_until(args: &[String], log: &Path, ready: impl Fn() -> bool) -> Self {
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(log)
-            .unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_tessera-server"))
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .unwrap();
-        let mut p = Self { child };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Some(status) = p.child.try_wait().unwrap() {
-                panic!("the server exited early: {status}");
-            }
-            if ready() {
-                return p;
-            }
-            assert!(Instant::now() < deadline, "the server did not start");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    /// SIGKILL, no chance to clean up.
-    fn kill(mut self) {
-        self.child.kill().unwrap();
-        self.child.wait().unwrap();
-    }
-}
-
-impl Drop for Proc {
-    #[allow(clippy::let_underscore_must_use)] // best effort: it may have exited already
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// A free port on 127.0.0.1 (bound and released; the server binds it again).
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// What the client knows the server acknowledged, per item: (version, deleted, blob, seq).
 type Acked = HashMap<String, (u64, bool, Vec<u8>, u64)>;

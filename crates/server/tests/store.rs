@@ -15,8 +15,8 @@ use tessera_protocol::{
 use tessera_server::events::Change;
 use tessera_server::store::postgres::{PgStore, PoolOptions};
 use tessera_server::store::{
-    Decision, Group, LogAppend, LoginPolicy, NewAccessRequest, NewAccountRow, NewGroup, NewInvite,
-    NewSession, NewToken, Role, Rotation, SetMember, StoreError, Team,
+    Audit, Decision, Group, LogAppend, LoginPolicy, NewAccessRequest, NewAccountRow, NewGroup,
+    NewInvite, NewSession, NewToken, Role, Rotation, SetMember, StoreError, Team,
 };
 use tessera_server::Store;
 
@@ -35,6 +35,7 @@ on_both_backends!(
     groups_members_and_epochs,
     group_items_are_pushed_pulled_and_found,
     audit_entries_chain_and_filter,
+    a_change_commits_its_audit_entries,
     offboarding_reviews_and_ends_access,
     share_expiry_is_set_cleared_and_ended,
     a_group_log_grows_one_entry_at_a_time_with_its_change,
@@ -119,7 +120,7 @@ async fn setup(s: &dyn Store, email: &str) -> (Team, Id, NewSession) {
     let t = team();
     let a = account(t.id, email, Role::Admin);
     let sess = session(1000);
-    s.create_team(t.clone(), a.clone(), sess.clone())
+    s.create_team(t.clone(), a.clone(), sess.clone(), Audit::none())
         .await
         .unwrap();
     (t, a.id, sess)
@@ -159,14 +160,25 @@ fn teams_accounts_and_sessions(kind: Kind) {
         assert!(s.session_by_token_hash([0; 32]).await.unwrap().is_none());
         s.touch_session(sess.id, 1500).await.unwrap();
         let second = session(1100);
-        s.create_session(admin, second.clone()).await.unwrap();
+        s.create_session(admin, second.clone(), Audit::none())
+            .await
+            .unwrap();
         let list = s.list_sessions(admin, 1600).await.unwrap();
         assert_eq!(list.len(), 2);
         assert_eq!((list[0].id, list[0].last_seen_at), (sess.id, 1500));
         // Another account cannot revoke it; the owner can, once.
-        assert!(!s.revoke_session(id(5), second.id, 1700).await.unwrap());
-        assert!(s.revoke_session(admin, second.id, 1700).await.unwrap());
-        assert!(!s.revoke_session(admin, second.id, 1701).await.unwrap());
+        assert!(!s
+            .revoke_session(id(5), second.id, 1700, Audit::none())
+            .await
+            .unwrap());
+        assert!(s
+            .revoke_session(admin, second.id, 1700, Audit::none())
+            .await
+            .unwrap());
+        assert!(!s
+            .revoke_session(admin, second.id, 1701, Audit::none())
+            .await
+            .unwrap());
         assert_eq!(s.list_sessions(admin, 1800).await.unwrap().len(), 1);
         s.set_session_expiry(sess.id, 10).await.unwrap();
         assert!(!s
@@ -175,14 +187,18 @@ fn teams_accounts_and_sessions(kind: Kind) {
             .unwrap()
             .unwrap()
             .is_live(1800));
-        s.create_session(admin, session(1900)).await.unwrap();
-        s.create_session(admin, session(1900)).await.unwrap();
+        s.create_session(admin, session(1900), Audit::none())
+            .await
+            .unwrap();
+        s.create_session(admin, session(1900), Audit::none())
+            .await
+            .unwrap();
         assert_eq!(s.revoke_all_sessions(admin, 2000).await.unwrap(), 3);
         assert!(s.list_sessions(admin, 2000).await.unwrap().is_empty());
-        s.set_require_mfa(t.id, true).await.unwrap();
+        s.set_require_mfa(t.id, true, Audit::none()).await.unwrap();
         assert!(s.team(t.id).await.unwrap().unwrap().require_mfa);
         assert!(matches!(
-            s.set_require_mfa(id(9), true).await,
+            s.set_require_mfa(id(9), true, Audit::none()).await,
             Err(StoreError::NotFound)
         ));
         assert_eq!(
@@ -201,6 +217,7 @@ fn an_email_is_taken_once(kind: Kind) {
                 t2.clone(),
                 account(t2.id, "ada@example.com", Role::Admin),
                 session(1),
+                Audit::none(),
             )
             .await
             .unwrap_err();
@@ -221,22 +238,24 @@ fn invitations_are_single_use_and_bound_to_an_email(kind: Kind) {
             expires_at,
         };
         let h: [u8; 32] = rand::random();
-        s.create_invite(invite(h, 5000)).await.unwrap();
+        s.create_invite(invite(h, 5000), Audit::none())
+            .await
+            .unwrap();
         let bob = account(id(0), "bob@example.com", Role::Member);
         let eve = account(id(0), "eve@example.com", Role::Member);
         let e = s
-            .join_team(h, eve.clone(), session(2000), 2000)
+            .join_team(h, eve.clone(), session(2000), 2000, Audit::none())
             .await
             .unwrap_err();
         assert!(matches!(e, StoreError::InviteForOtherEmail), "{e:?}");
         assert!(s.account_by_id(eve.id).await.unwrap().is_none());
         let e = s
-            .join_team([1; 32], bob.clone(), session(2000), 2000)
+            .join_team([1; 32], bob.clone(), session(2000), 2000, Audit::none())
             .await
             .unwrap_err();
         assert!(matches!(e, StoreError::InviteInvalid), "{e:?}");
         let joined = s
-            .join_team(h, bob.clone(), session(2000), 2000)
+            .join_team(h, bob.clone(), session(2000), 2000, Audit::none())
             .await
             .unwrap();
         assert_eq!(joined.id, t.id);
@@ -245,15 +264,17 @@ fn invitations_are_single_use_and_bound_to_an_email(kind: Kind) {
         assert_eq!(s.list_sessions(bob.id, 2000).await.unwrap().len(), 1);
         let again = account(id(0), "bob@example.com", Role::Member);
         let e = s
-            .join_team(h, again, session(2001), 2001)
+            .join_team(h, again, session(2001), 2001, Audit::none())
             .await
             .unwrap_err();
         assert!(matches!(e, StoreError::InviteInvalid), "used: {e:?}");
         let h2: [u8; 32] = rand::random();
-        s.create_invite(invite(h2, 3000)).await.unwrap();
+        s.create_invite(invite(h2, 3000), Audit::none())
+            .await
+            .unwrap();
         let late = account(id(0), "bob@example.com", Role::Member);
         let e = s
-            .join_team(h2, late, session(3000), 3000)
+            .join_team(h2, late, session(3000), 3000, Audit::none())
             .await
             .unwrap_err();
         assert!(matches!(e, StoreError::InviteInvalid), "expired: {e:?}");
@@ -270,7 +291,7 @@ fn failed_logins_lock_and_admins_lift(kind: Kind) {
             address_window_secs: 60,
         };
         for i in 0..2 {
-            s.record_login_failure(Some(admin), "10.0.0.1".into(), 1000 + i, p)
+            s.record_login_failure(Some(admin), "10.0.0.1".into(), 1000 + i, p, Audit::none())
                 .await
                 .unwrap();
         }
@@ -278,7 +299,7 @@ fn failed_logins_lock_and_admins_lift(kind: Kind) {
         assert_eq!((a.failed_logins, a.locked_until), (2, None));
         s.clear_login_failures(admin).await.unwrap();
         for i in 0..3 {
-            s.record_login_failure(Some(admin), "10.0.0.1".into(), 1010 + i, p)
+            s.record_login_failure(Some(admin), "10.0.0.1".into(), 1010 + i, p, Audit::none())
                 .await
                 .unwrap();
         }
@@ -303,7 +324,7 @@ fn failed_logins_lock_and_admins_lift(kind: Kind) {
                 .unwrap(),
             0
         );
-        s.record_login_failure(None, "10.0.0.1".into(), 1061, p)
+        s.record_login_failure(None, "10.0.0.1".into(), 1061, p, Audit::none())
             .await
             .unwrap();
         assert_eq!(
@@ -393,6 +414,7 @@ fn push_is_compare_and_set_with_team_sequence(kind: Kind) {
                     change(a, 1, b"a2"),
                 ],
                 1,
+                Audit::none(),
             )
             .await
             .unwrap();
@@ -402,13 +424,13 @@ fn push_is_compare_and_set_with_team_sequence(kind: Kind) {
         );
         // A resend of what is current: applied, same sequence number, nothing new.
         let r = s
-            .push(t.id, admin, vec![change(a, 1, b"a2")], 2)
+            .push(t.id, admin, vec![change(a, 1, b"a2")], 2, Audit::none())
             .await
             .unwrap();
         assert_eq!(applied(&r[0]), (2, 3));
         // A stale edit: conflict with the current record.
         let r = s
-            .push(t.id, admin, vec![change(a, 1, b"other")], 3)
+            .push(t.id, admin, vec![change(a, 1, b"other")], 3, Audit::none())
             .await
             .unwrap();
         match &r[0] {
@@ -420,7 +442,7 @@ fn push_is_compare_and_set_with_team_sequence(kind: Kind) {
         }
         // An edit of a version the server never had.
         let r = s
-            .push(t.id, admin, vec![change(id(12), 4, b"x")], 4)
+            .push(t.id, admin, vec![change(id(12), 4, b"x")], 4, Audit::none())
             .await
             .unwrap();
         assert!(matches!(&r[0], PushResult::Conflict { current } if current.version == 0));
@@ -432,7 +454,10 @@ fn push_is_compare_and_set_with_team_sequence(kind: Kind) {
             deleted: true,
             blob: Blob::default(),
         };
-        let r = s.push(t.id, admin, vec![del], 5).await.unwrap();
+        let r = s
+            .push(t.id, admin, vec![del], 5, Audit::none())
+            .await
+            .unwrap();
         assert_eq!(applied(&r[0]), (2, 4));
         let page = s.pull(admin, 0, 100).await.unwrap();
         let seen: Vec<_> = page
@@ -443,7 +468,8 @@ fn push_is_compare_and_set_with_team_sequence(kind: Kind) {
         assert_eq!(seen, [(a, 2, 3, false), (b, 2, 4, true)]);
         assert!(!page.more);
         assert!(matches!(
-            s.push(id(9), admin, vec![change(a, 2, b"z")], 6).await,
+            s.push(id(9), admin, vec![change(a, 2, b"z")], 6, Audit::none())
+                .await,
             Err(StoreError::NotFound)
         ));
     });
@@ -453,29 +479,48 @@ fn pull_is_scoped_and_paged(kind: Kind) {
     run(kind, |s| async move {
         let (t, admin, _) = setup(&*s, "ada@example.com").await;
         let h: [u8; 32] = rand::random();
-        s.create_invite(NewInvite {
-            token_hash: h,
-            team_id: t.id,
-            email: "bob@example.com".into(),
-            created_by: admin,
-            created_at: 1,
-            expires_at: 10_000,
-        })
+        s.create_invite(
+            NewInvite {
+                token_hash: h,
+                team_id: t.id,
+                email: "bob@example.com".into(),
+                created_by: admin,
+                created_at: 1,
+                expires_at: 10_000,
+            },
+            Audit::none(),
+        )
         .await
         .unwrap();
         let bob = account(id(0), "bob@example.com", Role::Member);
-        s.join_team(h, bob.clone(), session(2), 2).await.unwrap();
+        s.join_team(h, bob.clone(), session(2), 2, Audit::none())
+            .await
+            .unwrap();
         let shared = id(20);
         let changes: Vec<_> = (0..5u8).map(|i| change(id(30 + i), 0, &[i])).collect();
-        s.push(t.id, admin, changes, 3).await.unwrap();
+        s.push(t.id, admin, changes, 3, Audit::none())
+            .await
+            .unwrap();
         // The same item id under another account is another item.
         let r = s
-            .push(t.id, bob.id, vec![change(shared, 0, b"bob")], 4)
+            .push(
+                t.id,
+                bob.id,
+                vec![change(shared, 0, b"bob")],
+                4,
+                Audit::none(),
+            )
             .await
             .unwrap();
         assert_eq!(applied(&r[0]), (1, 6));
         let r = s
-            .push(t.id, admin, vec![change(shared, 0, b"ada")], 5)
+            .push(
+                t.id,
+                admin,
+                vec![change(shared, 0, b"ada")],
+                5,
+                Audit::none(),
+            )
             .await
             .unwrap();
         assert_eq!(applied(&r[0]), (1, 7));
@@ -504,6 +549,7 @@ fn a_committed_push_is_announced_once(kind: Kind) {
             admin,
             vec![change(a, 0, b"a1"), change(b, 0, b"b1")],
             1,
+            Audit::none(),
         )
         .await
         .unwrap();
@@ -519,18 +565,18 @@ fn a_committed_push_is_announced_once(kind: Kind) {
             }
         );
         // Pushes that apply nothing (a resend, a conflict, an unknown team) announce nothing.
-        s.push(t.id, admin, vec![change(a, 0, b"a1")], 2)
+        s.push(t.id, admin, vec![change(a, 0, b"a1")], 2, Audit::none())
             .await
             .unwrap();
-        s.push(t.id, admin, vec![change(a, 0, b"zz")], 3)
+        s.push(t.id, admin, vec![change(a, 0, b"zz")], 3, Audit::none())
             .await
             .unwrap();
         assert!(s
-            .push(id(9), admin, vec![change(a, 1, b"a2")], 4)
+            .push(id(9), admin, vec![change(a, 1, b"a2")], 4, Audit::none())
             .await
             .is_err());
         let next = s
-            .push(t.id, admin, vec![change(b, 1, b"b2")], 5)
+            .push(t.id, admin, vec![change(b, 1, b"b2")], 5, Audit::none())
             .await
             .unwrap();
         assert_eq!(applied(&next[0]), (2, 3));
@@ -546,18 +592,21 @@ fn a_committed_push_is_announced_once(kind: Kind) {
 /// Join `email` to the team through an invitation; returns the account id.
 async fn join(s: &dyn Store, t: &Team, admin: Id, email: &str) -> Id {
     let h: [u8; 32] = rand::random();
-    s.create_invite(NewInvite {
-        token_hash: h,
-        team_id: t.id,
-        email: email.into(),
-        created_by: admin,
-        created_at: 1000,
-        expires_at: 5000,
-    })
+    s.create_invite(
+        NewInvite {
+            token_hash: h,
+            team_id: t.id,
+            email: email.into(),
+            created_by: admin,
+            created_at: 1000,
+            expires_at: 5000,
+        },
+        Audit::none(),
+    )
     .await
     .unwrap();
     let a = account(t.id, email, Role::Member);
-    s.join_team(h, a.clone(), session(2000), 2000)
+    s.join_team(h, a.clone(), session(2000), 2000, Audit::none())
         .await
         .unwrap();
     a.id
@@ -570,15 +619,18 @@ fn access_requests_are_decided_once(kind: Kind) {
         let bob = join(&*s, &t, ada, "bob@example.com").await;
         let carol = join(&*s, &t, ada, "carol@example.com").await;
         let g = id(5);
-        s.create_group(NewGroup {
-            id: g,
-            team_id: t.id,
-            name: vec![1; 40],
-            created_by: ada,
-            key: vec![2; 80],
-            created_at: 2000,
-            log: log(1),
-        })
+        s.create_group(
+            NewGroup {
+                id: g,
+                team_id: t.id,
+                name: vec![1; 40],
+                created_by: ada,
+                key: vec![2; 80],
+                created_at: 2000,
+                log: log(1),
+            },
+            Audit::none(),
+        )
         .await
         .unwrap();
         let new = |rid: Id, who: Id, created_at: i64| NewAccessRequest {
@@ -593,19 +645,23 @@ fn access_requests_are_decided_once(kind: Kind) {
             expires_at: created_at + 1000,
         };
         let (r1, r2) = (id(6), id(7));
-        s.create_access_request(new(r1, bob, 3000)).await.unwrap();
+        s.create_access_request(new(r1, bob, 3000), Audit::none())
+            .await
+            .unwrap();
         // One pending request per requester and group; the id is unique.
         let e = s
-            .create_access_request(new(id(8), bob, 3001))
+            .create_access_request(new(id(8), bob, 3001), Audit::none())
             .await
             .unwrap_err();
         assert!(matches!(e, StoreError::AlreadyPending), "{e:?}");
         let e = s
-            .create_access_request(new(r1, carol, 3001))
+            .create_access_request(new(r1, carol, 3001), Audit::none())
             .await
             .unwrap_err();
         assert!(matches!(e, StoreError::IdTaken), "{e:?}");
-        s.create_access_request(new(r2, carol, 3002)).await.unwrap();
+        s.create_access_request(new(r2, carol, 3002), Audit::none())
+            .await
+            .unwrap();
 
         let got = s.access_request(r1).await.unwrap().unwrap();
         assert_eq!(
@@ -660,12 +716,12 @@ fn access_requests_are_decided_once(kind: Kind) {
         };
         // A stale epoch or a missing key changes nothing.
         let e = s
-            .decide_access_request(approve(r1, grant(bob, 2, Some(vec![3; 80]))))
+            .decide_access_request(approve(r1, grant(bob, 2, Some(vec![3; 80]))), Audit::none())
             .await
             .unwrap_err();
         assert!(matches!(e, StoreError::StaleEpoch), "{e:?}");
         let e = s
-            .decide_access_request(approve(r1, grant(bob, 1, None)))
+            .decide_access_request(approve(r1, grant(bob, 1, None)), Audit::none())
             .await
             .unwrap_err();
         assert!(matches!(e, StoreError::NotFound), "{e:?}");
@@ -678,7 +734,7 @@ fn access_requests_are_decided_once(kind: Kind) {
             .is_pending(3500));
 
         let done = s
-            .decide_access_request(approve(r1, grant(bob, 1, Some(vec![3; 80]))))
+            .decide_access_request(approve(r1, grant(bob, 1, Some(vec![3; 80]))), Audit::none())
             .await
             .unwrap();
         assert_eq!(done.status(3500), AccessRequestStatus::Approved);
@@ -699,7 +755,7 @@ fn access_requests_are_decided_once(kind: Kind) {
         assert!(s.groups_of(bob, 3560).await.unwrap().is_empty());
         // Decided once: neither a second approval nor a denial.
         let e = s
-            .decide_access_request(approve(r1, grant(bob, 1, Some(vec![4; 80]))))
+            .decide_access_request(approve(r1, grant(bob, 1, Some(vec![4; 80]))), Audit::none())
             .await
             .unwrap_err();
         assert!(matches!(e, StoreError::AlreadyDecided), "{e:?}");
@@ -709,37 +765,51 @@ fn access_requests_are_decided_once(kind: Kind) {
             now,
             grant: None,
         };
-        let e = s.decide_access_request(deny(r1, 3500)).await.unwrap_err();
+        let e = s
+            .decide_access_request(deny(r1, 3500), Audit::none())
+            .await
+            .unwrap_err();
         assert!(matches!(e, StoreError::AlreadyDecided), "{e:?}");
         assert_eq!(
             s.membership(g, bob).await.unwrap().unwrap().expires_at,
             Some(3560)
         );
         // Bob may ask again once his request is decided.
-        s.create_access_request(new(id(10), bob, 3600))
+        s.create_access_request(new(id(10), bob, 3600), Audit::none())
             .await
             .unwrap();
 
         // A lapsed request cannot be decided; a denial writes no membership.
-        let e = s.decide_access_request(deny(r2, 4002)).await.unwrap_err();
+        let e = s
+            .decide_access_request(deny(r2, 4002), Audit::none())
+            .await
+            .unwrap_err();
         assert!(matches!(e, StoreError::RequestExpired), "{e:?}");
         let e = s
-            .decide_access_request(Decision {
-                now: 4002,
-                ..approve(r2, grant(carol, 1, Some(vec![5; 80])))
-            })
+            .decide_access_request(
+                Decision {
+                    now: 4002,
+                    ..approve(r2, grant(carol, 1, Some(vec![5; 80])))
+                },
+                Audit::none(),
+            )
             .await
             .unwrap_err();
         assert!(matches!(e, StoreError::RequestExpired), "{e:?}");
         assert!(s.membership(g, carol).await.unwrap().is_none());
         let r3 = id(11);
-        s.create_access_request(new(r3, carol, 4002)).await.unwrap();
-        let denied = s.decide_access_request(deny(r3, 4100)).await.unwrap();
+        s.create_access_request(new(r3, carol, 4002), Audit::none())
+            .await
+            .unwrap();
+        let denied = s
+            .decide_access_request(deny(r3, 4100), Audit::none())
+            .await
+            .unwrap();
         assert_eq!(denied.status(4100), AccessRequestStatus::Denied);
         assert_eq!(denied.granted_until, None);
         assert!(s.membership(g, carol).await.unwrap().is_none());
         let e = s
-            .decide_access_request(deny(id(12), 4100))
+            .decide_access_request(deny(id(12), 4100), Audit::none())
             .await
             .unwrap_err();
         assert!(matches!(e, StoreError::NotFound), "{e:?}");
@@ -783,37 +853,41 @@ fn machine_tokens_are_stored_hashed_scoped_and_rotated(kind: Kind) {
     run(kind, |s| async move {
         let (t, admin, _) = setup(&*s, "ada@example.com").await;
         let g = id(4);
-        s.create_group(NewGroup {
-            id: g,
-            team_id: t.id,
-            name: b"n".to_vec(),
-            created_by: admin,
-            key: b"k".to_vec(),
-            created_at: 1000,
-            log: log(1),
-        })
+        s.create_group(
+            NewGroup {
+                id: g,
+                team_id: t.id,
+                name: b"n".to_vec(),
+                created_by: admin,
+                key: b"k".to_vec(),
+                created_at: 1000,
+                log: log(1),
+            },
+            Audit::none(),
+        )
         .await
         .unwrap();
         // Another team's id or a stale epoch creates nothing.
         let wrong_team = new_token(id(9), g, admin, 1, 5000);
         assert!(matches!(
-            s.create_token(wrong_team).await,
+            s.create_token(wrong_team, Audit::none()).await,
             Err(StoreError::NotFound)
         ));
         assert!(matches!(
-            s.create_token(new_token(t.id, g, admin, 2, 5000)).await,
+            s.create_token(new_token(t.id, g, admin, 2, 5000), Audit::none())
+                .await,
             Err(StoreError::StaleEpoch)
         ));
         assert!(s.group_tokens(g).await.unwrap().is_empty());
 
         let tok = new_token(t.id, g, admin, 1, 5000);
-        s.create_token(tok.clone()).await.unwrap();
+        s.create_token(tok.clone(), Audit::none()).await.unwrap();
         let again = NewToken {
             token_hash: rand::random(),
             ..tok.clone()
         };
         assert!(matches!(
-            s.create_token(again).await,
+            s.create_token(again, Audit::none()).await,
             Err(StoreError::IdTaken)
         ));
         let found = s.token_by_hash(tok.token_hash).await.unwrap().unwrap();
@@ -843,7 +917,8 @@ fn machine_tokens_are_stored_hashed_scoped_and_rotated(kind: Kind) {
 
         // A rotation must give every live token a key; the key is then served to the token.
         assert!(matches!(
-            s.rotate_group(rotation(g, admin, 2, vec![])).await,
+            s.rotate_group(rotation(g, admin, 2, vec![]), Audit::none())
+                .await,
             Err(StoreError::StaleEpoch)
         ));
         assert_eq!(
@@ -851,12 +926,10 @@ fn machine_tokens_are_stored_hashed_scoped_and_rotated(kind: Kind) {
             1,
             "nothing changed"
         );
-        s.rotate_group(rotation(
-            g,
-            admin,
-            2,
-            vec![(tok.id, b"e2 for token".to_vec())],
-        ))
+        s.rotate_group(
+            rotation(g, admin, 2, vec![(tok.id, b"e2 for token".to_vec())]),
+            Audit::none(),
+        )
         .await
         .unwrap();
         let keys = s.token_keys(tok.id).await.unwrap();
@@ -874,12 +947,23 @@ fn machine_tokens_are_stored_hashed_scoped_and_rotated(kind: Kind) {
             Some(1300)
         );
         // Revocation: once, only in its own group; a revoked token needs no key any more.
-        assert!(!s.revoke_token(id(8), tok.id, 1400).await.unwrap());
-        assert!(s.revoke_token(g, tok.id, 1400).await.unwrap());
-        assert!(!s.revoke_token(g, tok.id, 1500).await.unwrap());
+        assert!(!s
+            .revoke_token(id(8), tok.id, 1400, Audit::none())
+            .await
+            .unwrap());
+        assert!(s
+            .revoke_token(g, tok.id, 1400, Audit::none())
+            .await
+            .unwrap());
+        assert!(!s
+            .revoke_token(g, tok.id, 1500, Audit::none())
+            .await
+            .unwrap());
         let listed = s.group_tokens(g).await.unwrap();
         assert_eq!((listed.len(), listed[0].revoked_at), (1, Some(1400)));
-        s.rotate_group(rotation(g, admin, 3, vec![])).await.unwrap();
+        s.rotate_group(rotation(g, admin, 3, vec![]), Audit::none())
+            .await
+            .unwrap();
         // An expired token needs no key either.
         let short = NewToken {
             id: id(6),
@@ -888,8 +972,10 @@ fn machine_tokens_are_stored_hashed_scoped_and_rotated(kind: Kind) {
             epoch: 3,
             ..tok.clone()
         };
-        s.create_token(short).await.unwrap();
-        s.rotate_group(rotation(g, admin, 4, vec![])).await.unwrap();
+        s.create_token(short, Audit::none()).await.unwrap();
+        s.rotate_group(rotation(g, admin, 4, vec![]), Audit::none())
+            .await
+            .unwrap();
         assert_eq!(s.group_tokens(g).await.unwrap().len(), 2);
     });
 }
@@ -935,13 +1021,13 @@ fn every_store_method_is_called() {
 /// about memberships; the log has a case of its own).
 async fn set(s: &dyn Store, mut m: SetMember) -> Result<(), StoreError> {
     m.log = next_log(s, m.group).await;
-    s.set_member(m).await
+    s.set_member(m, Audit::none()).await
 }
 
 /// `r` stored with the entry after its group's last as its log entry.
 async fn rotate_in(s: &dyn Store, mut r: Rotation) -> Result<(), StoreError> {
     r.log = next_log(s, r.group).await;
-    s.rotate_group(r).await
+    s.rotate_group(r, Audit::none()).await
 }
 
 /// The entry of the test chain ([`log`]) after `group`'s last.
@@ -987,13 +1073,15 @@ fn directory_certificates_and_server_secret(kind: Kind) {
             (&Blob(vec![1; 32]), &Blob(vec![2; 32]))
         );
         assert!(d[1].certificate.0.is_empty());
-        s.set_certificate(bob, b"chain".to_vec()).await.unwrap();
+        s.set_certificate(bob, b"chain".to_vec(), Audit::none())
+            .await
+            .unwrap();
         assert_eq!(
             s.directory(t.id).await.unwrap()[1].certificate,
             Blob(b"chain".to_vec())
         );
         assert!(matches!(
-            s.set_certificate(id(9), vec![1]).await,
+            s.set_certificate(id(9), vec![1], Audit::none()).await,
             Err(StoreError::NotFound)
         ));
         // The root pin: none until an account sends one, then handed back with the account.
@@ -1047,9 +1135,11 @@ fn groups_members_and_epochs(kind: Kind) {
         let bob = join(&*s, &t, ada, "bob@example.com").await;
         let carol = join(&*s, &t, ada, "carol@example.com").await;
         let g = id(4);
-        s.create_group(group_of(t.id, g, ada)).await.unwrap();
+        s.create_group(group_of(t.id, g, ada), Audit::none())
+            .await
+            .unwrap();
         assert!(matches!(
-            s.create_group(group_of(t.id, g, ada)).await,
+            s.create_group(group_of(t.id, g, ada), Audit::none()).await,
             Err(StoreError::IdTaken)
         ));
         assert_eq!(
@@ -1232,12 +1322,16 @@ fn group_items_are_pushed_pulled_and_found(kind: Kind) {
     run(kind, |s| async move {
         let (t, ada, _) = setup(&*s, "ada@example.com").await;
         let (g, h) = (id(4), id(5));
-        s.create_group(group_of(t.id, g, ada)).await.unwrap();
-        s.create_group(group_of(t.id, h, ada)).await.unwrap();
+        s.create_group(group_of(t.id, g, ada), Audit::none())
+            .await
+            .unwrap();
+        s.create_group(group_of(t.id, h, ada), Audit::none())
+            .await
+            .unwrap();
         let mut rx = s.subscribe();
         let (a, b) = (id(10), id(11));
         // Personal and group items share the team's sequence; an item id is per space.
-        s.push(t.id, ada, vec![change(a, 0, b"mine")], 1)
+        s.push(t.id, ada, vec![change(a, 0, b"mine")], 1, Audit::none())
             .await
             .unwrap();
         let r = s
@@ -1250,6 +1344,7 @@ fn group_items_are_pushed_pulled_and_found(kind: Kind) {
                     change(a, 1, b"a2"),
                 ],
                 2,
+                Audit::none(),
             )
             .await
             .unwrap();
@@ -1263,6 +1358,7 @@ fn group_items_are_pushed_pulled_and_found(kind: Kind) {
                 g,
                 vec![change(a, 1, b"a2"), change(b, 0, b"other")],
                 3,
+                Audit::none(),
             )
             .await
             .unwrap();
@@ -1294,15 +1390,17 @@ fn group_items_are_pushed_pulled_and_found(kind: Kind) {
             deleted: true,
             blob: Blob::default(),
         };
-        s.group_push(t.id, g, vec![del], 4).await.unwrap();
+        s.group_push(t.id, g, vec![del], 4, Audit::none())
+            .await
+            .unwrap();
         assert_eq!(s.group_of_item(t.id, b).await.unwrap(), None);
         assert!(matches!(
-            s.group_push(id(9), g, vec![change(id(12), 0, b"x")], 5)
+            s.group_push(id(9), g, vec![change(id(12), 0, b"x")], 5, Audit::none())
                 .await,
             Err(StoreError::NotFound)
         ));
         // Only personal pushes are announced.
-        s.push(t.id, ada, vec![change(a, 1, b"mine 2")], 6)
+        s.push(t.id, ada, vec![change(a, 1, b"mine 2")], 6, Audit::none())
             .await
             .unwrap();
         for seq in [1, 6] {
@@ -1459,6 +1557,147 @@ fn audit_entries_chain_and_filter(kind: Kind) {
     });
 }
 
+/// An audited method appends its entries to the team's chain in its own transaction: what it
+/// records, fixed or made from its result, when it succeeds; nothing when the store refuses it
+/// or when it changed nothing.
+#[allow(clippy::too_many_lines)] // one story, told in order
+fn a_change_commits_its_audit_entries(kind: Kind) {
+    use AuditAction::{
+        Change as Changed, GroupCreate, Join, LoginFailed, MemberSet, SessionRevoke,
+    };
+    run(kind, |s| async move {
+        let (t, ada, sess) = setup(&*s, "ada@example.com").await;
+        let ev = move |a: AuditAction| AuditEvent::new(Actor::Account(ada), a);
+        let chain = |s: Arc<dyn Store>| async move {
+            let page = s
+                .audit_page(t.id, AuditQuery::default(), 100)
+                .await
+                .unwrap();
+            verify_chain(&t.id, &page.entries, None).unwrap();
+            page.entries
+                .iter()
+                .map(|e| (e.at, e.action, e.detail.clone()))
+                .collect::<Vec<_>>()
+        };
+        let g = id(4);
+        let created = || Audit::new(t.id, 10, vec![ev(GroupCreate).group(g)]);
+        s.create_group(group_of(t.id, g, ada), created())
+            .await
+            .unwrap();
+        // Refused (the id is taken): no entry.
+        assert!(matches!(
+            s.create_group(group_of(t.id, g, ada), created()).await,
+            Err(StoreError::IdTaken)
+        ));
+        // Refused (the log entry does not follow): no entry, no member.
+        let bob = join(&*s, &t, ada, "bob@example.com").await;
+        let member = |log: LogAppend| SetMember {
+            group: g,
+            account: bob,
+            role: GroupRole::Viewer,
+            expires_at: None,
+            epoch: 1,
+            key: Some(b"k1 bob".to_vec()),
+            by: ada,
+            now: 11,
+            log,
+        };
+        let set = || Audit::new(t.id, 11, vec![ev(MemberSet).subject(bob)]);
+        assert!(matches!(
+            s.set_member(member(log(3)), set()).await,
+            Err(StoreError::StaleLog)
+        ));
+        assert_eq!(s.membership(g, bob).await.unwrap(), None);
+        s.set_member(member(log(2)), set()).await.unwrap();
+
+        // Made from the result: one entry per applied change, none when nothing applied.
+        let applied = move |at: i64| {
+            Audit::of(at, move |r: &Vec<PushResult>| {
+                let n = r
+                    .iter()
+                    .filter(|r| matches!(r, PushResult::Applied { .. }))
+                    .count();
+                (t.id, vec![ev(Changed).detail(format!("{n}")); n])
+            })
+        };
+        let a = id(10);
+        s.push(
+            t.id,
+            ada,
+            vec![change(a, 0, b"a1"), change(id(11), 3, b"x")],
+            12,
+            applied(12),
+        )
+        .await
+        .unwrap();
+        s.push(t.id, ada, vec![change(a, 0, b"stale")], 13, applied(13))
+            .await
+            .unwrap();
+        assert!(matches!(
+            s.push(id(9), ada, vec![change(a, 1, b"a2")], 14, applied(14))
+                .await,
+            Err(StoreError::NotFound)
+        ));
+        // Only when it changed something.
+        let revoked = || Audit::if_done(t.id, 15, vec![ev(SessionRevoke)]);
+        assert!(s.revoke_session(ada, sess.id, 15, revoked()).await.unwrap());
+        assert!(!s.revoke_session(ada, sess.id, 15, revoked()).await.unwrap());
+        // The team is the one the store found (the invitation's).
+        let h: [u8; 32] = rand::random();
+        s.create_invite(
+            NewInvite {
+                token_hash: h,
+                team_id: t.id,
+                email: "carol@example.com".into(),
+                created_by: ada,
+                created_at: 1000,
+                expires_at: 5000,
+            },
+            Audit::none(),
+        )
+        .await
+        .unwrap();
+        let joined = || {
+            Audit::of(16, |team: &Team| {
+                (team.id, vec![AuditEvent::new(Actor::Anonymous, Join)])
+            })
+        };
+        let carol = account(id(0), "carol@example.com", Role::Member);
+        s.join_team([1; 32], carol.clone(), session(16), 16, joined())
+            .await
+            .unwrap_err();
+        s.join_team(h, carol, session(16), 16, joined())
+            .await
+            .unwrap();
+        // A refusal that counts is recorded with the count.
+        s.record_login_failure(
+            Some(ada),
+            "10.0.0.1".into(),
+            17,
+            LoginPolicy::default(),
+            Audit::new(t.id, 17, vec![ev(LoginFailed)]),
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            s.account_by_id(ada).await.unwrap().unwrap().failed_logins,
+            1
+        );
+
+        assert_eq!(
+            chain(Arc::clone(&s)).await,
+            [
+                (10, GroupCreate, String::new()),
+                (11, MemberSet, String::new()),
+                (12, Changed, "1".into()),
+                (15, SessionRevoke, String::new()),
+                (16, Join, String::new()),
+                (17, LoginFailed, String::new()),
+            ]
+        );
+    });
+}
+
 #[allow(clippy::too_many_lines)] // one story, told in order
 fn offboarding_reviews_and_ends_access(kind: Kind) {
     run(kind, |s| async move {
@@ -1466,8 +1705,12 @@ fn offboarding_reviews_and_ends_access(kind: Kind) {
         // Bob joined at 2000 with one session.
         let bob = join(&*s, &t, ada, "bob@example.com").await;
         let (g, h) = (id(4), id(5));
-        s.create_group(group_of(t.id, g, ada)).await.unwrap();
-        s.create_group(group_of(t.id, h, ada)).await.unwrap();
+        s.create_group(group_of(t.id, g, ada), Audit::none())
+            .await
+            .unwrap();
+        s.create_group(group_of(t.id, h, ada), Audit::none())
+            .await
+            .unwrap();
         let member = |group: Id, role, expires_at, now| SetMember {
             group,
             account: bob,
@@ -1485,22 +1728,28 @@ fn offboarding_reviews_and_ends_access(kind: Kind) {
         set(&*s, member(h, GroupRole::Viewer, Some(2500), 2200))
             .await
             .unwrap();
-        s.create_token(new_token(t.id, g, bob, 1, 5000))
+        s.create_token(new_token(t.id, g, bob, 1, 5000), Audit::none())
             .await
             .unwrap();
         let (x, y, z, w) = (id(10), id(11), id(12), id(13));
-        s.group_push(t.id, g, vec![change(x, 0, b"x")], 2000)
+        s.group_push(t.id, g, vec![change(x, 0, b"x")], 2000, Audit::none())
             .await
             .unwrap();
-        s.group_push(t.id, h, vec![change(y, 0, b"y"), change(w, 0, b"w")], 2400)
-            .await
-            .unwrap();
+        s.group_push(
+            t.id,
+            h,
+            vec![change(y, 0, b"y"), change(w, 0, b"w")],
+            2400,
+            Audit::none(),
+        )
+        .await
+        .unwrap();
         // Made after Bob's access to h ended: never exposed.
-        s.group_push(t.id, h, vec![change(z, 0, b"z")], 2600)
+        s.group_push(t.id, h, vec![change(z, 0, b"z")], 2600, Audit::none())
             .await
             .unwrap();
         // Changed after it ended: still listed (he saw an earlier version), as it is now.
-        s.group_push(t.id, h, vec![change(y, 1, b"y2")], 2700)
+        s.group_push(t.id, h, vec![change(y, 1, b"y2")], 2700, Audit::none())
             .await
             .unwrap();
         // Deleted: nothing left to rotate.
@@ -1511,7 +1760,9 @@ fn offboarding_reviews_and_ends_access(kind: Kind) {
             deleted: true,
             blob: Blob::default(),
         };
-        s.group_push(t.id, h, vec![del], 2800).await.unwrap();
+        s.group_push(t.id, h, vec![del], 2800, Audit::none())
+            .await
+            .unwrap();
         let (windows, records) = s.offboarding(bob, 3000).await.unwrap();
         assert_eq!(
             windows,
@@ -1538,7 +1789,7 @@ fn offboarding_reviews_and_ends_access(kind: Kind) {
             [(g, x, 1), (h, y, 2)]
         );
         assert_eq!(s.offboarded_at(bob).await.unwrap(), None);
-        let done = s.offboard(bob, ada, 3000).await.unwrap();
+        let done = s.offboard(bob, ada, 3000, Audit::none()).await.unwrap();
         assert_eq!(
             (done.sessions_revoked, done.tokens_revoked, done.groups),
             (1, 1, vec![g])
@@ -1548,7 +1799,7 @@ fn offboarding_reviews_and_ends_access(kind: Kind) {
         assert!(!s.membership(g, bob).await.unwrap().unwrap().is_live(3000));
         assert_eq!(s.group_tokens(g).await.unwrap()[0].revoked_at, Some(3000));
         // Again: the first time stays, nothing more to end.
-        let again = s.offboard(bob, ada, 3100).await.unwrap();
+        let again = s.offboard(bob, ada, 3100, Audit::none()).await.unwrap();
         assert_eq!(
             (
                 again.sessions_revoked,
@@ -1567,20 +1818,30 @@ fn share_expiry_is_set_cleared_and_ended(kind: Kind) {
     run(kind, |s| async move {
         let (t, ada, _) = setup(&*s, "ada@example.com").await;
         let (g, h) = (id(4), id(5));
-        s.create_group(group_of(t.id, g, ada)).await.unwrap();
-        s.create_group(group_of(t.id, h, ada)).await.unwrap();
+        s.create_group(group_of(t.id, g, ada), Audit::none())
+            .await
+            .unwrap();
+        s.create_group(group_of(t.id, h, ada), Audit::none())
+            .await
+            .unwrap();
         let (a, b) = (id(10), id(11));
         assert_eq!(s.share_expiry(g, a).await.unwrap(), None);
-        s.set_share_expiry(g, a, Some(2000)).await.unwrap();
-        s.set_share_expiry(g, b, Some(3000)).await.unwrap();
-        s.set_share_expiry(g, a, Some(2500)).await.unwrap();
+        s.set_share_expiry(g, a, Some(2000), Audit::none())
+            .await
+            .unwrap();
+        s.set_share_expiry(g, b, Some(3000), Audit::none())
+            .await
+            .unwrap();
+        s.set_share_expiry(g, a, Some(2500), Audit::none())
+            .await
+            .unwrap();
         assert_eq!(s.share_expiry(g, a).await.unwrap(), Some(2500));
         assert_eq!(s.share_expiry(h, a).await.unwrap(), None, "per group");
         assert!(s.ended_shares(g, 2499).await.unwrap().is_empty());
         assert_eq!(s.ended_shares(g, 2500).await.unwrap(), vec![a]);
         let ended: HashSet<Id> = s.ended_shares(g, 3000).await.unwrap().into_iter().collect();
         assert_eq!(ended, HashSet::from([a, b]));
-        s.set_share_expiry(g, a, None).await.unwrap();
+        s.set_share_expiry(g, a, None, Audit::none()).await.unwrap();
         assert_eq!(s.share_expiry(g, a).await.unwrap(), None);
         assert_eq!(s.ended_shares(g, 3000).await.unwrap(), vec![b]);
         assert!(s.ended_shares(h, 9999).await.unwrap().is_empty());
@@ -1662,10 +1923,13 @@ fn a_group_log_grows_one_entry_at_a_time_with_its_change(kind: Kind) {
             log,
         };
         // A group's log starts at entry 1.
-        let e = s.create_group(group(log(2))).await.unwrap_err();
+        let e = s
+            .create_group(group(log(2)), Audit::none())
+            .await
+            .unwrap_err();
         assert!(matches!(e, StoreError::StaleLog), "{e:?}");
         assert!(s.group(g).await.unwrap().is_none(), "nothing was created");
-        s.create_group(group(log(1))).await.unwrap();
+        s.create_group(group(log(1)), Audit::none()).await.unwrap();
         assert_eq!(s.group_log_head(g).await.unwrap(), Some((1, vec![1; 32])));
 
         let add = |log| SetMember {
@@ -1689,21 +1953,22 @@ fn a_group_log_grows_one_entry_at_a_time_with_its_change(kind: Kind) {
                 ..log(2)
             },
         ] {
-            let e = s.set_member(add(stale)).await.unwrap_err();
+            let e = s.set_member(add(stale), Audit::none()).await.unwrap_err();
             assert!(matches!(e, StoreError::StaleLog), "{e:?}");
         }
         assert!(s.membership(g, bob).await.unwrap().is_none());
-        s.set_member(add(log(2))).await.unwrap();
+        s.set_member(add(log(2)), Audit::none()).await.unwrap();
         assert!(s.membership(g, bob).await.unwrap().is_some());
         // A rotation that fails (stale epoch) appends nothing.
         assert!(matches!(
-            s.rotate_group(rotation(g, ada, 3, vec![])).await,
+            s.rotate_group(rotation(g, ada, 3, vec![]), Audit::none())
+                .await,
             Err(StoreError::StaleEpoch)
         ));
         let mut r = rotation(g, ada, 2, vec![]);
         r.keys.push((bob, b"k2 for bob".to_vec()));
         r.log = log(3);
-        s.rotate_group(r).await.unwrap();
+        s.rotate_group(r, Audit::none()).await.unwrap();
 
         let all = s.group_log(g, 0).await.unwrap();
         let texts: Vec<_> = all.iter().map(|e| e.entry.0.clone()).collect();

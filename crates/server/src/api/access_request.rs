@@ -25,7 +25,9 @@ use tessera_protocol::{
 use super::group::{group_admin, stale};
 use super::group_log;
 use super::{now, path_id, ApiError, ApiJson, AppState, Caller, Member};
-use crate::store::{AccessRequest, Decision, Group, NewAccessRequest, SetMember, StoreError};
+use crate::store::{
+    AccessRequest, Audit, Decision, Group, NewAccessRequest, SetMember, StoreError,
+};
 
 fn info(r: AccessRequest, caller: Id, now: i64) -> AccessRequestInfo {
     let status = r.status(now);
@@ -149,7 +151,19 @@ pub(super) async fn create(
         created_at: now,
         expires_at: now + access_limits::PENDING_SECS,
     };
-    match state.store().create_access_request(new).await {
+    let audit = Audit::new(
+        caller.team.id,
+        now,
+        vec![caller
+            .event(AuditAction::AccessRequest)
+            .group(group)
+            .detail(format!(
+                "role={} secs={}",
+                req.role.as_str(),
+                req.duration_secs
+            ))],
+    );
+    match state.store().create_access_request(new, audit).await {
         Ok(()) => {}
         Err(StoreError::IdTaken) => {
             return Err(ApiError::bad("request_id", "request_id is already in use"))
@@ -161,19 +175,6 @@ pub(super) async fn create(
         }
         Err(e) => return Err(e.into()),
     }
-    state
-        .audit(
-            caller.team.id,
-            vec![caller
-                .event(AuditAction::AccessRequest)
-                .group(group)
-                .detail(format!(
-                    "role={} secs={}",
-                    req.role.as_str(),
-                    req.duration_secs
-                ))],
-        )
-        .await?;
     tracing::info!(by = %me, group = %group, request = %req.request_id, role = req.role.as_str(), secs = req.duration_secs, "access requested");
     let stored = state
         .store()
@@ -326,26 +327,28 @@ pub(super) async fn approve(
         now,
         log,
     };
+    let audit = Audit::new(
+        caller.team.id,
+        now,
+        vec![caller
+            .event(AuditAction::AccessApprove)
+            .group(r.group_id)
+            .subject(r.requester)
+            .detail(format!("role={} until={end}", role.as_str()))],
+    );
     let decided = state
         .store()
-        .decide_access_request(Decision {
-            request: r.id,
-            by: caller.account.id,
-            now,
-            grant: Some(grant),
-        })
+        .decide_access_request(
+            Decision {
+                request: r.id,
+                by: caller.account.id,
+                now,
+                grant: Some(grant),
+            },
+            audit,
+        )
         .await
         .map_err(decide_error)?;
-    state
-        .audit(
-            caller.team.id,
-            vec![caller
-                .event(AuditAction::AccessApprove)
-                .group(r.group_id)
-                .subject(r.requester)
-                .detail(format!("role={} until={end}", role.as_str()))],
-        )
-        .await?;
     tracing::info!(by = %caller.account.id, group = %r.group_id, request = %r.id, account = %r.requester, role = role.as_str(), secs, "access request approved");
     Ok(Json(info(decided, caller.account.id, now)))
 }
@@ -358,25 +361,27 @@ pub(super) async fn deny(
 ) -> Result<Json<AccessRequestInfo>, ApiError> {
     let now = now();
     let r = decidable(&state, &caller, &request, now).await?;
+    let audit = Audit::new(
+        caller.team.id,
+        now,
+        vec![caller
+            .event(AuditAction::AccessDeny)
+            .group(r.group_id)
+            .subject(r.requester)],
+    );
     let decided = state
         .store()
-        .decide_access_request(Decision {
-            request: r.id,
-            by: caller.account.id,
-            now,
-            grant: None,
-        })
+        .decide_access_request(
+            Decision {
+                request: r.id,
+                by: caller.account.id,
+                now,
+                grant: None,
+            },
+            audit,
+        )
         .await
         .map_err(decide_error)?;
-    state
-        .audit(
-            caller.team.id,
-            vec![caller
-                .event(AuditAction::AccessDeny)
-                .group(r.group_id)
-                .subject(r.requester)],
-        )
-        .await?;
     tracing::info!(by = %caller.account.id, group = %r.group_id, request = %r.id, "access request denied");
     Ok(Json(info(decided, caller.account.id, now)))
 }

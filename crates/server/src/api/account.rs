@@ -15,7 +15,7 @@ use super::{
     now, path_id, random_id, ApiError, ApiJson, AppState, Member, INVITE_SECS, SESSION_SECS,
 };
 use crate::auth;
-use crate::store::{Account, NewAccountRow, NewInvite, NewSession, Role, StoreError, Team};
+use crate::store::{Account, Audit, NewAccountRow, NewInvite, NewSession, Role, StoreError, Team};
 
 /// A new session for a device: the token (shown once) and the row the store keeps.
 fn new_session(device_name: &str, now: i64) -> (SessionInfo, NewSession) {
@@ -127,9 +127,17 @@ pub(super) async fn create_team(
     };
     let row = account_row(&req.admin, team.id, Role::Admin, now).await?;
     let (info, session) = new_session(&req.admin.device_name, now);
+    let audit = Audit::new(
+        team.id,
+        now,
+        vec![AuditEvent::new(
+            Actor::Account(req.admin.account_id),
+            AuditAction::TeamCreate,
+        )],
+    );
     state
         .store()
-        .create_team(team.clone(), row, session)
+        .create_team(team.clone(), row, session, audit)
         .await
         .map_err(|e| account_conflict(e, "admin."))?;
     let account = state
@@ -137,15 +145,6 @@ pub(super) async fn create_team(
         .account_by_id(req.admin.account_id)
         .await?
         .ok_or_else(|| ApiError::new(ErrorCode::Internal, "the new account vanished"))?;
-    state
-        .audit(
-            team.id,
-            vec![AuditEvent::new(
-                Actor::Account(account.id),
-                AuditAction::TeamCreate,
-            )],
-        )
-        .await?;
     tracing::info!(team = %team.id, account = %account.id, "team created");
     Ok((
         StatusCode::CREATED,
@@ -201,24 +200,25 @@ pub(super) async fn login(
     let key = Zeroizing::new(req.auth_key.0.clone());
     let ok = auth::verify_auth_key(key, account.as_ref().map(|a| a.auth_hash.clone())).await;
     let metrics = &state.inner.metrics;
-    let st = &state;
     let fail = |account: Option<&Account>| {
         let id = account.map(|a| a.id);
         let address = address.clone();
-        let team = account.map(|a| a.team_id);
+        // A known account's failure is recorded in its team's chain, with the count it raises.
+        let audit = account.map_or_else(Audit::none, |a| {
+            Audit::new(
+                a.team_id,
+                now,
+                vec![AuditEvent::new(
+                    Actor::Account(a.id),
+                    AuditAction::LoginFailed,
+                )],
+            )
+        });
         async move {
             metrics.count_login(false);
-            store.record_login_failure(id, address, now, policy).await?;
-            if let (Some(id), Some(team)) = (id, team) {
-                st.audit(
-                    team,
-                    vec![AuditEvent::new(
-                        Actor::Account(id),
-                        AuditAction::LoginFailed,
-                    )],
-                )
+            store
+                .record_login_failure(id, address, now, policy, audit)
                 .await?;
-            }
             Ok::<(), ApiError>(())
         }
     };
@@ -260,17 +260,16 @@ pub(super) async fn login(
         .await?
         .ok_or_else(|| ApiError::new(ErrorCode::Internal, "the account's team is missing"))?;
     let (info, session) = new_session(&req.device_name, now);
-    store.create_session(account.id, session).await?;
+    let audit = Audit::new(
+        team.id,
+        now,
+        vec![AuditEvent::new(
+            Actor::Account(account.id),
+            AuditAction::Login,
+        )],
+    );
+    store.create_session(account.id, session, audit).await?;
     state.inner.metrics.count_login(true);
-    state
-        .audit(
-            team.id,
-            vec![AuditEvent::new(
-                Actor::Account(account.id),
-                AuditAction::Login,
-            )],
-        )
-        .await?;
     tracing::info!(account = %account.id, session = %info.session_id, "login");
     Ok(Json(login_response(&team, &account, info)))
 }
@@ -314,17 +313,17 @@ pub(super) async fn invite(
     let expires_at = now + INVITE_SECS;
     state
         .store()
-        .create_invite(NewInvite {
-            token_hash,
-            team_id,
-            email: req.email.to_lowercase(),
-            created_by: caller.account.id,
-            created_at: now,
-            expires_at,
-        })
-        .await?;
-    state
-        .audit(team_id, vec![caller.event(AuditAction::Invite)])
+        .create_invite(
+            NewInvite {
+                token_hash,
+                team_id,
+                email: req.email.to_lowercase(),
+                created_by: caller.account.id,
+                created_at: now,
+                expires_at,
+            },
+            Audit::new(team_id, now, vec![caller.event(AuditAction::Invite)]),
+        )
         .await?;
     tracing::info!(team = %team_id, by = %caller.account.id, "invitation created");
     Ok((
@@ -353,9 +352,21 @@ pub(super) async fn join(
     )
     .await?;
     let (info, session) = new_session(&req.account.device_name, now);
+    let id = req.account.account_id;
+    // The team is the invitation's, which the store finds.
+    let audit = Audit::of(now, move |team: &Team| {
+        let joined = AuditEvent::new(Actor::Account(id), AuditAction::Join);
+        (team.id, vec![joined])
+    });
     let team = state
         .store()
-        .join_team(auth::token_hash(&req.invite_token), row, session, now)
+        .join_team(
+            auth::token_hash(&req.invite_token),
+            row,
+            session,
+            now,
+            audit,
+        )
         .await
         .map_err(|e| match e {
             StoreError::InviteInvalid => {
@@ -373,15 +384,6 @@ pub(super) async fn join(
         .account_by_id(req.account.account_id)
         .await?
         .ok_or_else(|| ApiError::new(ErrorCode::Internal, "the new account vanished"))?;
-    state
-        .audit(
-            team.id,
-            vec![AuditEvent::new(
-                Actor::Account(account.id),
-                AuditAction::Join,
-            )],
-        )
-        .await?;
     tracing::info!(team = %team.id, account = %account.id, "joined");
     Ok((
         StatusCode::CREATED,
@@ -398,17 +400,16 @@ pub(super) async fn settings(
 ) -> Result<Json<TeamSettings>, ApiError> {
     let team_id = path_id("team_id", &team_id)?;
     caller.admin_of(team_id)?;
+    let audit = Audit::new(
+        team_id,
+        now(),
+        vec![caller
+            .event(AuditAction::Settings)
+            .detail(format!("require_mfa={}", req.require_mfa))],
+    );
     state
         .store()
-        .set_require_mfa(team_id, req.require_mfa)
-        .await?;
-    state
-        .audit(
-            team_id,
-            vec![caller
-                .event(AuditAction::Settings)
-                .detail(format!("require_mfa={}", req.require_mfa))],
-        )
+        .set_require_mfa(team_id, req.require_mfa, audit)
         .await?;
     tracing::info!(team = %team_id, require_mfa = req.require_mfa, "team settings changed");
     Ok(Json(req))

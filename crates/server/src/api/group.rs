@@ -13,15 +13,17 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::Json;
 use tessera_protocol::{
-    limits, AccessResponse, AuditAction, CertificateRequest, CreateGroupRequest, DirectoryEntry,
-    ErrorCode, GroupInfo, GroupMember, GroupRole, Id, LogMember, PullResponse, PushRequest,
-    PushResponse, PushResult, RotateRequest, SetMemberRequest, ShareExpiryRequest,
+    limits, AccessResponse, AuditAction, AuditEvent, CertificateRequest, CreateGroupRequest,
+    DirectoryEntry, ErrorCode, GroupInfo, GroupMember, GroupRole, Id, LogMember, PullResponse,
+    PushRequest, PushResponse, PushResult, RotateRequest, SetMemberRequest, ShareExpiryRequest,
 };
 
 use super::group_log;
 use super::sync::SyncQuery;
 use super::{now, path_id, ApiError, ApiJson, AppState, Caller, Member};
-use crate::store::{Group, LogAppend, Membership, NewGroup, Rotation, SetMember, StoreError};
+use crate::store::{
+    Audit, Group, LogAppend, Membership, NewGroup, Rotation, SetMember, StoreError,
+};
 
 /// 409: another admin appended to the group's log meanwhile.
 pub(super) fn stale_log() -> ApiError {
@@ -121,15 +123,14 @@ pub(super) async fn set_certificate(
         .ok_or_else(|| {
             ApiError::not_found("no such account in this team").with_field("account_id")
         })?;
+    let audit = Audit::new(
+        team,
+        now(),
+        vec![caller.event(AuditAction::Certify).subject(account)],
+    );
     state
         .store()
-        .set_certificate(account, req.certificate.0)
-        .await?;
-    state
-        .audit(
-            team,
-            vec![caller.event(AuditAction::Certify).subject(account)],
-        )
+        .set_certificate(account, req.certificate.0, audit)
         .await?;
     tracing::info!(by = %caller.account.id, account = %account, "certificate stored");
     Ok(StatusCode::NO_CONTENT)
@@ -143,16 +144,22 @@ pub(super) async fn create(
 ) -> Result<StatusCode, ApiError> {
     let (entry, log) = group_log::next_entry(&caller, req.group_id, &req.log)?;
     group_log::check_create(&entry, caller.account.id, &req.key.0)?;
+    let now = now();
     let group = NewGroup {
         id: req.group_id,
         team_id: caller.team.id,
         name: req.name.0,
         created_by: caller.account.id,
         key: req.key.0,
-        created_at: now(),
+        created_at: now,
         log,
     };
-    match state.store().create_group(group).await {
+    let audit = Audit::new(
+        caller.team.id,
+        now,
+        vec![caller.event(AuditAction::GroupCreate).group(req.group_id)],
+    );
+    match state.store().create_group(group, audit).await {
         Ok(()) => {}
         Err(StoreError::IdTaken) => {
             return Err(ApiError::bad("group_id", "group_id is already in use"))
@@ -160,12 +167,6 @@ pub(super) async fn create(
         Err(StoreError::StaleLog) => return Err(stale_log()),
         Err(e) => return Err(e.into()),
     }
-    state
-        .audit(
-            caller.team.id,
-            vec![caller.event(AuditAction::GroupCreate).group(req.group_id)],
-        )
-        .await?;
     tracing::info!(by = %caller.account.id, group = %req.group_id, "group created");
     Ok(StatusCode::CREATED)
 }
@@ -239,6 +240,19 @@ pub(super) async fn set_member(
         req.epoch,
         req.key.as_ref().map(|k| k.0.as_slice()),
     )?;
+    let detail = match req.expires_at {
+        Some(t) => format!("role={} until={t}", req.role.as_str()),
+        None => format!("role={}", req.role.as_str()),
+    };
+    let audit = Audit::new(
+        caller.team.id,
+        now,
+        vec![caller
+            .event(AuditAction::MemberSet)
+            .group(group)
+            .subject(account)
+            .detail(detail)],
+    );
     let set = SetMember {
         group,
         account,
@@ -250,7 +264,7 @@ pub(super) async fn set_member(
         now,
         log,
     };
-    match state.store().set_member(set).await {
+    match state.store().set_member(set, audit).await {
         Ok(()) => {}
         Err(StoreError::StaleEpoch) => return Err(stale()),
         Err(StoreError::StaleLog) => return Err(stale_log()),
@@ -262,20 +276,6 @@ pub(super) async fn set_member(
         }
         Err(e) => return Err(e.into()),
     }
-    let detail = match req.expires_at {
-        Some(t) => format!("role={} until={t}", req.role.as_str()),
-        None => format!("role={}", req.role.as_str()),
-    };
-    state
-        .audit(
-            caller.team.id,
-            vec![caller
-                .event(AuditAction::MemberSet)
-                .group(group)
-                .subject(account)
-                .detail(detail)],
-        )
-        .await?;
     tracing::info!(by = %caller.account.id, group = %group, account = %account, role = req.role.as_str(), "membership set");
     Ok(StatusCode::NO_CONTENT)
 }
@@ -372,13 +372,13 @@ pub(super) async fn rotate(
         now,
         log,
     };
-    match state.store().rotate_group(rotation).await {
+    let audit = Audit::new(caller.team.id, now, events);
+    match state.store().rotate_group(rotation, audit).await {
         Ok(()) => {}
         Err(StoreError::StaleEpoch) => return Err(stale()),
         Err(StoreError::StaleLog) => return Err(stale_log()),
         Err(e) => return Err(e.into()),
     }
-    state.audit(caller.team.id, events).await?;
     tracing::info!(by = %caller.account.id, group = %group, epoch = req.epoch, "group key rotated");
     Ok(StatusCode::NO_CONTENT)
 }
@@ -546,26 +546,32 @@ pub(super) async fn push(
             (c.item_id, action)
         })
         .collect();
+    // One entry per change that applied.
+    let (team, actor) = (caller.team.id, caller.actor());
+    let audit = Audit::of(now, move |results: &Vec<PushResult>| {
+        let events = results
+            .iter()
+            .filter_map(|r| match r {
+                PushResult::Applied {
+                    item_id, version, ..
+                } => {
+                    let action = kinds.get(item_id).copied().unwrap_or(AuditAction::Change);
+                    Some(
+                        AuditEvent::new(actor, action)
+                            .item(*item_id)
+                            .group(group)
+                            .detail(format!("version={version}")),
+                    )
+                }
+                PushResult::Conflict { .. } => None,
+            })
+            .collect();
+        (team, events)
+    });
     let results = state
         .store()
-        .group_push(caller.team.id, group, req.changes, now)
+        .group_push(caller.team.id, group, req.changes, now, audit)
         .await?;
-    let events: Vec<_> = results
-        .iter()
-        .filter_map(|r| match r {
-            PushResult::Applied {
-                item_id, version, ..
-            } => Some(
-                caller
-                    .event(kinds.get(item_id).copied().unwrap_or(AuditAction::Change))
-                    .item(*item_id)
-                    .group(group)
-                    .detail(format!("version={version}")),
-            ),
-            PushResult::Conflict { .. } => None,
-        })
-        .collect();
-    state.audit(caller.team.id, events).await?;
     tracing::info!(account = %caller.account.id, group = %group, changes = n, "group push");
     Ok(Json(PushResponse { results }))
 }
@@ -614,22 +620,21 @@ pub(super) async fn set_share_expiry(
     if req.expires_at.is_some_and(|t| t <= now) {
         return Err(ApiError::bad("expires_at", "expires_at is in the past"));
     }
+    let audit = Audit::new(
+        caller.team.id,
+        now,
+        vec![caller
+            .event(AuditAction::Share)
+            .item(item)
+            .group(group)
+            .detail(
+                req.expires_at
+                    .map_or_else(|| "no end".into(), |t| format!("until={t}")),
+            )],
+    );
     state
         .store()
-        .set_share_expiry(group, item, req.expires_at)
-        .await?;
-    state
-        .audit(
-            caller.team.id,
-            vec![caller
-                .event(AuditAction::Share)
-                .item(item)
-                .group(group)
-                .detail(
-                    req.expires_at
-                        .map_or_else(|| "no end".into(), |t| format!("until={t}")),
-                )],
-        )
+        .set_share_expiry(group, item, req.expires_at, audit)
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -12,7 +12,7 @@ use tessera_protocol::{
 };
 
 use super::{now, path_id, ApiError, AppState, Caller, Member};
-use crate::store::Account;
+use crate::store::{Account, Audit};
 
 /// The team and account from the path: the caller must be the team's admin and the account
 /// in that team.
@@ -86,32 +86,31 @@ pub(super) async fn offboard(
             "you cannot offboard yourself; ask another team admin",
         ));
     }
+    let (team, id) = (caller.team.id, a.id);
+    let (removed, offboarded) = (
+        caller.event(AuditAction::MemberRemove).subject(id),
+        caller.event(AuditAction::Offboard).subject(id),
+    );
+    // An entry per group left, then the offboarding with what it ended.
+    let now = now();
+    let audit = Audit::of(now, move |res: &OffboardResponse| {
+        let mut events: Vec<_> = res
+            .groups
+            .iter()
+            .map(|g| removed.clone().group(*g))
+            .collect();
+        events.push(offboarded.detail(format!(
+            "sessions={} tokens={} groups={}",
+            res.sessions_revoked,
+            res.tokens_revoked,
+            res.groups.len()
+        )));
+        (team, events)
+    });
     let res = state
         .store()
-        .offboard(a.id, caller.account.id, now())
+        .offboard(a.id, caller.account.id, now, audit)
         .await?;
-    let mut events: Vec<_> = res
-        .groups
-        .iter()
-        .map(|g| {
-            caller
-                .event(AuditAction::MemberRemove)
-                .group(*g)
-                .subject(a.id)
-        })
-        .collect();
-    events.push(
-        caller
-            .event(AuditAction::Offboard)
-            .subject(a.id)
-            .detail(format!(
-                "sessions={} tokens={} groups={}",
-                res.sessions_revoked,
-                res.tokens_revoked,
-                res.groups.len()
-            )),
-    );
-    state.audit(caller.team.id, events).await?;
     tracing::info!(by = %caller.account.id, account = %a.id, "offboarded");
     Ok(Json(res))
 }

@@ -10,21 +10,22 @@ use tessera_protocol::{
 use super::account::check_code;
 use super::{now, path_id, ApiError, ApiJson, AppState, Caller};
 use crate::auth;
+use crate::store::Audit;
 
 /// `POST /v1/logout`: revoke the caller's session.
 pub(super) async fn logout(
     State(state): State<AppState>,
     caller: Caller,
 ) -> Result<StatusCode, ApiError> {
+    let now = now();
+    let audit = Audit::if_done(
+        caller.team.id,
+        now,
+        vec![caller.event(AuditAction::SessionRevoke).detail("logout")],
+    );
     state
         .store()
-        .revoke_session(caller.account.id, caller.session.id, now())
-        .await?;
-    state
-        .audit(
-            caller.team.id,
-            vec![caller.event(AuditAction::SessionRevoke).detail("logout")],
-        )
+        .revoke_session(caller.account.id, caller.session.id, now, audit)
         .await?;
     tracing::info!(account = %caller.account.id, session = %caller.session.id, "logout");
     Ok(StatusCode::NO_CONTENT)
@@ -61,19 +62,19 @@ pub(super) async fn revoke(
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let id = path_id("id", &id)?;
+    let now = now();
+    let audit = Audit::if_done(
+        caller.team.id,
+        now,
+        vec![caller.event(AuditAction::SessionRevoke)],
+    );
     if !state
         .store()
-        .revoke_session(caller.account.id, id, now())
+        .revoke_session(caller.account.id, id, now, audit)
         .await?
     {
         return Err(ApiError::not_found("no such session").with_field("id"));
     }
-    state
-        .audit(
-            caller.team.id,
-            vec![caller.event(AuditAction::SessionRevoke)],
-        )
-        .await?;
     tracing::info!(account = %caller.account.id, session = %id, "session revoked");
     Ok(StatusCode::NO_CONTENT)
 }

@@ -5,6 +5,7 @@ use serde::Deserialize;
 use tessera_protocol::{limits, AuditAction, PullResponse, PushRequest, PushResponse, PushResult};
 
 use super::{now, ApiError, ApiJson, AppState, Member};
+use crate::store::Audit;
 
 /// The query of `GET /v1/sync`.
 #[derive(Debug, Deserialize)]
@@ -48,24 +49,21 @@ pub(super) async fn push(
     ApiJson(req): ApiJson<PushRequest>,
 ) -> Result<Json<PushResponse>, ApiError> {
     let n = req.changes.len();
+    let now = now();
+    let (team, change) = (caller.team.id, caller.event(AuditAction::Change));
+    // One entry with the count of what applied, when anything did.
+    let audit = Audit::of(now, move |results: &Vec<PushResult>| {
+        let applied = results
+            .iter()
+            .filter(|r| matches!(r, PushResult::Applied { .. }))
+            .count();
+        let events = (applied > 0).then(|| change.detail(format!("personal items: {applied}")));
+        (team, events.into_iter().collect())
+    });
     let results = state
         .store()
-        .push(caller.team.id, caller.account.id, req.changes, now())
+        .push(caller.team.id, caller.account.id, req.changes, now, audit)
         .await?;
-    let applied = results
-        .iter()
-        .filter(|r| matches!(r, PushResult::Applied { .. }))
-        .count();
-    if applied > 0 {
-        state
-            .audit(
-                caller.team.id,
-                vec![caller
-                    .event(AuditAction::Change)
-                    .detail(format!("personal items: {applied}"))],
-            )
-            .await?;
-    }
     tracing::info!(account = %caller.account.id, changes = n, "push");
     Ok(Json(PushResponse { results }))
 }

@@ -20,7 +20,7 @@ use tessera_protocol::{
 use super::group::{group_admin, stale};
 use super::sync::SyncQuery;
 use super::{now, path_id, ApiError, ApiJson, AppState, Member};
-use crate::store::{Group, NewToken, StoreError, Token};
+use crate::store::{Audit, Group, NewToken, StoreError, Token};
 
 /// `POST /v1/groups/{group_id}/tokens` (group admins): store a token the admin's client made.
 pub(super) async fn create(
@@ -61,7 +61,15 @@ pub(super) async fn create(
         epoch: req.epoch,
         key: req.key.0,
     };
-    match state.store().create_token(token).await {
+    let audit = Audit::new(
+        caller.team.id,
+        now,
+        vec![caller
+            .event(AuditAction::TokenCreate)
+            .group(group)
+            .detail(format!("token={} expires={}", req.token_id, req.expires_at))],
+    );
+    match state.store().create_token(token, audit).await {
         Ok(()) => {}
         Err(StoreError::StaleEpoch) => return Err(stale()),
         Err(StoreError::IdTaken) => {
@@ -69,15 +77,6 @@ pub(super) async fn create(
         }
         Err(e) => return Err(e.into()),
     }
-    state
-        .audit(
-            caller.team.id,
-            vec![caller
-                .event(AuditAction::TokenCreate)
-                .group(group)
-                .detail(format!("token={} expires={}", req.token_id, req.expires_at))],
-        )
-        .await?;
     tracing::info!(by = %caller.account.id, group = %group, token = %req.token_id, "machine token created");
     Ok(StatusCode::CREATED)
 }
@@ -121,21 +120,20 @@ pub(super) async fn revoke(
     let token = path_id("token_id", &token)?;
     let now = now();
     group_admin(&state, &caller, group, now).await?;
-    if !state.store().revoke_token(group, token, now).await? {
+    let audit = Audit::if_done(
+        caller.team.id,
+        now,
+        vec![caller
+            .event(AuditAction::TokenRevoke)
+            .group(group)
+            .detail(format!("token={token}"))],
+    );
+    if !state.store().revoke_token(group, token, now, audit).await? {
         return Err(
             ApiError::not_found("no unrevoked machine token with this id in this group")
                 .with_field("token_id"),
         );
     }
-    state
-        .audit(
-            caller.team.id,
-            vec![caller
-                .event(AuditAction::TokenRevoke)
-                .group(group)
-                .detail(format!("token={token}"))],
-        )
-        .await?;
     tracing::info!(by = %caller.account.id, group = %group, token = %token, "machine token revoked");
     Ok(StatusCode::NO_CONTENT)
 }
@@ -261,7 +259,7 @@ pub(super) async fn pull(
 }
 
 impl MachineCaller {
-    /// Record a use of the token in its team's audit log.
+    /// Record a use of the token (a read) in its team's audit log.
     async fn audit(&self, state: &AppState, detail: String) -> Result<(), ApiError> {
         state
             .audit(

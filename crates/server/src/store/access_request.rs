@@ -8,7 +8,7 @@
 //! membership.
 use tessera_protocol::{AccessRequestStatus, GroupRole, Id};
 
-use super::{id_from, SetMember, StoreError, StoreFuture};
+use super::{id_from, Audit, SetMember, StoreError, StoreFuture};
 
 /// A new request as the store receives it.
 #[derive(Debug, Clone)]
@@ -102,7 +102,7 @@ pub struct Decision {
 pub trait AccessRequests {
     /// Store a new request. [`StoreError::IdTaken`] when the id exists;
     /// [`StoreError::AlreadyPending`] when the requester has a pending request for the group.
-    fn create_access_request(&self, r: NewAccessRequest) -> StoreFuture<'_, ()>;
+    fn create_access_request(&self, r: NewAccessRequest, audit: Audit<()>) -> StoreFuture<'_, ()>;
     /// A request by id.
     fn access_request(&self, id: Id) -> StoreFuture<'_, Option<AccessRequest>>;
     /// A group's pending requests at `now`, oldest first.
@@ -114,7 +114,11 @@ pub trait AccessRequests {
     /// [`StoreError::NotFound`] when it does not exist; [`StoreError::AlreadyDecided`] when it
     /// was decided; [`StoreError::RequestExpired`] when it lapsed; for an approval, the errors of
     /// [`super::Store::set_member`] (and then nothing changes).
-    fn decide_access_request(&self, d: Decision) -> StoreFuture<'_, AccessRequest>;
+    fn decide_access_request(
+        &self,
+        d: Decision,
+        audit: Audit<AccessRequest>,
+    ) -> StoreFuture<'_, AccessRequest>;
 }
 
 /// Encode sealed reasons for the `reasons` column: per copy, the 16-byte account id, the

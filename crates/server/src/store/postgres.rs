@@ -31,9 +31,9 @@ mod token;
 pub use pool::{PoolOptions, PoolStatus};
 
 use super::{
-    id_from, rules, schema, Account, Group, LoginPolicy, Membership, NewAccountRow, NewGroup,
-    NewInvite, NewSession, PullPage, Role, Rotation, Session, SetMember, Store, StoreError,
-    StoreFuture, Team,
+    id_from, rules, schema, Account, Audit, Group, LoginPolicy, Membership, NewAccountRow,
+    NewGroup, NewInvite, NewSession, PullPage, Role, Rotation, Session, SetMember, Store,
+    StoreError, StoreFuture, Team,
 };
 
 mod audit;
@@ -131,6 +131,7 @@ impl PgStore {
         account: Id,
         changes: Vec<PushChange>,
         now: i64,
+        audit: Audit<Vec<PushResult>>,
     ) -> Result<Vec<PushResult>, StoreError> {
         let Space {
             items,
@@ -246,7 +247,7 @@ impl PgStore {
                         .map_err(be)?;
                 }
             }
-            tx.commit().await.map_err(be)?;
+            audit::commit(tx, audit, &results).await?;
             Ok(results)
         }
     }
@@ -642,6 +643,7 @@ impl Store for PgStore {
         team: Team,
         admin: NewAccountRow,
         session: NewSession,
+        audit: Audit<()>,
     ) -> StoreFuture<'_, ()> {
         Box::pin(async move {
             let mut c = self.conn().await?;
@@ -660,7 +662,7 @@ impl Store for PgStore {
             .map_err(unique)?;
             insert_account(&tx, &admin).await?;
             insert_session(&tx, admin.id, &session).await?;
-            tx.commit().await.map_err(be)
+            audit::commit(tx, audit, &()).await
         })
     }
 
@@ -678,10 +680,11 @@ impl Store for PgStore {
         })
     }
 
-    fn set_require_mfa(&self, team: Id, require: bool) -> StoreFuture<'_, ()> {
+    fn set_require_mfa(&self, team: Id, require: bool, audit: Audit<()>) -> StoreFuture<'_, ()> {
         Box::pin(async move {
-            let c = self.conn().await?;
-            let n = c
+            let mut c = self.conn().await?;
+            let tx = c.transaction().await.map_err(be)?;
+            let n = tx
                 .execute(
                     "UPDATE teams SET require_mfa = $2 WHERE id = $1",
                     &[&team.0.as_slice(), &require],
@@ -691,7 +694,7 @@ impl Store for PgStore {
             if n == 0 {
                 return Err(StoreError::NotFound);
             }
-            Ok(())
+            audit::commit(tx, audit, &()).await
         })
     }
 
@@ -719,10 +722,17 @@ impl Store for PgStore {
         })
     }
 
-    fn create_session(&self, account: Id, session: NewSession) -> StoreFuture<'_, ()> {
+    fn create_session(
+        &self,
+        account: Id,
+        session: NewSession,
+        audit: Audit<()>,
+    ) -> StoreFuture<'_, ()> {
         Box::pin(async move {
-            let c = self.conn().await?;
-            insert_session(&*c, account, &session).await
+            let mut c = self.conn().await?;
+            let tx = c.transaction().await.map_err(be)?;
+            insert_session(&tx, account, &session).await?;
+            audit::commit(tx, audit, &()).await
         })
     }
 
@@ -768,10 +778,17 @@ impl Store for PgStore {
         })
     }
 
-    fn revoke_session(&self, account: Id, id: Id, now: i64) -> StoreFuture<'_, bool> {
+    fn revoke_session(
+        &self,
+        account: Id,
+        id: Id,
+        now: i64,
+        audit: Audit<bool>,
+    ) -> StoreFuture<'_, bool> {
         Box::pin(async move {
-            let c = self.conn().await?;
-            let n = c
+            let mut c = self.conn().await?;
+            let tx = c.transaction().await.map_err(be)?;
+            let n = tx
                 .execute(
                     "UPDATE sessions SET revoked_at = $3
                      WHERE id = $1 AND account_id = $2 AND revoked_at IS NULL",
@@ -779,7 +796,9 @@ impl Store for PgStore {
                 )
                 .await
                 .map_err(be)?;
-            Ok(n > 0)
+            let revoked = n > 0;
+            audit::commit(tx, audit, &revoked).await?;
+            Ok(revoked)
         })
     }
 
@@ -808,10 +827,11 @@ impl Store for PgStore {
         })
     }
 
-    fn create_invite(&self, invite: NewInvite) -> StoreFuture<'_, ()> {
+    fn create_invite(&self, invite: NewInvite, audit: Audit<()>) -> StoreFuture<'_, ()> {
         Box::pin(async move {
-            let c = self.conn().await?;
-            c.execute(
+            let mut c = self.conn().await?;
+            let tx = c.transaction().await.map_err(be)?;
+            tx.execute(
                 "INSERT INTO invites (token_hash, team_id, email, created_by, created_at,
                      expires_at)
                  VALUES ($1, $2, $3, $4, $5, $6)",
@@ -826,7 +846,7 @@ impl Store for PgStore {
             )
             .await
             .map_err(unique)?;
-            Ok(())
+            audit::commit(tx, audit, &()).await
         })
     }
 
@@ -836,6 +856,7 @@ impl Store for PgStore {
         account: NewAccountRow,
         session: NewSession,
         now: i64,
+        audit: Audit<Team>,
     ) -> StoreFuture<'_, Team> {
         Box::pin(async move {
             let mut c = self.conn().await?;
@@ -875,7 +896,7 @@ impl Store for PgStore {
                 .await
                 .map_err(be)?;
             let team = team_from(team_id, &row)?;
-            tx.commit().await.map_err(be)?;
+            audit::commit(tx, audit, &team).await?;
             Ok(team)
         })
     }
@@ -907,6 +928,7 @@ impl Store for PgStore {
         address: String,
         now: i64,
         policy: LoginPolicy,
+        audit: Audit<()>,
     ) -> StoreFuture<'_, ()> {
         Box::pin(async move {
             let mut c = self.conn().await?;
@@ -939,7 +961,7 @@ impl Store for PgStore {
                 .await
                 .map_err(be)?;
             }
-            tx.commit().await.map_err(be)
+            audit::commit(tx, audit, &()).await
         })
     }
 
@@ -1083,8 +1105,9 @@ impl Store for PgStore {
         account: Id,
         changes: Vec<PushChange>,
         now: i64,
+        audit: Audit<Vec<PushResult>>,
     ) -> StoreFuture<'_, Vec<PushResult>> {
-        Box::pin(self.push_into(PERSONAL, team, account, changes, now))
+        Box::pin(self.push_into(PERSONAL, team, account, changes, now, audit))
     }
 
     fn pull(&self, account: Id, since: u64, limit: usize) -> StoreFuture<'_, PullPage> {
@@ -1119,10 +1142,16 @@ impl Store for PgStore {
         })
     }
 
-    fn set_certificate(&self, account: Id, chain: Vec<u8>) -> StoreFuture<'_, ()> {
+    fn set_certificate(
+        &self,
+        account: Id,
+        chain: Vec<u8>,
+        audit: Audit<()>,
+    ) -> StoreFuture<'_, ()> {
         Box::pin(async move {
-            let c = self.conn().await?;
-            let n = c
+            let mut c = self.conn().await?;
+            let tx = c.transaction().await.map_err(be)?;
+            let n = tx
                 .execute(
                     "UPDATE accounts SET certificate = $2 WHERE id = $1",
                     &[&account.0.as_slice(), &chain],
@@ -1132,7 +1161,7 @@ impl Store for PgStore {
             if n == 0 {
                 return Err(StoreError::NotFound);
             }
-            Ok(())
+            audit::commit(tx, audit, &()).await
         })
     }
 
@@ -1153,7 +1182,7 @@ impl Store for PgStore {
         })
     }
 
-    fn create_group(&self, g: NewGroup) -> StoreFuture<'_, ()> {
+    fn create_group(&self, g: NewGroup, audit: Audit<()>) -> StoreFuture<'_, ()> {
         Box::pin(async move {
             let mut c = self.conn().await?;
             let tx = c.transaction().await.map_err(be)?;
@@ -1188,7 +1217,7 @@ impl Store for PgStore {
             .await
             .map_err(be)?;
             group_log::append(&tx, g.id, &g.log).await?;
-            tx.commit().await.map_err(be)
+            audit::commit(tx, audit, &()).await
         })
     }
 
@@ -1337,16 +1366,16 @@ impl Store for PgStore {
         })
     }
 
-    fn set_member(&self, m: SetMember) -> StoreFuture<'_, ()> {
+    fn set_member(&self, m: SetMember, audit: Audit<()>) -> StoreFuture<'_, ()> {
         Box::pin(async move {
             let mut c = self.conn().await?;
             let tx = c.transaction().await.map_err(be)?;
             set_member_in(&tx, &m).await?;
-            tx.commit().await.map_err(be)
+            audit::commit(tx, audit, &()).await
         })
     }
 
-    fn rotate_group(&self, r: Rotation) -> StoreFuture<'_, ()> {
+    fn rotate_group(&self, r: Rotation, audit: Audit<()>) -> StoreFuture<'_, ()> {
         Box::pin(async move {
             let mut c = self.conn().await?;
             let tx = c.transaction().await.map_err(be)?;
@@ -1385,7 +1414,7 @@ impl Store for PgStore {
             )
             .await
             .map_err(be)?;
-            tx.commit().await.map_err(be)
+            audit::commit(tx, audit, &()).await
         })
     }
 
@@ -1395,8 +1424,9 @@ impl Store for PgStore {
         group: Id,
         changes: Vec<PushChange>,
         now: i64,
+        audit: Audit<Vec<PushResult>>,
     ) -> StoreFuture<'_, Vec<PushResult>> {
-        Box::pin(self.push_into(GROUP, team, group, changes, now))
+        Box::pin(self.push_into(GROUP, team, group, changes, now, audit))
     }
 
     fn group_pull(&self, group: Id, since: u64, limit: usize) -> StoreFuture<'_, PullPage> {
@@ -1436,6 +1466,7 @@ impl Store for PgStore {
             .transpose()
         })
     }
+
     fn append_audit(&self, team: Id, at: i64, events: Vec<AuditEvent>) -> StoreFuture<'_, ()> {
         Box::pin(async move {
             let mut c = self.conn().await?;
@@ -1461,10 +1492,19 @@ impl Store for PgStore {
         })
     }
 
-    fn offboard(&self, account: Id, by: Id, now: i64) -> StoreFuture<'_, OffboardResponse> {
+    fn offboard(
+        &self,
+        account: Id,
+        by: Id,
+        now: i64,
+        audit: Audit<OffboardResponse>,
+    ) -> StoreFuture<'_, OffboardResponse> {
         Box::pin(async move {
             let mut c = self.conn().await?;
-            offboard::offboard(&mut c, account, by, now).await
+            let tx = c.transaction().await.map_err(be)?;
+            let res = offboard::offboard(&tx, account, by, now).await?;
+            audit::commit(tx, audit, &res).await?;
+            Ok(res)
         })
     }
 
@@ -1480,10 +1520,13 @@ impl Store for PgStore {
         group: Id,
         item: Id,
         expires_at: Option<i64>,
+        audit: Audit<()>,
     ) -> StoreFuture<'_, ()> {
         Box::pin(async move {
-            let c = self.conn().await?;
-            share::set(&c, group, item, expires_at).await
+            let mut c = self.conn().await?;
+            let tx = c.transaction().await.map_err(be)?;
+            share::set(&tx, group, item, expires_at).await?;
+            audit::commit(tx, audit, &()).await
         })
     }
 

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
+use rusqlite::{params, Connection, OptionalExtension, Row, Transaction, TransactionBehavior};
 use tessera_protocol::{
     AccountKeys, AuditEvent, AuditPage, AuditQuery, Blob, DirectoryEntry, ExposedRecord, GroupInfo,
     GroupMember, GroupRole, Id, ItemRecord, KdfInfo, MembershipWindow, OffboardResponse,
@@ -19,9 +19,9 @@ pub(crate) mod backup;
 mod token;
 
 use super::{
-    id_from, rules, schema, Account, Group, LoginPolicy, Membership, NewAccountRow, NewGroup,
-    NewInvite, NewSession, PullPage, Role, Rotation, Session, SetMember, Store, StoreError,
-    StoreFuture, Team,
+    id_from, rules, schema, Account, Audit, Group, LoginPolicy, Membership, NewAccountRow,
+    NewGroup, NewInvite, NewSession, PullPage, Role, Rotation, Session, SetMember, Store,
+    StoreError, StoreFuture, Team,
 };
 
 mod audit;
@@ -114,6 +114,27 @@ impl SqliteStore {
             .map_err(StoreError::backend)?
         })
     }
+
+    /// Run `f` in an immediate transaction on the blocking pool and commit it with the entries
+    /// `audit` records for its result ([`audit::commit`]): both or neither.
+    fn audited<T, F>(&self, audit: Audit<T>, f: F) -> StoreFuture<'_, T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        self.run(move |conn| {
+            let tx = immediate(conn)?;
+            let out = f(&tx)?;
+            audit::commit(tx, audit, &out)?;
+            Ok(out)
+        })
+    }
+}
+
+/// A transaction that takes the write lock when it begins.
+fn immediate(conn: &mut Connection) -> Result<Transaction<'_>, StoreError> {
+    conn.transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(be)
 }
 
 const ACCOUNT_COLS: &str = "id, team_id, email, role, auth_hash, kdf_memory_kib, kdf_iterations,
@@ -315,11 +336,9 @@ impl Store for SqliteStore {
         team: Team,
         admin: NewAccountRow,
         session: NewSession,
+        audit: Audit<()>,
     ) -> StoreFuture<'_, ()> {
-        self.run(move |conn| {
-            let tx = conn
-                .transaction_with_behavior(TransactionBehavior::Immediate)
-                .map_err(be)?;
+        self.audited(audit, move |tx| {
             tx.execute(
                 "INSERT INTO teams (id, root_public, require_mfa, created_at)
                  VALUES (?1, ?2, ?3, ?4)",
@@ -331,9 +350,8 @@ impl Store for SqliteStore {
                 ],
             )
             .map_err(unique_to(StoreError::IdTaken))?;
-            insert_account(&tx, &admin)?;
-            insert_session(&tx, admin.id, &session)?;
-            tx.commit().map_err(be)
+            insert_account(tx, &admin)?;
+            insert_session(tx, admin.id, &session)
         })
     }
 
@@ -356,9 +374,9 @@ impl Store for SqliteStore {
         })
     }
 
-    fn set_require_mfa(&self, team: Id, require: bool) -> StoreFuture<'_, ()> {
-        self.run(move |conn| {
-            let n = conn
+    fn set_require_mfa(&self, team: Id, require: bool, audit: Audit<()>) -> StoreFuture<'_, ()> {
+        self.audited(audit, move |tx| {
+            let n = tx
                 .execute(
                     "UPDATE teams SET require_mfa = ?2 WHERE id = ?1",
                     params![team.0, require],
@@ -379,8 +397,13 @@ impl Store for SqliteStore {
         self.run(move |conn| account_where(conn, "id = ?1", &id.0))
     }
 
-    fn create_session(&self, account: Id, session: NewSession) -> StoreFuture<'_, ()> {
-        self.run(move |conn| insert_session(conn, account, &session))
+    fn create_session(
+        &self,
+        account: Id,
+        session: NewSession,
+        audit: Audit<()>,
+    ) -> StoreFuture<'_, ()> {
+        self.audited(audit, move |tx| insert_session(tx, account, &session))
     }
 
     fn session_by_token_hash(&self, hash: [u8; 32]) -> StoreFuture<'_, Option<Session>> {
@@ -421,9 +444,15 @@ impl Store for SqliteStore {
         })
     }
 
-    fn revoke_session(&self, account: Id, id: Id, now: i64) -> StoreFuture<'_, bool> {
-        self.run(move |conn| {
-            let n = conn
+    fn revoke_session(
+        &self,
+        account: Id,
+        id: Id,
+        now: i64,
+        audit: Audit<bool>,
+    ) -> StoreFuture<'_, bool> {
+        self.audited(audit, move |tx| {
+            let n = tx
                 .execute(
                     "UPDATE sessions SET revoked_at = ?3
                      WHERE id = ?1 AND account_id = ?2 AND revoked_at IS NULL",
@@ -458,9 +487,9 @@ impl Store for SqliteStore {
         })
     }
 
-    fn create_invite(&self, invite: NewInvite) -> StoreFuture<'_, ()> {
-        self.run(move |conn| {
-            conn.execute(
+    fn create_invite(&self, invite: NewInvite, audit: Audit<()>) -> StoreFuture<'_, ()> {
+        self.audited(audit, move |tx| {
+            tx.execute(
                 "INSERT INTO invites (token_hash, team_id, email, created_by, created_at,
                      expires_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -484,11 +513,9 @@ impl Store for SqliteStore {
         account: NewAccountRow,
         session: NewSession,
         now: i64,
+        audit: Audit<Team>,
     ) -> StoreFuture<'_, Team> {
-        self.run(move |conn| {
-            let tx = conn
-                .transaction_with_behavior(TransactionBehavior::Immediate)
-                .map_err(be)?;
+        self.audited(audit, move |tx| {
             let invite = tx
                 .query_row(
                     "SELECT team_id, email, expires_at, used_at FROM invites
@@ -514,24 +541,21 @@ impl Store for SqliteStore {
             )
             .map_err(be)?;
             let account = NewAccountRow { team_id, ..account };
-            insert_account(&tx, &account)?;
-            insert_session(&tx, account.id, &session)?;
-            let team = tx
-                .query_row(
-                    "SELECT root_public, require_mfa, created_at FROM teams WHERE id = ?1",
-                    [team_id.0],
-                    |r| {
-                        Ok(Team {
-                            id: team_id,
-                            root_public: r.get(0)?,
-                            require_mfa: r.get(1)?,
-                            created_at: r.get(2)?,
-                        })
-                    },
-                )
-                .map_err(be)?;
-            tx.commit().map_err(be)?;
-            Ok(team)
+            insert_account(tx, &account)?;
+            insert_session(tx, account.id, &session)?;
+            tx.query_row(
+                "SELECT root_public, require_mfa, created_at FROM teams WHERE id = ?1",
+                [team_id.0],
+                |r| {
+                    Ok(Team {
+                        id: team_id,
+                        root_public: r.get(0)?,
+                        require_mfa: r.get(1)?,
+                        created_at: r.get(2)?,
+                    })
+                },
+            )
+            .map_err(be)
         })
     }
 
@@ -561,11 +585,9 @@ impl Store for SqliteStore {
         address: String,
         now: i64,
         policy: LoginPolicy,
+        audit: Audit<()>,
     ) -> StoreFuture<'_, ()> {
-        self.run(move |conn| {
-            let tx = conn
-                .transaction_with_behavior(TransactionBehavior::Immediate)
-                .map_err(be)?;
+        self.audited(audit, move |tx| {
             tx.execute(
                 "INSERT INTO login_addresses (address, window_start, failures) VALUES (?1, ?2, 1)
                  ON CONFLICT (address) DO UPDATE SET
@@ -589,7 +611,7 @@ impl Store for SqliteStore {
                 )
                 .map_err(be)?;
             }
-            tx.commit().map_err(be)
+            Ok(())
         })
     }
 
@@ -717,10 +739,13 @@ impl Store for SqliteStore {
         account: Id,
         changes: Vec<PushChange>,
         now: i64,
+        audit: Audit<Vec<PushResult>>,
     ) -> StoreFuture<'_, Vec<PushResult>> {
         let hub = self.hub.clone();
         self.run(move |conn| {
-            let (results, last) = push_into(conn, PERSONAL, team, account, changes, now)?;
+            let tx = immediate(conn)?;
+            let (results, last) = push_into(&tx, PERSONAL, team, account, changes, now)?;
+            audit::commit(tx, audit, &results)?;
             // One node: the local hub is the whole fan-out.
             if let Some(seq) = last {
                 hub.publish(Change { account, seq });
@@ -768,9 +793,14 @@ impl Store for SqliteStore {
         })
     }
 
-    fn set_certificate(&self, account: Id, chain: Vec<u8>) -> StoreFuture<'_, ()> {
-        self.run(move |conn| {
-            let n = conn
+    fn set_certificate(
+        &self,
+        account: Id,
+        chain: Vec<u8>,
+        audit: Audit<()>,
+    ) -> StoreFuture<'_, ()> {
+        self.audited(audit, move |tx| {
+            let n = tx
                 .execute(
                     "UPDATE accounts SET certificate = ?2 WHERE id = ?1",
                     params![account.0, chain],
@@ -798,9 +828,8 @@ impl Store for SqliteStore {
         })
     }
 
-    fn create_group(&self, g: NewGroup) -> StoreFuture<'_, ()> {
-        self.run(move |conn| {
-            let tx = conn.transaction().map_err(be)?;
+    fn create_group(&self, g: NewGroup, audit: Audit<()>) -> StoreFuture<'_, ()> {
+        self.audited(audit, move |tx| {
             tx.execute(
                 "INSERT INTO groups (id, team_id, epoch, name, created_by, created_at)
                  VALUES (?1, ?2, 1, ?3, ?4, ?5)",
@@ -826,8 +855,7 @@ impl Store for SqliteStore {
                 params![g.id.0, g.created_by.0, g.created_at],
             )
             .map_err(be)?;
-            group_log::append(&tx, g.id, &g.log)?;
-            tx.commit().map_err(be)
+            group_log::append(tx, g.id, &g.log)
         })
     }
 
@@ -977,23 +1005,14 @@ impl Store for SqliteStore {
         })
     }
 
-    fn set_member(&self, m: SetMember) -> StoreFuture<'_, ()> {
-        self.run(move |conn| {
-            let tx = conn
-                .transaction_with_behavior(TransactionBehavior::Immediate)
-                .map_err(be)?;
-            set_member_in(&tx, &m)?;
-            tx.commit().map_err(be)
-        })
+    fn set_member(&self, m: SetMember, audit: Audit<()>) -> StoreFuture<'_, ()> {
+        self.audited(audit, move |tx| set_member_in(tx, &m))
     }
 
-    fn rotate_group(&self, r: Rotation) -> StoreFuture<'_, ()> {
-        self.run(move |conn| {
-            let tx = conn
-                .transaction_with_behavior(TransactionBehavior::Immediate)
-                .map_err(be)?;
-            rules::next_epoch(group_epoch(&tx, r.group)?, r.epoch)?;
-            group_log::append(&tx, r.group, &r.log)?;
+    fn rotate_group(&self, r: Rotation, audit: Audit<()>) -> StoreFuture<'_, ()> {
+        self.audited(audit, move |tx| {
+            rules::next_epoch(group_epoch(tx, r.group)?, r.epoch)?;
+            group_log::append(tx, r.group, &r.log)?;
             {
                 let mut rm = tx
                     .prepare_cached(
@@ -1015,7 +1034,7 @@ impl Store for SqliteStore {
                         .map_err(be)?;
                 }
             }
-            token::rotate_keys(&tx, &r)?;
+            token::rotate_keys(tx, &r)?;
             tx.execute(
                 "INSERT INTO group_epochs (group_id, epoch, prev, created_by, created_at)
                  VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -1027,7 +1046,7 @@ impl Store for SqliteStore {
                 params![r.group.0, r.epoch as i64, r.name],
             )
             .map_err(be)?;
-            tx.commit().map_err(be)
+            Ok(())
         })
     }
 
@@ -1037,8 +1056,11 @@ impl Store for SqliteStore {
         group: Id,
         changes: Vec<PushChange>,
         now: i64,
+        audit: Audit<Vec<PushResult>>,
     ) -> StoreFuture<'_, Vec<PushResult>> {
-        self.run(move |conn| Ok(push_into(conn, GROUP, team, group, changes, now)?.0))
+        self.audited(audit, move |tx| {
+            Ok(push_into(tx, GROUP, team, group, changes, now)?.0)
+        })
     }
 
     fn group_pull(&self, group: Id, since: u64, limit: usize) -> StoreFuture<'_, PullPage> {
@@ -1085,8 +1107,14 @@ impl Store for SqliteStore {
         self.run(move |conn| offboard::review(conn, account, now))
     }
 
-    fn offboard(&self, account: Id, by: Id, now: i64) -> StoreFuture<'_, OffboardResponse> {
-        self.run(move |conn| offboard::offboard(conn, account, by, now))
+    fn offboard(
+        &self,
+        account: Id,
+        by: Id,
+        now: i64,
+        audit: Audit<OffboardResponse>,
+    ) -> StoreFuture<'_, OffboardResponse> {
+        self.audited(audit, move |tx| offboard::offboard(tx, account, by, now))
     }
 
     fn offboarded_at(&self, account: Id) -> StoreFuture<'_, Option<i64>> {
@@ -1098,8 +1126,9 @@ impl Store for SqliteStore {
         group: Id,
         item: Id,
         expires_at: Option<i64>,
+        audit: Audit<()>,
     ) -> StoreFuture<'_, ()> {
-        self.run(move |conn| share::set(conn, group, item, expires_at))
+        self.audited(audit, move |tx| share::set(tx, group, item, expires_at))
     }
 
     fn share_expiry(&self, group: Id, item: Id) -> StoreFuture<'_, Option<i64>> {
@@ -1186,10 +1215,10 @@ fn set_member_in(tx: &Connection, m: &SetMember) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// Apply a batch to one space in one transaction; returns the results and the last applied
-/// sequence number.
+/// Apply a batch to one space inside the caller's (immediate) transaction; returns the results
+/// and the last applied sequence number.
 fn push_into(
-    conn: &mut Connection,
+    tx: &Connection,
     space: Space,
     team: Id,
     owner: Id,
@@ -1201,9 +1230,6 @@ fn push_into(
         versions,
         owner: col,
     } = space;
-    let tx = conn
-        .transaction_with_behavior(TransactionBehavior::Immediate)
-        .map_err(be)?;
     let seq: Option<i64> = tx
         .query_row("SELECT seq FROM teams WHERE id = ?1", [team.0], |r| {
             r.get(0)
@@ -1285,9 +1311,7 @@ fn push_into(
         )
         .map_err(be)?;
     }
-    let last = applied.last().map(|r| r.seq);
-    tx.commit().map_err(be)?;
-    Ok((results, last))
+    Ok((results, applied.last().map(|r| r.seq)))
 }
 
 /// One page of a space's changes after `since` (one query).

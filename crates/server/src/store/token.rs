@@ -8,7 +8,7 @@
 //! the group.
 use tessera_protocol::{EpochKey, Id};
 
-use super::StoreFuture;
+use super::{Audit, StoreFuture};
 
 /// A new machine token, as the store receives it.
 #[derive(Debug, Clone)]
@@ -75,18 +75,25 @@ impl Token {
     }
 }
 
-/// Machine-token storage; every method is one transaction.
+/// Machine-token storage; every method is one transaction (the audited ones commit their
+/// [`Audit`] in it).
 pub trait TokenStore {
     /// Store a token and the current group key sealed to it. [`super::StoreError::StaleEpoch`]
     /// when `epoch` is not the group's current one; [`super::StoreError::IdTaken`] when the id
     /// (or the bearer hash) is in use; [`super::StoreError::NotFound`] without such a group.
-    fn create_token(&self, token: NewToken) -> StoreFuture<'_, ()>;
+    fn create_token(&self, token: NewToken, audit: Audit<()>) -> StoreFuture<'_, ()>;
     /// A group's tokens (live, expired and revoked), oldest first.
     fn group_tokens(&self, group: Id) -> StoreFuture<'_, Vec<Token>>;
     /// A token by the SHA-256 of its bearer value (live or not; the caller checks).
     fn token_by_hash(&self, hash: [u8; 32]) -> StoreFuture<'_, Option<Token>>;
     /// Revoke one of a group's tokens at `now`; false when the group has no such unrevoked token.
-    fn revoke_token(&self, group: Id, token: Id, now: i64) -> StoreFuture<'_, bool>;
+    fn revoke_token(
+        &self,
+        group: Id,
+        token: Id,
+        now: i64,
+        audit: Audit<bool>,
+    ) -> StoreFuture<'_, bool>;
     /// Record that a token was used at `now`.
     fn touch_token(&self, token: Id, now: i64) -> StoreFuture<'_, ()>;
     /// Every epoch of the token's group, oldest first, with the key sealed to the token (empty

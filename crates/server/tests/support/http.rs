@@ -86,18 +86,30 @@ impl Api {
         headers: &[(&str, &str)],
         body: Vec<u8>,
     ) -> (u16, Value) {
+        self.try_raw(method, path, headers, body)
+            .unwrap_or_else(|| panic!("{method} {path}: the server did not answer"))
+    }
+
+    /// [`Api::raw`], `None` when the server did not answer (the connection failed or closed).
+    pub fn try_raw(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Vec<u8>,
+    ) -> Option<(u16, Value)> {
         let mut req = ureq::http::Request::builder()
             .method(method)
             .uri(format!("{}{path}", self.base));
         for (k, v) in headers {
             req = req.header(*k, *v);
         }
-        let mut res = self.agent.run(req.body(body).unwrap()).unwrap();
+        let mut res = self.agent.run(req.body(body).unwrap()).ok()?;
         let status = res.status().as_u16();
-        let bytes = res.body_mut().read_to_vec().unwrap();
+        let bytes = res.body_mut().read_to_vec().ok()?;
         let text = String::from_utf8_lossy(&bytes).to_string();
         let value = serde_json::from_slice(&bytes).unwrap_or(Value::String(text));
-        (status, value)
+        Some((status, value))
     }
 
     pub fn call(
@@ -107,6 +119,18 @@ impl Api {
         token: Option<&str>,
         body: Option<Value>,
     ) -> (u16, Value) {
+        self.try_call(method, path, token, body)
+            .unwrap_or_else(|| panic!("{method} {path}: the server did not answer"))
+    }
+
+    /// [`Api::call`], `None` when the server did not answer (the connection failed or closed).
+    pub fn try_call(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Option<(u16, Value)> {
         let auth = token.map(|t| format!("Bearer {t}"));
         let mut headers = vec![("tessera-api", "1"), ("content-type", "application/json")];
         if let Some(a) = &auth {
@@ -116,7 +140,7 @@ impl Api {
             .map(|b| self.with_log(method, path, token, b))
             .map(|b| serde_json::to_vec(&b).unwrap())
             .unwrap_or_default();
-        let (status, v) = self.raw(method, path, &headers, body);
+        let (status, v) = self.try_raw(method, path, &headers, body)?;
         if let (Some(t), Some(a), Some(team)) = (
             v["session"]["token"].as_str(),
             v["account_id"].as_str().and_then(Id::parse),
@@ -124,7 +148,7 @@ impl Api {
         ) {
             self.who.lock().unwrap().insert(t.to_owned(), (a, team));
         }
-        (status, v)
+        Some((status, v))
     }
 
     /// What an honest client adds to a membership change and the suites leave out: the group

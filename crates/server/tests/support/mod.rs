@@ -10,6 +10,7 @@ use tessera_server::store::sqlite::SqliteStore;
 use tessera_server::Store;
 
 pub mod http;
+pub mod process;
 pub mod team;
 
 /// The server used for administration (creating and dropping test databases).

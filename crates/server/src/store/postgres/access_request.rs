@@ -2,12 +2,12 @@
 use tessera_protocol::{GroupRole, Id};
 use tokio_postgres::{GenericClient, Row};
 
-use super::{be, set_member_in, unique, PgStore};
+use super::{audit, be, set_member_in, unique, PgStore};
 use crate::store::access_request::{
     decision_name, decode_reasons, encode_reasons, AccessRequest, AccessRequests, Decision,
     NewAccessRequest, REQUEST_COLS,
 };
-use crate::store::{id_from, rules, StoreError, StoreFuture};
+use crate::store::{id_from, rules, Audit, StoreError, StoreFuture};
 
 fn request_from(r: &Row) -> Result<AccessRequest, StoreError> {
     let id = |i: usize| -> Result<Id, StoreError> {
@@ -56,7 +56,7 @@ async fn one_request(
 }
 
 impl AccessRequests for PgStore {
-    fn create_access_request(&self, r: NewAccessRequest) -> StoreFuture<'_, ()> {
+    fn create_access_request(&self, r: NewAccessRequest, audit: Audit<()>) -> StoreFuture<'_, ()> {
         Box::pin(async move {
             let mut c = self.conn().await?;
             let tx = c.transaction().await.map_err(be)?;
@@ -95,7 +95,7 @@ impl AccessRequests for PgStore {
             )
             .await
             .map_err(unique)?;
-            tx.commit().await.map_err(be)
+            audit::commit(tx, audit, &()).await
         })
     }
 
@@ -148,7 +148,11 @@ impl AccessRequests for PgStore {
         })
     }
 
-    fn decide_access_request(&self, d: Decision) -> StoreFuture<'_, AccessRequest> {
+    fn decide_access_request(
+        &self,
+        d: Decision,
+        audit: Audit<AccessRequest>,
+    ) -> StoreFuture<'_, AccessRequest> {
         Box::pin(async move {
             let mut c = self.conn().await?;
             let tx = c.transaction().await.map_err(be)?;
@@ -177,7 +181,7 @@ impl AccessRequests for PgStore {
             let decided = one_request(&tx, d.request, "")
                 .await?
                 .ok_or(StoreError::NotFound)?;
-            tx.commit().await.map_err(be)?;
+            audit::commit(tx, audit, &decided).await?;
             Ok(decided)
         })
     }

@@ -1,12 +1,29 @@
-//! The audit chain in PostgreSQL: a head row per team, locked `FOR UPDATE` while appending, so
-//! concurrent appends through any node get consecutive sequence numbers and each entry links to
-//! the one before.
+//! The audit chain in PostgreSQL: a head row per team, locked `FOR UPDATE` while appending inside
+//! the transaction of the action the entries record (see [`commit`]), so concurrent appends
+//! through any node get consecutive sequence numbers, each entry links to the one before, and
+//! the entries commit with their change. The head is the transaction's last lock: held only
+//! while it commits, and never before a lock another writer could hold (no deadlock).
 use tessera_protocol::{AuditAction, AuditEntry, AuditEvent, AuditPage, AuditQuery, Blob, Id};
-use tokio_postgres::{Client, Row};
+use tokio_postgres::{Client, GenericClient, Row, Transaction};
 
 use super::be;
+use crate::store::audit::{Audit, Entries};
 use crate::store::{actor_from, actor_parts, id_from, rules, StoreError};
 
+/// Commit an action's transaction with the entries `audit` records for its result `out`.
+pub(super) async fn commit<T: 'static>(
+    tx: Transaction<'_>,
+    audit: Audit<T>,
+    out: &T,
+) -> Result<(), StoreError> {
+    if let Some(e) = audit.entries(out) {
+        append_in(&tx, &e).await?;
+        crate::fault::before_audit_commit(&e.events);
+    }
+    tx.commit().await.map_err(be)
+}
+
+/// Append events that record no other change, in a transaction of their own.
 pub(super) async fn append(
     c: &mut Client,
     team: Id,
@@ -17,7 +34,15 @@ pub(super) async fn append(
         return Ok(());
     }
     let tx = c.transaction().await.map_err(be)?;
-    let t = team.0.as_slice();
+    let e = Entries { team, at, events };
+    append_in(&tx, &e).await?;
+    crate::fault::before_audit_commit(&e.events);
+    tx.commit().await.map_err(be)
+}
+
+/// Append entries after the team's head, inside the caller's transaction.
+async fn append_in(tx: &impl GenericClient, e: &Entries) -> Result<(), StoreError> {
+    let t = e.team.0.as_slice();
     tx.execute(
         "INSERT INTO audit_heads (team_id, seq, hash) VALUES ($1, 0, $2)
          ON CONFLICT (team_id) DO NOTHING",
@@ -41,30 +66,30 @@ pub(super) async fn append(
         )
         .await
         .map_err(be)?;
-    for ev in events {
+    for ev in &e.events {
         seq += 1;
-        let e = ev.chain(&team, seq, at, prev);
-        let (kind, actor) = actor_parts(e.actor);
+        let entry = ev.clone().chain(&e.team, seq, e.at, prev);
+        let (kind, actor) = actor_parts(entry.actor);
         tx.execute(
             &ins,
             &[
                 &t,
                 &(seq as i64),
-                &at,
+                &e.at,
                 &(kind as i16),
                 &actor.as_ref().map(<[u8; 16]>::as_slice),
-                &e.action.as_str(),
-                &e.item_id.as_ref().map(|i| i.0.as_slice()),
-                &e.group_id.as_ref().map(|i| i.0.as_slice()),
-                &e.subject.as_ref().map(|i| i.0.as_slice()),
-                &e.detail,
-                &e.prev.0,
-                &e.hash.0,
+                &entry.action.as_str(),
+                &entry.item_id.as_ref().map(|i| i.0.as_slice()),
+                &entry.group_id.as_ref().map(|i| i.0.as_slice()),
+                &entry.subject.as_ref().map(|i| i.0.as_slice()),
+                &entry.detail,
+                &entry.prev.0,
+                &entry.hash.0,
             ],
         )
         .await
         .map_err(be)?;
-        prev.copy_from_slice(&e.hash.0);
+        prev.copy_from_slice(&entry.hash.0);
     }
     tx.execute(
         "UPDATE audit_heads SET seq = $2, hash = $3 WHERE team_id = $1",
@@ -72,7 +97,7 @@ pub(super) async fn append(
     )
     .await
     .map_err(be)?;
-    tx.commit().await.map_err(be)
+    Ok(())
 }
 
 fn opt_id(r: &Row, col: usize) -> Result<Option<Id>, StoreError> {

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use tessera_protocol::{ExposedRecord, GroupRole, Id, MembershipWindow, OffboardResponse};
-use tokio_postgres::Client;
+use tokio_postgres::{Client, GenericClient};
 
 use super::{be, item_from};
 use crate::store::{id_from, rules, StoreError};
@@ -59,14 +59,14 @@ pub(super) async fn review(
     Ok((windows, records))
 }
 
+/// Offboard inside the caller's transaction.
 pub(super) async fn offboard(
-    c: &mut Client,
+    tx: &impl GenericClient,
     account: Id,
     by: Id,
     now: i64,
 ) -> Result<OffboardResponse, StoreError> {
     let a = account.0.as_slice();
-    let tx = c.transaction().await.map_err(be)?;
     tx.execute(
         "INSERT INTO offboarded (account_id, at, by_account) VALUES ($1, $2, $3)
          ON CONFLICT (account_id) DO NOTHING",
@@ -103,7 +103,6 @@ pub(super) async fn offboard(
         .iter()
         .map(|r| id_from(r.get(0)))
         .collect::<Result<Vec<_>, _>>()?;
-    tx.commit().await.map_err(be)?;
     Ok(OffboardResponse {
         sessions_revoked: sessions,
         tokens_revoked: tokens,

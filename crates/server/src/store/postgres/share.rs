@@ -1,12 +1,12 @@
 //! Share expiry in PostgreSQL: when an item's presence in a group ends.
 use tessera_protocol::Id;
-use tokio_postgres::Client;
+use tokio_postgres::{Client, GenericClient};
 
 use super::be;
 use crate::store::{id_from, StoreError};
 
 pub(super) async fn set(
-    c: &Client,
+    c: &impl GenericClient,
     group: Id,
     item: Id,
     expires_at: Option<i64>,

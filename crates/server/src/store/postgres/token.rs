@@ -2,9 +2,11 @@
 use tessera_protocol::{Blob, EpochKey, Id};
 use tokio_postgres::{GenericClient, Row};
 
-use super::{be, unique, PgStore};
+use super::{audit, be, unique, PgStore};
 use crate::store::rules;
-use crate::store::{id_from, NewToken, Rotation, StoreError, StoreFuture, Token, TokenStore};
+use crate::store::{
+    id_from, Audit, NewToken, Rotation, StoreError, StoreFuture, Token, TokenStore,
+};
 
 const TOKEN_COLS: &str = "id, group_id, team_id, name, name_epoch, exchange_public, signature,
      created_by, created_at, expires_at, revoked_at, last_used_at";
@@ -62,7 +64,7 @@ pub(super) async fn rotate_keys(tx: &impl GenericClient, r: &Rotation) -> Result
 }
 
 impl TokenStore for PgStore {
-    fn create_token(&self, t: NewToken) -> StoreFuture<'_, ()> {
+    fn create_token(&self, t: NewToken, audit: Audit<()>) -> StoreFuture<'_, ()> {
         Box::pin(async move {
             let mut c = self.conn().await?;
             let tx = c.transaction().await.map_err(be)?;
@@ -104,7 +106,7 @@ impl TokenStore for PgStore {
             )
             .await
             .map_err(be)?;
-            tx.commit().await.map_err(be)
+            audit::commit(tx, audit, &()).await
         })
     }
 
@@ -139,10 +141,17 @@ impl TokenStore for PgStore {
         })
     }
 
-    fn revoke_token(&self, group: Id, token: Id, now: i64) -> StoreFuture<'_, bool> {
+    fn revoke_token(
+        &self,
+        group: Id,
+        token: Id,
+        now: i64,
+        audit: Audit<bool>,
+    ) -> StoreFuture<'_, bool> {
         Box::pin(async move {
-            let c = self.conn().await?;
-            let n = c
+            let mut c = self.conn().await?;
+            let tx = c.transaction().await.map_err(be)?;
+            let n = tx
                 .execute(
                     "UPDATE machine_tokens SET revoked_at = $3
                      WHERE id = $1 AND group_id = $2 AND revoked_at IS NULL",
@@ -150,7 +159,9 @@ impl TokenStore for PgStore {
                 )
                 .await
                 .map_err(be)?;
-            Ok(n > 0)
+            let revoked = n > 0;
+            audit::commit(tx, audit, &revoked).await?;
+            Ok(revoked)
         })
     }
 

@@ -1,6 +1,6 @@
 //! [`AccessRequests`] on SQLite.
 use rusqlite::types::Type;
-use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
+use rusqlite::{params, Connection, OptionalExtension, Row};
 use tessera_protocol::{GroupRole, Id};
 
 use super::{be, set_member_in, SqliteStore};
@@ -8,7 +8,7 @@ use crate::store::access_request::{
     decision_name, decode_reasons, encode_reasons, AccessRequest, AccessRequests, Decision,
     NewAccessRequest, REQUEST_COLS,
 };
-use crate::store::{id_from, rules, StoreError, StoreFuture};
+use crate::store::{id_from, rules, Audit, StoreError, StoreFuture};
 
 /// A column of an id or of sealed reasons that does not decode: a corrupt row.
 fn corrupt(i: usize, e: StoreError) -> rusqlite::Error {
@@ -77,11 +77,8 @@ fn one_request(conn: &Connection, id: Id) -> Result<Option<AccessRequest>, Store
 }
 
 impl AccessRequests for SqliteStore {
-    fn create_access_request(&self, r: NewAccessRequest) -> StoreFuture<'_, ()> {
-        self.run(move |conn| {
-            let tx = conn
-                .transaction_with_behavior(TransactionBehavior::Immediate)
-                .map_err(be)?;
+    fn create_access_request(&self, r: NewAccessRequest, audit: Audit<()>) -> StoreFuture<'_, ()> {
+        self.audited(audit, move |tx| {
             let pending: bool = tx
                 .query_row(
                     "SELECT EXISTS (SELECT 1 FROM access_requests
@@ -109,7 +106,7 @@ impl AccessRequests for SqliteStore {
                 ],
             )
             .map_err(super::unique_to(StoreError::IdTaken))?;
-            tx.commit().map_err(be)
+            Ok(())
         })
     }
 
@@ -140,14 +137,15 @@ impl AccessRequests for SqliteStore {
         })
     }
 
-    fn decide_access_request(&self, d: Decision) -> StoreFuture<'_, AccessRequest> {
-        self.run(move |conn| {
-            let tx = conn
-                .transaction_with_behavior(TransactionBehavior::Immediate)
-                .map_err(be)?;
-            rules::decide(one_request(&tx, d.request)?.as_ref(), d.now)?;
+    fn decide_access_request(
+        &self,
+        d: Decision,
+        audit: Audit<AccessRequest>,
+    ) -> StoreFuture<'_, AccessRequest> {
+        self.audited(audit, move |tx| {
+            rules::decide(one_request(tx, d.request)?.as_ref(), d.now)?;
             if let Some(grant) = &d.grant {
-                set_member_in(&tx, grant)?;
+                set_member_in(tx, grant)?;
             }
             let n = tx
                 .execute(
@@ -167,9 +165,7 @@ impl AccessRequests for SqliteStore {
             if n != 1 {
                 return Err(StoreError::AlreadyDecided);
             }
-            let decided = one_request(&tx, d.request)?.ok_or(StoreError::NotFound)?;
-            tx.commit().map_err(be)?;
-            Ok(decided)
+            one_request(tx, d.request)?.ok_or(StoreError::NotFound)
         })
     }
 }

@@ -1,11 +1,27 @@
-//! The audit chain in SQLite: appends run in an immediate transaction from the team's head row,
-//! so entries of a team get consecutive sequence numbers and each links to the one before.
-use rusqlite::{params, Connection, Row, TransactionBehavior};
+//! The audit chain in SQLite: entries are appended from the team's head row inside an immediate
+//! transaction (the action's own, see [`commit`]), so entries of a team get consecutive sequence
+//! numbers, each links to the one before, and they commit with the change they record.
+use rusqlite::{params, Connection, Row, Transaction, TransactionBehavior};
 use tessera_protocol::{AuditAction, AuditEntry, AuditEvent, AuditPage, AuditQuery, Blob, Id};
 
 use super::be;
+use crate::store::audit::{Audit, Entries};
 use crate::store::{actor_from, actor_parts, id_from, rules, StoreError};
 
+/// Commit an action's transaction with the entries `audit` records for its result `out`.
+pub(super) fn commit<T: 'static>(
+    tx: Transaction<'_>,
+    audit: Audit<T>,
+    out: &T,
+) -> Result<(), StoreError> {
+    if let Some(e) = audit.entries(out) {
+        append_in(&tx, &e)?;
+        crate::fault::before_audit_commit(&e.events);
+    }
+    tx.commit().map_err(be)
+}
+
+/// Append events that record no other change, in a transaction of their own.
 pub(super) fn append(
     conn: &mut Connection,
     team: Id,
@@ -18,6 +34,15 @@ pub(super) fn append(
     let tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .map_err(be)?;
+    let e = Entries { team, at, events };
+    append_in(&tx, &e)?;
+    crate::fault::before_audit_commit(&e.events);
+    tx.commit().map_err(be)
+}
+
+/// Append entries after the team's head, inside the caller's transaction.
+fn append_in(tx: &Connection, e: &Entries) -> Result<(), StoreError> {
+    let team = e.team;
     tx.execute(
         "INSERT INTO audit_heads (team_id, seq, hash) VALUES (?1, 0, ?2)
          ON CONFLICT (team_id) DO NOTHING",
@@ -40,26 +65,26 @@ pub(super) fn append(
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
             )
             .map_err(be)?;
-        for ev in events {
+        for ev in &e.events {
             seq += 1;
-            let e = ev.chain(&team, seq, at, prev);
-            let (kind, actor) = actor_parts(e.actor);
+            let entry = ev.clone().chain(&team, seq, e.at, prev);
+            let (kind, actor) = actor_parts(entry.actor);
             ins.execute(params![
                 team.0,
                 seq as i64,
-                at,
+                e.at,
                 kind,
                 actor,
-                e.action.as_str(),
-                e.item_id.map(|i| i.0),
-                e.group_id.map(|i| i.0),
-                e.subject.map(|i| i.0),
-                e.detail,
-                e.prev.0,
-                e.hash.0,
+                entry.action.as_str(),
+                entry.item_id.map(|i| i.0),
+                entry.group_id.map(|i| i.0),
+                entry.subject.map(|i| i.0),
+                entry.detail,
+                entry.prev.0,
+                entry.hash.0,
             ])
             .map_err(be)?;
-            prev.copy_from_slice(&e.hash.0);
+            prev.copy_from_slice(&entry.hash.0);
         }
     }
     tx.execute(
@@ -67,7 +92,7 @@ pub(super) fn append(
         params![team.0, seq as i64, prev],
     )
     .map_err(be)?;
-    tx.commit().map_err(be)
+    Ok(())
 }
 
 fn opt_id(v: Option<Vec<u8>>) -> Result<Option<Id>, StoreError> {

@@ -2,7 +2,7 @@
 //! decrypt, and ending their access in one transaction.
 use std::collections::HashMap;
 
-use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use rusqlite::{params, Connection, OptionalExtension};
 use tessera_protocol::{ExposedRecord, GroupRole, Id, MembershipWindow, OffboardResponse};
 
 use super::{be, item_row};
@@ -78,15 +78,13 @@ const EXPOSED: &str = "SELECT i.item_id, i.version, i.seq, i.deleted, i.blob, i.
      WHERE i.deleted = 0
      ORDER BY m.added_at, m.group_id, i.seq";
 
+/// Offboard inside the caller's (immediate) transaction.
 pub(super) fn offboard(
-    conn: &mut Connection,
+    tx: &Connection,
     account: Id,
     by: Id,
     now: i64,
 ) -> Result<OffboardResponse, StoreError> {
-    let tx = conn
-        .transaction_with_behavior(TransactionBehavior::Immediate)
-        .map_err(be)?;
     tx.execute(
         "INSERT INTO offboarded (account_id, at, by_account) VALUES (?1, ?2, ?3)
          ON CONFLICT (account_id) DO NOTHING",
@@ -123,7 +121,6 @@ pub(super) fn offboard(
             groups.push(id_from(&r.map_err(be)?)?);
         }
     }
-    tx.commit().map_err(be)?;
     Ok(OffboardResponse {
         sessions_revoked: sessions,
         tokens_revoked: tokens,

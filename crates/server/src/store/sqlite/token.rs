@@ -1,10 +1,12 @@
 //! Machine tokens on SQLite.
-use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
+use rusqlite::{params, Connection, OptionalExtension, Row};
 use tessera_protocol::{Blob, EpochKey, Id};
 
 use super::{be, opt_blob, unique_to, SqliteStore};
 use crate::store::rules;
-use crate::store::{id_from, NewToken, Rotation, StoreError, StoreFuture, Token, TokenStore};
+use crate::store::{
+    id_from, Audit, NewToken, Rotation, StoreError, StoreFuture, Token, TokenStore,
+};
 
 const TOKEN_COLS: &str = "id, group_id, team_id, name, name_epoch, exchange_public, signature,
      created_by, created_at, expires_at, revoked_at, last_used_at";
@@ -70,11 +72,8 @@ pub(super) fn rotate_keys(tx: &Connection, r: &Rotation) -> Result<(), StoreErro
 }
 
 impl TokenStore for SqliteStore {
-    fn create_token(&self, t: NewToken) -> StoreFuture<'_, ()> {
-        self.run(move |conn| {
-            let tx = conn
-                .transaction_with_behavior(TransactionBehavior::Immediate)
-                .map_err(be)?;
+    fn create_token(&self, t: NewToken, audit: Audit<()>) -> StoreFuture<'_, ()> {
+        self.audited(audit, move |tx| {
             let epoch: Option<i64> = tx
                 .query_row(
                     "SELECT epoch FROM groups WHERE id = ?1 AND team_id = ?2",
@@ -110,7 +109,7 @@ impl TokenStore for SqliteStore {
                 params![t.id.0, epoch, t.key],
             )
             .map_err(be)?;
-            tx.commit().map_err(be)
+            Ok(())
         })
     }
 
@@ -141,9 +140,15 @@ impl TokenStore for SqliteStore {
         })
     }
 
-    fn revoke_token(&self, group: Id, token: Id, now: i64) -> StoreFuture<'_, bool> {
-        self.run(move |conn| {
-            let n = conn
+    fn revoke_token(
+        &self,
+        group: Id,
+        token: Id,
+        now: i64,
+        audit: Audit<bool>,
+    ) -> StoreFuture<'_, bool> {
+        self.audited(audit, move |tx| {
+            let n = tx
                 .execute(
                     "UPDATE machine_tokens SET revoked_at = ?3
                      WHERE id = ?1 AND group_id = ?2 AND revoked_at IS NULL",
