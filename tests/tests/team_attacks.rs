@@ -149,13 +149,38 @@ fn group_id(p: &Person, name: &str) -> Id {
     Id::parse(&g.iter().find(|g| g.name == name).unwrap().id).unwrap()
 }
 
-fn the_server_cannot_add_a_member_to_a_rotation(backend: Backend) {
-    let t = Team::new(backend);
+/// Alice creates Ops with Bob as a member of `role`.
+fn ops_with_bob(t: &Team, role: GroupRole) {
     t.alice.vault.group_create("Ops").unwrap();
     t.alice
         .vault
-        .group_add("Ops", t.bob.email, GroupRole::Viewer, None)
+        .group_add("Ops", t.bob.email, role, None)
         .unwrap();
+}
+
+/// The server seals a key of its own (`key`) to `to` (id, X25519 key) as group `g`'s current
+/// key, with every binding right.
+fn seal_own_key(t: &Team, g: Id, to: Id, to_x: [u8; 32], key: [u8; 32]) {
+    t.hostile(move |seen, ex| {
+        if ex.method == "GET" && ex.path == "/v1/groups" {
+            let mut infos: Vec<proto::GroupInfo> = serde_json::from_slice(&ex.response).unwrap();
+            for info in infos.iter_mut().filter(|i| i.group_id == g) {
+                let epoch = info.epoch;
+                let ad = associated_data(
+                    "tessera group key",
+                    &[&seen.team.unwrap().0, &g.0, &epoch.to_be_bytes(), &to.0],
+                );
+                let k = info.keys.iter_mut().find(|k| k.epoch == epoch).unwrap();
+                k.wrapped = Blob(tessera_crypto::seal::seal_to(&to_x, &key, &ad));
+            }
+            ex.response = serde_json::to_vec(&infos).unwrap();
+        }
+    });
+}
+
+fn the_server_cannot_add_a_member_to_a_rotation(backend: Backend) {
+    let t = Team::new(backend);
+    ops_with_bob(&t, GroupRole::Viewer);
     let mallory = t.seen.lock().unwrap().account(t.mallory.email).0;
     // The server lists Mallory, a certified member of the team, as a member of the group.
     t.hostile(move |_, ex| {
@@ -189,31 +214,13 @@ fn the_server_cannot_add_a_member_to_a_rotation(backend: Backend) {
 
 fn a_key_no_admin_signed_is_refused(backend: Backend) {
     let mut t = Team::new(backend);
-    t.alice.vault.group_create("Ops").unwrap();
-    t.alice
-        .vault
-        .group_add("Ops", t.bob.email, GroupRole::Editor, None)
-        .unwrap();
+    ops_with_bob(&t, GroupRole::Editor);
     let g = group_id(&t.alice, "Ops");
     assert_eq!(t.bob.vault.groups().unwrap()[0].name, "Ops");
     let (bob, bob_x) = t.seen.lock().unwrap().account(t.bob.email);
     // The server seals a key of its own to Bob, with every binding right.
     let attacker_key = [7u8; 32];
-    t.hostile(move |seen, ex| {
-        if ex.method == "GET" && ex.path == "/v1/groups" {
-            let mut infos: Vec<proto::GroupInfo> = serde_json::from_slice(&ex.response).unwrap();
-            for info in infos.iter_mut().filter(|i| i.group_id == g) {
-                let epoch = info.epoch;
-                let ad = associated_data(
-                    "tessera group key",
-                    &[&seen.team.unwrap().0, &g.0, &epoch.to_be_bytes(), &bob.0],
-                );
-                let k = info.keys.iter_mut().find(|k| k.epoch == epoch).unwrap();
-                k.wrapped = Blob(tessera_crypto::seal::seal_to(&bob_x, &attacker_key, &ad));
-            }
-            ex.response = serde_json::to_vec(&infos).unwrap();
-        }
-    });
+    seal_own_key(&t, g, bob, bob_x, attacker_key);
     let e = t.bob.vault.group_items("Ops").unwrap_err();
     refused(&e, "not signed by a group admin");
     // Nothing is written under the key either.
@@ -321,11 +328,7 @@ fn a_group_made_before_logs_is_signed_once(backend: Backend) {
 
 fn an_older_group_pull_replayed_is_refused(backend: Backend) {
     let mut t = Team::new(backend);
-    t.alice.vault.group_create("Ops").unwrap();
-    t.alice
-        .vault
-        .group_add("Ops", t.bob.email, GroupRole::Viewer, None)
-        .unwrap();
+    ops_with_bob(&t, GroupRole::Viewer);
     t.alice.vault.add(login("prod-db", "old-secret")).unwrap();
     t.alice.vault.share("prod-db", "Ops").unwrap();
     // The proxy keeps the group pull that serves the first version.
@@ -410,11 +413,7 @@ fn ci_print(t: &Team, token: &str, reference: &str) -> std::process::Output {
 #[allow(clippy::too_many_lines)] // one story, told in order
 fn a_damaged_record_or_group_is_named_and_the_rest_read(backend: Backend) {
     let mut t = Team::new(backend);
-    t.alice.vault.group_create("Ops").unwrap();
-    t.alice
-        .vault
-        .group_add("Ops", t.bob.email, GroupRole::Viewer, None)
-        .unwrap();
+    ops_with_bob(&t, GroupRole::Viewer);
     let mut ids = Vec::new();
     for (title, pw) in [("a-db", "pa"), ("b-db", "pb"), ("c-db", "pc")] {
         ids.push(Id(t.alice.vault.add(login(title, pw)).unwrap().0));
@@ -501,21 +500,7 @@ fn a_damaged_record_or_group_is_named_and_the_rest_read(backend: Backend) {
     t.alice.vault.share("dev-db", "Dev").unwrap();
     let g = group_id(&t.alice, "Ops");
     let (alice, alice_x) = t.seen.lock().unwrap().account(t.alice.email);
-    t.hostile(move |seen, ex| {
-        if ex.method == "GET" && ex.path == "/v1/groups" {
-            let mut infos: Vec<proto::GroupInfo> = serde_json::from_slice(&ex.response).unwrap();
-            for info in infos.iter_mut().filter(|i| i.group_id == g) {
-                let epoch = info.epoch;
-                let ad = associated_data(
-                    "tessera group key",
-                    &[&seen.team.unwrap().0, &g.0, &epoch.to_be_bytes(), &alice.0],
-                );
-                let k = info.keys.iter_mut().find(|k| k.epoch == epoch).unwrap();
-                k.wrapped = Blob(tessera_crypto::seal::seal_to(&alice_x, &[7u8; 32], &ad));
-            }
-            ex.response = serde_json::to_vec(&infos).unwrap();
-        }
-    });
+    seal_own_key(&t, g, alice, alice_x, [7; 32]);
     let groups = t.alice.vault.groups().unwrap();
     let names: Vec<&str> = groups.iter().map(|g| g.name.as_str()).collect();
     assert_eq!(names, ["Dev", g.to_hex().as_str()]);
@@ -615,11 +600,7 @@ fn a_personal_item_left_out_or_an_old_list_is_refused(backend: Backend) {
 /// as signed by a viewer. Each is refused by name; a removed editor's list is re-signed.
 fn a_group_item_left_out_or_a_forged_list_is_refused(backend: Backend) {
     let mut t = Team::new(backend);
-    t.alice.vault.group_create("Ops").unwrap();
-    t.alice
-        .vault
-        .group_add("Ops", t.bob.email, GroupRole::Viewer, None)
-        .unwrap();
+    ops_with_bob(&t, GroupRole::Viewer);
     t.alice
         .vault
         .group_add("Ops", t.mallory.email, GroupRole::Editor, None)
