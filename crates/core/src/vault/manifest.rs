@@ -36,24 +36,9 @@ fn seen_meta(collection: Id) -> String {
 type Position = (u64, [u8; 32]);
 
 impl Vault {
-    fn seen_manifest(&self, collection: Id, what: &str) -> Result<Option<Position>> {
-        let hex = collection.to_hex();
-        let Some(plain) = self.sealed_meta(
-            &seen_meta(collection),
-            SEEN_LABEL,
-            &hex,
-            "the remembered item list",
-        )?
-        else {
-            return Ok(None);
-        };
-        if plain.len() != 40 {
-            return Err(Error::TamperedHeader(format!(
-                "the remembered item list of {what} is damaged"
-            )));
-        }
-        let seq = u64::from_be_bytes(plain[..8].try_into().expect("8 bytes"));
-        Ok(Some((seq, plain[8..].try_into().expect("32 bytes"))))
+    fn seen_manifest(&self, collection: Id) -> Result<Option<Position>> {
+        let what = "the remembered item list";
+        self.sealed_position(&seen_meta(collection), SEEN_LABEL, collection, what)
     }
 
     pub(super) fn remember_manifest(&self, collection: Id, body: &[u8]) -> Result<()> {
@@ -61,14 +46,8 @@ impl Vault {
             collection: collection.to_hex(),
             why,
         })?;
-        let mut plain = m.seq.to_be_bytes().to_vec();
-        plain.extend_from_slice(&sha2::Sha256::digest(body));
-        self.put_sealed_meta(
-            &seen_meta(collection),
-            SEEN_LABEL,
-            &collection.to_hex(),
-            &plain,
-        )
+        let position = (m.seq, sha2::Sha256::digest(body).into());
+        self.put_sealed_position(&seen_meta(collection), SEEN_LABEL, collection, position)
     }
 
     /// Check a served manifest of `collection` (named `what` in errors): `auth` says whether its
@@ -86,7 +65,7 @@ impl Vault {
             collection: what.to_owned(),
             why,
         };
-        let seen = self.seen_manifest(collection, what)?;
+        let seen = self.seen_manifest(collection)?;
         let Some(m) = served else {
             return match seen {
                 Some((seq, _)) => Err(refused(format!(

@@ -408,11 +408,22 @@ impl Vault {
     /// The newest entry of `group`'s log this device accepted, if any.
     fn seen_head(&self, group: Id) -> Result<Option<(u64, [u8; 32])>> {
         let what = "the remembered log position";
-        let hex = group.to_hex();
-        let Some(plain) = self.sealed_meta(&head_meta(group), HEAD_LABEL, &hex, what)? else {
+        self.sealed_position(&head_meta(group), HEAD_LABEL, group, what)
+    }
+
+    /// A position (a number from 1, and a 32-byte hash) kept as a sealed `meta` value
+    /// ([`Vault::sealed_meta`], scoped to `scope`); `what` names it when it is damaged.
+    pub(in crate::vault) fn sealed_position(
+        &self,
+        key: &str,
+        label: &str,
+        scope: Id,
+        what: &str,
+    ) -> Result<Option<(u64, [u8; 32])>> {
+        let Some(plain) = self.sealed_meta(key, label, &scope.to_hex(), what)? else {
             return Ok(None);
         };
-        let damaged = || Error::TamperedHeader(format!("{what} of group {group} is damaged"));
+        let damaged = || Error::TamperedHeader(format!("{what} of {scope} is damaged"));
         if plain.len() != 40 {
             return Err(damaged());
         }
@@ -424,10 +435,21 @@ impl Vault {
         Ok(Some((seq, hash)))
     }
 
-    fn remember_head(&self, group: Id, (seq, hash): (u64, [u8; 32])) -> Result<()> {
+    /// Keep `(seq, hash)` as the sealed position `key` (see [`Vault::sealed_position`]).
+    pub(in crate::vault) fn put_sealed_position(
+        &self,
+        key: &str,
+        label: &str,
+        scope: Id,
+        (seq, hash): (u64, [u8; 32]),
+    ) -> Result<()> {
         let mut plain = seq.to_be_bytes().to_vec();
         plain.extend_from_slice(&hash);
-        self.put_sealed_meta(&head_meta(group), HEAD_LABEL, &group.to_hex(), &plain)
+        self.put_sealed_meta(key, label, &scope.to_hex(), &plain)
+    }
+
+    fn remember_head(&self, group: Id, head: (u64, [u8; 32])) -> Result<()> {
+        self.put_sealed_position(&head_meta(group), HEAD_LABEL, group, head)
     }
 }
 
