@@ -14,7 +14,10 @@
 //! - a personal or group item left out of a pull, the item list (manifest) replayed, forged,
 //!   withheld, or served as signed by a viewer;
 //! - another team's root key presented to a new device at login, with the account's pin of the
-//!   real one kept, forged or withheld (also through the `tessera login` command: exit 6).
+//!   real one kept, forged or withheld (also through the `tessera login` command: exit 6);
+//! - a machine token served a key the server sealed to it, a pull with a record left out, its
+//!   pin withheld or changed, a log from before the token, or its newest key withheld (also
+//!   through `tessera run`: exit 6).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod support;
@@ -24,6 +27,7 @@ use std::sync::{Arc, Mutex};
 use support::proxy::{Exchange, Proxy};
 use support::team::{Backend, Person};
 use tessera_core::item::{FieldKind, ItemData, ItemKind};
+use tessera_core::token::{MachineToken, TokenClient};
 use tessera_core::Error;
 use tessera_crypto::envelope::associated_data;
 use tessera_protocol as proto;
@@ -156,6 +160,16 @@ fn ops_with_bob(t: &Team, role: GroupRole) {
         .vault
         .group_add("Ops", t.bob.email, role, None)
         .unwrap();
+}
+
+/// Alice adds a login per (title, password) and shares each with Ops; their ids, in order.
+fn shared_logins(t: &mut Team, logins: &[(&str, &str)]) -> Vec<Id> {
+    let mut ids = Vec::new();
+    for &(title, pw) in logins {
+        ids.push(Id(t.alice.vault.add(login(title, pw)).unwrap().0));
+        t.alice.vault.share(title, "Ops").unwrap();
+    }
+    ids
 }
 
 /// The server seals a key of its own (`key`) to `to` (id, X25519 key) as group `g`'s current
@@ -407,6 +421,15 @@ fn ci_print(t: &Team, token: &str, reference: &str) -> std::process::Output {
         .unwrap()
 }
 
+/// The CI job of [`ci_print`] refused with exit 6 and nothing printed: its stderr.
+fn ci_refused(t: &Team, token: &str, reference: &str) -> String {
+    let o = ci_print(t, token, reference);
+    let stderr = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert_eq!(o.status.code(), Some(6), "{stderr}");
+    assert!(o.stdout.is_empty(), "{stderr}");
+    stderr
+}
+
 /// Two records of a group swapped by the server; a key the server sealed to the admin of
 /// another group: each damaged record or group is named and left out, and everything else
 /// stays readable, by members and by a CI job's machine token alike.
@@ -414,11 +437,7 @@ fn ci_print(t: &Team, token: &str, reference: &str) -> std::process::Output {
 fn a_damaged_record_or_group_is_named_and_the_rest_read(backend: Backend) {
     let mut t = Team::new(backend);
     ops_with_bob(&t, GroupRole::Viewer);
-    let mut ids = Vec::new();
-    for (title, pw) in [("a-db", "pa"), ("b-db", "pb"), ("c-db", "pc")] {
-        ids.push(Id(t.alice.vault.add(login(title, pw)).unwrap().0));
-        t.alice.vault.share(title, "Ops").unwrap();
-    }
+    let ids = shared_logins(&mut t, &[("a-db", "pa"), ("b-db", "pb"), ("c-db", "pc")]);
     let token = t
         .alice
         .vault
@@ -484,13 +503,7 @@ fn a_damaged_record_or_group_is_named_and_the_rest_read(backend: Backend) {
         stderr.contains(&a.to_hex()) && stderr.contains(&b.to_hex()),
         "{stderr}"
     );
-    let o = ci_print(&t, &secret, "tessera://Ops/a-db/password");
-    assert_eq!(
-        o.status.code(),
-        Some(6),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    ci_refused(&t, &secret, "tessera://Ops/a-db/password");
 
     // A key of its own sealed to Alice for Ops: Ops is refused, by id, with why; her other
     // group stays readable.
@@ -513,17 +526,28 @@ fn a_damaged_record_or_group_is_named_and_the_rest_read(backend: Backend) {
     );
 }
 
-/// Rewrite every pull answer (personal with `personal`, else a group's) with `f`.
+/// Which pulls a rewrite applies to.
+#[derive(Clone, Copy)]
+enum Pull {
+    /// An account's personal items.
+    Personal,
+    /// A group's items, as members pull them.
+    Group,
+    /// A group's items, as a machine token pulls them.
+    Token,
+}
+
+/// Rewrite every pull answer of the `pull` kind with `f`.
 fn rewrite_pulls(
     t: &Team,
-    personal: bool,
+    pull: Pull,
     mut f: impl FnMut(&mut proto::PullResponse) + Send + 'static,
 ) {
     t.hostile(move |_, ex| {
-        let wanted = if personal {
-            ex.path.starts_with("/v1/sync?")
-        } else {
-            ex.path.starts_with("/v1/groups/") && ex.path.contains("/sync?")
+        let wanted = match pull {
+            Pull::Personal => ex.path.starts_with("/v1/sync?"),
+            Pull::Group => ex.path.starts_with("/v1/groups/") && ex.path.contains("/sync?"),
+            Pull::Token => ex.path.starts_with("/v1/token/sync?"),
         };
         if ex.method == "GET" && wanted && ex.status == 200 {
             let mut page: proto::PullResponse = serde_json::from_slice(&ex.response).unwrap();
@@ -556,7 +580,7 @@ fn a_personal_item_left_out_or_an_old_list_is_refused(backend: Backend) {
     t.alice.vault.sync().unwrap();
     let first: Arc<Mutex<Option<proto::SignedManifest>>> = Arc::default();
     let keep = Arc::clone(&first);
-    rewrite_pulls(&t, true, move |page| {
+    rewrite_pulls(&t, Pull::Personal, move |page| {
         if let Some(m) = &page.manifest {
             keep.lock().unwrap().get_or_insert_with(|| m.clone());
         }
@@ -579,13 +603,17 @@ fn a_personal_item_left_out_or_an_old_list_is_refused(backend: Backend) {
     t.alice.vault.sync().unwrap();
     let old = first.lock().unwrap().clone().unwrap();
     let replay = old.clone();
-    rewrite_pulls(&t, true, move |page| page.manifest = Some(replay.clone()));
+    rewrite_pulls(&t, Pull::Personal, move |page| {
+        page.manifest = Some(replay.clone());
+    });
     manifest_refused(&t.alice.vault.sync().unwrap_err(), "(a rollback)");
     let mut forged = old;
     forged.auth.0[0] ^= 1;
-    rewrite_pulls(&t, true, move |page| page.manifest = Some(forged.clone()));
+    rewrite_pulls(&t, Pull::Personal, move |page| {
+        page.manifest = Some(forged.clone());
+    });
     manifest_refused(&t.alice.vault.sync().unwrap_err(), "tag does not verify");
-    rewrite_pulls(&t, true, |page| page.manifest = None);
+    rewrite_pulls(&t, Pull::Personal, |page| page.manifest = None);
     manifest_refused(&t.alice.vault.sync().unwrap_err(), "withheld");
     t.honest();
     t.alice.vault.sync().unwrap();
@@ -612,14 +640,14 @@ fn a_group_item_left_out_or_a_forged_list_is_refused(backend: Backend) {
     t.mallory.vault.share("hidden-db", "Ops").unwrap();
     assert_eq!(t.bob.vault.group_items("Ops").unwrap().len(), 2);
 
-    rewrite_pulls(&t, false, move |page| {
+    rewrite_pulls(&t, Pull::Group, move |page| {
         page.changes.retain(|r| r.item_id != hidden);
     });
     omitted(&t.bob.vault.group_items("Ops").unwrap_err(), hidden);
-    rewrite_pulls(&t, false, |page| page.manifest = None);
+    rewrite_pulls(&t, Pull::Group, |page| page.manifest = None);
     manifest_refused(&t.bob.vault.group_items("Ops").unwrap_err(), "withheld");
     let bob = t.seen.lock().unwrap().account(t.bob.email).0;
-    rewrite_pulls(&t, false, move |page| {
+    rewrite_pulls(&t, Pull::Group, move |page| {
         if let Some(m) = &mut page.manifest {
             m.signer = Some(bob);
         }
@@ -775,6 +803,133 @@ fn tessera_login_refuses_another_root_with_exit_6(backend: Backend) {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
 }
 
+/// Rewrite every `GET /v1/token/group` answer with `f`.
+fn rewrite_token_group(t: &Team, mut f: impl FnMut(&mut proto::TokenGroup) + Send + 'static) {
+    t.hostile(move |_, ex| {
+        if ex.method == "GET" && ex.path == "/v1/token/group" && ex.status == 200 {
+            let mut g: proto::TokenGroup = serde_json::from_slice(&ex.response).unwrap();
+            f(&mut g);
+            ex.response = serde_json::to_vec(&g).unwrap();
+        }
+    });
+}
+
+/// A CI job's reader over the proxy, or why it was refused.
+fn token_reader(t: &Team, token: &str) -> Result<TokenClient, Error> {
+    TokenClient::connect(&t.proxy.url, &MachineToken::parse(token).unwrap())
+}
+
+/// The X25519 public key of a token string (what the server holds for it).
+fn token_public(token: &str) -> [u8; 32] {
+    use base64::Engine as _;
+    // tsr2_, 32 hex digits, _, then the secret (whose base64url may hold a _ itself).
+    let secret = &token[38..];
+    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(secret)
+        .unwrap();
+    tessera_crypto::token::MachineSecret::from_bytes(raw.try_into().unwrap()).exchange_public()
+}
+
+/// A machine token trusts its pin, made by the admin who created it, not the server: a key the
+/// server sealed to the token, a record left out of its pull, the pin withheld or changed, the
+/// log rolled back to before the token, or the newest key withheld: each refused by name, with
+/// exit 6 from `tessera run`. A token from before pins is read with a warning.
+#[allow(clippy::too_many_lines)] // one story, told in order
+fn a_machine_token_trusts_its_pin_not_the_server(backend: Backend) {
+    let mut t = Team::new(backend);
+    ops_with_bob(&t, GroupRole::Viewer);
+    let ids = shared_logins(&mut t, &[("a-db", "pa"), ("b-db", "pb")]);
+    let created = t
+        .alice
+        .vault
+        .token_create("Ops", "ci", tessera_core::vault::now() + 3600)
+        .unwrap();
+    let token = created.token.expose_secret().to_owned();
+    assert!(token.starts_with("tsr2_"), "{token}");
+    let honest = token_reader(&t, &token).unwrap();
+    assert_eq!(honest.warning(), None);
+    assert_eq!(honest.items().unwrap().len(), 2);
+
+    // The server seals a key of its own to the token, every binding right.
+    let team = t.seen.lock().unwrap().team.unwrap();
+    let g = group_id(&t.alice, "Ops");
+    let token_id = MachineToken::parse(&token).unwrap().id();
+    let public = token_public(&token);
+    rewrite_token_group(&t, move |tg| {
+        let epoch = tg.epoch;
+        let ad = associated_data(
+            "tessera machine token key",
+            &[&team.0, &g.0, &epoch.to_be_bytes(), &token_id.0],
+        );
+        let k = tg.keys.iter_mut().find(|k| k.epoch == epoch).unwrap();
+        k.wrapped = Blob(tessera_crypto::seal::seal_to(&public, &[7; 32], &ad));
+    });
+    let e = token_reader(&t, &token).unwrap_err();
+    assert!(matches!(e, Error::TokenPin(_)), "{e:?}");
+    assert!(e.to_string().contains("the server substituted it"), "{e}");
+    let stderr = ci_refused(&t, &token, "tessera://Ops/a-db/password");
+    assert!(stderr.contains("substituted"), "{stderr}");
+
+    // The pin withheld, changed, or the log served from before the token was made.
+    rewrite_token_group(&t, |tg| tg.pin = None);
+    let e = token_reader(&t, &token).unwrap_err();
+    assert!(e.to_string().contains("pin was withheld"), "{e}");
+    rewrite_token_group(&t, |tg| tg.pin.as_mut().unwrap().body.0[10] ^= 1);
+    let e = token_reader(&t, &token).unwrap_err();
+    assert!(e.to_string().contains("pin does not verify"), "{e}");
+    rewrite_token_group(&t, |tg| tg.log.truncate(1));
+    refused(
+        &token_reader(&t, &token).unwrap_err(),
+        "the token's creator has seen 2 (a rollback)",
+    );
+
+    // A record its group's signed list names, left out of the token's pull.
+    let hidden = ids[1];
+    rewrite_pulls(&t, Pull::Token, move |page| {
+        page.changes.retain(|r| r.item_id != hidden);
+    });
+    omitted(
+        &token_reader(&t, &token).unwrap().items().unwrap_err(),
+        hidden,
+    );
+    let stderr = ci_refused(&t, &token, "tessera://Ops/a-db/password");
+    assert!(stderr.contains(&hidden.to_hex()), "{stderr}");
+
+    // Bob leaves: the new key sealed to the token is signed into the log, and accepted; the
+    // server keeping it back is named.
+    t.honest();
+    t.alice.vault.group_remove("Ops", t.bob.email).unwrap();
+    let rotated = token_reader(&t, &token).unwrap();
+    assert_eq!(rotated.items().unwrap().len(), 2);
+    rewrite_token_group(&t, |tg| {
+        tg.keys.pop();
+        tg.epoch -= 1;
+    });
+    let e = token_reader(&t, &token).unwrap_err();
+    assert!(matches!(e, Error::GroupLog { .. }), "{e:?}");
+    rewrite_token_group(&t, |tg| {
+        tg.keys.pop();
+    });
+    refused(
+        &token_reader(&t, &token).unwrap_err(),
+        "withheld the key of epoch 2",
+    );
+
+    // A token from before pins (tsr1_, no pin stored) is read on the server's word, warned.
+    rewrite_token_group(&t, |tg| tg.pin = None);
+    let legacy = token.replacen("tsr2_", "tsr1_", 1);
+    let old = token_reader(&t, &legacy).unwrap();
+    assert!(old
+        .warning()
+        .unwrap()
+        .contains("made before tokens were pinned"));
+    assert_eq!(old.items().unwrap().len(), 2);
+    let o = ci_print(&t, &legacy, "tessera://Ops/a-db/password");
+    assert!(o.status.success());
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "pa");
+    assert!(String::from_utf8_lossy(&o.stderr).contains("tsr1_"));
+}
+
 macro_rules! on_both_backends {
     ($($case:ident),* $(,)?) => {
         mod sqlite {
@@ -798,4 +953,5 @@ on_both_backends!(
     another_root_at_login_is_refused,
     an_account_without_a_pin_signs_in_with_the_fingerprint_once,
     tessera_login_refuses_another_root_with_exit_6,
+    a_machine_token_trusts_its_pin_not_the_server,
 );

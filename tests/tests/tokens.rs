@@ -125,7 +125,7 @@ fn scenario(url: &str, tamper: Tamper<'_>) {
     );
     assert!(o.status.success(), "{}", stderr(&o));
     let token = String::from_utf8_lossy(&o.stdout).trim().to_owned();
-    assert!(token.starts_with("tsr1_"), "{token}");
+    assert!(token.starts_with("tsr2_"), "{token}");
     assert!(stderr(&o).contains("not shown again"), "{}", stderr(&o));
 
     // The job reads the password with no vault and no master password, by group name or id.

@@ -339,6 +339,11 @@ def b64url(b):
     return base64.urlsafe_b64encode(b).rstrip(b"=").decode()
 
 
+def b64(b):
+    """A protocol Blob: standard base64, padded."""
+    return base64.b64encode(b).decode()
+
+
 def token_vectors():
     secret = fixed("machine token secret")
     prk = hkdf_extract(b"tessera machine token v1", secret)
@@ -355,11 +360,26 @@ def token_vectors():
     ad = token_key_ad(TEAM, GROUP, EPOCH, TOKEN)
     sealed = seal_to(public, group_key, ad, fixed("token seal ephemeral"),
                      fixed("token seal nonce", 12))
+    # Format 2 (tsr2_): the same secret, and a pin tagged under the pin key: HKDF expands
+    # 'pin', then the MAC key is HKDF-SHA256(no salt, that, info 'tessera machine token pin
+    # v1'); the tag is HMAC-SHA256 over associated_data('tessera machine token pin', [body]).
+    pinned_text = text.replace("tsr1_", "tsr2_", 1)
+    pin_key = hkdf_expand(hkdf_extract(b"", hkdf_expand(prk, b"pin")),
+                          b"tessera machine token pin v1")
+    pin_body = json.dumps({
+        "v": 1, "team_id": TEAM.hex(), "group_id": GROUP.hex(), "token_id": TOKEN.hex(),
+        "root": b64(fixed("team root public")), "epoch": EPOCH,
+        "key": b64(hashlib.sha256(sealed).digest()),
+        "log": {"seq": 2, "hash": b64(fixed("log head"))}, "manifest": None,
+    }, separators=(",", ":")).encode()
+    pin_tag = hmac.new(pin_key, associated_data("tessera machine token pin", [pin_body]),
+                       hashlib.sha256).digest()
     return {
         "about": "machine tokens: tsr1_<id hex>_<secret base64url>; HKDF-SHA256(salt 'tessera "
                  "machine token v1', secret) expands 'bearer' and 'x25519'; the record is "
                  "signed by the admin keyset of keys.json; the group key is sealed to the "
-                 "token's X25519 key under the token key AD.",
+                 "token's X25519 key under the token key AD. Format 2 (tsr2_, same secret) "
+                 "has a pin: a TokenPin body tagged under the pin key.",
         "token": text,
         "token_id": TOKEN.hex(),
         "secret": secret.hex(),
@@ -371,8 +391,10 @@ def token_vectors():
                    "expires_at": expires_at, "message": msg.hex(), "signature": sig.hex()},
         "sealed_group_key": {"epoch": EPOCH, "ad": ad.hex(), "plaintext": group_key.hex(),
                              "sealed": sealed.hex()},
+        "pin": {"token": pinned_text, "body": pin_body.hex(), "key": pin_key.hex(),
+                "tag": pin_tag.hex()},
         "fail_tokens": [
-            [text.replace("tsr1_", "tsr2_", 1), "does not start with tsr1_"],
+            [text.replace("tsr1_", "tsr3_", 1), "does not start with tsr2_"],
             [text[:-1], "truncated (its secret is too short)"],
             [text + "A", "damaged (its secret is too long)"],
             [text[:-2] + "*A", "damaged (its secret is not base64url)"],

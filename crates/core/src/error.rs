@@ -162,6 +162,10 @@ pub enum Error {
     /// the pin cannot be checked): the device is not signed in.
     #[error("refusing the team root key the server presented: {0}")]
     TeamRoot(String),
+    /// What a machine token's job trusts (its pin, made by the token's creator and tagged under
+    /// a key only the token derives) is missing, forged, or contradicts what the server served.
+    #[error("refusing what the server served for this machine token: {0}")]
+    TokenPin(String),
     /// A file could not be read or written.
     #[error("{context}: {source}")]
     Io {
@@ -188,6 +192,7 @@ impl Error {
                 | Error::Untrusted { .. }
                 | Error::GroupLog { .. }
                 | Error::TeamRoot(_)
+                | Error::TokenPin(_)
                 | Error::Omitted { .. }
                 | Error::Manifest { .. }
         )

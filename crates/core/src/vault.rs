@@ -36,8 +36,8 @@ mod sync;
 
 pub use audit::{AuditFilter, AuditRow, AuditVerdict, TeamMember};
 pub use groups::{
-    AccessRequestView, AccessView, CreatedToken, DamagedRecord, GroupItems, GroupKeyring,
-    GroupView, MachineToken, MemberView, SharedItem, TokenClient, TokenView,
+    verify_group_log, AccessRequestView, AccessView, CreatedToken, DamagedRecord, GroupItems,
+    GroupKeyring, GroupView, MachineToken, MemberView, SharedItem, TokenClient, TokenView,
 };
 pub use header::Header;
 pub use offboard::{

@@ -8,7 +8,11 @@
 //!   only its SHA-256, so a stolen server table authenticates nothing;
 //! * an X25519 private key (`info = "x25519"`), whose public half the server stores; the group
 //!   key of each epoch is sealed to it ([`crate::seal`]), so the server never holds a key that
-//!   opens the group's items.
+//!   opens the group's items;
+//! * the *pin key* (`info = "pin"`, then [`MacKey::derive`] under `"tessera machine token pin
+//!   v1"`), under which the creating admin's client tags what the job must trust: the team root,
+//!   the key sealed to the token at creation, and the group's log and manifest positions then.
+//!   The server stores the tagged pin but cannot make one.
 //!
 //! The admin who creates a token signs its record ([`TokenRecord`]: team, group, token id, public
 //! key, expiry) with their Ed25519 account key. A client that later seals a new group key to the
@@ -24,7 +28,8 @@ use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
 use crate::envelope::associated_data;
 use crate::keyset::Keyset;
-use crate::CryptoError;
+use crate::mac::MacKey;
+use crate::{CryptoError, SymmetricKey};
 
 const SALT: &[u8] = b"tessera machine token v1";
 
@@ -81,6 +86,14 @@ impl MachineSecret {
     /// The public half of the derived X25519 key: group keys are sealed to it.
     pub fn exchange_public(&self) -> [u8; 32] {
         PublicKey::from(&self.exchange()).to_bytes()
+    }
+
+    /// The MAC key of the token's pin (see the module text).
+    pub fn pin_key(&self) -> MacKey {
+        MacKey::derive(
+            &SymmetricKey::from_slice(&self.derive(b"pin")[..]).expect("HKDF gives 32 bytes"),
+            "tessera machine token pin v1",
+        )
     }
 
     /// Open a value sealed to [`MachineSecret::exchange_public`].
@@ -157,6 +170,9 @@ mod tests {
         assert_ne!(s.bearer_hash(), *s.bearer());
         let other = MachineSecret::generate();
         assert_ne!(other.exchange_public(), s.exchange_public());
+        let tag = |k: &MachineSecret| k.pin_key().tag("pin", &[b"root"]);
+        assert_eq!(tag(&s), tag(&again));
+        assert_ne!(tag(&s), tag(&other));
         assert_eq!(format!("{s:?}"), "MachineSecret(***)");
     }
 

@@ -830,6 +830,7 @@ fn new_token(team: Id, group: Id, by: Id, epoch: u64, expires_at: i64) -> NewTok
         expires_at,
         epoch,
         key: b"e1 for token".to_vec(),
+        pin: Some(b"tagged pin".to_vec()),
     }
 }
 
@@ -906,6 +907,7 @@ fn machine_tokens_are_stored_hashed_scoped_and_rotated(kind: Kind) {
         );
         assert_eq!(found.exchange_public, vec![8; 32]);
         assert_eq!(found.signature, vec![6; 64]);
+        assert_eq!(found.pin.as_deref(), Some(&b"tagged pin"[..]));
         assert!(found.is_live(4999) && !found.is_live(5000));
         assert!(s.token_by_hash([0; 32]).await.unwrap().is_none());
         let keys = s.token_keys(tok.id).await.unwrap();

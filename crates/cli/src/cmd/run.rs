@@ -382,6 +382,9 @@ impl TokenSource {
                 server.trim()
             )
         })?;
+        if let Some(w) = client.warning() {
+            eprintln!("warning: {w}");
+        }
         let items = client.items().with_context(|| {
             format!(
                 "reading the items of {} with the machine token",

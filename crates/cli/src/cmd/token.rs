@@ -3,7 +3,7 @@
 //! A token reads one group, never writes, and stops working at its expiry or when revoked. Its
 //! secret is printed once, at creation, to standard output (the warning goes to standard error),
 //! and never again. A job uses it as
-//! `TESSERA_TOKEN=tsr1_... TESSERA_SERVER=https://... tessera run --env PW=tessera://GROUP/ITEM/password -- CMD`.
+//! `TESSERA_TOKEN=tsr2_... TESSERA_SERVER=https://... tessera run --env PW=tessera://GROUP/ITEM/password -- CMD`.
 use std::io::Write as _;
 use std::process::ExitCode;
 

@@ -50,6 +50,7 @@ mod vectors;
 mod version;
 
 pub use access_request::AccessRequestView;
+pub use log::verify_group_log;
 use log::GroupState;
 pub(super) use token::token_views;
 pub use token::{CreatedToken, MachineToken, TokenClient, TokenView};
@@ -69,6 +70,23 @@ pub(crate) struct TeamContext {
     pub(crate) remote: Remote,
     pub(crate) team_id: [u8; 16],
     pub(crate) root: [u8; 32],
+}
+
+/// What certificates and group logs are checked against: the team and its pinned root key.
+pub(crate) trait Anchor {
+    /// The team id.
+    fn team(&self) -> &[u8; 16];
+    /// The pinned team root's Ed25519 public key.
+    fn root(&self) -> &[u8; 32];
+}
+
+impl Anchor for TeamContext {
+    fn team(&self) -> &[u8; 16] {
+        &self.team_id
+    }
+    fn root(&self) -> &[u8; 32] {
+        &self.root
+    }
 }
 
 /// A group as a member sees it, its name decrypted.
@@ -296,7 +314,7 @@ fn verified_member(
 /// The team directory entry for `who` (e-mail or account id) and its certified subject, the
 /// certificate chain checked up to the pinned root and against the keys the server presents.
 fn verified_entry<'a>(
-    ctx: &TeamContext,
+    ctx: &impl Anchor,
     directory: &'a [proto::DirectoryEntry],
     who: &str,
 ) -> Result<(&'a proto::DirectoryEntry, CertSubject)> {
@@ -312,8 +330,8 @@ fn verified_entry<'a>(
         .map_err(|c| untrusted(format!("their certificate is refused: {c}")))?;
     let s = chain
         .verify_for(
-            &ctx.root,
-            &ctx.team_id,
+            ctx.root(),
+            ctx.team(),
             &e.account_id.0,
             &e.exchange_public.0,
             &e.signing_public.0,
@@ -360,12 +378,19 @@ fn fetch_group(
     ctx: &TeamContext,
     group: &str,
 ) -> Result<(Vec<proto::ItemRecord>, Option<proto::SignedManifest>)> {
+    pull_pages(&ctx.remote, &format!("/v1/groups/{group}/sync"))
+}
+
+/// Every page of a group pull at `path` (a member's or a machine token's): the current record
+/// of each item, and the manifest the last page carried.
+fn pull_pages(
+    remote: &Remote,
+    path: &str,
+) -> Result<(Vec<proto::ItemRecord>, Option<proto::SignedManifest>)> {
     let mut latest: BTreeMap<Id, proto::ItemRecord> = BTreeMap::new();
     let mut cursor = 0;
     loop {
-        let page: proto::PullResponse = ctx
-            .remote
-            .get(&format!("/v1/groups/{group}/sync?since={cursor}"))?;
+        let page: proto::PullResponse = remote.get(&format!("{path}?since={cursor}"))?;
         for rec in page.changes {
             latest.insert(rec.item_id, rec);
         }

@@ -33,10 +33,63 @@ fn seen_meta(collection: Id) -> String {
 }
 
 /// The remembered position: the manifest's number and the SHA-256 of its body.
-type Position = (u64, [u8; 32]);
+pub(super) type Position = (u64, [u8; 32]);
+
+/// The position of a manifest body.
+pub(super) fn position_of(m: &Manifest, body: &[u8]) -> Position {
+    (m.seq, sha2::Sha256::digest(body).into())
+}
+
+/// Check a served manifest of `collection` (named `what` in errors) against the newest position
+/// the reader accepted before (`seen`): `auth` says whether its tag or signature is right; it
+/// must not be older than `seen`, nor another with the same number, nor missing when one was
+/// accepted. Returns it decoded with whether it is newer than `seen` (`None`: none yet).
+pub(super) fn check_manifest(
+    collection: Id,
+    what: &str,
+    seen: Option<Position>,
+    served: Option<&SignedManifest>,
+    auth: impl FnOnce(&SignedManifest) -> std::result::Result<(), String>,
+) -> Result<Option<(Manifest, bool)>> {
+    let refused = |why: String| Error::Manifest {
+        collection: what.to_owned(),
+        why,
+    };
+    let Some(m) = served else {
+        return match seen {
+            Some((seq, _)) => Err(refused(format!(
+                "the server sent none, and this reader has seen number {seq} (it was withheld)"
+            ))),
+            None => Ok(None),
+        };
+    };
+    auth(m).map_err(refused)?;
+    let body = Manifest::decode(&m.body.0).map_err(&refused)?;
+    if body.collection != collection {
+        return Err(refused("it describes another collection".into()));
+    }
+    let newer = match seen {
+        Some((seq, _)) if body.seq < seq => {
+            return Err(refused(format!(
+                "it is number {}, older than number {seq} this reader has seen (a rollback)",
+                body.seq
+            )))
+        }
+        Some((seq, hash)) if body.seq == seq => {
+            if position_of(&body, &m.body.0).1 != hash {
+                return Err(refused(format!(
+                    "it is not the number {seq} this reader saw before (the list was forked)"
+                )));
+            }
+            false
+        }
+        _ => true,
+    };
+    Ok(Some((body, newer)))
+}
 
 impl Vault {
-    fn seen_manifest(&self, collection: Id) -> Result<Option<Position>> {
+    pub(super) fn seen_manifest(&self, collection: Id) -> Result<Option<Position>> {
         let what = "the remembered item list";
         self.sealed_position(&seen_meta(collection), SEEN_LABEL, collection, what)
     }
@@ -46,14 +99,12 @@ impl Vault {
             collection: collection.to_hex(),
             why,
         })?;
-        let position = (m.seq, sha2::Sha256::digest(body).into());
+        let position = position_of(&m, body);
         self.put_sealed_position(&seen_meta(collection), SEEN_LABEL, collection, position)
     }
 
-    /// Check a served manifest of `collection` (named `what` in errors): `auth` says whether its
-    /// tag or signature is right; it must not be older than the newest this device accepted,
-    /// nor another with the same number, nor missing when one was accepted before. Returns it
-    /// decoded (`None`: the collection has none yet) and remembers it.
+    /// [`check_manifest`] against the newest manifest this device accepted, remembering a newer
+    /// one.
     pub(super) fn accept_manifest(
         &self,
         collection: Id,
@@ -61,41 +112,15 @@ impl Vault {
         served: Option<&SignedManifest>,
         auth: impl FnOnce(&SignedManifest) -> std::result::Result<(), String>,
     ) -> Result<Option<Manifest>> {
-        let refused = |why: String| Error::Manifest {
-            collection: what.to_owned(),
-            why,
-        };
         let seen = self.seen_manifest(collection)?;
-        let Some(m) = served else {
-            return match seen {
-                Some((seq, _)) => Err(refused(format!(
-                    "the server sent none, and this device has seen number {seq} (it was withheld)"
-                ))),
-                None => Ok(None),
-            };
+        let Some((m, newer)) = check_manifest(collection, what, seen, served, auth)? else {
+            return Ok(None);
         };
-        auth(m).map_err(refused)?;
-        let body = Manifest::decode(&m.body.0).map_err(&refused)?;
-        if body.collection != collection {
-            return Err(refused("it describes another collection".into()));
+        if newer {
+            let body = served.expect("a manifest was checked").body.0.as_slice();
+            self.remember_manifest(collection, body)?;
         }
-        match seen {
-            Some((seq, _)) if body.seq < seq => {
-                return Err(refused(format!(
-                    "it is number {}, older than number {seq} this device has seen (a rollback)",
-                    body.seq
-                )))
-            }
-            Some((seq, hash)) if body.seq == seq => {
-                if sha2::Sha256::digest(&m.body.0)[..] != hash {
-                    return Err(refused(format!(
-                        "it is not the number {seq} this device saw before (the list was forked)"
-                    )));
-                }
-            }
-            _ => self.remember_manifest(collection, &m.body.0)?,
-        }
-        Ok(Some(body))
+        Ok(Some(m))
     }
 
     fn personal_mac(&self) -> MacKey {

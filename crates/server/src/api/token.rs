@@ -13,8 +13,8 @@ use axum::http::{header, StatusCode};
 use axum::Json;
 use base64::Engine as _;
 use tessera_protocol::{
-    limits, Actor, AuditAction, AuditEvent, Blob, CreateTokenRequest, Id, PullResponse, TokenGroup,
-    TokenInfo, TOKEN_MAX_LIFETIME, TOKEN_SCHEME,
+    limits, Actor, AuditAction, AuditEvent, Blob, CreateTokenRequest, Id, PullResponse,
+    TaggedTokenPin, TokenGroup, TokenInfo, TOKEN_MAX_LIFETIME, TOKEN_SCHEME,
 };
 
 use super::group::{group_admin, stale};
@@ -60,6 +60,7 @@ pub(super) async fn create(
         expires_at: req.expires_at,
         epoch: req.epoch,
         key: req.key.0,
+        pin: req.pin.as_ref().map(TaggedTokenPin::to_bytes),
     };
     let audit = Audit::new(
         caller.team.id,
@@ -207,12 +208,25 @@ fn bearer_hash(bearer: &[u8]) -> [u8; 32] {
 }
 
 /// `GET /v1/token/group` (machine tokens): the group's keys sealed to the token and the chain of
-/// previous keys, and its sealed name.
+/// previous keys, its sealed name, and what the job checks them with: the token's pin, the
+/// group's log, and the directory entries of those who signed the log or the newest manifest.
 pub(super) async fn group(
     State(state): State<AppState>,
     caller: MachineCaller,
 ) -> Result<Json<TokenGroup>, ApiError> {
-    let keys = state.store().token_keys(caller.token.id).await?;
+    let store = state.store();
+    let keys = store.token_keys(caller.token.id).await?;
+    let log = store.group_log(caller.group.id, 0).await?;
+    let mut signers: std::collections::HashSet<Id> = log
+        .iter()
+        .filter_map(|e| e.parse().ok())
+        .map(|e| e.author)
+        .collect();
+    if let Some(m) = store.manifest(caller.group.id).await? {
+        signers.extend(m.signer);
+    }
+    let mut directory = store.directory(caller.token.team_id).await?;
+    directory.retain(|e| signers.contains(&e.account_id));
     caller.audit(&state, "read keys".into()).await?;
     tracing::info!(token = %caller.token.id, group = %caller.group.id, "machine token read keys");
     Ok(Json(TokenGroup {
@@ -223,6 +237,13 @@ pub(super) async fn group(
         name: Blob(caller.group.name),
         expires_at: caller.token.expires_at,
         keys,
+        pin: caller
+            .token
+            .pin
+            .as_deref()
+            .and_then(TaggedTokenPin::from_bytes),
+        log,
+        signers: directory,
     }))
 }
 

@@ -32,6 +32,7 @@ migrations!(
     "0009_group_log.sql",
     "0010_root_pin.sql",
     "0011_manifests.sql",
+    "0012_token_pins.sql",
 );
 
 /// The schema this server creates: how many migrations there are.

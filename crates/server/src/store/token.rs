@@ -37,6 +37,8 @@ pub struct NewToken {
     pub epoch: u64,
     /// The current group key sealed to the token.
     pub key: Vec<u8>,
+    /// The creating client's tagged pin (what the job trusts), when it made one.
+    pub pin: Option<Vec<u8>>,
 }
 
 /// A stored machine token.
@@ -66,6 +68,8 @@ pub struct Token {
     pub revoked_at: Option<i64>,
     /// Unix time it was last used.
     pub last_used_at: Option<i64>,
+    /// The tagged pin the creating client made (tokens from before pins have none).
+    pub pin: Option<Vec<u8>>,
 }
 
 impl Token {

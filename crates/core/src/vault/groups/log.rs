@@ -20,7 +20,7 @@ use tessera_crypto::Zeroizing;
 use tessera_protocol as proto;
 use tessera_protocol::{Blob, GroupRole, Id, KeyDigest, LogChange, LogEntry, SignedLogEntry};
 
-use super::TeamContext;
+use super::{Anchor, TeamContext};
 use crate::error::{Error, Result};
 use crate::vault::{now, Vault};
 
@@ -177,7 +177,7 @@ pub(super) fn fetch_log(ctx: &TeamContext, group: Id) -> Result<Vec<SignedLogEnt
 /// The signing key of `author`, from a directory entry whose certificate chain verifies up to
 /// the pinned root.
 pub(super) fn author_key(
-    ctx: &TeamContext,
+    ctx: &impl Anchor,
     directory: &[proto::DirectoryEntry],
     author: Id,
 ) -> std::result::Result<[u8; 32], String> {
@@ -192,7 +192,7 @@ pub(super) fn author_key(
 /// Replay and check `entries` (the whole log, oldest first). `None` for an empty log (a group
 /// made before logs existed, until an admin starts its log).
 pub(crate) fn replay(
-    ctx: &TeamContext,
+    ctx: &impl Anchor,
     group: Id,
     entries: &[SignedLogEntry],
     directory: &[proto::DirectoryEntry],
@@ -210,7 +210,7 @@ pub(crate) fn replay(
                 e.seq
             )));
         }
-        if e.team_id.0 != ctx.team_id || e.group_id != group {
+        if e.team_id.0 != *ctx.team() || e.group_id != group {
             return Err(at("it belongs to another team or group".into()));
         }
         if e.prev.0 != prev.map(|p| p.to_vec()).unwrap_or_default() {
@@ -295,6 +295,64 @@ fn genesis(e: &LogEntry, hash: [u8; 32]) -> std::result::Result<GroupState, Stri
     Ok(state)
 }
 
+/// A team and root key given by the caller.
+struct Given {
+    team_id: [u8; 16],
+    root: [u8; 32],
+}
+
+impl Anchor for Given {
+    fn team(&self) -> &[u8; 16] {
+        &self.team_id
+    }
+    fn root(&self) -> &[u8; 32] {
+        &self.root
+    }
+}
+
+/// Check a group's whole signed log (oldest first) offline, as every client does before it
+/// seals or accepts a group key: each entry follows the one before, names `team_id` and
+/// `group`, and is signed by an admin of the group whose keys `directory` certifies up to
+/// `root`. Returns the number of entries (0: the group has no log yet); the error names the
+/// first entry refused and why.
+pub fn verify_group_log(
+    team_id: [u8; 16],
+    root: [u8; 32],
+    group: Id,
+    entries: &[SignedLogEntry],
+    directory: &[proto::DirectoryEntry],
+) -> Result<u64> {
+    let state = replay(&Given { team_id, root }, group, entries, directory)?;
+    Ok(state.map_or(0, |s| s.head.0))
+}
+
+/// Check that `entries` reach the entry `reader` accepted before (`seen`: its number and hash):
+/// a shorter log is a rollback, another entry in its place a fork.
+pub(super) fn reaches(
+    group: Id,
+    entries: &[SignedLogEntry],
+    seen: Option<(u64, [u8; 32])>,
+    reader: &str,
+) -> Result<()> {
+    let Some((seq, hash)) = seen else {
+        return Ok(());
+    };
+    match usize::try_from(seq - 1).ok().and_then(|i| entries.get(i)) {
+        None => Err(refused(
+            group,
+            format!(
+                "the server sent {} entries; {reader} has seen {seq} (a rollback)",
+                entries.len()
+            ),
+        )),
+        Some(e) if e.hash() != hash => Err(refused(
+            group,
+            format!("entry {seq} is not the one {reader} saw before (the log was forked)"),
+        )),
+        Some(_) => Ok(()),
+    }
+}
+
 /// What a group's newest accepted log entry is sealed with.
 const HEAD_LABEL: &str = "tessera group log head";
 
@@ -342,28 +400,7 @@ impl Vault {
         let entries = fetch_log(ctx, group)?;
         let state = replay(ctx, group, &entries, directory)?;
         let seen = self.seen_head(group)?;
-        if let Some((seq, hash)) = seen {
-            match entries.get(seq as usize - 1) {
-                None => {
-                    return Err(refused(
-                        group,
-                        format!(
-                            "the server sent {} entries; this device has seen {seq} (a rollback)",
-                            entries.len()
-                        ),
-                    ))
-                }
-                Some(e) if e.hash() != hash => {
-                    return Err(refused(
-                        group,
-                        format!(
-                        "entry {seq} is not the one this device saw before (the log was forked)"
-                    ),
-                    ))
-                }
-                Some(_) => {}
-            }
-        }
+        reaches(group, &entries, seen, "this device")?;
         if let Some(s) = &state {
             if seen.is_none_or(|(seq, _)| seq < s.head.0) {
                 self.remember_head(group, s.head)?;

@@ -10,6 +10,7 @@ use tessera_crypto::statement;
 use tessera_protocol as proto;
 use tessera_protocol::{Blob, Id, Manifest, SignedManifest};
 
+use super::log::GroupState;
 use super::{GroupKeys, TeamContext};
 use crate::error::{Error, Result};
 use crate::vault::manifest::{missing, put_manifest};
@@ -103,20 +104,7 @@ impl Vault {
         };
         let group = keys.info.group_id;
         self.accept_manifest(group, &format!("group {group}"), served, |m| {
-            let signer = m.signer.ok_or("it names no signer")?;
-            if !state
-                .members
-                .get(&signer)
-                .is_some_and(|s| s.role.can_write())
-            {
-                return Err(format!(
-                    "its signer {signer} is not an editor or admin in the group's log"
-                ));
-            }
-            let key = super::log::author_key(ctx, &keys.directory, signer)?;
-            statement::verify(&key, statement::GROUP_MANIFEST, &m.body.0, &m.auth.0).map_err(|_| {
-                "its signature does not verify (the server changed or forged it)".into()
-            })
+            manifest_signed(ctx, state, &keys.directory, m)
         })
     }
 
@@ -183,8 +171,31 @@ impl Vault {
     }
 }
 
+/// Whether a group's manifest is signed by a member its verified log (`state`) gives a role
+/// that writes, with the signing key their certificate chain names.
+pub(super) fn manifest_signed(
+    ctx: &TeamContext,
+    state: &GroupState,
+    directory: &[proto::DirectoryEntry],
+    m: &SignedManifest,
+) -> std::result::Result<(), String> {
+    let signer = m.signer.ok_or("it names no signer")?;
+    if !state
+        .members
+        .get(&signer)
+        .is_some_and(|s| s.role.can_write())
+    {
+        return Err(format!(
+            "its signer {signer} is not an editor or admin in the group's log"
+        ));
+    }
+    let key = super::log::author_key(ctx, directory, signer)?;
+    statement::verify(&key, statement::GROUP_MANIFEST, &m.body.0, &m.auth.0)
+        .map_err(|_| "its signature does not verify (the server changed or forged it)".into())
+}
+
 /// The first item `m` names that `records` (ascending by id) lacks or holds only older.
-fn omitted(m: &Manifest, records: &[proto::ItemRecord]) -> Option<(Id, u64)> {
+pub(super) fn omitted(m: &Manifest, records: &[proto::ItemRecord]) -> Option<(Id, u64)> {
     let held: Vec<(Id, u64)> = records.iter().map(|r| (r.item_id, r.version)).collect();
     missing(&m.items, &held)
 }

@@ -1,7 +1,7 @@
 //! Machine tokens for CI: read-only access of a job to one group, with an expiry, revocable.
 //!
 //! A group admin creates a token ([`Vault::token_create`]): a random secret, shown once as
-//! `tsr1_<token id>_<secret>`, from which [`tessera_crypto::token::MachineSecret`] derives a
+//! `tsr2_<token id>_<secret>`, from which [`tessera_crypto::token::MachineSecret`] derives a
 //! bearer value (the server keeps its SHA-256) and an X25519 key pair (the server keeps the
 //! public key). The admin's client seals the group's current key to the token's public key, with
 //! associated data naming the team, the group, the epoch and the token under a label of its own
@@ -14,9 +14,20 @@
 //! verify: a server that swapped a token's public key for its own would otherwise be handed the
 //! group key.
 //!
-//! A job holding the token ([`TokenClient`]) fetches the keys sealed to the token, opens the
-//! newest with its derived X25519 key and the older ones through the chain of previous keys, and
-//! opens the group's items with the same code members use. It needs no vault and no password.
+//! The creating client also makes the token's *pin* ([`proto::TokenPin`]): the team root its
+//! device pinned, the digest of the key it sealed to the token, and the group's log head and
+//! newest accepted manifest then, tagged under the token's pin key, which only the token's
+//! secret derives. The server stores it and cannot make one.
+//!
+//! A job holding the token ([`TokenClient`]) fetches the keys sealed to the token, the pin, the
+//! group's log and the certificates of its signers. It checks the pin's tag, replays the log
+//! against the pinned root (as members do), refuses a log shorter than the pin's or forked from
+//! it, and accepts the newest key sealed to it only when it is the one the pin names or one a
+//! group admin signed into the log for the token. It opens the older keys through the chain of
+//! previous keys, then the group's items with the same code members use, and refuses a pull
+//! that leaves out an item the group's signed manifest names, or a manifest older than the
+//! pin's. It needs no vault and no password. Tokens made before pins (`tsr1_`) are still read,
+//! on the server's word, with a warning ([`TokenClient::warning`]).
 use serde::{Deserialize, Serialize};
 use tessera_crypto::envelope::{self, Sealed};
 use tessera_crypto::token::{MachineSecret, TokenRecord};
@@ -25,23 +36,34 @@ use tessera_protocol as proto;
 use tessera_protocol::{Blob, GroupRole, Id};
 use zeroize::Zeroizing;
 
+use super::log::{reaches, replay, GroupState};
+use super::marks::{manifest_signed, omitted};
 use super::version::{token_key_ad, token_name_ad};
 use super::{
-    damaged_keys, group_view, open_chain, verified_entry, GroupItems, GroupKeys, TeamContext,
+    damaged_keys, group_view, open_chain, pull_pages, verified_entry, GroupItems, GroupKeys,
+    TeamContext,
 };
 use crate::error::{Error, Result};
 use crate::item::SecretText;
 use crate::remote::Remote;
+use crate::vault::manifest::{check_manifest, Position};
 use crate::vault::{now, Vault};
 
-/// The prefix of every machine token (format version 1).
-pub const TOKEN_PREFIX: &str = "tsr1_";
+/// The prefix of the machine tokens this code makes (format 2: the token has a pin).
+pub const TOKEN_PREFIX: &str = "tsr2_";
+/// The prefix of machine tokens from before pins (format 1), still read with a warning.
+pub const LEGACY_TOKEN_PREFIX: &str = "tsr1_";
+
+/// The MAC label of a token's pin.
+const PIN_TAG: &str = "tessera machine token pin";
 
 /// A machine token as a job holds it: its id and its secret. Parsed from the string shown once
 /// at creation; the secret is zeroized on drop and never printed (`Debug` shows the id only).
 pub struct MachineToken {
     id: Id,
     secret: MachineSecret,
+    /// Made with a pin (`tsr2_`): the job refuses to go on without one.
+    pinned: bool,
 }
 
 impl std::fmt::Debug for MachineToken {
@@ -51,20 +73,26 @@ impl std::fmt::Debug for MachineToken {
 }
 
 impl MachineToken {
-    /// Parse `tsr1_<32 hex digits>_<43 base64url characters>`. The error says what is wrong and
-    /// never repeats the token.
+    /// Parse `tsr2_<32 hex digits>_<43 base64url characters>` (or the `tsr1_` of tokens from
+    /// before pins). The error says what is wrong and never repeats the token.
     pub fn parse(text: &str) -> Result<Self> {
         use base64::Engine as _;
         let text = text.trim();
         let malformed = |what: &str| {
             Error::Invalid(format!(
-                "the machine token is {what}: a token is tsr1_ followed by 32 hex digits, _ and \
+                "the machine token is {what}: a token is tsr2_ followed by 32 hex digits, _ and \
                  43 characters; copy it again from your CI secret store"
             ))
         };
-        let body = text.strip_prefix(TOKEN_PREFIX).ok_or_else(|| {
-            malformed("not a Tessera machine token (it does not start with tsr1_)")
-        })?;
+        let (body, pinned) = match text.strip_prefix(TOKEN_PREFIX) {
+            Some(body) => (body, true),
+            None => (
+                text.strip_prefix(LEGACY_TOKEN_PREFIX).ok_or_else(|| {
+                    malformed("not a Tessera machine token (it does not start with tsr2_)")
+                })?,
+                false,
+            ),
+        };
         let (id, secret) = body
             .split_once('_')
             .ok_or_else(|| malformed("truncated (no secret after the id)"))?;
@@ -87,7 +115,7 @@ impl MachineToken {
             .map_err(|_| malformed("damaged (its secret is not 32 bytes)"))?;
         let secret = MachineSecret::from_bytes(bytes);
         zeroize::Zeroize::zeroize(&mut bytes);
-        Ok(Self { id, secret })
+        Ok(Self { id, secret, pinned })
     }
 
     /// The token id.
@@ -95,13 +123,45 @@ impl MachineToken {
         self.id
     }
 
-    /// The token as text (`tsr1_...`), to show once. Greppable on purpose.
+    /// The token as text (`tsr2_...`, or `tsr1_...` for one from before pins), to show once.
+    /// Greppable on purpose.
     pub fn expose_secret(&self) -> Zeroizing<String> {
         use base64::Engine as _;
         let secret = Zeroizing::new(
             base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(self.secret.expose_secret()),
         );
-        Zeroizing::new(format!("{TOKEN_PREFIX}{}_{}", self.id, secret.as_str()))
+        let prefix = if self.pinned {
+            TOKEN_PREFIX
+        } else {
+            LEGACY_TOKEN_PREFIX
+        };
+        Zeroizing::new(format!("{prefix}{}_{}", self.id, secret.as_str()))
+    }
+
+    /// The pin's tag over `body`.
+    fn pin_tag(&self, body: &[u8]) -> [u8; 32] {
+        self.secret.pin_key().tag(PIN_TAG, &[body])
+    }
+
+    /// The pin the server served with `g`, its tag checked and its ids this token's.
+    fn open_pin(&self, g: &proto::TokenGroup) -> Result<proto::TokenPin> {
+        let refused = |why: &str| Error::TokenPin(format!("its pin {why}"));
+        let tagged = g.pin.as_ref().ok_or_else(|| {
+            refused("was withheld (the token was made with one; the server sent none)")
+        })?;
+        if !self
+            .secret
+            .pin_key()
+            .verify(PIN_TAG, &[&tagged.body.0], &tagged.tag.0)
+        {
+            return Err(refused("does not verify (the server changed or forged it)"));
+        }
+        let pin = proto::TokenPin::decode(&tagged.body.0)
+            .map_err(|why| Error::TokenPin(format!("its pin is malformed: {why}")))?;
+        if pin.token_id != self.id || pin.group_id != g.group_id || pin.team_id != g.team_id {
+            return Err(refused("names another token, group or team"));
+        }
+        Ok(pin)
     }
 
     /// What the server checks: `<id>.<bearer, base64url>`.
@@ -127,7 +187,7 @@ pub struct CreatedToken {
     pub group: String,
     /// When it expires (Unix time).
     pub expires_at: i64,
-    /// The token (`tsr1_...`): store it in the CI secret store now; it is not shown again.
+    /// The token (`tsr2_...`): store it in the CI secret store now; it is not shown again.
     pub token: SecretText,
 }
 
@@ -154,11 +214,39 @@ pub struct TokenView {
 
 /// A CI job's read-only view of one group, through a machine token: no vault, no password.
 pub struct TokenClient {
-    remote: Remote,
-    team_id: [u8; 16],
+    link: Link,
+    token_id: Id,
     keys: GroupKeys,
     name: String,
     expires_at: i64,
+}
+
+/// How a token's reads are checked.
+enum Link {
+    /// A token with a pin: against the team root its creator pinned, and no older than the
+    /// manifest its creator had accepted.
+    Pinned {
+        ctx: TeamContext,
+        manifest: Option<Position>,
+    },
+    /// A token from before pins: on the server's word.
+    Legacy { remote: Remote, team_id: [u8; 16] },
+}
+
+impl Link {
+    fn remote(&self) -> &Remote {
+        match self {
+            Link::Pinned { ctx, .. } => &ctx.remote,
+            Link::Legacy { remote, .. } => remote,
+        }
+    }
+
+    fn team_id(&self) -> &[u8; 16] {
+        match self {
+            Link::Pinned { ctx, .. } => &ctx.team_id,
+            Link::Legacy { team_id, .. } => team_id,
+        }
+    }
 }
 
 impl std::fmt::Debug for TokenClient {
@@ -166,14 +254,63 @@ impl std::fmt::Debug for TokenClient {
         write!(
             f,
             "TokenClient({}, {})",
-            self.remote.base(),
+            self.link.remote().base(),
             self.keys.info.group_id
         )
     }
 }
 
+/// A 32-byte hash from a pin (its length checked when the pin was decoded).
+fn hash32(b: &Blob) -> [u8; 32] {
+    b.0.as_slice().try_into().unwrap_or([0; 32])
+}
+
+/// The newest key sealed to `token` is one it may accept: the one the pin names (the creator
+/// sealed it), or one a group admin signed into the log for the token; and with a log, the
+/// server's epoch is the log's and no newer key the log gives the token is withheld.
+fn check_token_key(
+    token: Id,
+    pin: &proto::TokenPin,
+    state: Option<&GroupState>,
+    served_epoch: u64,
+    newest: &proto::EpochKey,
+) -> Result<()> {
+    let group = pin.group_id.to_hex();
+    if let Some(s) = state {
+        let refused = |why: String| Error::GroupLog {
+            group: group.clone(),
+            why,
+        };
+        if served_epoch != s.epoch {
+            return Err(refused(format!(
+                "the server says the group is at key epoch {served_epoch}, its log says {}",
+                s.epoch
+            )));
+        }
+        if newest.epoch < s.epoch && s.holds_key(s.epoch, token) {
+            return Err(refused(format!(
+                "the server withheld the key of epoch {} that the log gives this token",
+                s.epoch
+            )));
+        }
+    }
+    let pinned = newest.epoch == pin.epoch
+        && proto::KeyDigest::of(token, &newest.wrapped.0).digest.0 == pin.key.0;
+    let signed = state.is_some_and(|s| s.signed_key(newest.epoch, token, &newest.wrapped.0));
+    if pinned || signed {
+        Ok(())
+    } else {
+        Err(Error::TokenPin(format!(
+            "the key of epoch {} sealed to the token is neither the one its creator sealed nor \
+             one a group admin signed for it (the server substituted it)",
+            newest.epoch
+        )))
+    }
+}
+
 impl TokenClient {
-    /// Fetch the group's keys with `token` from the server at `server` and open them.
+    /// Fetch the group's keys with `token` from the server at `server`, check them (a pinned
+    /// token: against its pin and the group's signed log) and open them.
     pub fn connect(server: &str, token: &MachineToken) -> Result<Self> {
         let remote = Remote::machine(server, token.credential())?;
         let g: proto::TokenGroup = remote.get("/v1/token/group")?;
@@ -183,6 +320,7 @@ impl TokenClient {
                 "the server answered for another machine token".into(),
             ));
         }
+        let team_id = g.team_id.0;
         let newest = g
             .keys
             .iter()
@@ -190,11 +328,27 @@ impl TokenClient {
             .max_by_key(|k| k.epoch)
             .ok_or_else(|| damaged_keys(group))?;
         let epoch = newest.epoch;
+        let (link, state) = if token.pinned {
+            let pin = token.open_pin(&g)?;
+            let ctx = TeamContext {
+                remote,
+                team_id,
+                root: hash32(&pin.root),
+            };
+            let state = replay(&ctx, group, &g.log, &g.signers)?;
+            let floor = pin.log.as_ref().map(|p| (p.seq, hash32(&p.hash)));
+            reaches(group, &g.log, floor, "the token's creator")?;
+            check_token_key(token.id, &pin, state.as_ref(), g.epoch, newest)?;
+            let manifest = pin.manifest.as_ref().map(|p| (p.seq, hash32(&p.hash)));
+            (Link::Pinned { ctx, manifest }, state)
+        } else {
+            (Link::Legacy { remote, team_id }, None)
+        };
         let raw = token
             .secret
             .open_sealed(
                 &newest.wrapped.0,
-                &token_key_ad(&g.team_id.0, &group, epoch, &token.id),
+                &token_key_ad(&team_id, &group, epoch, &token.id),
             )
             .map_err(|_| damaged_keys(group))?;
         let info = proto::GroupInfo {
@@ -205,12 +359,14 @@ impl TokenClient {
             expires_at: Some(g.expires_at),
             keys: g.keys,
         };
-        let keys = open_chain(&g.team_id.0, info, epoch, &raw)?;
-        let name = group_view(&g.team_id.0, &keys)?.name;
+        let mut keys = open_chain(&team_id, info, epoch, &raw)?;
+        keys.state = state;
+        keys.directory = g.signers;
+        let name = group_view(&team_id, &keys)?.name;
         tessera_crypto::scrub_stack();
         Ok(Self {
-            remote,
-            team_id: g.team_id.0,
+            link,
+            token_id: token.id,
             keys,
             name,
             expires_at: g.expires_at,
@@ -232,24 +388,54 @@ impl TokenClient {
         self.expires_at
     }
 
-    /// Every item of the group, decrypted (deleted ones left out); a record that does not
-    /// open is named in [`GroupItems::damaged`] and the rest are read.
-    pub fn items(&self) -> Result<GroupItems> {
-        let mut latest = std::collections::BTreeMap::new();
-        let mut cursor = 0;
-        loop {
-            let page: proto::PullResponse =
-                self.remote.get(&format!("/v1/token/sync?since={cursor}"))?;
-            for rec in page.changes {
-                latest.insert(rec.item_id, rec);
-            }
-            cursor = page.cursor;
-            if !page.more {
-                break;
-            }
+    /// What a job should print before it relies on this token, if anything: a token from
+    /// before pins reads on the server's word.
+    pub fn warning(&self) -> Option<String> {
+        match self.link {
+            Link::Pinned { .. } => None,
+            Link::Legacy { .. } => Some(format!(
+                "machine token {} was made before tokens were pinned to the team root (it starts \
+                 with tsr1_): the server's keys and item lists are taken on its word; ask a \
+                 group admin of {} for a new one (`tessera token create`) and revoke this one",
+                self.token_id, self.name
+            )),
         }
-        let records: Vec<proto::ItemRecord> = latest.into_values().collect();
-        Ok(GroupItems::open(&self.team_id, &self.keys, &records))
+    }
+
+    /// Every item of the group, decrypted (deleted ones left out); a record that does not
+    /// open is named in [`GroupItems::damaged`] and the rest are read. With a pin and a signed
+    /// log, an item the group's manifest names that the server left out is refused
+    /// ([`Error::Omitted`]), as is a manifest older than the pin's ([`Error::Manifest`]).
+    pub fn items(&self) -> Result<GroupItems> {
+        let mut records = self.checked_pull()?;
+        if records.is_err() {
+            // A push may have landed between the pages and the manifest: read once more.
+            records = self.checked_pull()?;
+        }
+        let records = records?;
+        Ok(GroupItems::open(self.link.team_id(), &self.keys, &records))
+    }
+
+    /// One pull of every page; the inner result is the records, or the item the manifest names
+    /// that they lack.
+    fn checked_pull(&self) -> Result<Result<Vec<proto::ItemRecord>>> {
+        let (records, served) = pull_pages(self.link.remote(), "/v1/token/sync")?;
+        let (Link::Pinned { ctx, manifest }, Some(state)) = (&self.link, &self.keys.state) else {
+            return Ok(Ok(records));
+        };
+        let group = self.keys.info.group_id;
+        let what = format!("group {group}");
+        let checked = check_manifest(group, &what, *manifest, served.as_ref(), |m| {
+            manifest_signed(ctx, state, &self.keys.directory, m)
+        })?;
+        Ok(match checked.and_then(|(m, _)| omitted(&m, &records)) {
+            Some((item, version)) => Err(Error::Omitted {
+                collection: what,
+                item: item.to_hex(),
+                version,
+            }),
+            None => Ok(records),
+        })
     }
 }
 
@@ -412,8 +598,30 @@ impl Vault {
         let token = MachineToken {
             id: Id(rand::random()),
             secret: MachineSecret::generate(),
+            pinned: true,
         };
         let exchange_public = token.secret.exchange_public();
+        let sealed = seal::seal_to(
+            &exchange_public,
+            key.expose_secret(),
+            &token_key_ad(&ctx.team_id, &gid, epoch, &token.id),
+        );
+        let position = |(seq, hash): (u64, [u8; 32])| proto::PinPosition {
+            seq,
+            hash: Blob(hash.to_vec()),
+        };
+        let pin = proto::TokenPin {
+            v: proto::TOKEN_PIN_VERSION,
+            team_id: Id(ctx.team_id),
+            group_id: gid,
+            token_id: token.id,
+            root: Blob(ctx.root.to_vec()),
+            epoch,
+            key: proto::KeyDigest::of(token.id, &sealed).digest,
+            log: keys.state.as_ref().map(|s| position(s.head)),
+            manifest: self.seen_manifest(gid)?.map(position),
+        }
+        .encode();
         let record = TokenRecord {
             team_id: ctx.team_id,
             group_id: gid.0,
@@ -435,12 +643,12 @@ impl Vault {
             bearer_hash: Blob(token.secret.bearer_hash().to_vec()),
             expires_at,
             epoch,
-            key: Blob(seal::seal_to(
-                &exchange_public,
-                key.expose_secret(),
-                &token_key_ad(&ctx.team_id, &gid, epoch, &token.id),
-            )),
+            key: Blob(sealed),
             signature: Blob(record.sign(&self.keyset).to_vec()),
+            pin: Some(proto::TaggedTokenPin {
+                tag: Blob(token.pin_tag(&pin).to_vec()),
+                body: Blob(pin),
+            }),
         };
         let _: serde_json::Value = ctx.remote.post(&format!("/v1/groups/{gid}/tokens"), &req)?;
         Ok(CreatedToken {
@@ -509,9 +717,10 @@ mod tests {
         let t = MachineToken {
             id: Id([0xab; 16]),
             secret: MachineSecret::generate(),
+            pinned: true,
         };
         let text = t.expose_secret();
-        assert!(text.starts_with("tsr1_abab"));
+        assert!(text.starts_with("tsr2_abab"));
         assert_eq!(text.len(), 5 + 32 + 1 + 43);
         let back = MachineToken::parse(&format!("  {}\n", text.as_str())).unwrap();
         assert_eq!(back.id(), t.id());
@@ -519,17 +728,17 @@ mod tests {
         assert_eq!(format!("{back:?}"), format!("MachineToken({}, ***)", t.id));
         let secret_part = &text[38..];
         for (bad, why) in [
-            (String::new(), "does not start with tsr1_"),
+            (String::new(), "does not start with tsr2_"),
             (
-                text.replacen("tsr1_", "tsr2_", 1),
-                "does not start with tsr1_",
+                text.replacen("tsr2_", "tsr3_", 1),
+                "does not start with tsr2_",
             ),
             (text[..37].to_owned(), "no secret"),
             (text[..60].to_owned(), "too short"),
             (format!("{}x", text.as_str()), "too long"),
             (text.replacen("abab", "zzzz", 1), "id is not"),
             (
-                format!("tsr1_{}_{}", "ab".repeat(16), "*".repeat(43)),
+                format!("tsr2_{}_{}", "ab".repeat(16), "*".repeat(43)),
                 "not base64url",
             ),
         ] {
@@ -541,7 +750,8 @@ mod tests {
 
     /// `tests/vectors/token/machine_token.json`: the token string gives the pinned id, secret
     /// and credential, and its derived key opens the group key sealed to it under the token key
-    /// AD; each `fail_tokens` string is refused with the reason it names.
+    /// AD; the `tsr2_` form tags the pin as the vector says; each `fail_tokens` string is
+    /// refused with the reason it names.
     #[test]
     fn the_token_vector_parses_to_the_pinned_secret_and_credential() {
         use super::super::vector_support::{arr, hex, int, load, text, to_hex};
@@ -562,6 +772,16 @@ mod tests {
         assert_eq!(to_hex(&ad), text(&g["ad"]));
         let key = t.secret.open_sealed(&hex(&g["sealed"]), &ad).unwrap();
         assert_eq!(to_hex(&key), text(&g["plaintext"]));
+        // Format 2: the same secret; the pin's body decodes and encodes to the same bytes, and
+        // its tag is the one the pin key gives.
+        let p = &v["pin"];
+        let pinned = MachineToken::parse(text(&p["token"])).unwrap();
+        assert!(pinned.pinned && !t.pinned);
+        assert_eq!(pinned.secret.expose_secret(), t.secret.expose_secret());
+        assert_eq!(pinned.expose_secret().as_str(), text(&p["token"]));
+        let body = hex(&p["body"]);
+        assert_eq!(proto::TokenPin::decode(&body).unwrap().encode(), body);
+        assert_eq!(to_hex(&pinned.pin_tag(&body)), text(&p["tag"]));
         for case in v["fail_tokens"].as_array().unwrap() {
             let e = MachineToken::parse(text(&case[0])).unwrap_err().to_string();
             assert!(e.contains(text(&case[1])), "{}: {e}", case[0]);

@@ -9,7 +9,7 @@ use crate::store::{
 };
 
 const TOKEN_COLS: &str = "id, group_id, team_id, name, name_epoch, exchange_public, signature,
-     created_by, created_at, expires_at, revoked_at, last_used_at";
+     created_by, created_at, expires_at, revoked_at, last_used_at, pin";
 
 fn token_from(r: &Row) -> Result<Token, StoreError> {
     let id = |i: usize| -> Result<Id, StoreError> {
@@ -29,6 +29,7 @@ fn token_from(r: &Row) -> Result<Token, StoreError> {
         expires_at: r.try_get(9).map_err(be)?,
         revoked_at: r.try_get(10).map_err(be)?,
         last_used_at: r.try_get(11).map_err(be)?,
+        pin: r.try_get(12).map_err(be)?,
     })
 }
 
@@ -82,8 +83,8 @@ impl TokenStore for PgStore {
             tx.execute(
                 "INSERT INTO machine_tokens (id, group_id, team_id, name, name_epoch,
                      exchange_public, signature, token_hash, created_by, created_at, expires_at,
-                     revoked_at, last_used_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, NULL, NULL)",
+                     revoked_at, last_used_at, pin)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, NULL, NULL, $12)",
                 &[
                     &t.id.0.as_slice(),
                     &g,
@@ -96,6 +97,7 @@ impl TokenStore for PgStore {
                     &t.created_by.0.as_slice(),
                     &t.created_at,
                     &t.expires_at,
+                    &t.pin,
                 ],
             )
             .await

@@ -9,7 +9,7 @@ use crate::store::{
 };
 
 const TOKEN_COLS: &str = "id, group_id, team_id, name, name_epoch, exchange_public, signature,
-     created_by, created_at, expires_at, revoked_at, last_used_at";
+     created_by, created_at, expires_at, revoked_at, last_used_at, pin";
 
 fn token_row(r: &Row<'_>) -> rusqlite::Result<([Vec<u8>; 4], Token)> {
     let ids = [r.get(0)?, r.get(1)?, r.get(2)?, r.get(7)?];
@@ -29,6 +29,7 @@ fn token_row(r: &Row<'_>) -> rusqlite::Result<([Vec<u8>; 4], Token)> {
             expires_at: r.get(9)?,
             revoked_at: r.get(10)?,
             last_used_at: r.get(11)?,
+            pin: r.get(12)?,
         },
     ))
 }
@@ -87,8 +88,8 @@ impl TokenStore for SqliteStore {
             tx.execute(
                 "INSERT INTO machine_tokens (id, group_id, team_id, name, name_epoch,
                      exchange_public, signature, token_hash, created_by, created_at, expires_at,
-                     revoked_at, last_used_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, NULL, NULL)",
+                     revoked_at, last_used_at, pin)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, NULL, NULL, ?12)",
                 params![
                     t.id.0,
                     t.group_id.0,
@@ -100,7 +101,8 @@ impl TokenStore for SqliteStore {
                     t.token_hash,
                     t.created_by.0,
                     t.created_at,
-                    t.expires_at
+                    t.expires_at,
+                    t.pin
                 ],
             )
             .map_err(unique_to(StoreError::IdTaken))?;
