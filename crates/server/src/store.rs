@@ -11,8 +11,10 @@
 //! gets the next number of its team's sequence; pushes of one team are serialised on the team row,
 //! so changes commit in sequence order and a pull never skips one.
 //!
-//! Just-in-time access requests live in [`access_request`]: a sub-trait every store implements,
-//! one file per backend beside the backend's module.
+//! Each method is written once, in the query layer `sql`, over the `sql::Sql` trait both
+//! backends implement; the rules its statements enforce are the pure functions of `rules`.
+//! Just-in-time access requests ([`access_request`]) and machine tokens ([`TokenStore`]) are
+//! sub-traits every store implements.
 use std::future::Future;
 use std::pin::Pin;
 
@@ -27,6 +29,7 @@ pub mod audit;
 pub mod postgres;
 pub(crate) mod rules;
 pub mod schema;
+pub(crate) mod sql;
 pub mod sqlite;
 mod token;
 

@@ -2,7 +2,7 @@
 //! method takes as its last argument.
 //!
 //! The store appends the entries inside the action's own transaction, after its statements and
-//! right before it commits (each backend's `audit::commit`), so the change and its entries are one
+//! right before it commits (`sql::Backend::audited`), so the change and its entries are one
 //! commit: a crash, a lost connection or a failed append leaves both or neither, and an action
 //! the store refuses records nothing. Taking the team's chain head is the transaction's last
 //! lock, held only while it commits. [`super::Store::append_audit`] stays for what changes
