@@ -12,7 +12,7 @@ use tessera_core::item::{FieldKind, ItemKind, SecretText};
 use tessera_core::vault::{
     AccessView, AuditAction, AuditFilter, AuditRow, AuditVerdict, DamagedRecord, ExposedSecret,
     GroupRole, GroupView, LinkInfo, MemberView, OffboardOutcome, OffboardingReport, TeamMember,
-    UnreadableGroup, WindowView,
+    TokenView, UnreadableGroup, WindowView,
 };
 
 use tessera_core::vault::export::ImportReport;
@@ -264,6 +264,16 @@ fn team_types_match_ipc_ts() {
             members: vec![member.clone()],
         },
     );
+    let token = TokenView {
+        id: "00".into(),
+        name: "deploy".into(),
+        created_by: "a@example.com".into(),
+        created_at: 1,
+        expires_at: 2,
+        revoked_at: None,
+        last_used_at: None,
+        state: "live".into(),
+    };
     check(
         "AccessView",
         &AccessView {
@@ -271,9 +281,11 @@ fn team_types_match_ipc_ts() {
             title: "t".into(),
             group: Some(group),
             members: vec![member],
+            tokens: vec![token.clone()],
             share_expires_at: Some(1),
         },
     );
+    check("TokenView", &token);
     check(
         "ShareResult",
         &crate::commands::groups::ShareResult {

@@ -9,7 +9,7 @@
 
 mod support;
 
-use support::team::{Backend, Cli, Person, PASSWORD};
+use support::team::{readers, Backend, Cli, Person, PASSWORD};
 use support::Server;
 
 use std::process::Command;
@@ -115,13 +115,8 @@ fn scenario(url: &str) {
     // Effective access: Alice (admin) and Bob (viewer), through Production.
     let a = alice.vault.access(&id.to_hex()).unwrap();
     assert_eq!(a.group.as_ref().unwrap().id, g.id);
-    let who: Vec<(&str, GroupRole)> = a
-        .members
-        .iter()
-        .map(|m| (m.email.as_str(), m.role))
-        .collect();
     assert_eq!(
-        who,
+        readers(&a),
         vec![
             ("alice@example.com", GroupRole::Admin),
             ("bob@example.com", GroupRole::Viewer)

@@ -25,7 +25,7 @@ mod support;
 use std::sync::{Arc, Mutex};
 
 use support::proxy::{Exchange, Proxy};
-use support::team::{Backend, Person};
+use support::team::{readers, Backend, Person};
 use tessera_core::item::{FieldKind, ItemData, ItemKind};
 use tessera_core::token::{MachineToken, TokenClient};
 use tessera_core::Error;
@@ -224,6 +224,41 @@ fn the_server_cannot_add_a_member_to_a_rotation(backend: Backend) {
     assert_eq!(emails, ["alice@example.com"], "members come from the log");
     t.honest();
     assert!(t.mallory.vault.groups().unwrap().is_empty());
+}
+
+/// `access` names who can read an item from the group's log: a server that adds a member to its
+/// answer, or leaves one out, changes nothing the user is shown.
+fn who_can_read_an_item_comes_from_the_log(backend: Backend) {
+    let mut t = Team::new(backend);
+    ops_with_bob(&t, GroupRole::Viewer);
+    let [item] = shared_logins(&mut t, &[("deploy-db", "pw")])[..] else {
+        unreachable!()
+    };
+    let mallory = t.seen.lock().unwrap().account(t.mallory.email).0;
+    t.hostile(move |_, ex| {
+        if ex.method == "GET" && ex.path.ends_with("/access") && ex.status == 200 {
+            let mut a: proto::AccessResponse = serde_json::from_slice(&ex.response).unwrap();
+            a.members.retain(|m| m.email != "bob@example.com");
+            a.members.push(proto::GroupMember {
+                account_id: mallory,
+                email: "mallory@example.com".into(),
+                role: GroupRole::Admin,
+                expires_at: None,
+                added_by: mallory,
+                added_at: 1,
+                has_current_key: true,
+            });
+            ex.response = serde_json::to_vec(&a).unwrap();
+        }
+    });
+    let a = t.alice.vault.access(&item.to_hex()).unwrap();
+    assert_eq!(
+        readers(&a),
+        [
+            ("alice@example.com", GroupRole::Admin),
+            ("bob@example.com", GroupRole::Viewer)
+        ]
+    );
 }
 
 fn a_key_no_admin_signed_is_refused(backend: Backend) {
@@ -943,6 +978,7 @@ macro_rules! on_both_backends {
 
 on_both_backends!(
     the_server_cannot_add_a_member_to_a_rotation,
+    who_can_read_an_item_comes_from_the_log,
     a_key_no_admin_signed_is_refused,
     a_changed_dropped_or_rolled_back_log_is_refused,
     a_group_made_before_logs_is_signed_once,

@@ -127,6 +127,21 @@ fn scenario(url: &str, tamper: Tamper<'_>) {
     let token = String::from_utf8_lossy(&o.stdout).trim().to_owned();
     assert!(token.starts_with("tsr2_"), "{token}");
     assert!(stderr(&o).contains("not shown again"), "{}", stderr(&o));
+    // Who can read an item lists the live token beside the members, for a viewer too.
+    for who in [&alice, &bob] {
+        let a = who.json(&["access", "deploy-db"]);
+        let tokens = a["tokens"].as_array().unwrap();
+        assert_eq!(tokens.len(), 1, "{a}");
+        assert_eq!(tokens[0]["name"], "ci", "{a}");
+        assert_eq!(tokens[0]["state"], "live", "{a}");
+        assert_eq!(tokens[0]["created_by"], "alice@example.com", "{a}");
+    }
+    let o = bob.run(&["access", "deploy-db"], "");
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("token ci"),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
 
     // The job reads the password with no vault and no master password, by group name or id.
     let o = print_pw(url, &token, "tessera://Ops/deploy-db/password");
@@ -221,6 +236,18 @@ fn scenario(url: &str, tamper: Tamper<'_>) {
     );
     let victim: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     tamper(victim["id"].as_str().unwrap());
+    // `access` lists it as untrusted: its record no longer carries its creator's signature.
+    let a = alice.json(&["access", "deploy-db"]);
+    let states: Vec<&str> = a["tokens"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["state"].as_str().unwrap())
+        .collect();
+    assert_eq!(states.len(), 2, "{a}");
+    assert_eq!(states[0], "live", "{a}");
+    assert!(states[1].starts_with("untrusted: "), "{a}");
+    assert!(states[1].contains("substituted"), "{a}");
     let o = alice.run(&["group", "remove", "Ops", "carol@example.com"], "");
     assert_eq!(o.status.code(), Some(6), "{}", stderr(&o));
     assert!(stderr(&o).contains("machine token"), "{}", stderr(&o));
@@ -242,6 +269,11 @@ fn scenario(url: &str, tamper: Tamper<'_>) {
     // Revocation takes effect at once.
     let r = alice.json(&["token", "revoke", "Ops", "ci"]);
     assert_eq!(r["state"], "revoked");
+    // A revoked token can no longer read anything: `access` leaves it out.
+    assert_eq!(
+        alice.json(&["access", "deploy-db"])["tokens"],
+        serde_json::json!([])
+    );
     let o = print_pw(url, &token, "tessera://Ops/deploy-db/password");
     assert!(!o.status.success());
     assert!(o.stdout.is_empty());

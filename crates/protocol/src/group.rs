@@ -307,6 +307,10 @@ pub struct AccessResponse {
     /// When the item's share ends, if it does.
     #[serde(default)]
     pub share_expires_at: Option<i64>,
+    /// The group's live machine tokens (not revoked, not expired): each can decrypt the item.
+    /// Servers from before December 2026 send none.
+    #[serde(default)]
+    pub tokens: Vec<crate::TokenInfo>,
 }
 
 #[cfg(test)]

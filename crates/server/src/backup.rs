@@ -88,6 +88,111 @@ pub(crate) fn check_known(found: &[String]) -> Result<(), BackupError> {
     }
 }
 
+/// Check a database about to be backed up (`schema`: how many migrations it has had, `found`:
+/// its tables; `missing` names it when it has none) and make the backup's header.
+pub(crate) fn source_header(
+    schema: u32,
+    found: &[String],
+    source: &str,
+    missing: impl FnOnce() -> String,
+) -> Result<Header, BackupError> {
+    if schema == 0 {
+        return Err(BackupError::NoDatabase(missing()));
+    }
+    if schema > SCHEMA {
+        return Err(BackupError::DatabaseTooNew {
+            database: schema,
+            server: SCHEMA,
+        });
+    }
+    check_known(found)?;
+    Ok(header(schema, source))
+}
+
+/// Write the end of a backup of a database at `schema` and say what it holds.
+pub(crate) fn finish<W: Write>(w: Writer<W>, schema: u32) -> Result<(W, Summary), BackupError> {
+    let (out, tables, rows, bytes) = w.finish()?;
+    Ok((
+        out,
+        Summary {
+            schema,
+            tables,
+            rows,
+            bytes,
+        },
+    ))
+}
+
+/// Whether a restore of a backup at `target` into a database at `current` (with the tables
+/// `found`) starts from scratch (`true`: migrate an empty database) or into a database already
+/// at the backup's schema (`false`: each table must be empty, see [`emptiness_probes`]).
+pub(crate) fn restore_from_scratch(
+    current: u32,
+    target: u32,
+    found: &[String],
+) -> Result<bool, BackupError> {
+    if current > SCHEMA {
+        return Err(BackupError::DatabaseTooNew {
+            database: current,
+            server: SCHEMA,
+        });
+    }
+    if current == 0 {
+        return match found.iter().find(|t| *t != "schema_migrations") {
+            Some(t) => Err(BackupError::NotEmpty { table: t.clone() }),
+            None => Ok(true),
+        };
+    }
+    if current == target {
+        return Ok(false);
+    }
+    Err(BackupError::SchemaMismatch {
+        database: current,
+        backup: target,
+    })
+}
+
+/// For each table of `schema`, a query whose one value is true when a restore target's table
+/// holds rows (but the server secret a server made when it opened the fresh database: the
+/// backup's replaces it).
+pub(crate) fn emptiness_probes(schema: u32) -> impl Iterator<Item = (&'static str, String)> {
+    tables_at(schema).map(|name| {
+        let filter = if name == "server_meta" {
+            " WHERE key <> 'secret'"
+        } else {
+            ""
+        };
+        (
+            name,
+            format!("SELECT EXISTS (SELECT 1 FROM \"{name}\"{filter})"),
+        )
+    })
+}
+
+/// Refuse a backup's table `name` whose `columns` are not the ones the database's table at
+/// schema `target` has (`have`), or name one twice.
+pub(crate) fn check_columns(
+    name: &str,
+    target: u32,
+    columns: &[String],
+    have: &[&String],
+) -> Result<(), BackupError> {
+    let want: HashSet<&String> = columns.iter().collect();
+    if want.len() == columns.len() && have.iter().copied().collect::<HashSet<_>>() == want {
+        return Ok(());
+    }
+    Err(BackupError::Malformed {
+        line: 0,
+        reason: format!("table {name} has columns {columns:?}, schema {target} has {have:?}"),
+    })
+}
+
+/// Column names quoted for SQL, comma-separated.
+pub(crate) fn quoted(columns: &[String]) -> String {
+    let quoted: Vec<String> = columns.iter().map(|c| format!("\"{c}\"")).collect();
+    quoted.join(", ")
+}
+
 /// Where the database is.
 #[derive(Clone)]
 pub enum Database {

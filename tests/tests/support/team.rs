@@ -216,3 +216,11 @@ impl Drop for Cli {
         let _ = self.run(&["lock"], "");
     }
 }
+
+/// Who can read an item, as `access` shows them: each member's e-mail and role, in order.
+pub fn readers(a: &tessera_core::vault::AccessView) -> Vec<(&str, tessera_protocol::GroupRole)> {
+    a.members
+        .iter()
+        .map(|m| (m.email.as_str(), m.role))
+        .collect()
+}

@@ -334,8 +334,22 @@ export interface AccessView {
   title: string;
   group: GroupView | null;
   members: MemberView[];
+  /** The group's live machine tokens, which can decrypt the item too. */
+  tokens: TokenView[];
   /** When the item's share in the group ends (Unix seconds), if it does. */
   share_expires_at: number | null;
+}
+
+/** A machine token of a group. `state` is `live`, `expired`, `revoked`, or `untrusted: why`. */
+export interface TokenView {
+  id: string;
+  name: string;
+  created_by: string;
+  created_at: number;
+  expires_at: number;
+  revoked_at: number | null;
+  last_used_at: number | null;
+  state: string;
 }
 
 export interface ShareResult {

@@ -12,6 +12,7 @@ import type {
   DamagedRecord,
   GroupView,
   MemberView,
+  TokenView,
   GeneratorOptions,
   HistoryView,
   ItemInput,
@@ -88,6 +89,8 @@ function freshState() {
     shared: new Map<string, string>(),
     /** Shared item id → when its share ends. */
     shareEnds: new Map<string, number>(),
+    /** Machine tokens by group id, as `item_access` lists them. */
+    tokens: new Map<string, TokenView[]>(),
     /** Group id → records of it that do not open. */
     damagedShared: new Map<string, DamagedRecord[]>(),
     /** Emergency Kit copies the shell has written. */
@@ -655,6 +658,7 @@ const handlers: Record<string, Handler> = {
       title: it.title,
       group: grp ? { ...grp } : null,
       members: grp ? structuredClone(state.members.get(grp.id) ?? []) : [],
+      tokens: grp ? structuredClone(state.tokens.get(grp.id) ?? []) : [],
       share_expires_at: state.shareEnds.get(it.id) ?? null,
     };
   },

@@ -376,6 +376,21 @@ pub fn access(item: &str, dir: &VaultDir, out: &Output) -> Result<Option<ExitCod
                 until(m.expires_at)
             )?;
         }
+        for t in &a.tokens {
+            let name = if t.name.is_empty() { &t.id } else { &t.name };
+            let what = if t.state == "live" {
+                format!("made by {}", t.created_by)
+            } else {
+                t.state.clone()
+            };
+            writeln!(
+                w,
+                "  {:<32} {:<7} {what}, {}",
+                format!("token {name}"),
+                "ci",
+                until(Some(t.expires_at))
+            )?;
+        }
         Ok(())
     })?;
     Ok(None)

@@ -135,8 +135,11 @@ pub struct AccessView {
     pub title: String,
     /// The group that holds it, if it is shared.
     pub group: Option<GroupView>,
-    /// Everyone who can decrypt it, with role and end of access.
+    /// Every member who can decrypt it, with role and end of access.
     pub members: Vec<MemberView>,
+    /// The group's live machine tokens, which can decrypt it too.
+    #[serde(default)]
+    pub tokens: Vec<TokenView>,
     /// When its share in the group ends, if it does.
     pub share_expires_at: Option<i64>,
 }
@@ -1073,7 +1076,7 @@ pub(super) fn members_of(ctx: &TeamContext, keys: &GroupKeys) -> Result<Vec<Memb
         return fetch_members(ctx, &keys.info.group_id.to_hex());
     };
     let directory = Vault::directory(ctx)?;
-    Ok(state
+    let mut members: Vec<MemberView> = state
         .live_members()
         .map(|(id, m)| MemberView {
             account_id: id.to_hex(),
@@ -1084,5 +1087,7 @@ pub(super) fn members_of(ctx: &TeamContext, keys: &GroupKeys) -> Result<Vec<Memb
             role: m.role,
             expires_at: m.expires_at,
         })
-        .collect())
+        .collect();
+    members.sort_by(|a, b| a.email.cmp(&b.email));
+    Ok(members)
 }

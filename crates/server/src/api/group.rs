@@ -639,8 +639,9 @@ pub(super) async fn set_share_expiry(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// `GET /v1/items/{item_id}/access`: the group holding an item and everyone who can read it
-/// (live members of that group only; anyone else gets 404).
+/// `GET /v1/items/{item_id}/access`: the group holding an item and everyone who can read it,
+/// its live members and its live machine tokens (live members of that group only; anyone else
+/// gets 404).
 pub(super) async fn access(
     State(state): State<AppState>,
     Member(caller): Member,
@@ -658,6 +659,7 @@ pub(super) async fn access(
         .await
         .map_err(|_| hidden())?;
     let members = state.store().group_members(group, now).await?;
+    let tokens = state.store().group_tokens(group).await?;
     Ok(Json(AccessResponse {
         item_id: item,
         group_id: group,
@@ -665,5 +667,10 @@ pub(super) async fn access(
         epoch: g.epoch,
         members,
         share_expires_at: state.store().share_expiry(group, item).await?,
+        tokens: tokens
+            .into_iter()
+            .filter(|t| t.is_live(now))
+            .map(super::token::info)
+            .collect(),
     }))
 }

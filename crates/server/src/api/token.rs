@@ -82,7 +82,7 @@ pub(super) async fn create(
     Ok(StatusCode::CREATED)
 }
 
-fn info(t: Token) -> TokenInfo {
+pub(super) fn info(t: Token) -> TokenInfo {
     TokenInfo {
         token_id: t.id,
         name: Blob(t.name),

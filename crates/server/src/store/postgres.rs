@@ -1,7 +1,7 @@
 //! The PostgreSQL backend: a pool of connections, numbered append-only migrations (recorded
 //! in `schema_migrations`, applied under an advisory lock so several nodes can start at once).
 //! The queries are the shared ones of `store::sql`; this module runs them, a write in one
-//! transaction, a read without one.
+//! transaction, a read or a one-statement write without one.
 //!
 //! A push that applies changes also runs `NOTIFY tessera_changes, '<account>:<seq>'` in its
 //! transaction, so PostgreSQL delivers it only on commit. Each store keeps one more connection
@@ -107,7 +107,7 @@ impl Backend for PgStore {
         })
     }
 
-    fn read<T: Send + 'static>(&self, work: Work<T>) -> StoreFuture<'_, T> {
+    fn run<T: Send + 'static>(&self, work: Work<T>) -> StoreFuture<'_, T> {
         Box::pin(async move {
             let c = self.pool.get().await?;
             work(&mut Conn(&*c)).await

@@ -326,8 +326,9 @@ pub(crate) trait Backend: Send + Sync + 'static {
     /// it returns `Ok`, roll back otherwise.
     fn transact<T: Send + 'static>(&self, work: Work<T>) -> StoreFuture<'_, T>;
 
-    /// Run `work`, which only reads, outside a transaction where that is cheaper.
-    fn read<T: Send + 'static>(&self, work: Work<T>) -> StoreFuture<'_, T>;
+    /// Run `work` without a transaction of its own: reads, and writes of one statement (which
+    /// the database applies atomically). On PostgreSQL this saves a `BEGIN` and a `COMMIT`.
+    fn run<T: Send + 'static>(&self, work: Work<T>) -> StoreFuture<'_, T>;
 
     /// The node's change fan-out.
     fn hub(&self) -> &ChangeHub;
@@ -348,10 +349,10 @@ pub(crate) trait Backend: Send + Sync + 'static {
     }
 }
 
-/// `self.read(...)` of one shared query function: `read!(self, f(a, b))`.
-macro_rules! read {
+/// `self.run(...)` of one shared query function: `run!(self, f(a, b))`.
+macro_rules! run {
     ($store:expr, $($f:ident)::+ ($($arg:expr),* $(,)?)) => {
-        $store.read(work(move |s| Box::pin($($f)::+(s, $($arg),*))))
+        $store.run(work(move |s| Box::pin($($f)::+(s, $($arg),*))))
     };
 }
 
@@ -371,11 +372,11 @@ macro_rules! audited {
 
 impl<B: Backend> Store for B {
     fn server_secret(&self) -> StoreFuture<'_, [u8; 32]> {
-        transact!(self, account::server_secret())
+        run!(self, account::server_secret())
     }
 
     fn rotate_server_secret(&self) -> StoreFuture<'_, ()> {
-        transact!(self, account::rotate_server_secret())
+        run!(self, account::rotate_server_secret())
     }
 
     fn create_team(
@@ -389,7 +390,7 @@ impl<B: Backend> Store for B {
     }
 
     fn team(&self, id: Id) -> StoreFuture<'_, Option<Team>> {
-        read!(self, account::team(id))
+        run!(self, account::team(id))
     }
 
     fn set_require_mfa(&self, team: Id, require: bool, audit: Audit<()>) -> StoreFuture<'_, ()> {
@@ -397,11 +398,11 @@ impl<B: Backend> Store for B {
     }
 
     fn account_by_email(&self, email: String) -> StoreFuture<'_, Option<Account>> {
-        read!(self, account::by_email(email))
+        run!(self, account::by_email(email))
     }
 
     fn account_by_id(&self, id: Id) -> StoreFuture<'_, Option<Account>> {
-        read!(self, account::by_id(id))
+        run!(self, account::by_id(id))
     }
 
     fn create_session(
@@ -414,15 +415,15 @@ impl<B: Backend> Store for B {
     }
 
     fn session_by_token_hash(&self, hash: [u8; 32]) -> StoreFuture<'_, Option<Session>> {
-        read!(self, account::session_by_token_hash(hash))
+        run!(self, account::session_by_token_hash(hash))
     }
 
     fn touch_session(&self, id: Id, now: i64) -> StoreFuture<'_, ()> {
-        transact!(self, account::touch_session(id, now))
+        run!(self, account::touch_session(id, now))
     }
 
     fn list_sessions(&self, account: Id, now: i64) -> StoreFuture<'_, Vec<Session>> {
-        read!(self, account::list_sessions(account, now))
+        run!(self, account::list_sessions(account, now))
     }
 
     fn revoke_session(
@@ -436,11 +437,11 @@ impl<B: Backend> Store for B {
     }
 
     fn revoke_all_sessions(&self, account: Id, now: i64) -> StoreFuture<'_, u64> {
-        transact!(self, account::revoke_all_sessions(account, now))
+        run!(self, account::revoke_all_sessions(account, now))
     }
 
     fn set_session_expiry(&self, id: Id, expires_at: i64) -> StoreFuture<'_, ()> {
-        transact!(self, account::set_session_expiry(id, expires_at))
+        run!(self, account::set_session_expiry(id, expires_at))
     }
 
     fn create_invite(&self, invite: NewInvite, audit: Audit<()>) -> StoreFuture<'_, ()> {
@@ -468,7 +469,7 @@ impl<B: Backend> Store for B {
         now: i64,
         policy: LoginPolicy,
     ) -> StoreFuture<'_, u32> {
-        read!(self, account::address_failures(address, now, policy))
+        run!(self, account::address_failures(address, now, policy))
     }
 
     fn record_login_failure(
@@ -487,15 +488,15 @@ impl<B: Backend> Store for B {
     }
 
     fn clear_login_failures(&self, account: Id) -> StoreFuture<'_, ()> {
-        transact!(self, account::clear_login_failures(account))
+        run!(self, account::clear_login_failures(account))
     }
 
     fn unlock_account(&self, account: Id) -> StoreFuture<'_, ()> {
-        transact!(self, account::unlock(account))
+        run!(self, account::unlock(account))
     }
 
     fn set_mfa_pending(&self, account: Id, secret: Vec<u8>) -> StoreFuture<'_, ()> {
-        transact!(self, account::set_mfa_pending(account, secret))
+        run!(self, account::set_mfa_pending(account, secret))
     }
 
     fn enable_mfa(&self, account: Id, recovery_hashes: Vec<[u8; 32]>) -> StoreFuture<'_, ()> {
@@ -507,15 +508,15 @@ impl<B: Backend> Store for B {
     }
 
     fn use_totp_step(&self, account: Id, step: i64) -> StoreFuture<'_, bool> {
-        transact!(self, account::use_totp_step(account, step))
+        run!(self, account::use_totp_step(account, step))
     }
 
     fn use_recovery_code(&self, account: Id, hash: [u8; 32]) -> StoreFuture<'_, bool> {
-        transact!(self, account::use_recovery_code(account, hash))
+        run!(self, account::use_recovery_code(account, hash))
     }
 
     fn recovery_codes_left(&self, account: Id) -> StoreFuture<'_, u32> {
-        read!(self, account::recovery_codes_left(account))
+        run!(self, account::recovery_codes_left(account))
     }
 
     fn push(
@@ -534,11 +535,11 @@ impl<B: Backend> Store for B {
     }
 
     fn pull(&self, account: Id, since: u64, limit: usize) -> StoreFuture<'_, PullPage> {
-        read!(self, item::pull(item::PERSONAL, account, since, limit))
+        run!(self, item::pull(item::PERSONAL, account, since, limit))
     }
 
     fn directory(&self, team: Id) -> StoreFuture<'_, Vec<DirectoryEntry>> {
-        read!(self, account::directory(team))
+        run!(self, account::directory(team))
     }
 
     fn set_certificate(
@@ -551,15 +552,15 @@ impl<B: Backend> Store for B {
     }
 
     fn set_root_pin(&self, account: Id, pin: Vec<u8>) -> StoreFuture<'_, ()> {
-        transact!(self, account::set_root_pin(account, pin))
+        run!(self, account::set_root_pin(account, pin))
     }
 
     fn manifest(&self, collection: Id) -> StoreFuture<'_, Option<StoredManifest>> {
-        read!(self, group::manifest(collection))
+        run!(self, group::manifest(collection))
     }
 
     fn put_manifest(&self, collection: Id, m: StoredManifest) -> StoreFuture<'_, ()> {
-        transact!(self, group::put_manifest(collection, m))
+        run!(self, group::put_manifest(collection, m))
     }
 
     fn create_group(&self, g: NewGroup, audit: Audit<()>) -> StoreFuture<'_, ()> {
@@ -567,19 +568,19 @@ impl<B: Backend> Store for B {
     }
 
     fn group(&self, id: Id) -> StoreFuture<'_, Option<Group>> {
-        read!(self, group::get(id))
+        run!(self, group::get(id))
     }
 
     fn membership(&self, group: Id, account: Id) -> StoreFuture<'_, Option<Membership>> {
-        read!(self, group::membership(group, account))
+        run!(self, group::membership(group, account))
     }
 
     fn groups_of(&self, account: Id, now: i64) -> StoreFuture<'_, Vec<GroupInfo>> {
-        read!(self, group::groups_of(account, now))
+        run!(self, group::groups_of(account, now))
     }
 
     fn group_members(&self, group: Id, now: i64) -> StoreFuture<'_, Vec<GroupMember>> {
-        read!(self, group::members(group, now))
+        run!(self, group::members(group, now))
     }
 
     fn set_member(&self, m: SetMember, audit: Audit<()>) -> StoreFuture<'_, ()> {
@@ -606,19 +607,19 @@ impl<B: Backend> Store for B {
     }
 
     fn group_log(&self, group: Id, since: u64) -> StoreFuture<'_, Vec<SignedLogEntry>> {
-        read!(self, group::log(group, since))
+        run!(self, group::log(group, since))
     }
 
     fn group_log_head(&self, group: Id) -> StoreFuture<'_, Option<(u64, Vec<u8>)>> {
-        read!(self, group::log_head(group))
+        run!(self, group::log_head(group))
     }
 
     fn group_pull(&self, group: Id, since: u64, limit: usize) -> StoreFuture<'_, PullPage> {
-        read!(self, item::pull(item::GROUP, group, since, limit))
+        run!(self, item::pull(item::GROUP, group, since, limit))
     }
 
     fn group_of_item(&self, team: Id, item: Id) -> StoreFuture<'_, Option<Id>> {
-        read!(self, item::group_of(team, item))
+        run!(self, item::group_of(team, item))
     }
 
     fn append_audit(&self, team: Id, at: i64, events: Vec<AuditEvent>) -> StoreFuture<'_, ()> {
@@ -627,7 +628,7 @@ impl<B: Backend> Store for B {
     }
 
     fn audit_page(&self, team: Id, q: AuditQuery, limit: usize) -> StoreFuture<'_, AuditPage> {
-        read!(self, audit::page(team, q, limit))
+        run!(self, audit::page(team, q, limit))
     }
 
     fn offboarding(
@@ -635,7 +636,7 @@ impl<B: Backend> Store for B {
         account: Id,
         now: i64,
     ) -> StoreFuture<'_, (Vec<MembershipWindow>, Vec<ExposedRecord>)> {
-        read!(self, offboard::review(account, now))
+        run!(self, offboard::review(account, now))
     }
 
     fn offboard(
@@ -649,7 +650,7 @@ impl<B: Backend> Store for B {
     }
 
     fn offboarded_at(&self, account: Id) -> StoreFuture<'_, Option<i64>> {
-        read!(self, offboard::offboarded_at(account))
+        run!(self, offboard::offboarded_at(account))
     }
 
     fn set_share_expiry(
@@ -667,11 +668,11 @@ impl<B: Backend> Store for B {
     }
 
     fn share_expiry(&self, group: Id, item: Id) -> StoreFuture<'_, Option<i64>> {
-        read!(self, group::share_expiry(group, item))
+        run!(self, group::share_expiry(group, item))
     }
 
     fn ended_shares(&self, group: Id, now: i64) -> StoreFuture<'_, Vec<Id>> {
-        read!(self, group::ended_shares(group, now))
+        run!(self, group::ended_shares(group, now))
     }
 
     fn subscribe(&self) -> broadcast::Receiver<Change> {
@@ -689,15 +690,15 @@ impl<B: Backend> AccessRequests for B {
     }
 
     fn access_request(&self, id: Id) -> StoreFuture<'_, Option<AccessRequest>> {
-        read!(self, access_request::get(id))
+        run!(self, access_request::get(id))
     }
 
     fn pending_access_requests(&self, group: Id, now: i64) -> StoreFuture<'_, Vec<AccessRequest>> {
-        read!(self, access_request::pending(group, now))
+        run!(self, access_request::pending(group, now))
     }
 
     fn access_requests_for(&self, account: Id, now: i64) -> StoreFuture<'_, Vec<AccessRequest>> {
-        read!(self, access_request::for_account(account, now))
+        run!(self, access_request::for_account(account, now))
     }
 
     fn decide_access_request(
@@ -715,11 +716,11 @@ impl<B: Backend> TokenStore for B {
     }
 
     fn group_tokens(&self, group: Id) -> StoreFuture<'_, Vec<Token>> {
-        read!(self, token::of_group(group))
+        run!(self, token::of_group(group))
     }
 
     fn token_by_hash(&self, hash: [u8; 32]) -> StoreFuture<'_, Option<Token>> {
-        read!(self, token::by_hash(hash))
+        run!(self, token::by_hash(hash))
     }
 
     fn revoke_token(
@@ -733,11 +734,11 @@ impl<B: Backend> TokenStore for B {
     }
 
     fn touch_token(&self, token: Id, now: i64) -> StoreFuture<'_, ()> {
-        transact!(self, token::touch(token, now))
+        run!(self, token::touch(token, now))
     }
 
     fn token_keys(&self, token: Id) -> StoreFuture<'_, Vec<EpochKey>> {
-        read!(self, token::keys(token))
+        run!(self, token::keys(token))
     }
 }
 

@@ -73,7 +73,7 @@ impl SqliteStore {
 
     /// Run `work` with the connection on the blocking pool, in an immediate transaction when
     /// `write` (it takes the write lock when it begins, so row locks are not needed).
-    fn run<T: Send + 'static>(&self, write: bool, work: Work<T>) -> StoreFuture<'_, T> {
+    fn blocking<T: Send + 'static>(&self, write: bool, work: Work<T>) -> StoreFuture<'_, T> {
         let conn = Arc::clone(&self.conn);
         let hub = self.hub.clone();
         Box::pin(async move {
@@ -126,11 +126,11 @@ fn ready<T>(mut work: SqlFuture<'_, T>) -> Result<T, StoreError> {
 
 impl Backend for SqliteStore {
     fn transact<T: Send + 'static>(&self, work: Work<T>) -> StoreFuture<'_, T> {
-        self.run(true, work)
+        self.blocking(true, work)
     }
 
-    fn read<T: Send + 'static>(&self, work: Work<T>) -> StoreFuture<'_, T> {
-        self.run(false, work)
+    fn run<T: Send + 'static>(&self, work: Work<T>) -> StoreFuture<'_, T> {
+        self.blocking(false, work)
     }
 
     fn hub(&self) -> &ChangeHub {

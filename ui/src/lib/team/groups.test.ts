@@ -21,6 +21,29 @@ function ops() {
   return { g, db };
 }
 
+describe('who a shared item is shared with', () => {
+  it('lists the group’s machine tokens beside its members, and flags one that does not verify', async () => {
+    const { g } = ops();
+    const token = { created_by: 'alice@example.com', created_at: 1, expires_at: 4102444800, revoked_at: null, last_used_at: null };
+    shell.state.tokens.set(g, [
+      { ...token, id: 't1', name: 'deploy-ci', state: 'live' },
+      { ...token, id: 't2', name: '', state: 'untrusted: its record is not the one alice@example.com signed' },
+    ]);
+    shell.login('Mine');
+    const { user } = await renderMain();
+    await user.click(await screen.findByTestId('nav-group'));
+    await user.click(await screen.findByText('Prod database'));
+    const sharedWith = await screen.findByTestId('shared-with');
+    await waitFor(() => expect(within(sharedWith).getAllByTestId('shared-token')).toHaveLength(2));
+    const [live, untrusted] = within(sharedWith).getAllByTestId('shared-token');
+    expect(live).toHaveTextContent('deploy-ci');
+    expect(live).toHaveTextContent('CI token');
+    expect(untrusted).toHaveTextContent('t2');
+    expect(untrusted).toHaveTextContent('Untrusted');
+    expect(untrusted.querySelector('[title]')?.getAttribute('title')).toContain('not the one alice@example.com signed');
+  });
+});
+
 describe('sidebar groups', () => {
   it('shows no Groups section until the vault is linked to a team', async () => {
     shell.login('Mine');
@@ -72,6 +95,7 @@ describe('sidebar groups', () => {
     await waitFor(() => expect(within(sharedWith).getAllByTestId('shared-member')).toHaveLength(2));
     expect(sharedWith).toHaveTextContent('bob@example.com');
     expect(sharedWith).toHaveTextContent('Viewer');
+    expect(within(sharedWith).queryByTestId('shared-token')).not.toBeInTheDocument();
 
     await user.click(within(detail).getByTestId('reveal-password'));
     await waitFor(() => expect(within(detail).getByTestId('value-password')).toHaveTextContent('pg-secret'));

@@ -5,9 +5,10 @@
 use tessera_protocol as proto;
 use tessera_protocol::{Blob, GroupRole, Id};
 
+use super::token::checked_token_view;
 use super::{
-    group_view, open_item, remote_not_found, seal_item, AccessView, GroupItems, GroupKeyring,
-    GroupKeys, MemberView, SharedItem, TeamContext,
+    group_view, members_of, open_item, remote_not_found, seal_item, AccessView, GroupItems,
+    GroupKeyring, GroupKeys, MemberView, SharedItem, TeamContext,
 };
 use crate::error::{Error, Result};
 use crate::item::{FieldKind, ItemData, ItemId, SecretText};
@@ -317,7 +318,9 @@ impl Vault {
     }
 
     /// Who can decrypt an item: for a personal item, only you; for a shared one, every live
-    /// member of its group with role and expiry (one API call once the item is found).
+    /// member of its group with role and expiry, as the group's verified log has them (not as
+    /// the server lists them), and the group's live machine tokens, each checked against its
+    /// creator's certificate.
     pub fn access(&self, item: &str) -> Result<AccessView> {
         if let Ok(id) = self.resolve(item) {
             let it = self.get(&id)?;
@@ -332,22 +335,24 @@ impl Vault {
                     role: GroupRole::Admin,
                     expires_at: None,
                 }],
+                tokens: Vec::new(),
                 share_expires_at: None,
             });
         }
         let ctx = self.team_context()?;
         // Find the shared item among your groups (by id or title).
         let q = item.trim().to_lowercase();
+        let groups = self.fetch_groups(&ctx)?;
         let mut found = Vec::new();
-        for g in self.fetch_groups(&ctx)? {
-            let records = self.pull_group(&ctx, &g)?;
-            for it in GroupItems::open(&ctx.team_id, &g, &records).items {
+        for g in &groups {
+            let records = self.pull_group(&ctx, g)?;
+            for it in GroupItems::open(&ctx.team_id, g, &records).items {
                 if it.id.to_hex() == q || it.data.title.to_lowercase() == q {
-                    found.push((it.id, it.data.title.clone()));
+                    found.push((it.id, it.data.title.clone(), g));
                 }
             }
         }
-        let (id, title) = match found.len() {
+        let (id, title, g) = match found.len() {
             0 => return Err(Error::NotFound(format!("no item {item:?}"))),
             1 => found.pop().expect("one"),
             count => {
@@ -361,24 +366,27 @@ impl Vault {
             .remote
             .get(&format!("/v1/items/{}/access", Id(id.0)))
             .map_err(|e| remote_not_found(e, item))?;
-        let groups = self.fetch_groups(&ctx)?;
-        let g = groups
-            .iter()
-            .find(|g| g.info.group_id == a.group_id)
-            .ok_or_else(|| Error::NotFound(format!("no item {item:?}")))?;
+        if a.group_id != g.info.group_id {
+            return Err(Error::Untrusted {
+                who: "the server".into(),
+                why: format!(
+                    "it says item {} is in group {}, but this device found it in group {}",
+                    id.to_hex(),
+                    a.group_id,
+                    g.info.group_id
+                ),
+            });
+        }
+        let directory = Vault::directory(&ctx)?;
         Ok(AccessView {
             item_id: id.to_hex(),
             title,
             group: Some(group_view(&ctx.team_id, g)?),
-            members: a
-                .members
-                .into_iter()
-                .map(|m| MemberView {
-                    account_id: m.account_id.to_hex(),
-                    email: m.email,
-                    role: m.role,
-                    expires_at: m.expires_at,
-                })
+            members: members_of(&ctx, g)?,
+            tokens: a
+                .tokens
+                .iter()
+                .map(|t| checked_token_view(&ctx, g, &directory, t))
                 .collect(),
             share_expires_at: a.share_expires_at,
         })

@@ -511,42 +511,71 @@ fn verified_token_key(
 pub(in crate::vault) fn token_views(ctx: &TeamContext, keys: &GroupKeys) -> Result<Vec<TokenView>> {
     let gid = keys.info.group_id;
     let tokens: Vec<proto::TokenInfo> = ctx.remote.get(&format!("/v1/groups/{gid}/tokens"))?;
-    let directory: Vec<proto::DirectoryEntry> = ctx
-        .remote
-        .get(&format!("/v1/teams/{}/directory", Id(ctx.team_id)))?;
-    let t = now();
+    let directory = Vault::directory(ctx)?;
     tokens
         .iter()
-        .map(|tok| {
-            let bad = || Error::Tampered {
-                item: tok.token_id.to_hex(),
-            };
-            let key = keys.keys.get(&tok.name_epoch).ok_or_else(bad)?;
-            let sealed = Sealed::from_bytes(tok.name.0.clone()).map_err(|_| bad())?;
-            let name = envelope::open(
-                key,
-                &sealed,
-                &token_name_ad(&ctx.team_id, &gid, tok.name_epoch, &tok.token_id),
-            )
-            .ok()
-            .and_then(|n| String::from_utf8(n.to_vec()).ok())
-            .ok_or_else(bad)?;
-            let created_by = directory
-                .iter()
-                .find(|e| e.account_id == tok.created_by)
-                .map_or_else(|| tok.created_by.to_hex(), |e| e.email.clone());
-            Ok(TokenView {
-                id: tok.token_id.to_hex(),
-                name,
-                created_by,
-                created_at: tok.created_at,
-                expires_at: tok.expires_at,
-                revoked_at: tok.revoked_at,
-                last_used_at: tok.last_used_at,
-                state: token_state(tok, t).into(),
-            })
-        })
+        .map(|tok| token_view(ctx, keys, &directory, tok))
         .collect()
+}
+
+/// One token of a group, its name decrypted ([`Error::Tampered`] when it does not open).
+fn token_view(
+    ctx: &TeamContext,
+    keys: &GroupKeys,
+    directory: &[proto::DirectoryEntry],
+    tok: &proto::TokenInfo,
+) -> Result<TokenView> {
+    let gid = keys.info.group_id;
+    let bad = || Error::Tampered {
+        item: tok.token_id.to_hex(),
+    };
+    let key = keys.keys.get(&tok.name_epoch).ok_or_else(bad)?;
+    let sealed = Sealed::from_bytes(tok.name.0.clone()).map_err(|_| bad())?;
+    let name = envelope::open(
+        key,
+        &sealed,
+        &token_name_ad(&ctx.team_id, &gid, tok.name_epoch, &tok.token_id),
+    )
+    .ok()
+    .and_then(|n| String::from_utf8(n.to_vec()).ok())
+    .ok_or_else(bad)?;
+    let created_by = directory
+        .iter()
+        .find(|e| e.account_id == tok.created_by)
+        .map_or_else(|| tok.created_by.to_hex(), |e| e.email.clone());
+    Ok(TokenView {
+        id: tok.token_id.to_hex(),
+        name,
+        created_by,
+        created_at: tok.created_at,
+        expires_at: tok.expires_at,
+        revoked_at: tok.revoked_at,
+        last_used_at: tok.last_used_at,
+        state: token_state(tok, now()).into(),
+    })
+}
+
+/// A token the server says can read a group's items, checked: its name must open under the
+/// group's key and its record must carry its creator's certified signature. One that fails is
+/// still listed (it may hold a key), its state saying why it is not trusted.
+pub(in crate::vault) fn checked_token_view(
+    ctx: &TeamContext,
+    keys: &GroupKeys,
+    directory: &[proto::DirectoryEntry],
+    tok: &proto::TokenInfo,
+) -> TokenView {
+    let checked = verified_token_key(ctx, directory, keys.info.group_id, tok)
+        .and_then(|_| token_view(ctx, keys, directory, tok));
+    checked.unwrap_or_else(|e| TokenView {
+        id: tok.token_id.to_hex(),
+        name: String::new(),
+        created_by: tok.created_by.to_hex(),
+        created_at: tok.created_at,
+        expires_at: tok.expires_at,
+        revoked_at: tok.revoked_at,
+        last_used_at: tok.last_used_at,
+        state: format!("untrusted: {e}"),
+    })
 }
 
 fn token_state(t: &proto::TokenInfo, now: i64) -> &'static str {

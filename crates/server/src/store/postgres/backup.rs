@@ -68,14 +68,6 @@ async fn schema_of(c: &impl GenericClient, tables: &[String]) -> Result<u32, Bac
     u32::try_from(v).map_err(|_| BackupError::NoDatabase(format!("schema version {v}")))
 }
 
-fn quoted(columns: &[String]) -> String {
-    columns
-        .iter()
-        .map(|c| format!("\"{c}\""))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
 /// One value of a row, by the column's type.
 fn value(row: &Row, i: usize, table: &str, col: &str, ty: &str) -> Result<Value, BackupError> {
     let v = match ty {
@@ -125,19 +117,9 @@ pub(crate) async fn dump<W: Write>(
         .map_err(db)?;
     let found = table_names(&tx).await?;
     let schema = schema_of(&tx, &found).await?;
-    if schema == 0 {
-        return Err(BackupError::NoDatabase(
-            "the PostgreSQL database has no schema".into(),
-        ));
-    }
-    if schema > SCHEMA {
-        return Err(BackupError::DatabaseTooNew {
-            database: schema,
-            server: SCHEMA,
-        });
-    }
-    backup::check_known(&found)?;
-    w.header(&backup::header(schema, "postgres"))?;
+    w.header(&backup::source_header(schema, &found, "postgres", || {
+        "the PostgreSQL database has no schema".into()
+    })?)?;
     let mut values = Vec::new();
     for name in backup::tables_at(schema) {
         let cols = columns(&tx, name).await?;
@@ -147,7 +129,10 @@ pub(crate) async fn dump<W: Write>(
         let names: Vec<String> = cols.iter().map(|(c, _)| c.clone()).collect();
         w.table(name, &names)?;
         let stmt = tx
-            .prepare(&format!("SELECT {} FROM \"{name}\"", quoted(&names)))
+            .prepare(&format!(
+                "SELECT {} FROM \"{name}\"",
+                backup::quoted(&names)
+            ))
             .await
             .map_err(db)?;
         let mut rows = std::pin::pin!(tx
@@ -166,16 +151,7 @@ pub(crate) async fn dump<W: Write>(
         progress.table(name, n);
     }
     tx.commit().await.map_err(db)?;
-    let (out, tables, rows, bytes) = w.finish()?;
-    Ok((
-        out,
-        Summary {
-            schema,
-            tables,
-            rows,
-            bytes,
-        },
-    ))
+    backup::finish(w, schema)
 }
 
 type Param<'a> = Box<dyn ToSql + Sync + Send + 'a>;
@@ -221,30 +197,6 @@ async fn migrate(tx: &Transaction<'_>, from: u32, to: u32) -> Result<(), BackupE
     Ok(())
 }
 
-/// Refuse a database with rows in any table (but the server secret a server made when it
-/// opened the fresh database: the backup's replaces it).
-async fn check_empty(tx: &Transaction<'_>, schema: u32) -> Result<(), BackupError> {
-    for name in backup::tables_at(schema) {
-        let filter = if name == "server_meta" {
-            " WHERE key <> 'secret'"
-        } else {
-            ""
-        };
-        let any: bool = tx
-            .query_one(
-                &format!("SELECT EXISTS (SELECT 1 FROM \"{name}\"{filter})"),
-                &[],
-            )
-            .await
-            .map_err(db)?
-            .get(0);
-        if any {
-            return Err(BackupError::NotEmpty { table: name.into() });
-        }
-    }
-    Ok(())
-}
-
 /// Rows per `INSERT` (under PostgreSQL's 65,535 parameters).
 fn batch_rows(columns: usize) -> usize {
     (60_000 / columns.max(1)).clamp(1, 1000)
@@ -276,7 +228,7 @@ async fn insert(
             .join(", ");
         format!(
             "INSERT INTO \"{name}\" ({}) VALUES {tuples}",
-            quoted(&table.columns)
+            backup::quoted(&table.columns)
         )
     };
     let full = batch_rows(width);
@@ -350,29 +302,21 @@ pub(crate) async fn load(
     let target = backup.header.schema;
     let found = table_names(&tx).await?;
     let current = schema_of(&tx, &found).await?;
-    if current > SCHEMA {
-        return Err(BackupError::DatabaseTooNew {
-            database: current,
-            server: SCHEMA,
-        });
-    }
-    if current == 0 {
-        if let Some(t) = found.into_iter().find(|t| t != "schema_migrations") {
-            return Err(BackupError::NotEmpty { table: t });
-        }
+    if backup::restore_from_scratch(current, target, &found)? {
         tx.batch_execute(
             "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY)",
         )
         .await
         .map_err(db)?;
         migrate(&tx, 0, target).await?;
-    } else if current == target {
-        check_empty(&tx, target).await?;
     } else {
-        return Err(BackupError::SchemaMismatch {
-            database: current,
-            backup: target,
-        });
+        for (table, probe) in backup::emptiness_probes(target) {
+            if tx.query_one(&probe, &[]).await.map_err(db)?.get(0) {
+                return Err(BackupError::NotEmpty {
+                    table: table.into(),
+                });
+            }
+        }
     }
     tx.batch_execute("DELETE FROM server_meta")
         .await
@@ -382,20 +326,9 @@ pub(crate) async fn load(
             continue;
         };
         let types: HashMap<String, String> = columns(&tx, name).await?.into_iter().collect();
-        let mut want: Vec<&String> = t.columns.iter().collect();
         let mut have: Vec<&String> = types.keys().collect();
-        want.sort();
-        want.dedup();
         have.sort();
-        if want.len() != t.columns.len() || want != have {
-            return Err(BackupError::Malformed {
-                line: 0,
-                reason: format!(
-                    "table {name} has columns {:?}, schema {target} has {have:?}",
-                    t.columns
-                ),
-            });
-        }
+        backup::check_columns(name, target, &t.columns, &have)?;
         insert(&tx, t, &types).await?;
         progress.table(name, t.rows.len() as u64);
     }

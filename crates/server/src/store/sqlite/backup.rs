@@ -2,7 +2,7 @@
 //! read transaction of its own connection: under WAL it sees one snapshot while the server
 //! keeps writing. A restore replays the migrations, inserts and finishes the migrations in one
 //! immediate transaction.
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::io::Write;
 use std::path::Path;
 use std::time::Duration;
@@ -66,14 +66,6 @@ fn check_kind(table: &str, column: &str, declared: &str, v: &Value) -> Result<()
     }
 }
 
-fn quoted(columns: &[String]) -> String {
-    columns
-        .iter()
-        .map(|c| format!("\"{c}\""))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
 fn schema_of(conn: &Connection) -> Result<u32, BackupError> {
     let v: i64 = conn
         .pragma_query_value(None, "user_version", |r| r.get(0))
@@ -102,17 +94,9 @@ pub(crate) fn dump<W: Write>(
     // The first read fixes the snapshot every later read of this transaction sees.
     let found = table_names(&tx)?;
     let schema = schema_of(&tx)?;
-    if schema == 0 {
-        return Err(BackupError::NoDatabase(path.display().to_string()));
-    }
-    if schema > SCHEMA {
-        return Err(BackupError::DatabaseTooNew {
-            database: schema,
-            server: SCHEMA,
-        });
-    }
-    backup::check_known(&found)?;
-    w.header(&backup::header(schema, "sqlite"))?;
+    w.header(&backup::source_header(schema, &found, "sqlite", || {
+        path.display().to_string()
+    })?)?;
     let mut values = Vec::new();
     for name in backup::tables_at(schema) {
         let cols: Vec<String> = columns(&tx, name)?.into_iter().map(|(c, _)| c).collect();
@@ -124,7 +108,7 @@ pub(crate) fn dump<W: Write>(
         }
         w.table(name, &cols)?;
         let mut stmt = tx
-            .prepare(&format!("SELECT {} FROM \"{name}\"", quoted(&cols)))
+            .prepare(&format!("SELECT {} FROM \"{name}\"", backup::quoted(&cols)))
             .map_err(db)?;
         let mut rows = stmt.query([]).map_err(db)?;
         let mut n = 0;
@@ -151,16 +135,7 @@ pub(crate) fn dump<W: Write>(
         progress.table(name, n);
     }
     drop(tx);
-    let (out, tables, rows, bytes) = w.finish()?;
-    Ok((
-        out,
-        Summary {
-            schema,
-            tables,
-            rows,
-            bytes,
-        },
-    ))
+    backup::finish(w, schema)
 }
 
 fn to_sql(v: &Value) -> ToSqlOutput<'_> {
@@ -186,29 +161,6 @@ fn migrate(conn: &Connection, from: u32, to: u32) -> Result<(), BackupError> {
     Ok(())
 }
 
-/// Refuse a database with rows in any table (but the server secret a server made when it
-/// opened the fresh database: the backup's replaces it).
-pub(crate) fn check_empty(conn: &Connection, schema: u32) -> Result<(), BackupError> {
-    for name in backup::tables_at(schema) {
-        let filter = if name == "server_meta" {
-            " WHERE key <> 'secret'"
-        } else {
-            ""
-        };
-        let any: bool = conn
-            .query_row(
-                &format!("SELECT EXISTS (SELECT 1 FROM \"{name}\"{filter})"),
-                [],
-                |r| r.get(0),
-            )
-            .map_err(db)?;
-        if any {
-            return Err(BackupError::NotEmpty { table: name.into() });
-        }
-    }
-    Ok(())
-}
-
 /// Restore `backup` into the database at `path` (created when missing), in one transaction.
 pub(crate) fn load(
     path: &Path,
@@ -224,25 +176,16 @@ pub(crate) fn load(
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .map_err(db)?;
     let target = backup.header.schema;
-    let current = schema_of(&tx)?;
-    if current > SCHEMA {
-        return Err(BackupError::DatabaseTooNew {
-            database: current,
-            server: SCHEMA,
-        });
-    }
-    if current == 0 {
-        if let Some(t) = table_names(&tx)?.into_iter().next() {
-            return Err(BackupError::NotEmpty { table: t });
-        }
+    if backup::restore_from_scratch(schema_of(&tx)?, target, &table_names(&tx)?)? {
         migrate(&tx, 0, target)?;
-    } else if current == target {
-        check_empty(&tx, target)?;
     } else {
-        return Err(BackupError::SchemaMismatch {
-            database: current,
-            backup: target,
-        });
+        for (table, probe) in backup::emptiness_probes(target) {
+            if tx.query_row(&probe, [], |r| r.get(0)).map_err(db)? {
+                return Err(BackupError::NotEmpty {
+                    table: table.into(),
+                });
+            }
+        }
     }
     tx.execute("DELETE FROM server_meta", []).map_err(db)?;
     for name in backup::tables_at(target) {
@@ -250,17 +193,12 @@ pub(crate) fn load(
             continue;
         };
         let declared: HashMap<String, String> = columns(&tx, name)?.into_iter().collect();
-        let want: HashSet<&String> = t.columns.iter().collect();
-        if want.len() != t.columns.len() || declared.keys().collect::<HashSet<_>>() != want {
-            let have: Vec<&String> = declared.keys().collect();
-            return Err(BackupError::Malformed {
-                line: 0,
-                reason: format!(
-                    "table {name} has columns {:?}, schema {target} has {:?}",
-                    t.columns, have
-                ),
-            });
-        }
+        backup::check_columns(
+            name,
+            target,
+            &t.columns,
+            &declared.keys().collect::<Vec<_>>(),
+        )?;
         let types: Vec<&str> = t
             .columns
             .iter()
@@ -273,7 +211,7 @@ pub(crate) fn load(
         let mut ins = tx
             .prepare(&format!(
                 "INSERT INTO \"{name}\" ({}) VALUES ({placeholders})",
-                quoted(&t.columns)
+                backup::quoted(&t.columns)
             ))
             .map_err(db)?;
         for row in &t.rows {
