@@ -5,7 +5,7 @@
 //! taken before a lock another writer could hold (no deadlock).
 use tessera_protocol::{AuditAction, AuditEntry, AuditPage, AuditQuery, Id};
 
-use super::{params, Param, Row, Sql};
+use super::{insert_rows, params, Param, Row, Sql};
 use crate::store::audit::Entries;
 use crate::store::{actor_from, actor_parts, rules, StoreError};
 
@@ -27,33 +27,42 @@ pub(super) async fn append(s: &mut dyn Sql, entries: Option<Entries>) -> Result<
             params![&e.team],
         )
         .await?;
-    let (mut seq, mut prev) = rules::audit_head(head.i64(0)?, &head.bytes(1)?)?;
-    for ev in &e.events {
-        seq += 1;
+    let (first, mut prev) = rules::audit_head(head.i64(0)?, &head.bytes(1)?)?;
+    let mut chained = Vec::with_capacity(e.events.len());
+    for (seq, ev) in (first + 1..).zip(&e.events) {
         let entry = ev.clone().chain(&e.team, seq, e.at, prev);
-        let (kind, actor) = actor_parts(entry.actor);
-        s.execute(
-            "INSERT INTO audit_log (team_id, seq, at, actor_kind, actor_id, action, item_id,
-                 group_id, subject, detail, prev, hash)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-            params![
-                &e.team,
-                seq,
-                e.at,
-                kind,
-                actor.as_ref(),
-                entry.action.as_str(),
-                entry.item_id.as_ref(),
-                entry.group_id.as_ref(),
-                entry.subject.as_ref(),
-                &entry.detail,
-                &entry.prev,
-                &entry.hash,
-            ],
-        )
-        .await?;
         prev.copy_from_slice(&entry.hash.0);
+        chained.push((seq, actor_parts(entry.actor), entry));
     }
+    let seq = first + chained.len() as u64;
+    // All of an action's entries in a few statements (a push of 1,000 changes records 1,000).
+    let rows: Vec<[Param<'_>; 12]> = chained
+        .iter()
+        .map(|(seq, (kind, actor), entry)| {
+            [
+                (&e.team).into(),
+                (*seq).into(),
+                e.at.into(),
+                (*kind).into(),
+                actor.as_ref().into(),
+                entry.action.as_str().into(),
+                entry.item_id.as_ref().into(),
+                entry.group_id.as_ref().into(),
+                entry.subject.as_ref().into(),
+                (&entry.detail).into(),
+                (&entry.prev).into(),
+                (&entry.hash).into(),
+            ]
+        })
+        .collect();
+    insert_rows(
+        s,
+        "INSERT INTO audit_log (team_id, seq, at, actor_kind, actor_id, action, item_id,
+             group_id, subject, detail, prev, hash) VALUES",
+        "",
+        &rows,
+    )
+    .await?;
     s.execute(
         "UPDATE audit_heads SET seq = $2, hash = $3 WHERE team_id = $1",
         params![&e.team, seq, &prev],
