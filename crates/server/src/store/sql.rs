@@ -286,8 +286,30 @@ impl dyn Sql + '_ {
 
 /// `$first, $first + 1, ...`: `n` placeholders for `IN (...)`.
 pub(crate) fn list(first: usize, n: usize) -> String {
-    let all: Vec<String> = (first..first + n).map(|i| format!("${i}")).collect();
-    all.join(", ")
+    let mut out = String::with_capacity(n * 7);
+    push_list(&mut out, first, n);
+    out
+}
+
+/// Append [`list`]`(first, n)` to `out` (one buffer for a whole statement, no formatter).
+fn push_list(out: &mut String, first: usize, n: usize) {
+    for i in first..first + n {
+        if i > first {
+            out.push_str(", ");
+        }
+        out.push('$');
+        let mut digits = [0u8; 20];
+        let (mut at, mut v) = (digits.len(), i);
+        loop {
+            at -= 1;
+            digits[at] = b'0' + (v % 10) as u8;
+            v /= 10;
+            if v == 0 {
+                break;
+            }
+        }
+        out.extend(digits[at..].iter().map(|&d| char::from(d)));
+    }
 }
 
 /// Write `rows` with `head` (`INSERT INTO t (a, b) VALUES`) and `tail` (an `ON CONFLICT`
@@ -299,10 +321,15 @@ pub(crate) async fn insert_rows<const W: usize>(
     rows: &[[Param<'_>; W]],
 ) -> Result<(), StoreError> {
     for chunk in rows.chunks(CHUNK) {
-        let values: Vec<String> = (0..chunk.len())
-            .map(|r| format!("({})", list(1 + r * W, W)))
-            .collect();
-        let sql = format!("{head} {} {tail}", values.join(", "));
+        let mut sql = String::with_capacity(head.len() + tail.len() + chunk.len() * W * 7);
+        sql.push_str(head);
+        for r in 0..chunk.len() {
+            sql.push_str(if r == 0 { " (" } else { ", (" });
+            push_list(&mut sql, 1 + r * W, W);
+            sql.push(')');
+        }
+        sql.push(' ');
+        sql.push_str(tail);
         let p: Vec<Param<'_>> = chunk.iter().flatten().copied().collect();
         s.execute(&sql, &p).await?;
     }
@@ -750,5 +777,7 @@ mod tests {
     fn lists_number_their_placeholders() {
         assert_eq!(list(2, 3), "$2, $3, $4");
         assert_eq!(list(1, 0), "");
+        assert_eq!(list(9, 3), "$9, $10, $11");
+        assert_eq!(list(5999, 2), "$5999, $6000");
     }
 }
