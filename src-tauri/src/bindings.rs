@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 
 use serde_json::Value;
 use tessera_core::agent::{
-    FieldView, GroupItemsView, HistoryView, ItemSummary, ItemView, StatusView, SyncStatus,
+    FieldView, GroupItemsView, GroupTag, HistoryView, ItemSummary, ItemView, StatusView, SyncStatus,
 };
 use tessera_core::item::{FieldKind, ItemKind, SecretText};
 use tessera_core::vault::{
@@ -102,6 +102,17 @@ fn result_types_match_ipc_ts() {
             tags: vec![],
             folder: None,
             trashed: false,
+            group: Some(GroupTag {
+                id: "00".into(),
+                name: "Ops".into(),
+            }),
+        },
+    );
+    check(
+        "GroupTag",
+        &GroupTag {
+            id: "00".into(),
+            name: "Ops".into(),
         },
     );
     check(

@@ -675,6 +675,12 @@ fn a_group_item_left_out_or_a_forged_list_is_refused(backend: Backend) {
     t.mallory.vault.share("hidden-db", "Ops").unwrap();
     assert_eq!(t.bob.vault.group_items("Ops").unwrap().len(), 2);
 
+    // Bob's device holds both now; Mallory's next version of one is what the server leaves
+    // out, and her manifest names it.
+    t.mallory
+        .vault
+        .group_update("Ops", "hidden-db", &login("hidden-db", "h2"))
+        .unwrap();
     rewrite_pulls(&t, Pull::Group, move |page| {
         page.changes.retain(|r| r.item_id != hidden);
     });

@@ -27,7 +27,7 @@ mod view;
 
 pub use server::{serve, Agent, AgentConfig, LockReason, SyncState, SyncStatus};
 pub use view::{
-    ExportView, FieldView, GroupItemsView, HistoryView, ItemSummary, ItemView, StatusView,
+    ExportView, FieldView, GroupItemsView, GroupTag, HistoryView, ItemSummary, ItemView, StatusView,
 };
 
 /// The protocol version this build speaks.
@@ -50,6 +50,9 @@ pub struct Filter {
     pub favourites: bool,
     /// Items in the trash instead of the others.
     pub trash: bool,
+    /// Only this collection: `personal`, or a group's name or id (default: all).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
 }
 
 /// A request to the agent.

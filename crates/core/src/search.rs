@@ -36,6 +36,7 @@
 //!     folder: Some("work"),
 //!     favourite: false,
 //!     trashed: false,
+//!     group: None,
 //! };
 //! let index = SearchIndex::build([doc]);
 //! let found = index.search(&Query::new("gtihub alice"));
@@ -81,6 +82,8 @@ pub struct SearchDoc<'a> {
     pub favourite: bool,
     /// In the trash.
     pub trashed: bool,
+    /// The group that holds it (a shared item); `None` for a personal item.
+    pub group: Option<[u8; 16]>,
 }
 
 impl<'a> SearchDoc<'a> {
@@ -103,8 +106,29 @@ impl<'a> SearchDoc<'a> {
             folder: d.folder.as_deref(),
             favourite: d.favourite,
             trashed: item.trashed_at.is_some(),
+            group: None,
         }
     }
+
+    /// [`SearchDoc::from_item`] for an item of `group`.
+    pub fn in_group(item: &'a Item, group: [u8; 16]) -> Self {
+        Self {
+            group: Some(group),
+            ..Self::from_item(item)
+        }
+    }
+}
+
+/// Which collection a query looks in.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Collection {
+    /// Personal and shared items alike.
+    #[default]
+    Any,
+    /// Personal items only.
+    Personal,
+    /// Items of this group only.
+    Group([u8; 16]),
 }
 
 /// Which items a query considers with respect to the trash.
@@ -134,6 +158,8 @@ pub struct Query<'a> {
     pub favourites_only: bool,
     /// Trash handling.
     pub trash: TrashFilter,
+    /// Personal items, one group's, or all.
+    pub collection: Collection,
     /// At most this many hits.
     pub limit: usize,
 }
@@ -148,8 +174,16 @@ impl<'a> Query<'a> {
             folder: None,
             favourites_only: false,
             trash: TrashFilter::Exclude,
+            collection: Collection::Any,
             limit: DEFAULT_LIMIT,
         }
+    }
+
+    /// Only items of `collection`.
+    #[must_use]
+    pub fn collection(mut self, collection: Collection) -> Self {
+        self.collection = collection;
+        self
     }
 
     /// Only items of `kind`.
@@ -234,6 +268,8 @@ struct Meta {
     favourite: bool,
     trashed: bool,
     alive: bool,
+    /// Held by a group (a shared item).
+    shared: bool,
     title_chars: u32,
 }
 
@@ -243,8 +279,9 @@ struct Slot {
     id: Option<ItemId>,
     /// The title's tokens, space-separated (see `text::normalize_into`).
     title: String,
-    /// Hashes of its folded tags ([`text::tag_key`]) and of each level of its folder path
-    /// ([`text::folder_key`]): filters compare integers and no copy of a tag is kept.
+    /// Hashes of its folded tags ([`text::tag_key`]), of each level of its folder path
+    /// ([`text::folder_key`]) and of its group ([`text::group_key`]): filters compare integers
+    /// and no copy of a tag is kept.
     filter_keys: Vec<u64>,
     /// `token << 2 | field`, sorted and distinct.
     postings: Vec<u32>,
@@ -549,6 +586,9 @@ impl SearchIndex {
             }
             s.filter_keys.push(text::folder_key(path));
         }
+        if let Some(g) = &doc.group {
+            s.filter_keys.push(text::group_key(g));
+        }
         fold.zeroize();
         self.builder.fold = fold;
         self.meta[slot as usize] = Meta {
@@ -556,6 +596,7 @@ impl SearchIndex {
             favourite: doc.favourite,
             trashed: doc.trashed,
             alive: true,
+            shared: doc.group.is_some(),
             title_chars: text::char_len(doc.title) as u32,
         };
         entries.clear();

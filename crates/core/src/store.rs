@@ -45,6 +45,19 @@ const SEEN_CHANGED: &str =
 /// Item id → version.
 pub type VersionMap = HashMap<Vec<u8>, i64>;
 
+/// One record of a group's replica, sealed as the server served it.
+#[derive(Debug, Clone)]
+pub struct GroupRecord {
+    /// The item id.
+    pub item_id: Vec<u8>,
+    /// Its version.
+    pub version: i64,
+    /// A tombstone.
+    pub deleted: bool,
+    /// The sealed version (empty for a tombstone).
+    pub blob: Vec<u8>,
+}
+
 /// One stored item version, still encrypted.
 #[derive(Debug, Clone)]
 pub struct VersionRow {
@@ -286,6 +299,16 @@ impl Store {
         Ok(out)
     }
 
+    /// Run `f` in one transaction over the group replica's rows and `meta` values only (never
+    /// items: their count is not recorded again), from a shared borrow.
+    pub fn write_replica<T>(&self, f: impl FnOnce(&Writer<'_>) -> Result<T>) -> Result<T> {
+        let tx = self.conn.unchecked_transaction()?;
+        let w = Writer::new(&tx, false, self.auth.as_ref());
+        let out = f(&w)?;
+        tx.commit()?;
+        Ok(out)
+    }
+
     /// Set one `meta` value on its own (one statement, so it is written whole or not at all).
     pub fn put_meta_now(&self, key: &str, value: &[u8]) -> Result<()> {
         self.conn.execute(
@@ -414,6 +437,32 @@ impl Store {
             .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
             .collect::<rusqlite::Result<VersionMap>>()?;
         Ok((Seen { rows: seen, auth }, local))
+    }
+
+    /// Every record this device holds of `group`, ascending by item id.
+    pub fn group_records(&self, group: &[u8]) -> Result<Vec<GroupRecord>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT item_id, version, deleted, blob FROM group_records
+             WHERE group_id = ?1 ORDER BY item_id",
+        )?;
+        let rows = stmt.query_map([group], |r| {
+            Ok(GroupRecord {
+                item_id: r.get(0)?,
+                version: r.get(1)?,
+                deleted: r.get(2)?,
+                blob: r.get(3)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    /// The `meta` keys that start with `prefix`, and their values.
+    pub fn meta_with_prefix(&self, prefix: &str) -> Result<Vec<(String, Vec<u8>)>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT key, value FROM meta WHERE substr(key, 1, length(?1)) = ?1")?;
+        let rows = stmt.query_map([prefix], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
     }
 
     /// Number of items, and of those in the trash. Needs no key.

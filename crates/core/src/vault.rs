@@ -11,6 +11,7 @@
 //! Which version is current, and whether the item is in the trash, are plain columns with a MAC
 //! under a key derived from the vault key (`store::auth`), so an older version cannot be made
 //! current again, nor an item hidden, from outside.
+use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
@@ -101,7 +102,11 @@ pub struct Vault {
     damaged: BTreeMap<String, Damage>,
     /// What is wrong with the vault as a whole (an item row removed from outside).
     warnings: Vec<String>,
-    index: SearchIndex,
+    /// Over personal and held shared items. In a cell, as is the replica: a verified pull of a
+    /// group (which reads may make) updates both.
+    index: RefCell<SearchIndex>,
+    /// Every group this account reads, as this device holds it (`groups::replica`).
+    replica: RefCell<groups::Replica>,
 }
 
 impl std::fmt::Debug for Vault {
@@ -177,7 +182,8 @@ impl Vault {
             items: HashMap::new(),
             damaged: BTreeMap::new(),
             warnings: Vec::new(),
-            index: SearchIndex::new(),
+            index: RefCell::new(SearchIndex::new()),
+            replica: RefCell::default(),
         }
     }
 
@@ -256,6 +262,8 @@ impl Vault {
         };
         let mut vault = Self::with_keys(store, header, keyset);
         vault.load_items()?;
+        vault.load_replica()?;
+        vault.build_index();
         vault.enable_outbox_if_linked()?;
         Ok(vault)
     }
@@ -308,7 +316,6 @@ impl Vault {
         self.warnings = count_warning(self.store.recorded_count()?, rows.len() as u64)
             .into_iter()
             .collect();
-        self.index = SearchIndex::build(self.items.values().map(SearchDoc::from_item));
         Ok(())
     }
 
@@ -508,18 +515,18 @@ impl Vault {
 
     fn reindex(&mut self, id: &ItemId) {
         if let Some(item) = self.items.get(id) {
-            self.index.upsert(&SearchDoc::from_item(item));
+            self.index.borrow_mut().upsert(&SearchDoc::from_item(item));
         }
     }
 
     /// Ranked fuzzy search over titles, text fields, tags and folders (never concealed values).
     pub fn search(&self, query: &Query<'_>) -> SearchResults {
-        self.index.search(query)
+        self.index.borrow().search(query)
     }
 
     /// Approximate bytes the search index holds.
     pub fn search_memory_bytes(&self) -> usize {
-        self.index.memory_bytes()
+        self.index.borrow().memory_bytes()
     }
 
     /// Move an item to the trash (it keeps its history and can be restored).
@@ -552,7 +559,7 @@ impl Vault {
         }
         self.store.write(|w| w.purge(id))?;
         self.items.remove(id);
-        self.index.remove(*id);
+        self.index.borrow_mut().remove(*id);
         Ok(())
     }
 

@@ -63,6 +63,9 @@ fn fake_server(script: Arc<Mutex<Script>>) -> String {
                 .unwrap()
             } else if path == "/v1/account/root-pin" || path == "/v1/sync/manifest" {
                 "null".to_owned()
+            } else if path == "/v1/groups" {
+                // A team without groups.
+                "[]".to_owned()
             } else if path == "/v1/prelogin" {
                 // A server that tries to weaken the key derivation of a new device.
                 serde_json::to_string(&proto::PreloginResponse {
@@ -81,6 +84,7 @@ fn fake_server(script: Arc<Mutex<Script>>) -> String {
                     cursor: 100,
                     more: false,
                     manifest: None,
+                    ended: Vec::new(),
                 })
                 .unwrap()
             } else {

@@ -32,6 +32,10 @@ pub struct PullResponse {
     /// The collection's newest manifest, on the last page (`more` false), when one exists.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub manifest: Option<crate::SignedManifest>,
+    /// A group's items whose share has ended for the caller, on the last page: a client that
+    /// holds one drops it (its record is not served again when it did not change).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ended: Vec<Id>,
 }
 
 /// One change a client pushes.

@@ -29,6 +29,9 @@ pub struct Server {
     pub child: Child,
     pub url: String,
     pub data: tempfile::TempDir,
+    /// The arguments it was started with, for [`Server::restart`].
+    args: Vec<std::ffi::OsString>,
+    port: u16,
 }
 
 impl Server {
@@ -43,26 +46,54 @@ impl Server {
             .unwrap()
             .port();
         let data = tempfile::tempdir().unwrap();
-        let mut cmd = Command::new(bin("tessera-server"));
-        cmd.args(["--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
-            .arg(data.path());
+        let mut args: Vec<std::ffi::OsString> = vec![
+            "--listen".into(),
+            format!("127.0.0.1:{port}").into(),
+            "--data-dir".into(),
+            data.path().into(),
+        ];
         if let Some(u) = database_url {
-            cmd.args(["--database-url", u]);
+            args.extend(["--database-url".into(), u.into()]);
         }
-        cmd.args(extra);
-        let child = cmd
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
+        args.extend(extra.iter().map(Into::into));
+        let child = spawn_server(&args, port);
         let url = format!("{scheme}://127.0.0.1:{port}");
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "the server did not start");
-            std::thread::sleep(Duration::from_millis(50));
+        Self {
+            child,
+            url,
+            data,
+            args,
+            port,
         }
-        Self { child, url, data }
     }
+
+    /// Stop the server (as a crash or an outage would).
+    #[allow(clippy::let_underscore_must_use)] // best effort: it may have exited already
+    pub fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Start it again on the same address, data and database.
+    pub fn restart(&mut self) {
+        self.stop();
+        self.child = spawn_server(&self.args, self.port);
+    }
+}
+
+fn spawn_server(args: &[std::ffi::OsString], port: u16) -> Child {
+    let child = Command::new(bin("tessera-server"))
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "the server did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child
 }
 
 impl Drop for Server {

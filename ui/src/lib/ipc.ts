@@ -63,6 +63,14 @@ export interface ItemSummary {
   tags: string[];
   folder: string | null;
   trashed: boolean;
+  /** The group that holds it, for a shared item (absent for a personal one). */
+  group?: GroupTag;
+}
+
+/** The group of a shared item in a list. */
+export interface GroupTag {
+  id: string;
+  name: string;
 }
 
 export interface ItemView {
@@ -143,6 +151,8 @@ export interface Filter {
   folder?: string | null;
   favourites?: boolean;
   trash?: boolean;
+  /** `personal`, or a group's name or id; absent: personal and shared items alike. */
+  group?: string | null;
 }
 
 /** Folders and tags in use, for the sidebar. */

@@ -269,6 +269,7 @@ function subtitle(it: Stored): string {
 }
 
 function summary(it: Stored): ItemSummary {
+  const g = state.groups.find((x) => x.id === state.shared.get(it.id));
   return {
     id: it.id,
     kind: it.kind,
@@ -278,6 +279,7 @@ function summary(it: Stored): ItemSummary {
     tags: [...it.tags],
     folder: it.folder,
     trashed: it.trashed_at !== null,
+    ...(g ? { group: { id: g.id, name: g.name } } : {}),
   };
 }
 
@@ -305,6 +307,10 @@ function view(it: Stored): ItemView {
 
 function matches(it: Stored, f: Filter): boolean {
   if (!!f.trash !== (it.trashed_at !== null)) return false;
+  // Like the core: `personal`, a group's id or name, or (absent) personal and shared alike.
+  const held = state.shared.get(it.id);
+  if (f.group === 'personal' && held) return false;
+  if (f.group && f.group !== 'personal' && (!held || held !== needGroup(f.group).id)) return false;
   if (f.kind && it.kind !== f.kind) return false;
   if (f.tag && !it.tags.includes(f.tag)) return false;
   if (f.folder && it.folder !== f.folder) return false;
@@ -312,9 +318,10 @@ function matches(it: Stored, f: Filter): boolean {
   return true;
 }
 
+/** Personal items, and shared ones while linked to a team (as the replica holds them). */
 function sorted(): Stored[] {
   return [...state.items.values()]
-    .filter((i) => !state.shared.has(i.id))
+    .filter((i) => !state.shared.has(i.id) || state.link)
     .sort((a, b) => a.title.localeCompare(b.title));
 }
 

@@ -439,6 +439,9 @@ pub struct FilterArgs {
     /// Items in the trash instead.
     #[arg(long)]
     trash: bool,
+    /// Only the items of this group (name or id), or `personal` for your own.
+    #[arg(long)]
+    group: Option<String>,
 }
 
 impl FilterArgs {
@@ -449,6 +452,7 @@ impl FilterArgs {
             folder: self.folder.as_ref().map(|f| f.trim_matches('/').to_owned()),
             favourites: self.favourites,
             trash: self.trash,
+            group: self.group.clone(),
         })
     }
 }
@@ -464,12 +468,28 @@ fn print_list(items: &[ItemSummary], out: &Output, empty: &str) -> Result<()> {
             .max()
             .unwrap_or(5)
             .min(40);
+        // A group column when shared items are listed: `personal` for your own.
+        let gw = items
+            .iter()
+            .filter_map(|i| i.group.as_ref().map(|g| g.name.chars().count().min(20)))
+            .max()
+            .map(|w| w.max("personal".len()));
         for i in items {
             let title: String = i.title.chars().take(40).collect();
             let star = if i.favourite { "*" } else { " " };
+            let group = gw.map_or_else(String::new, |gw| {
+                let name: String = i
+                    .group
+                    .as_ref()
+                    .map_or("personal", |g| g.name.as_str())
+                    .chars()
+                    .take(20)
+                    .collect();
+                format!("{name:gw$}  ")
+            });
             writeln!(
                 w,
-                "{}  {star} {title:tw$}  {:11}  {}",
+                "{}  {star} {title:tw$}  {group}{:11}  {}",
                 &i.id[..8],
                 i.kind.as_str(),
                 i.subtitle

@@ -225,6 +225,19 @@ pub fn sync(dir: &VaultDir, out: &Output) -> Result<Option<ExitCode>> {
         for t in &r.kept_both {
             writeln!(w, "  conflicting edits, both kept: {t}")?;
         }
+        if r.shared > 0 {
+            writeln!(w, "  shared items: {} changed on this device", r.shared)?;
+        }
+        if r.events_sent > 0 {
+            writeln!(
+                w,
+                "  {} reveals and copies made offline sent to the team's audit log",
+                r.events_sent
+            )?;
+        }
+        for g in &r.refused_groups {
+            writeln!(w, "  refused group (its copy here is kept as it was): {g}")?;
+        }
         Ok(())
     })?;
     Ok(None)

@@ -670,7 +670,7 @@ fn handle(shared: &Shared, st: &mut State, request: Request, origin: Origin) -> 
             }
             ok(&status(shared, st)?)
         }
-        Request::List { filter } => ok(&view::list(unlocked(st)?, &filter)),
+        Request::List { filter } => ok(&view::list(unlocked(st)?, &filter)?),
         Request::Search {
             query,
             filter,
@@ -680,12 +680,8 @@ fn handle(shared: &Shared, st: &mut State, request: Request, origin: Origin) -> 
             &query,
             &filter,
             limit.unwrap_or(50),
-        )),
-        Request::Get { item, reveal } => {
-            let v = unlocked(st)?;
-            let id = v.resolve(&item)?;
-            ok(&ItemView::of(v.get(&id)?, reveal, vault::now()))
-        }
+        )?),
+        Request::Get { item, reveal } => ok(&get_item(unlocked(st)?, &item, reveal)?),
         Request::Add { items } => {
             let ids = unlocked_mut(st)?.add_many(items)?;
             ok(&ids
@@ -861,6 +857,23 @@ fn handle_groups(st: &mut State, request: Request) -> Reply {
 }
 
 /// A shared item in the shape of a personal one, for the same views.
+/// One item in full: a personal one, else a shared one, read (and a reveal recorded) as its
+/// group's.
+fn get_item(v: &Vault, item: &str, reveal: bool) -> Result<ItemView, Error> {
+    match v.resolve(item) {
+        Ok(id) => Ok(ItemView::of(v.get(&id)?, reveal, vault::now())),
+        Err(Error::NotFound(why)) => {
+            let (group, id) = v.resolve_shared(item).map_err(|e| match e {
+                Error::NotFound(_) => Error::NotFound(why),
+                e => e,
+            })?;
+            let it = v.group_item(&group, &id, reveal)?;
+            Ok(ItemView::of(&shared_as_item(&it), reveal, vault::now()))
+        }
+        Err(e) => Err(e),
+    }
+}
+
 fn shared_as_item(s: &vault::SharedItem) -> crate::item::Item {
     crate::item::Item {
         id: s.id,

@@ -2,9 +2,10 @@
 //! with concealed values left out unless the user asked to reveal them.
 use serde::{Deserialize, Serialize};
 
+use crate::error::Error;
 use crate::item::{FieldKind, Item, ItemKind, SecretText};
-use crate::search::{Query, TrashFilter};
-use crate::vault::{HistoryEntry, Vault};
+use crate::search::{Collection, Query, TrashFilter};
+use crate::vault::{GroupView, HistoryEntry, Vault};
 
 /// The reply to an export: the encrypted file (base64 on the wire) and what it holds.
 #[derive(Debug, Serialize, Deserialize)]
@@ -55,6 +56,18 @@ pub struct ItemSummary {
     pub folder: Option<String>,
     /// In the trash.
     pub trashed: bool,
+    /// The group that holds it, for a shared item: its id and name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<GroupTag>,
+}
+
+/// The group of a shared item in a list.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct GroupTag {
+    /// The group id (hex).
+    pub id: String,
+    /// Its name.
+    pub name: String,
 }
 
 /// One item in full.
@@ -158,6 +171,18 @@ impl ItemSummary {
             tags: d.tags.clone(),
             folder: d.folder.clone(),
             trashed: item.trashed_at.is_some(),
+            group: None,
+        }
+    }
+
+    /// The list form of a shared item of `group`.
+    pub fn shared(group: &GroupView, item: &Item) -> Self {
+        Self {
+            group: Some(GroupTag {
+                id: group.id.clone(),
+                name: group.name.clone(),
+            }),
+            ..Self::of(item)
         }
     }
 }
@@ -243,11 +268,64 @@ impl HistoryView {
     }
 }
 
-/// Items passing `filter`, sorted by title (case-insensitive).
-pub fn list(vault: &Vault, filter: &super::Filter) -> Vec<ItemSummary> {
-    let mut items: Vec<&Item> = vault.items().filter(|i| matches(i, filter)).collect();
-    items.sort_by_cached_key(|i| i.data.title.to_lowercase());
-    items.into_iter().map(ItemSummary::of).collect()
+/// Which collection a filter asks for: `personal`, a held group's name or id, or all.
+fn collection(vault: &Vault, f: &super::Filter) -> Result<Collection, Error> {
+    Ok(match f.group.as_deref().map(str::trim) {
+        None | Some("") => Collection::Any,
+        Some(g) if g.eq_ignore_ascii_case("personal") => Collection::Personal,
+        Some(g) => {
+            let held = vault.held_groups();
+            let found: Vec<&GroupView> = held
+                .iter()
+                .filter(|v| v.id == g.to_ascii_lowercase() || v.name.eq_ignore_ascii_case(g))
+                .collect();
+            match found.as_slice() {
+                [one] => Collection::Group(
+                    tessera_protocol::Id::parse(&one.id)
+                        .expect("held group ids are valid")
+                        .0,
+                ),
+                [] => {
+                    return Err(Error::NotFound(format!(
+                        "no group {g:?} on this device (`tessera group list`; `personal` for your own items)"
+                    )))
+                }
+                many => {
+                    return Err(Error::Ambiguous {
+                        query: g.to_owned(),
+                        count: many.len(),
+                    })
+                }
+            }
+        }
+    })
+}
+
+/// Items passing `filter`, personal and shared, sorted by title (case-insensitive).
+pub fn list(vault: &Vault, filter: &super::Filter) -> Result<Vec<ItemSummary>, Error> {
+    let c = collection(vault, filter)?;
+    let mut out: Vec<ItemSummary> = Vec::new();
+    if matches!(c, Collection::Any | Collection::Personal) {
+        out.extend(
+            vault
+                .items()
+                .filter(|i| matches(i, filter))
+                .map(ItemSummary::of),
+        );
+    }
+    if !filter.trash && c != Collection::Personal {
+        vault.each_shared(|g, item| {
+            let in_collection = match c {
+                Collection::Group(id) => g.id == tessera_protocol::Id(id).to_hex(),
+                _ => true,
+            };
+            if in_collection && matches(item, filter) {
+                out.push(ItemSummary::shared(g, item));
+            }
+        });
+    }
+    out.sort_by_cached_key(|i| i.title.to_lowercase());
+    Ok(out)
 }
 
 /// True when an item passes the filter.
@@ -266,13 +344,21 @@ pub fn matches(item: &Item, f: &super::Filter) -> bool {
         && (!f.favourites || d.favourite)
 }
 
-/// Ranked search with filters, best first.
-pub fn search(vault: &Vault, text: &str, f: &super::Filter, limit: usize) -> Vec<ItemSummary> {
-    let mut q = Query::new(text).limit(limit).trash(if f.trash {
-        TrashFilter::Only
-    } else {
-        TrashFilter::Exclude
-    });
+/// Ranked search with filters over personal and shared items, best first.
+pub fn search(
+    vault: &Vault,
+    text: &str,
+    f: &super::Filter,
+    limit: usize,
+) -> Result<Vec<ItemSummary>, Error> {
+    let mut q = Query::new(text)
+        .limit(limit)
+        .trash(if f.trash {
+            TrashFilter::Only
+        } else {
+            TrashFilter::Exclude
+        })
+        .collection(collection(vault, f)?);
     if let Some(k) = f.kind {
         q = q.kind(k);
     }
@@ -285,11 +371,13 @@ pub fn search(vault: &Vault, text: &str, f: &super::Filter, limit: usize) -> Vec
     if f.favourites {
         q = q.favourites_only();
     }
-    vault
+    Ok(vault
         .search(&q)
         .hits
         .iter()
-        .filter_map(|h| vault.get(&h.id).ok())
-        .map(ItemSummary::of)
-        .collect()
+        .filter_map(|h| match vault.get(&h.id) {
+            Ok(item) => Some(ItemSummary::of(item)),
+            Err(_) => vault.with_shared(&h.id, ItemSummary::shared),
+        })
+        .collect())
 }

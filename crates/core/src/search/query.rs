@@ -5,7 +5,8 @@ use zeroize::Zeroize;
 
 use super::text::{self, MAX_TOKEN_CHARS};
 use super::{
-    kind_code, Hit, Query, SearchIndex, SearchResults, TrashFilter, F_FOLDER, F_TAG, F_TITLE,
+    kind_code, Collection, Hit, Query, SearchIndex, SearchResults, TrashFilter, F_FOLDER, F_TAG,
+    F_TITLE,
 };
 
 /// Match qualities; a word's score on an item is `quality * 10`, plus [`TITLE_BONUS`] when the
@@ -133,6 +134,9 @@ struct Filter {
     folder: Option<String>,
     tag_key: Option<u64>,
     folder_key: Option<u64>,
+    /// `Some(false)`: personal items only; `Some(true)`: shared items only.
+    shared: Option<bool>,
+    group_key: Option<u64>,
     favourites_only: bool,
     trash: TrashFilter,
 }
@@ -150,6 +154,15 @@ impl Filter {
             folder: q.folder.map(|f| fold(f.trim_end_matches('/'))),
             tag_key: None,
             folder_key: None,
+            shared: match q.collection {
+                Collection::Any => None,
+                Collection::Personal => Some(false),
+                Collection::Group(_) => Some(true),
+            },
+            group_key: match &q.collection {
+                Collection::Group(g) => Some(text::group_key(g)),
+                _ => None,
+            },
             favourites_only: q.favourites_only,
             trash: q.trash,
         };
@@ -169,15 +182,18 @@ impl Filter {
             || !trash_ok
             || (self.favourites_only && !m.favourite)
             || self.kind.is_some_and(|k| k != m.kind)
+            || self.shared.is_some_and(|s| s != m.shared)
         {
             return false;
         }
-        if self.tag_key.is_none() && self.folder_key.is_none() {
+        if self.tag_key.is_none() && self.folder_key.is_none() && self.group_key.is_none() {
             return true;
         }
         let keys = &ix.slots[slot as usize].filter_keys;
-        self.tag_key.is_none_or(|k| keys.contains(&k))
-            && self.folder_key.is_none_or(|k| keys.contains(&k))
+        [self.tag_key, self.folder_key, self.group_key]
+            .iter()
+            .flatten()
+            .all(|k| keys.contains(k))
     }
 }
 

@@ -15,6 +15,7 @@ fn doc<'a>(n: u8, title: &'a str, texts: &[&'a str]) -> SearchDoc<'a> {
         folder: None,
         favourite: false,
         trashed: false,
+        group: None,
     }
 }
 
@@ -248,4 +249,33 @@ fn memory_is_reported() {
     let ix = sample();
     assert!(ix.memory_bytes() > 1000);
     assert!(format!("{ix:?}").contains("items: 5"));
+}
+
+#[test]
+fn the_collection_filter_keeps_personal_and_each_group_apart() {
+    let (g1, g2) = ([1u8; 16], [2u8; 16]);
+    let ix = SearchIndex::build([
+        doc(1, "db personal", &[]),
+        SearchDoc {
+            group: Some(g1),
+            ..doc(2, "db ops", &[])
+        },
+        SearchDoc {
+            group: Some(g2),
+            ..doc(3, "db web", &[])
+        },
+    ]);
+    let all = |c| ids(&ix, &Query::new("db").collection(c));
+    let mut any = all(Collection::Any);
+    any.sort_unstable();
+    assert_eq!(any, [1, 2, 3]);
+    assert_eq!(all(Collection::Personal), [1]);
+    assert_eq!(all(Collection::Group(g1)), [2]);
+    assert_eq!(all(Collection::Group(g2)), [3]);
+    assert!(all(Collection::Group([9; 16])).is_empty());
+    // Listing without text honours it too.
+    assert_eq!(
+        ids(&ix, &Query::new("").collection(Collection::Group(g2))),
+        [3]
+    );
 }

@@ -107,9 +107,18 @@ pub(super) fn folder_key(path: &str) -> u64 {
     hash_seeded(SEED ^ 0x666f_6c64, path)
 }
 
+/// The filter key of a group (its 16-byte id).
+pub(super) fn group_key(group: &[u8; 16]) -> u64 {
+    hash_bytes(SEED ^ 0x6772_6f75, group)
+}
+
 fn hash_seeded(seed: u64, s: &str) -> u64 {
+    hash_bytes(seed, s.as_bytes())
+}
+
+fn hash_bytes(seed: u64, s: &[u8]) -> u64 {
     let mut h = seed ^ s.len() as u64;
-    for chunk in s.as_bytes().chunks(8) {
+    for chunk in s.chunks(8) {
         let mut b = [0u8; 8];
         b[..chunk.len()].copy_from_slice(chunk);
         h = (h.rotate_left(5) ^ u64::from_le_bytes(b)).wrapping_mul(K);

@@ -65,6 +65,20 @@ const MIGRATIONS: &[Migration] = &[
               ALTER TABLE seen ADD COLUMN mac BLOB;",
         then: None,
     },
+    // 5: the replica of the groups this account reads: each group's records sealed as the
+    // server serves them. What is held (ids, versions, tombstones) is named in the group's
+    // sealed snapshot in `meta` (`vault::groups::replica`), which a change from outside breaks.
+    Migration {
+        sql: "CREATE TABLE group_records (
+         group_id BLOB NOT NULL,
+         item_id BLOB NOT NULL,
+         version INTEGER NOT NULL,
+         deleted INTEGER NOT NULL,
+         blob BLOB NOT NULL,
+         PRIMARY KEY (group_id, item_id)
+     ) WITHOUT ROWID;",
+        then: None,
+    },
 ];
 
 /// The newest schema this build reads and writes.

@@ -51,6 +51,34 @@ impl<'a> Writer<'a> {
         Ok(())
     }
 
+    /// Store (or replace) one record of a group's replica.
+    pub fn put_group_record(&self, group: &[u8], r: &super::GroupRecord) -> Result<()> {
+        self.tx
+            .prepare_cached(
+                "INSERT INTO group_records (group_id, item_id, version, deleted, blob)
+                 VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (group_id, item_id) DO UPDATE SET version = excluded.version,
+                 deleted = excluded.deleted, blob = excluded.blob",
+            )?
+            .execute(params![group, r.item_id, r.version, r.deleted, r.blob])?;
+        Ok(())
+    }
+
+    /// Remove one record of a group's replica.
+    pub fn delete_group_record(&self, group: &[u8], item: &[u8]) -> Result<()> {
+        self.tx
+            .prepare_cached("DELETE FROM group_records WHERE group_id = ?1 AND item_id = ?2")?
+            .execute(params![group, item])?;
+        Ok(())
+    }
+
+    /// Remove every record of a group's replica.
+    pub fn delete_group_records(&self, group: &[u8]) -> Result<()> {
+        self.tx
+            .execute("DELETE FROM group_records WHERE group_id = ?1", [group])?;
+        Ok(())
+    }
+
     /// Store the wrapped keyset with its checksum.
     pub fn put_keyset(&self, wrapped: &[u8]) -> Result<()> {
         self.put_meta(META_KEYSET, wrapped)?;

@@ -15,6 +15,11 @@ use super::Vault;
 use crate::error::{Error, Result};
 
 const META_ANCHOR: &str = "audit_anchor";
+/// `meta` key of the reveals and copies queued while the server was out of reach.
+const META_QUEUE: &str = "audit_queue";
+const QUEUE_LABEL: &str = "tessera queued audit events";
+/// At most this many queued events: past it, reads that must be recorded wait for the server.
+const MAX_QUEUED: usize = 10_000;
 
 /// What to show of the log.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -255,6 +260,52 @@ impl Vault {
                 anchor: anchor_seq,
             }),
         }
+    }
+
+    /// Queue a reveal or copy made while the server was out of reach, sealed under the vault
+    /// key, for [`Vault::send_queued_events`] at the next sync.
+    pub(super) fn queue_event(&self, event: proto::ClientEvent) -> Result<()> {
+        let mut queued = self.queued_events()?;
+        if queued.len() >= MAX_QUEUED {
+            return Err(Error::Invalid(format!(
+                "{MAX_QUEUED} reveals and copies are waiting to reach the team's audit log; \
+                 reconnect to the team server and run `tessera sync` first"
+            )));
+        }
+        queued.push(event);
+        self.put_queued(&queued)
+    }
+
+    fn queued_events(&self) -> Result<Vec<proto::ClientEvent>> {
+        let Some(plain) =
+            self.sealed_meta(META_QUEUE, QUEUE_LABEL, "", "the queued audit events")?
+        else {
+            return Ok(Vec::new());
+        };
+        serde_json::from_slice(&plain).map_err(|_| {
+            Error::TamperedHeader("the audit events queued on this device are damaged".into())
+        })
+    }
+
+    fn put_queued(&self, events: &[proto::ClientEvent]) -> Result<()> {
+        let plain = zeroize::Zeroizing::new(
+            serde_json::to_vec(events).map_err(|e| Error::Invalid(e.to_string()))?,
+        );
+        self.put_sealed_meta(META_QUEUE, QUEUE_LABEL, "", &plain)
+    }
+
+    /// Send the reveals and copies queued while offline, oldest first; each batch leaves the
+    /// queue once the server has taken it. Returns how many were sent.
+    pub(super) fn send_queued_events(&self, ctx: &TeamContext) -> Result<usize> {
+        let mut queued = self.queued_events()?;
+        let total = queued.len();
+        while !queued.is_empty() {
+            let n = queued.len().min(proto::audit_limits::EVENTS);
+            Self::report_events(ctx, queued[..n].to_vec())?;
+            queued.drain(..n);
+            self.put_queued(&queued)?;
+        }
+        Ok(total)
     }
 
     /// Report events that happened on this device (reveal, copy) to the team's log.

@@ -340,7 +340,7 @@ impl Vault {
                 trashed_at: e.trashed_at,
                 data: last.data,
             };
-            self.index.upsert(&SearchDoc::from_item(&item));
+            self.index.borrow_mut().upsert(&SearchDoc::from_item(&item));
             self.items.insert(item.id, item);
         }
         Ok((report, ids))

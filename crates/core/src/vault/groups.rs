@@ -40,6 +40,7 @@ use crate::remote::Remote;
 mod access_request;
 pub(crate) mod log;
 mod marks;
+mod replica;
 mod share;
 mod token;
 #[cfg(test)]
@@ -52,6 +53,7 @@ mod version;
 pub use access_request::AccessRequestView;
 pub use log::verify_group_log;
 use log::GroupState;
+pub(super) use replica::Replica;
 pub(super) use token::token_views;
 pub use token::{CreatedToken, MachineToken, TokenClient, TokenView};
 pub(super) use version::open_item;
@@ -375,31 +377,41 @@ pub(super) fn fetch_members(ctx: &TeamContext, group: &str) -> Result<Vec<Member
         .collect())
 }
 
-/// The current record of every item of a group, as the server serves it, and the manifest the
-/// last page carried (unchecked: see [`Vault::pull_group`]).
-fn fetch_group(
-    ctx: &TeamContext,
-    group: &str,
-) -> Result<(Vec<proto::ItemRecord>, Option<proto::SignedManifest>)> {
-    pull_pages(&ctx.remote, &format!("/v1/groups/{group}/sync"))
-}
-
 /// Every page of a group pull at `path` (a member's or a machine token's): the current record
 /// of each item, and the manifest the last page carried.
 fn pull_pages(
     remote: &Remote,
     path: &str,
 ) -> Result<(Vec<proto::ItemRecord>, Option<proto::SignedManifest>)> {
-    let mut latest: BTreeMap<Id, proto::ItemRecord> = BTreeMap::new();
-    let mut cursor = 0;
+    let p = pull_since(remote, path, 0)?;
+    Ok((p.records.into_values().collect(), p.manifest))
+}
+
+/// What the pages of a group pull from a cursor served, unchecked.
+struct Served {
+    /// The newest record of each item changed since the cursor.
+    records: BTreeMap<Id, proto::ItemRecord>,
+    cursor: u64,
+    manifest: Option<proto::SignedManifest>,
+    ended: Vec<Id>,
+}
+
+/// Every page of a group pull at `path` from `cursor`.
+fn pull_since(remote: &Remote, path: &str, mut cursor: u64) -> Result<Served> {
+    let mut records: BTreeMap<Id, proto::ItemRecord> = BTreeMap::new();
     loop {
         let page: proto::PullResponse = remote.get(&format!("{path}?since={cursor}"))?;
         for rec in page.changes {
-            latest.insert(rec.item_id, rec);
+            records.insert(rec.item_id, rec);
         }
         cursor = page.cursor;
         if !page.more {
-            return Ok((latest.into_values().collect(), page.manifest));
+            return Ok(Served {
+                records,
+                cursor,
+                manifest: page.manifest,
+                ended: page.ended,
+            });
         }
     }
 }
@@ -780,8 +792,53 @@ impl Vault {
         })
     }
 
+    /// Bring the replica of every group up to date (at sync): each group the server lists is
+    /// verified and pulled from its cursor; a refused one is named in the report and its copy
+    /// here kept; a group held here that the server no longer lists (you were removed, or
+    /// your membership ended) is dropped. Reveals and copies queued offline are sent first.
+    pub(super) fn pull_groups(&self, report: &mut super::SyncReport) -> Result<()> {
+        let ctx = self.team_context()?;
+        report.events_sent = self.send_queued_events(&ctx)?;
+        let mut listed = std::collections::BTreeSet::new();
+        for f in self.fetch_groups_each(&ctx)? {
+            match f {
+                Fetched::Open(keys, _) => {
+                    listed.insert(keys.info.group_id);
+                    match self.refresh_group(&ctx, &keys) {
+                        Ok((_, n)) => report.shared += n,
+                        Err(e) if e.is_tampering() => report
+                            .refused_groups
+                            .push(format!("{}: {e}", keys.info.group_id)),
+                        Err(e) => return Err(e),
+                    }
+                }
+                Fetched::Refused(info, e) => {
+                    listed.insert(info.group_id);
+                    report
+                        .refused_groups
+                        .push(format!("{}: {e}", info.group_id));
+                }
+            }
+        }
+        for g in self.held_groups() {
+            let id = Id::parse(&g.id).expect("held group ids are valid");
+            if !listed.contains(&id) {
+                self.drop_held(id)?;
+            }
+        }
+        Ok(())
+    }
+
     /// Your groups, names decrypted; a group this device refuses is listed by id with why.
+    /// With the server out of reach, the groups this device holds.
     pub fn groups(&self) -> Result<Vec<GroupView>> {
+        match self.groups_online() {
+            Err(Error::Network(_)) if !self.held_groups().is_empty() => Ok(self.held_groups()),
+            other => other,
+        }
+    }
+
+    fn groups_online(&self) -> Result<Vec<GroupView>> {
         let ctx = self.team_context()?;
         let mut out: Vec<GroupView> = self
             .fetch_groups_each(&ctx)?

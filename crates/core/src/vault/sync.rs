@@ -86,6 +86,16 @@ pub struct SyncReport {
     pub merged: Vec<String>,
     /// Items whose local edit collided with the server's and was kept as a copy.
     pub kept_both: Vec<String>,
+    /// Records of shared items that changed in this device's replica of the groups.
+    #[serde(default)]
+    pub shared: usize,
+    /// Groups this device refuses (their log or keys do not verify), each with why; their
+    /// copy here stays as it was.
+    #[serde(default)]
+    pub refused_groups: Vec<String>,
+    /// Reveals and copies made offline that reached the team's audit log.
+    #[serde(default)]
+    pub events_sent: usize,
 }
 
 /// SHA-256 fingerprint of a team root key, as `SHA256:<base64>`.
@@ -170,6 +180,16 @@ impl Vault {
         })?;
         let remote = Remote::new(&link.server, Some(link.session_token.clone()))?;
         Ok((remote, link))
+    }
+
+    /// The team id of the server link, if the vault is linked.
+    pub(super) fn team_id(&self) -> Result<Option<[u8; 16]>> {
+        let Some(link) = self.read_link()? else {
+            return Ok(None);
+        };
+        Id::parse(&link.team_id)
+            .map(|id| Some(id.0))
+            .ok_or_else(|| Error::TamperedHeader("the server link is damaged".into()))
     }
 
     /// The server connection, team id and pinned root key, for the group code.
@@ -432,6 +452,7 @@ impl Vault {
             self.personal_manifest(&remote, served.as_ref(), true)?;
         }
         self.refresh(&changed)?;
+        self.pull_groups(&mut report)?;
         Ok(report)
     }
 
@@ -552,12 +573,12 @@ impl Vault {
                 }
                 Some(Err(damage)) => {
                     self.items.remove(id);
-                    self.index.remove(*id);
+                    self.index.borrow_mut().remove(*id);
                     self.damaged.insert(id.to_hex(), damage);
                 }
                 None => {
                     self.items.remove(id);
-                    self.index.remove(*id);
+                    self.index.borrow_mut().remove(*id);
                 }
             }
         }

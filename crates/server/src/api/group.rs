@@ -479,9 +479,11 @@ pub(super) async fn pull(
         .store()
         .group_pull(group, q.since, limits::PULL_CHANGES)
         .await?;
-    if m.role != GroupRole::Admin {
-        hide_ended_shares(&state, group, now, &mut page.changes).await?;
-    }
+    let ended = if m.role == GroupRole::Admin {
+        Vec::new()
+    } else {
+        hide_ended_shares(&state, group, now, &mut page.changes).await?
+    };
     let cursor = page.changes.last().map_or(q.since, |c| c.seq);
     if !page.changes.is_empty() {
         state
@@ -500,6 +502,7 @@ pub(super) async fn pull(
         cursor,
         more: page.more,
         manifest,
+        ended: if page.more { Vec::new() } else { ended },
     }))
 }
 
@@ -577,24 +580,21 @@ pub(super) async fn push(
 }
 
 /// Serve items whose share has ended as deleted (their content withheld), for callers who are
-/// not admins of the group.
+/// not admins of the group. Returns those items, so a client holding an unchanged copy of one
+/// (its record not in this page) drops it too.
 pub(super) async fn hide_ended_shares(
     state: &AppState,
     group: Id,
     now: i64,
     changes: &mut [tessera_protocol::ItemRecord],
-) -> Result<(), ApiError> {
-    let ended: HashSet<Id> = state
-        .store()
-        .ended_shares(group, now)
-        .await?
-        .into_iter()
-        .collect();
-    for c in changes.iter_mut().filter(|c| ended.contains(&c.item_id)) {
+) -> Result<Vec<Id>, ApiError> {
+    let ended = state.store().ended_shares(group, now).await?;
+    let set: HashSet<&Id> = ended.iter().collect();
+    for c in changes.iter_mut().filter(|c| set.contains(&c.item_id)) {
         c.deleted = true;
         c.blob = tessera_protocol::Blob::default();
     }
-    Ok(())
+    Ok(ended)
 }
 
 /// `PUT /v1/groups/{group_id}/items/{item_id}/share` (editors and admins): set or clear when

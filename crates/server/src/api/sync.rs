@@ -38,6 +38,7 @@ pub(super) async fn pull(
         cursor,
         more: page.more,
         manifest,
+        ended: Vec::new(),
     }))
 }
 

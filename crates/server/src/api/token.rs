@@ -264,7 +264,8 @@ pub(super) async fn pull(
         .group_pull(caller.group.id, q.since, limits::PULL_CHANGES)
         .await?;
     // A token reads like a viewer: shares that ended are withheld.
-    super::group::hide_ended_shares(&state, caller.group.id, now(), &mut page.changes).await?;
+    let ended =
+        super::group::hide_ended_shares(&state, caller.group.id, now(), &mut page.changes).await?;
     let cursor = page.changes.last().map_or(q.since, |c| c.seq);
     caller
         .audit(&state, format!("versions={}", page.changes.len()))
@@ -276,6 +277,7 @@ pub(super) async fn pull(
         cursor,
         more: page.more,
         manifest,
+        ended: if page.more { Vec::new() } else { ended },
     }))
 }
 

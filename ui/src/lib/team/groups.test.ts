@@ -71,7 +71,7 @@ describe('sidebar groups', () => {
     expect(screen.getByTestId('groups-error').textContent).not.toContain('{');
   });
 
-  it('lists a group’s items, searches them in memory, and shows a shared item read-only', async () => {
+  it('lists a group’s items, searches them with the ranked search of that group, and shows a shared item read-only', async () => {
     const { g, db } = ops();
     shell.login('Mine');
     const { user } = await renderMain();
@@ -81,8 +81,9 @@ describe('sidebar groups', () => {
 
     await user.keyboard('prod');
     await waitFor(() => expect(rowTitles()).toEqual(['Prod database']));
+    // The group is brought up to date once; typing searches this device's copy of it.
     expect(shell.callsOf('group_items')).toHaveLength(1);
-    expect(shell.callsOf('search_items')).toHaveLength(0);
+    expect(shell.lastCall('search_items')).toMatchObject({ query: 'prod', filter: { group: g } });
 
     await user.keyboard('{Enter}');
     const detail = await screen.findByTestId('shared-detail');
@@ -146,10 +147,29 @@ describe('sidebar groups', () => {
     expect(await screen.findByRole('alert')).toHaveTextContent('The team server cannot be reached.');
   });
 
+  it('finds a shared item from All items with the ranked search and opens it as its group’s', async () => {
+    const { g, db } = ops();
+    shell.login('Mine');
+    const { user } = await renderMain();
+    await user.keyboard('prod');
+    await waitFor(() => expect(rowTitles()).toEqual(['Prod database']));
+    expect(shell.lastCall('search_items')).toMatchObject({ query: 'prod', filter: {} });
+    expect(screen.getByTestId('item-group')).toHaveTextContent('Ops');
+    await user.keyboard('{Enter}');
+    const detail = await screen.findByTestId('shared-detail');
+    expect(within(detail).getByTestId('detail-title')).toHaveTextContent('Prod database');
+    expect(shell.lastCall('group_item')).toEqual({ group: g, id: db });
+  });
+
   it('shares a personal item into a group from its detail', async () => {
     const { g } = ops();
     const mine = shell.login('Staging API');
     const { user } = await renderMain();
+    // All items lists the group's items too, each with its group; the personal one is picked.
+    await waitFor(() => expect(rowTitles()).toEqual(['Deploy token', 'Prod database', 'Staging API']));
+    const groups = screen.getAllByTestId('item-group').map((e) => e.textContent);
+    expect(groups).toEqual(['Ops', 'Ops']);
+    await user.click(screen.getAllByTestId('item-row')[2]);
     await user.keyboard('{Enter}');
     await user.click(await screen.findByTestId('share-item'));
     const dialog = await screen.findByTestId('share-dialog');

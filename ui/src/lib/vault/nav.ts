@@ -27,8 +27,7 @@ export function navFilter(nav: Nav): Filter {
     case 'trash':
       return { trash: true };
     case 'group':
-      // Group items come from `groupItems`, not the personal list.
-      return {};
+      return { group: nav.id };
   }
 }
 

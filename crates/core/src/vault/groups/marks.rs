@@ -47,46 +47,75 @@ impl Vault {
             .collect())
     }
 
-    /// The current record of every item of a group from the server, each checked against the
-    /// newest version this device was served before (an older one is a rollback) and against
-    /// the group's manifest (one it names and the server left out is refused); the marks move
-    /// up to what was served.
+    /// The current record of every item of a group, each change the server serves checked
+    /// against the newest version this device was served before (an older one is a rollback)
+    /// and the group's manifest checked against what is then held (one it names and the server
+    /// left out is refused); the marks move up, and the group's replica holds the result
+    /// ([`super::replica`]). Only what changed since the group's cursor is fetched.
     pub(in crate::vault) fn pull_group(
         &self,
         ctx: &TeamContext,
         keys: &GroupKeys,
     ) -> Result<Vec<proto::ItemRecord>> {
-        self.pull_group_checked(ctx, keys)
-            .map(|(records, _)| records)
+        self.refresh_group(ctx, keys)?;
+        self.held_records(keys.info.group_id)
     }
 
-    /// [`Vault::pull_group`], with the manifest accepted (`None`: the group has none yet, or
-    /// has no signed log to check one against).
-    fn pull_group_checked(
+    /// [`Vault::pull_group`] without reading the records back: the manifest accepted (`None`:
+    /// the group has none yet, or has no signed log to check one against) and how many records
+    /// changed here.
+    pub(in crate::vault) fn refresh_group(
         &self,
         ctx: &TeamContext,
         keys: &GroupKeys,
-    ) -> Result<(Vec<proto::ItemRecord>, Option<Manifest>)> {
+    ) -> Result<(Option<Manifest>, usize)> {
         let group = keys.info.group_id;
-        let (mut records, mut served) = super::fetch_group(ctx, &group.to_hex())?;
-        let mut manifest = self.accept_group_manifest(ctx, keys, served.as_ref())?;
-        if manifest
-            .as_ref()
-            .is_some_and(|m| omitted(m, &records).is_some())
-        {
-            // A push may have landed between the pages and the manifest: read once more.
-            (records, served) = super::fetch_group(ctx, &group.to_hex())?;
-            manifest = self.accept_group_manifest(ctx, keys, served.as_ref())?;
-        }
-        if let Some((item, version)) = manifest.as_ref().and_then(|m| omitted(m, &records)) {
-            return Err(Error::Omitted {
-                collection: format!("group {group}"),
-                item: item.to_hex(),
-                version,
-            });
-        }
-        self.move_marks(&group.to_hex(), &records)?;
-        Ok((records, manifest))
+        let path = format!("/v1/groups/{group}/sync");
+        let (mut cursor, mut held) = self.pull_start(group);
+        let mut from_start = cursor == 0;
+        let mut changed: BTreeMap<Id, proto::ItemRecord> = BTreeMap::new();
+        let mut second = false;
+        let (manifest, ended) = loop {
+            let served = super::pull_since(&ctx.remote, &path, cursor)?;
+            if !from_start && !second && self.ended_share_back(group, &served.ended) {
+                // A share that had ended is live again: its record is not a change, so start over.
+                (cursor, held) = (0, BTreeMap::new());
+                changed.clear();
+                (from_start, second) = (true, true);
+                continue;
+            }
+            for r in served.records.into_values() {
+                held.insert(r.item_id, r.version);
+                changed.insert(r.item_id, r);
+            }
+            cursor = served.cursor;
+            let manifest = self.accept_group_manifest(ctx, keys, served.manifest.as_ref())?;
+            let held_list: Vec<(Id, u64)> = held.iter().map(|(i, v)| (*i, *v)).collect();
+            match manifest
+                .as_ref()
+                .and_then(|m| missing(&m.items, &held_list))
+            {
+                None => break (manifest, served.ended),
+                // A push may have landed between the pages and the manifest: read once more.
+                Some(_) if !second => second = true,
+                Some((item, version)) => {
+                    return Err(Error::Omitted {
+                        collection: format!("group {group}"),
+                        item: item.to_hex(),
+                        version,
+                    })
+                }
+            }
+        };
+        let changed: Vec<proto::ItemRecord> = changed.into_values().collect();
+        self.move_marks(&group.to_hex(), &changed)?;
+        let pulled = super::replica::Pulled {
+            changed,
+            ended,
+            cursor,
+        };
+        let n = self.hold(&ctx.team_id, keys, &pulled, from_start)?;
+        Ok((manifest, n))
     }
 
     /// Check a group's served manifest: signed by a member its verified log gives a role
@@ -119,7 +148,8 @@ impl Vault {
             return Ok(());
         }
         let group = keys.info.group_id;
-        let (records, accepted) = self.pull_group_checked(ctx, keys)?;
+        let (accepted, _) = self.refresh_group(ctx, keys)?;
+        let records = self.held_records(group)?;
         let next = Manifest {
             collection: group,
             seq: accepted.map_or(1, |m| m.seq + 1),

@@ -7,8 +7,8 @@ use tessera_protocol::{Blob, GroupRole, Id};
 
 use super::token::checked_token_view;
 use super::{
-    group_view, members_of, open_item, remote_not_found, seal_item, AccessView, GroupItems,
-    GroupKeyring, GroupKeys, MemberView, SharedItem, TeamContext,
+    group_view, members_of, remote_not_found, seal_item, AccessView, GroupItems, GroupKeyring,
+    GroupKeys, MemberView, SharedItem, TeamContext,
 };
 use crate::error::{Error, Result};
 use crate::item::{FieldKind, ItemData, ItemId, SecretText};
@@ -34,31 +34,22 @@ impl Vault {
     }
 
     /// Every item of a group, decrypted (deleted ones left out); a record that does not open
-    /// is named in [`GroupItems::damaged`] and the rest are read.
+    /// is named in [`GroupItems::damaged`] and the rest are read. From this device's replica,
+    /// brought up to date first when the server is reachable.
     pub fn group_items(&self, group: &str) -> Result<GroupItems> {
-        let ctx = self.team_context()?;
-        let (keys, _) = self.find_group(&ctx, group)?;
-        let records = self.pull_group(&ctx, &keys)?;
-        Ok(GroupItems::open(&ctx.team_id, &keys, &records))
+        let gid = self.refreshed_group(group)?;
+        Ok(self.held_items(gid))
     }
 
-    /// One item of a group by title or id. With `reveal`, the reveal is first recorded in the
-    /// team's audit log (and refused when it cannot be), so the log tells who saw which secret.
+    /// One item of a group by title or id, from this device's replica (brought up to date
+    /// first when the server is reachable). With `reveal`, the reveal is first recorded in the
+    /// team's audit log, or queued for it while the server is out of reach (sent at the next
+    /// sync), so the log tells who saw which secret.
     pub fn group_item(&self, group: &str, item: &str, reveal: bool) -> Result<SharedItem> {
-        let ctx = self.team_context()?;
-        let (keys, _) = self.find_group(&ctx, group)?;
-        let (it, _) = self.find_shared(&ctx, &keys, item)?;
+        let gid = self.refreshed_group(group)?;
+        let it = self.held_item(gid, item)?;
         if reveal {
-            Self::report_events(
-                &ctx,
-                vec![proto::ClientEvent {
-                    action: proto::AuditAction::Reveal,
-                    item_id: Id(it.id.0),
-                    group_id: Some(keys.info.group_id),
-                    field: "all".into(),
-                    at: now(),
-                }],
-            )?;
+            self.record_read(proto::AuditAction::Reveal, &it, gid, "all")?;
         }
         Ok(it)
     }
@@ -66,11 +57,11 @@ impl Vault {
     /// The value to copy from one field of a shared item (`"notes"` for the notes; a TOTP field,
     /// or `"totp"`, gives its current code, never the seed). The copy is first recorded in the
     /// team's audit log with the field's kind (a fixed name such as `password`, `username`,
-    /// `totp` or `custom`, never a label the user typed), and refused when it cannot be.
+    /// `totp` or `custom`, never a label the user typed), or queued for it while the server is
+    /// out of reach.
     pub fn group_copy(&self, group: &str, item: &str, field: &str) -> Result<SecretText> {
-        let ctx = self.team_context()?;
-        let (keys, _) = self.find_group(&ctx, group)?;
-        let (it, _) = self.find_shared(&ctx, &keys, item)?;
+        let gid = self.refreshed_group(group)?;
+        let it = self.held_item(gid, item)?;
         let (value, kind) = copy_value(&it.data, field)?;
         if value.is_empty() {
             return Err(Error::NotFound(format!(
@@ -78,17 +69,45 @@ impl Vault {
                 it.data.title
             )));
         }
-        Self::report_events(
-            &ctx,
-            vec![proto::ClientEvent {
-                action: proto::AuditAction::Copy,
-                item_id: Id(it.id.0),
-                group_id: Some(keys.info.group_id),
-                field: kind.into(),
-                at: now(),
-            }],
-        )?;
+        self.record_read(proto::AuditAction::Copy, &it, gid, kind)?;
         Ok(value)
+    }
+
+    /// A group by name or id, its replica brought up to date from the server; with the server
+    /// out of reach, the group as this device holds it.
+    pub(in crate::vault) fn refreshed_group(&self, group: &str) -> Result<Id> {
+        let online = self.team_context().and_then(|ctx| {
+            let (keys, _) = self.find_group(&ctx, group)?;
+            self.refresh_group(&ctx, &keys)?;
+            Ok(keys.info.group_id)
+        });
+        match online {
+            Err(Error::Network(why)) => self.held_group(group).map_err(|_| Error::Network(why)),
+            other => other,
+        }
+    }
+
+    /// Record a reveal or copy of a shared item in the team's audit log; while the server is
+    /// out of reach, queue it (sealed on this device) for the next sync.
+    fn record_read(
+        &self,
+        action: proto::AuditAction,
+        it: &SharedItem,
+        group: Id,
+        field: &str,
+    ) -> Result<()> {
+        let event = proto::ClientEvent {
+            action,
+            item_id: Id(it.id.0),
+            group_id: Some(group),
+            field: field.into(),
+            at: now(),
+        };
+        let ctx = self.team_context()?;
+        match Self::report_events(&ctx, vec![event.clone()]) {
+            Err(Error::Network(_)) => self.queue_event(event),
+            other => other,
+        }
     }
 
     /// Share a personal item into a group: it is sealed under the group's current key, pushed to
@@ -189,48 +208,17 @@ impl Vault {
         Ok(ids)
     }
 
-    /// Find a shared item by id or title in one group.
+    /// Find a shared item by id or title in one group, its replica brought up to date first.
     fn find_shared(
         &self,
         ctx: &TeamContext,
         keys: &GroupKeys,
         item: &str,
     ) -> Result<(SharedItem, i64)> {
-        let q = item.trim().to_lowercase();
-        let records = self.pull_group(ctx, keys)?;
-        // Asked for by id: a damaged record of that id is the answer (named), not "not found".
-        if let Some(r) = records
-            .iter()
-            .find(|r| !r.deleted && r.item_id.to_hex() == q)
-        {
-            let out = open_item(&ctx.team_id, keys, r);
-            tessera_crypto::scrub_stack();
-            return out;
-        }
-        let all = GroupItems::open(&ctx.team_id, keys, &records);
-        let mut found: Vec<SharedItem> = all
-            .items
-            .into_iter()
-            .filter(|it| it.data.title.to_lowercase() == q)
-            .collect();
-        match found.len() {
-            0 => Err(GroupItems {
-                items: Vec::new(),
-                damaged: all.damaged,
-            }
-            .not_found(Error::NotFound(format!(
-                "no item {item:?} in this group (`tessera group items GROUP` lists them)"
-            )))),
-            1 => {
-                let it = found.pop().expect("one");
-                let changed = it.secret_changed_at;
-                Ok((it, changed))
-            }
-            count => Err(Error::Ambiguous {
-                query: item.to_owned(),
-                count,
-            }),
-        }
+        self.refresh_group(ctx, keys)?;
+        let it = self.held_item(keys.info.group_id, item)?;
+        let changed = it.secret_changed_at;
+        Ok((it, changed))
     }
 
     /// Write a new version of a shared item (editors and admins), sealed under the group's
@@ -340,13 +328,13 @@ impl Vault {
             });
         }
         let ctx = self.team_context()?;
-        // Find the shared item among your groups (by id or title).
+        // Find the shared item among your groups (by id or title), each brought up to date.
         let q = item.trim().to_lowercase();
         let groups = self.fetch_groups(&ctx)?;
         let mut found = Vec::new();
         for g in &groups {
-            let records = self.pull_group(&ctx, g)?;
-            for it in GroupItems::open(&ctx.team_id, g, &records).items {
+            self.refresh_group(&ctx, g)?;
+            for it in self.held_items(g.info.group_id).items {
                 if it.id.to_hex() == q || it.data.title.to_lowercase() == q {
                     found.push((it.id, it.data.title.clone(), g));
                 }

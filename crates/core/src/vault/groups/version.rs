@@ -1,5 +1,7 @@
 //! How shared versions, group names and group keys are sealed: the associated data of each, and
 //! the layout of a shared item version.
+use std::collections::BTreeMap;
+
 use tessera_crypto::envelope::{self, associated_data, Sealed};
 use tessera_crypto::SymmetricKey;
 use tessera_protocol as proto;
@@ -135,6 +137,16 @@ pub(crate) fn open_item(
     keys: &GroupKeys,
     rec: &proto::ItemRecord,
 ) -> Result<(SharedItem, i64)> {
+    open_record(team, keys.info.group_id, &keys.keys, rec)
+}
+
+/// [`open_item`] with the group's id and its keys by epoch.
+pub(super) fn open_record(
+    team: &[u8; 16],
+    group: Id,
+    keys: &BTreeMap<u64, SymmetricKey>,
+    rec: &proto::ItemRecord,
+) -> Result<(SharedItem, i64)> {
     let bad = || Error::Tampered {
         item: rec.item_id.to_hex(),
     };
@@ -151,9 +163,8 @@ pub(crate) fn open_item(
         .checked_add(key_len)
         .filter(|e| *e <= b.len())
         .ok_or_else(bad)?;
-    let group = keys.info.group_id;
     let id = ItemId(rec.item_id.0);
-    let group_key = keys.keys.get(&epoch).ok_or_else(bad)?;
+    let group_key = keys.get(&epoch).ok_or_else(bad)?;
     let wrapped = Sealed::from_bytes(b[28..key_end].to_vec()).map_err(|_| bad())?;
     let raw = envelope::open(
         group_key,

@@ -1,0 +1,334 @@
+//! Shared items first-class: each member's device holds a replica of its groups, pulled by
+//! cursor and verified, searched with the personal items, and read with the server stopped.
+//! Against the real `tessera-server` binary on SQLite and PostgreSQL, through `tessera-core`
+//! and through the real CLI.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+use support::team::{team, Backend, Cli, Person, PASSWORD};
+use support::Server;
+
+use tessera_core::item::{FieldKind, ItemData, ItemKind};
+use tessera_core::search::{Collection, Query};
+use tessera_core::vault::{AuditAction, AuditFilter};
+use tessera_core::{Error, Vault};
+use tessera_crypto::kdf::KdfParams;
+use tessera_protocol::{GroupRole, Id};
+
+fn login(title: &str, password: &str) -> ItemData {
+    ItemData::new(ItemKind::Login, title)
+        .with_field("username", FieldKind::Text, "deploy")
+        .with_field("password", FieldKind::Concealed, password)
+}
+
+fn password(d: &ItemData) -> String {
+    d.field("password")
+        .unwrap()
+        .value
+        .expose_secret()
+        .to_owned()
+}
+
+/// Lock and unlock again from the vault file: what the replica persisted is all there is.
+fn reopen(p: &mut Person) {
+    p.vault = Vault::unlock(
+        &p.dir.path().join("vault.sqlite"),
+        PASSWORD,
+        &p.secret_key,
+        KdfParams::FLOOR,
+    )
+    .unwrap();
+}
+
+fn titles(v: &Vault, q: &Query<'_>) -> Vec<String> {
+    let mut out: Vec<String> = v
+        .search(q)
+        .hits
+        .iter()
+        .map(|h| {
+            v.get(&h.id).map_or_else(
+                |_| {
+                    v.with_shared(&h.id, |g, it| format!("{}/{}", g.name, it.data.title))
+                        .unwrap()
+                },
+                |it| it.data.title.clone(),
+            )
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+#[allow(clippy::too_many_lines)] // one story, told in order
+fn scenario(mut b: Backend) {
+    let (mut alice, mut bob) = (
+        Person::new("alice@example.com"),
+        Person::new("bob@example.com"),
+    );
+    team(b.url(), &mut alice, &mut [&mut bob]);
+    let ops = alice.vault.group_create("Ops").unwrap();
+    alice
+        .vault
+        .group_add("Ops", bob.email, GroupRole::Viewer, None)
+        .unwrap();
+    let id = alice.vault.add(login("prod-db", "hunter2-v1")).unwrap();
+    alice.vault.share(&id.to_hex(), "Ops").unwrap();
+    alice
+        .vault
+        .group_import(
+            "Ops",
+            &[login("prod-cache", "c1"), login("staging-db", "s1")],
+        )
+        .unwrap();
+    bob.vault.add(login("my-db", "mine")).unwrap();
+
+    // A sync pulls the group into Bob's replica; one search finds personal and shared items,
+    // each in its collection.
+    let r = bob.vault.sync().unwrap();
+    assert_eq!(r.shared, 3, "{r:?}");
+    assert!(r.refused_groups.is_empty(), "{r:?}");
+    let db = Query::new("db");
+    assert_eq!(
+        titles(&bob.vault, &db),
+        ["Ops/prod-db", "Ops/staging-db", "my-db"]
+    );
+    assert_eq!(
+        titles(&bob.vault, &db.clone().collection(Collection::Personal)),
+        ["my-db"]
+    );
+    let gid = Id::parse(&ops.id).unwrap().0;
+    assert_eq!(
+        titles(&bob.vault, &db.clone().collection(Collection::Group(gid))),
+        ["Ops/prod-db", "Ops/staging-db"]
+    );
+
+    // It is on disk, sealed: a new unlock finds it without the server, and no secret or title
+    // of the group is in the file in clear.
+    reopen(&mut bob);
+    assert_eq!(
+        titles(&bob.vault, &Query::new("prod")),
+        ["Ops/prod-cache", "Ops/prod-db"]
+    );
+    let file = std::fs::read(bob.dir.path().join("vault.sqlite")).unwrap();
+    for needle in ["hunter2-v1", "prod-cache", "Ops"] {
+        assert!(
+            !file.windows(needle.len()).any(|w| w == needle.as_bytes()),
+            "{needle} is stored in clear"
+        );
+    }
+
+    // Pulls are incremental: after Alice's edit only that record comes, and the edit shows.
+    alice
+        .vault
+        .group_update("Ops", "prod-db", &login("prod-db", "hunter2-v2"))
+        .unwrap();
+    let r = bob.vault.sync().unwrap();
+    assert_eq!(r.shared, 1, "{r:?}");
+    assert_eq!(
+        password(&bob.vault.group_item("Ops", "prod-db", false).unwrap().data),
+        "hunter2-v2"
+    );
+
+    // The server stops: every read still works from the replica, a reveal included, whose
+    // audit entry waits on this device.
+    b.server.stop();
+    reopen(&mut bob);
+    let seen = bob.vault.group_item("Ops", "prod-db", true).unwrap();
+    assert_eq!(password(&seen.data), "hunter2-v2");
+    assert_eq!(bob.vault.group_items("Ops").unwrap().len(), 3);
+    let groups = bob.vault.groups().unwrap();
+    assert_eq!(
+        (groups[0].name.as_str(), groups[0].role),
+        ("Ops", GroupRole::Viewer)
+    );
+    assert!(matches!(bob.vault.sync(), Err(Error::Network(_))));
+    // A group this device never held is still a network error, not "not found".
+    assert!(matches!(
+        bob.vault.group_items("Web"),
+        Err(Error::Network(_))
+    ));
+
+    // Back online, the next sync sends the reveal to the team's log.
+    b.server.restart();
+    let r = bob.vault.sync().unwrap();
+    assert_eq!(r.events_sent, 1, "{r:?}");
+    let log = alice.vault.audit(&AuditFilter::default()).unwrap();
+    assert!(
+        log.iter().any(|e| e.action == AuditAction::Reveal
+            && e.actor == bob.email
+            && e.item_id.as_deref() == Some(seen.id.to_hex().as_str())),
+        "{log:?}"
+    );
+
+    // A record changed on the device behind Tessera's back is named at unlock and the next
+    // sync fetches the group whole again.
+    let c = rusqlite::Connection::open(bob.dir.path().join("vault.sqlite")).unwrap();
+    let changed = c
+        .execute(
+            "UPDATE group_records SET version = version - 1 WHERE item_id = ?1",
+            [&seen.id.0[..]],
+        )
+        .unwrap();
+    assert_eq!(changed, 1);
+    drop(c);
+    reopen(&mut bob);
+    assert!(
+        bob.vault.warnings().iter().any(|w| w.contains("group Ops")),
+        "{:?}",
+        bob.vault.warnings()
+    );
+    b.server.stop();
+    let offline = bob.vault.group_items("Ops").unwrap();
+    assert_eq!(
+        (offline.len(), offline.damaged.len()),
+        (2, 1),
+        "{:?}",
+        offline.damaged
+    );
+    b.server.restart();
+    bob.vault.sync().unwrap();
+    let repaired = bob.vault.group_items("Ops").unwrap();
+    assert_eq!((repaired.len(), repaired.damaged.len()), (3, 0));
+
+    // A share that ends drops the item from Bob's copy though its record did not change; when
+    // the share is extended again, it comes back.
+    let cache = bob.vault.group_item("Ops", "prod-cache", false).unwrap().id;
+    alice
+        .vault
+        .set_share_expiry("prod-cache", "Ops", Some(tessera_core::vault::now() + 3600))
+        .unwrap();
+    b.sql(&format!(
+        "UPDATE share_expiry SET expires_at = 1 WHERE item_id = {}",
+        b.blob(&cache.to_hex())
+    ));
+    bob.vault.sync().unwrap();
+    assert_eq!(titles(&bob.vault, &Query::new("prod")), ["Ops/prod-db"]);
+    reopen(&mut bob);
+    assert_eq!(titles(&bob.vault, &Query::new("prod")), ["Ops/prod-db"]);
+    alice
+        .vault
+        .set_share_expiry(&cache.to_hex(), "Ops", None)
+        .unwrap();
+    bob.vault.sync().unwrap();
+    assert_eq!(
+        titles(&bob.vault, &Query::new("prod")),
+        ["Ops/prod-cache", "Ops/prod-db"]
+    );
+
+    // Removed from the group, Bob's device drops its copy at the next sync.
+    alice.vault.group_remove("Ops", bob.email).unwrap();
+    bob.vault.sync().unwrap();
+    assert!(bob.vault.held_groups().is_empty());
+    assert_eq!(titles(&bob.vault, &Query::new("db")), ["my-db"]);
+    reopen(&mut bob);
+    assert_eq!(titles(&bob.vault, &Query::new("db")), ["my-db"]);
+}
+
+#[test]
+fn the_replica_on_sqlite() {
+    scenario(Backend::sqlite());
+}
+
+#[test]
+fn the_replica_on_postgresql() {
+    scenario(Backend::postgres("replica"));
+}
+
+/// The CLI: shared items in `list` and `search` with their group, `show` of a shared item,
+/// and both with the server stopped.
+#[test]
+fn shared_items_through_the_cli() {
+    let mut server = Server::start(None);
+    let url = server.url.clone();
+    let (alice, bob) = (Cli::new(), Cli::new());
+    alice.start();
+    bob.start();
+    alice.json(&[
+        "team",
+        "create",
+        "--server",
+        &url,
+        "--email",
+        "alice@example.com",
+        "--password-file",
+        alice.pw(),
+    ]);
+    let inv = alice.json(&["team", "invite", "bob@example.com"]);
+    bob.json(&[
+        "team",
+        "join",
+        "--server",
+        &url,
+        "--email",
+        "bob@example.com",
+        "--token",
+        inv["invite_token"].as_str().unwrap(),
+        "--fingerprint",
+        inv["root_fingerprint"].as_str().unwrap(),
+        "--password-file",
+        bob.pw(),
+    ]);
+    alice.json(&["team", "certify", "bob@example.com"]);
+    alice.json(&["group", "create", "Ops"]);
+    alice.json(&["group", "add", "Ops", "bob@example.com", "--role", "viewer"]);
+    alice.json_in(
+        &["add", "login", "deploy-db", "--secret", "password"],
+        "pg-secret-1\n",
+    );
+    alice.json(&["share", "deploy-db", "Ops"]);
+    bob.json_in(
+        &["add", "login", "own-db", "--secret", "password"],
+        "mine\n",
+    );
+
+    let r = bob.json(&["sync"]);
+    assert_eq!(r["shared"], 1, "{r}");
+    let found = bob.json(&["search", "db"]);
+    let mut rows: Vec<(String, Option<String>)> = found
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            (
+                i["title"].as_str().unwrap().to_owned(),
+                i["group"]["name"].as_str().map(str::to_owned),
+            )
+        })
+        .collect();
+    rows.sort();
+    assert_eq!(
+        rows,
+        [
+            ("deploy-db".to_owned(), Some("Ops".to_owned())),
+            ("own-db".to_owned(), None)
+        ]
+    );
+    let text = bob.text(&["list"]);
+    let line = text.lines().find(|l| l.contains("deploy-db")).unwrap();
+    assert!(line.contains("Ops"), "{text}");
+    assert!(
+        text.lines()
+            .any(|l| l.contains("own-db") && l.contains("personal")),
+        "{text}"
+    );
+    let personal = bob.json(&["list", "--group", "personal"]);
+    assert_eq!(personal.as_array().unwrap().len(), 1);
+    let o = bob.run(&["list", "--group", "Web"], "");
+    assert_eq!(
+        o.status.code(),
+        Some(4),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+
+    let shown = bob.json(&["show", "deploy-db", "--reveal"]);
+    assert!(shown.to_string().contains("pg-secret-1"), "{shown}");
+
+    server.stop();
+    let shown = bob.json(&["show", "deploy-db", "--reveal"]);
+    assert!(shown.to_string().contains("pg-secret-1"), "{shown}");
+    let items = bob.json(&["group", "items", "Ops"]);
+    assert_eq!(items[0]["title"], "deploy-db", "{items}");
+    assert_eq!(bob.json(&["search", "deploy"])[0]["group"]["name"], "Ops");
+}
