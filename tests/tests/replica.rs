@@ -9,6 +9,8 @@ mod support;
 use support::team::{team, Backend, Cli, Person, PASSWORD};
 use support::Server;
 
+use std::time::{Duration, Instant};
+
 use tessera_core::item::{FieldKind, ItemData, ItemKind};
 use tessera_core::search::{Collection, Query};
 use tessera_core::vault::{AuditAction, AuditFilter};
@@ -235,9 +237,31 @@ fn the_replica_on_postgresql() {
     scenario(Backend::postgres("replica"));
 }
 
+/// Wait until `title` is found by Bob's search, shared in `group`.
+fn wait_for(bob: &Cli, title: &str, group: &str) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let found = bob.json(&["search", title]);
+        if found
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|i| i["title"] == title && i["group"]["name"] == group)
+        {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{title} did not reach the other device: {found}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 /// The CLI: shared items in `list` and `search` with their group, `show` of a shared item,
 /// and both with the server stopped.
 #[test]
+#[allow(clippy::too_many_lines)] // one story, told in order
 fn shared_items_through_the_cli() {
     let mut server = Server::start(None);
     let url = server.url.clone();
@@ -324,6 +348,26 @@ fn shared_items_through_the_cli() {
 
     let shown = bob.json(&["show", "deploy-db", "--reveal"]);
     assert!(shown.to_string().contains("pg-secret-1"), "{shown}");
+
+    // With background sync on, Bob's agent follows the server's change stream: an item shared
+    // into his group, and a group he is added to, reach his search without a sync asked for.
+    bob.text(&["lock"]);
+    bob.text(&["unlock", "--password-file", bob.pw()]);
+    std::thread::sleep(Duration::from_millis(500));
+    alice.json_in(
+        &["add", "login", "live-db", "--secret", "password"],
+        "live-1\n",
+    );
+    alice.json(&["share", "live-db", "Ops"]);
+    wait_for(&bob, "live-db", "Ops");
+    alice.json(&["group", "create", "Web"]);
+    alice.json(&["group", "add", "Web", "bob@example.com", "--role", "viewer"]);
+    alice.json_in(
+        &["add", "login", "web-db", "--secret", "password"],
+        "web-1\n",
+    );
+    alice.json(&["share", "web-db", "Web"]);
+    wait_for(&bob, "web-db", "Web");
 
     server.stop();
     let shown = bob.json(&["show", "deploy-db", "--reveal"]);

@@ -111,8 +111,10 @@ fn bench(label: &str, db: Option<&str>) {
          {ITEMS} items): p50 {update_p50:.1} ms, p90 {update_p90:.1} ms"
     );
 
+    propagation(label, &mut alice, bob);
+
     // The group log grows by one entry a membership change: change Bob's role until the Empty
-    // group's log holds LOG_ENTRIES, then time Bob's `groups()`, which fetches both groups'
+    // group's log holds LOG_ENTRIES, then time Alice's `groups()`, which fetches both groups'
     // logs and the directory and replays and checks every entry (signatures, chain, authors).
     let mut entries = 1 + RUNS;
     let mut role = GroupRole::Editor;
@@ -128,7 +130,7 @@ fn bench(label: &str, db: Option<&str>) {
         entries += 1;
     }
     let (log_p50, log_p90) = median_ms(|| {
-        assert_eq!(bob.groups().unwrap().len(), 2);
+        assert_eq!(alice.groups().unwrap().len(), 2);
     });
     println!(
         "{label}: list groups whose logs hold {entries} and {} entries (fetch, replay, check \
@@ -141,12 +143,7 @@ fn bench(label: &str, db: Option<&str>) {
 /// server, then read from the replica, and the audit call), a search over his personal and
 /// shared items, and an unlock that opens the replica (KDF at its floor, so the figure is the
 /// opening, not the key derivation).
-fn replica(
-    label: &str,
-    bob: &mut tessera_core::Vault,
-    dir: &std::path::Path,
-    sk: &AccountSecretKey,
-) {
+fn replica(label: &str, bob: &mut Vault, dir: &std::path::Path, sk: &AccountSecretKey) {
     let mut i = 0;
     let (reveal_p50, reveal_p90) = median_ms(|| {
         i += 1;
@@ -170,6 +167,63 @@ fn replica(
          over personal and shared items: p50 {search_p50:.3} ms, p90 {search_p90:.3} ms; \
          unlock opening the replica of {ITEMS} (KDF at its floor): {:.0} ms",
         unlock.as_secs_f64() * 1000.0
+    );
+}
+
+/// A shared edit on Alice's device until Bob's device, following the change stream, holds it:
+/// Alice changes one item of the 10,000-item group (push and manifest); the server announces
+/// it on Bob's stream; Bob's sync verifies the group and pulls the one change into his replica.
+fn propagation(label: &str, alice: &mut Vault, bob: Vault) {
+    use std::sync::{mpsc, Arc, Mutex};
+    let id = {
+        let hit = bob.search(&Query::new("service 1").limit(1)).hits[0].id;
+        assert!(bob.with_shared(&hit, |_, _| ()).is_some());
+        hit
+    };
+    let bob = Arc::new(Mutex::new(bob));
+    let (seen_tx, seen_rx) = mpsc::channel::<u64>();
+    let events = bob.lock().unwrap().change_events().unwrap().unwrap();
+    std::thread::spawn({
+        let bob = Arc::clone(&bob);
+        move || {
+            for () in events {
+                let mut v = bob.lock().unwrap();
+                v.sync().unwrap();
+                let version = v.with_shared(&id, |_, it| it.version).unwrap_or(0);
+                if seen_tx.send(version).is_err() {
+                    return;
+                }
+            }
+        }
+    });
+    let title = bob
+        .lock()
+        .unwrap()
+        .with_shared(&id, |_, it| it.data.title.clone())
+        .unwrap();
+    let mut times = Vec::new();
+    for n in 0..RUNS {
+        let before = bob
+            .lock()
+            .unwrap()
+            .with_shared(&id, |_, it| it.version)
+            .unwrap();
+        let data = ItemData::new(ItemKind::Login, title.clone())
+            .with_field("username", FieldKind::Text, "deploy")
+            .with_field("password", FieldKind::Concealed, format!("live-{n}"));
+        let t = Instant::now();
+        alice.group_update("Big", &title, &data).unwrap();
+        while seen_rx
+            .recv_timeout(std::time::Duration::from_secs(10))
+            .expect("Bob's device saw no change within 10 s")
+            <= before
+        {}
+        times.push(t.elapsed().as_secs_f64() * 1000.0);
+    }
+    let (p50, p90) = support::percentiles(times, 90);
+    println!(
+        "{label}: a shared edit (one item of {ITEMS}) held by another member's device, through \
+         the change stream: p50 {p50:.1} ms, p90 {p90:.1} ms"
     );
 }
 

@@ -14,26 +14,27 @@ pub const CAPACITY: usize = 1024;
 /// The PostgreSQL notification channel.
 pub const PG_CHANNEL: &str = "tessera_changes";
 
-/// An account's items changed, up to sequence number `seq`.
+/// A collection changed: an account's personal items, or a group's items, members or shares.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Change {
-    /// The account whose items changed.
-    pub account: Id,
-    /// The sequence number of the newest applied change.
+    /// The account or group that changed.
+    pub collection: Id,
+    /// The sequence number of the newest applied change (0 for a change to a group's members
+    /// or shares, which has none).
     pub seq: u64,
 }
 
 impl Change {
     /// The notification payload: `<account id hex>:<seq>`.
     pub fn to_payload(&self) -> String {
-        format!("{}:{}", self.account, self.seq)
+        format!("{}:{}", self.collection, self.seq)
     }
 
     /// Parse a notification payload; `None` when it is not `<32 hex digits>:<integer>`.
     pub fn from_payload(s: &str) -> Option<Self> {
         let (account, seq) = s.split_once(':')?;
         Some(Self {
-            account: Id::parse(account)?,
+            collection: Id::parse(account)?,
             seq: seq.parse().ok()?,
         })
     }
@@ -79,7 +80,7 @@ mod tests {
     #[test]
     fn payload_round_trip_and_refusals() {
         let c = Change {
-            account: Id([0xab; 16]),
+            collection: Id([0xab; 16]),
             seq: 42,
         };
         assert_eq!(c.to_payload(), format!("{}:42", "ab".repeat(16)));

@@ -1,5 +1,5 @@
 //! `GET /v1/events` over real sockets on 127.0.0.1:0: changes reach every device of the account
-//! and no other account, on both backends; on PostgreSQL, across two server nodes on one
+//! and no other account, a group's changes its live members and no one else, on both backends; on PostgreSQL, across two server nodes on one
 //! database; streams of revoked or expired sessions end.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -10,14 +10,15 @@ use std::time::Duration;
 
 use serde_json::Value;
 use support::http::{
-    code, create_team, hex_id, invite_join, login, push_body, spawn_node, str_of, user, Api,
-    EventStream, Server, Sse,
+    b64, code, create_team, hex_id, invite_join, login, new_group, push_body, spawn_node, str_of,
+    user, Api, EventStream, Server, Sse,
 };
 use support::Kind;
 use tessera_server::store::postgres::PgStore;
 
 on_both_backends!(
     a_change_reaches_every_device_of_the_account_and_no_other,
+    a_group_change_reaches_its_live_members_and_no_one_else,
     streams_of_revoked_and_expired_sessions_end,
     events_need_a_session,
 );
@@ -89,6 +90,65 @@ fn a_change_reaches_every_device_of_the_account_and_no_other(kind: Kind) {
     assert_eq!(v["results"][0]["result"], "conflict");
     assert_eq!(on_laptop.next(QUIET), Sse::Timeout);
     assert_eq!(on_phone.next(Duration::ZERO), Sse::Timeout);
+}
+
+fn a_group_change_reaches_its_live_members_and_no_one_else(kind: Kind) {
+    let s = Server::start(kind);
+    let alice = user("alice@example.com");
+    let (team, alice_id, alice_token) = create_team(&s, &alice);
+    let (bob_id, bob_token) = invite_join(&s, &team, &alice_token, &user("bob@example.com"));
+    let (_, carol_token) = invite_join(&s, &team, &alice_token, &user("carol@example.com"));
+    let g = new_group(&s, &alice_token);
+    let mut alices = EventStream::open(&s.base, Some(&alice_token));
+    let mut bobs = EventStream::open(&s.base, Some(&bob_token));
+    let mut carols = EventStream::open(&s.base, Some(&carol_token));
+
+    // Bob is added: the group's admin hears of it, and so does Bob, who was not a member yet.
+    s.ok(
+        "PUT",
+        &format!("/v1/groups/{g}/members/{bob_id}"),
+        Some(&alice_token),
+        Some(serde_json::json!({"role": "viewer", "epoch": 1, "key": b64(b"e1 for bob")})),
+    );
+    assert_eq!(alices.change(WAIT), 0);
+    assert_eq!(bobs.change(WAIT), 0);
+    // (Bob may be told twice: of his membership, then of the group he now reads.)
+    let _ = bobs.next(Duration::from_millis(200));
+    assert_eq!(carols.next(QUIET), Sse::Timeout);
+
+    // A push into the group reaches both members' streams, and not Carol's.
+    let v = s.ok(
+        "POST",
+        &format!("/v1/groups/{g}/sync"),
+        Some(&alice_token),
+        Some(push_body(&hex_id(), 0, b"shared v1")),
+    );
+    let seq = v["results"][0]["seq"].as_u64().unwrap();
+    assert_eq!(alices.change(WAIT), seq);
+    assert_eq!(bobs.change(WAIT), seq);
+    assert_eq!(carols.next(QUIET), Sse::Timeout);
+
+    // Bob is removed (a new epoch): his stream hears of it once, then nothing of the group.
+    s.ok(
+        "POST",
+        &format!("/v1/groups/{g}/rotate"),
+        Some(&alice_token),
+        Some(
+            serde_json::json!({"remove": [bob_id], "epoch": 2, "name": b64(b"n2"),
+            "prev": b64(b"p2"), "keys": [{"account_id": alice_id, "key": b64(b"e2")}]}),
+        ),
+    );
+    assert_eq!(bobs.change(WAIT), 0);
+    assert_eq!(alices.change(WAIT), 0);
+    s.ok(
+        "POST",
+        &format!("/v1/groups/{g}/sync"),
+        Some(&alice_token),
+        Some(push_body(&hex_id(), 0, b"after bob")),
+    );
+    assert!(alices.change(WAIT) > seq);
+    assert_eq!(bobs.next(QUIET), Sse::Timeout);
+    assert_eq!(carols.next(Duration::ZERO), Sse::Timeout);
 }
 
 fn streams_of_revoked_and_expired_sessions_end(kind: Kind) {

@@ -560,7 +560,7 @@ fn a_committed_push_is_announced_once(kind: Kind) {
         assert_eq!(
             got,
             Change {
-                account: admin,
+                collection: admin,
                 seq: 2
             }
         );
@@ -1401,16 +1401,16 @@ fn group_items_are_pushed_pulled_and_found(kind: Kind) {
                 .await,
             Err(StoreError::NotFound)
         ));
-        // Only personal pushes are announced.
+        // Personal and group pushes are announced, each for its collection.
         s.push(t.id, ada, vec![change(a, 1, b"mine 2")], 6, Audit::none())
             .await
             .unwrap();
-        for seq in [1, 6] {
+        for (collection, seq) in [(ada, 1), (g, 4), (g, 5), (ada, 6)] {
             let got = tokio::time::timeout(std::time::Duration::from_secs(10), rx.recv())
                 .await
                 .expect("a change is announced")
                 .unwrap();
-            assert_eq!(got, Change { account: ada, seq });
+            assert_eq!(got, Change { collection, seq });
         }
     });
 }

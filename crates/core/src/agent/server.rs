@@ -199,7 +199,7 @@ fn sync_now(shared: &Shared) -> bool {
     drop(st);
     record_sync(shared, result.as_ref(), pending);
     if let Ok(report) = &result {
-        if report.pulled > 0 {
+        if report.pulled > 0 || report.shared > 0 {
             shared.changes.fetch_add(1, Ordering::SeqCst);
         }
     }

@@ -1,7 +1,11 @@
 //! `GET /v1/events`: a Server-Sent Events stream telling a member's devices that the account's
-//! items changed (`event: change`, `data: {"seq": N}`), with a keep-alive comment every 15 s.
+//! items changed, or the items, members or shares of a group the account is a live member of
+//! (`event: change`, `data: {"seq": N}`), with a keep-alive comment every 15 s. The stream says
+//! only that something changed (a device then pulls), never what: a group's change reaches
+//! exactly its live members' streams.
 //! The stream ends when its session is revoked or expires (checked every
 //! [`AppState::with_session_check`] interval and at the expiry time).
+use std::collections::HashSet;
 use std::convert::Infallible;
 use std::time::Duration;
 
@@ -27,7 +31,9 @@ pub(super) async fn stream(
     // headers reaches it.
     let rx = state.store().subscribe();
     tracing::info!(account = %caller.account.id, session = %caller.session.id, "event stream opened");
+    let groups = live_groups(&state, caller.account.id).await;
     let watch = Watch {
+        groups,
         account: caller.account.id,
         session: caller.session.id,
         expires_at: caller.session.expires_at,
@@ -52,6 +58,21 @@ struct Watch {
     next_check: Instant,
     rx: broadcast::Receiver<Change>,
     started: bool,
+    /// The groups the account is a live member of: read when the stream opens, at each session
+    /// check, and whenever the account's own collection changes (a membership nudge).
+    groups: HashSet<Id>,
+}
+
+/// The groups `account` is a live member of now (none when the store cannot say: the next
+/// check tries again).
+async fn live_groups(state: &AppState, account: Id) -> HashSet<Id> {
+    match state.store().groups_of(account, now()).await {
+        Ok(gs) => gs.into_iter().map(|g| g.group_id).collect(),
+        Err(e) => {
+            tracing::warn!(error = %e, "could not read an event stream's groups");
+            HashSet::new()
+        }
+    }
 }
 
 impl Watch {
@@ -66,7 +87,11 @@ impl Watch {
             let expiry = Instant::now() + Duration::from_secs(left);
             tokio::select! {
                 r = self.rx.recv() => match r {
-                    Ok(c) if c.account == self.account => return Some(change(c.seq)),
+                    Ok(c) if c.collection == self.account => {
+                        self.groups = live_groups(&self.state, self.account).await;
+                        return Some(change(c.seq));
+                    }
+                    Ok(c) if self.groups.contains(&c.collection) => return Some(change(c.seq)),
                     Ok(_) => {}
                     Err(RecvError::Lagged(n)) => {
                         tracing::warn!(account = %self.account, missed = n, "event stream lagged");
@@ -80,6 +105,7 @@ impl Watch {
                         tracing::info!(account = %self.account, session = %self.session, "event stream ended: the session is no longer live");
                         return None;
                     }
+                    self.groups = live_groups(&self.state, self.account).await;
                 }
             }
         }

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use tessera_protocol::{EpochKey, GroupInfo, GroupMember, GroupRole, Id, SignedLogEntry};
 
 use super::{insert_rows, params, Param, Sql};
+use crate::events::Change;
 use crate::store::{
     rules, Group, LogAppend, Membership, NewGroup, Rotation, SetMember, StoreError, StoredManifest,
 };
@@ -212,6 +213,17 @@ pub(super) async fn set_member_in(s: &mut dyn Sql, m: &SetMember) -> Result<(), 
         ],
     )
     .await?;
+    // The group's members see the change; the member's own stream learns of the group.
+    announce_group(s, m.group, &[m.account]).await
+}
+
+/// Tell the event streams of `accounts` (who may not be members now), then of the group's
+/// members, that the group changed; delivered on commit. The accounts first: their streams
+/// read their groups again on it, so a removed member is not told of the group itself.
+async fn announce_group(s: &mut dyn Sql, group: Id, accounts: &[Id]) -> Result<(), StoreError> {
+    for &collection in accounts.iter().chain(std::iter::once(&group)) {
+        s.announce(Change { collection, seq: 0 }).await?;
+    }
     Ok(())
 }
 
@@ -250,7 +262,7 @@ pub(super) async fn rotate(s: &mut dyn Sql, r: Rotation) -> Result<(), StoreErro
         params![&r.group, r.epoch, &r.name],
     )
     .await?;
-    Ok(())
+    announce_group(s, r.group, &r.remove).await
 }
 
 /// The number and hash of a group's last log entry.
@@ -329,8 +341,8 @@ pub(super) async fn set_share_expiry(
             )
             .await
         }
-    }
-    .map(drop)
+    }?;
+    announce_group(s, group, &[]).await
 }
 
 pub(super) async fn share_expiry(

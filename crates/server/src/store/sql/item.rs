@@ -29,7 +29,7 @@ pub(crate) const GROUP: Space = Space {
     items: "group_items",
     versions: "group_item_versions",
     owner: "group_id",
-    announce: false,
+    announce: true,
 };
 
 /// The columns [`record`] reads, first in a row.
@@ -141,7 +141,7 @@ pub(super) async fn push(
     .await?;
     if announce {
         s.announce(Change {
-            account: owner,
+            collection: owner,
             seq: last,
         })
         .await?;
