@@ -369,7 +369,23 @@ fn shared_items_through_the_cli() {
     alice.json(&["share", "web-db", "Web"]);
     wait_for(&bob, "web-db", "Web");
 
+    // A reference to a group's item resolves from the replica, online and offline.
+    let injected = |bob: &Cli| {
+        bob.text(&[
+            "run",
+            "--no-mask",
+            "--env",
+            "PW=tessera://Ops/deploy-db/password",
+            "--",
+            "sh",
+            "-c",
+            "printf %s \"$PW\"",
+        ])
+    };
+    assert_eq!(injected(&bob), "pg-secret-1");
+
     server.stop();
+    assert_eq!(injected(&bob), "pg-secret-1");
     let shown = bob.json(&["show", "deploy-db", "--reveal"]);
     assert!(shown.to_string().contains("pg-secret-1"), "{shown}");
     let items = bob.json(&["group", "items", "Ops"]);

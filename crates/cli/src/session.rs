@@ -116,18 +116,27 @@ impl Source {
         Ok(Self::Local(Box::new(vault)))
     }
 
-    /// One item with its concealed values.
-    pub fn reveal(&mut self, item: &str) -> Result<ItemView> {
-        match self {
-            Self::Agent(c) => Ok(c.call(&Request::Get {
+    /// One item with its concealed values: a personal one, or with `group` one of that
+    /// group's (its reveal recorded in the team's audit log).
+    pub fn reveal_in(&mut self, group: Option<&str>, item: &str) -> Result<ItemView> {
+        Ok(match (self, group) {
+            (Self::Agent(c), None) => c.call(&Request::Get {
                 item: item.to_owned(),
                 reveal: true,
-            })?),
-            Self::Local(v) => {
+            })?,
+            (Self::Agent(c), Some(g)) => c.call(&Request::GroupItem {
+                group: g.to_owned(),
+                item: item.to_owned(),
+                reveal: true,
+            })?,
+            (Self::Local(v), None) => {
                 let id = v.resolve(item)?;
-                Ok(ItemView::of(v.get(&id)?, true, vault::now()))
+                ItemView::of(v.get(&id)?, true, vault::now())
             }
-        }
+            (Self::Local(v), Some(g)) => {
+                ItemView::of(&v.group_item(g, item, true)?.as_item(), true, vault::now())
+            }
+        })
     }
 }
 

@@ -3,7 +3,9 @@
 //!
 //! References have the form `tessera://VAULT/ITEM/FIELD` (see [`reference`] for how one ends,
 //! spaces in titles, `{{ }}` and the escapes of `/` and `%`). A TOTP field resolves to its
-//! current code.
+//! current code. VAULT is `personal`, or the name or id of one of your groups, whose items are
+//! read from this device's copy of the group (brought up to date when the server answers; each
+//! reveal recorded in the team's audit log, or queued for it while offline).
 //!
 //! In CI, with a machine token in `TESSERA_TOKEN` and the team server's URL in `TESSERA_SERVER`,
 //! VAULT is the token's group (its name or id) and the items come from the team server through
@@ -46,9 +48,9 @@ pub struct RunArgs {
     /// A dotenv-style file of `NAME=value` lines whose values may hold tessera:// references.
     #[arg(long, short = 't', value_name = "FILE")]
     template: Option<PathBuf>,
-    /// One variable, `NAME=tessera://VAULT/ITEM/FIELD` (repeatable). VAULT is `personal`, or
-    /// with a machine token in $TESSERA_TOKEN (and the server's URL in $TESSERA_SERVER) the
-    /// token's group, by name or id. ITEM may hold spaces (`tessera://personal/AWS root/totp`);
+    /// One variable, `NAME=tessera://VAULT/ITEM/FIELD` (repeatable). VAULT is `personal` or
+    /// one of your groups, by name or id; with a machine token in $TESSERA_TOKEN (and the
+    /// server's URL in $TESSERA_SERVER) the token's group. ITEM may hold spaces (`tessera://personal/AWS root/totp`);
     /// write `/` in a title as `%2F`, `%` as `%25`; `{{ REF }}` lets FIELD hold spaces too.
     #[arg(long = "env", value_name = "NAME=REF")]
     vars: Vec<String>,
@@ -68,7 +70,8 @@ pub struct RunArgs {
 /// Arguments of `inject`.
 #[derive(clap::Args)]
 pub struct InjectArgs {
-    /// The template; tessera://personal/ITEM/FIELD references in it are replaced. `-` reads
+    /// The template; tessera://VAULT/ITEM/FIELD references in it are replaced (VAULT as for
+    /// `run --env`). `-` reads
     /// standard input. ITEM may hold spaces and runs to the next `/` (write `/` in a title as
     /// `%2F`, `%` as `%25`); `{{ tessera://... }}` is replaced whole and its FIELD may hold
     /// spaces too. Under --json the output is `{"rendered": TEXT}`.
@@ -81,22 +84,12 @@ pub struct InjectArgs {
 /// The VAULT segment that names the local, personal vault.
 const PERSONAL: &str = "personal";
 
-/// Refuse a reference to anything but the local vault (without a machine token).
-fn check_personal(r: &Reference) -> Result<()> {
-    if r.vault.eq_ignore_ascii_case(PERSONAL) {
-        return Ok(());
-    }
-    usage(format!(
-        "tessera://{}/...: references to group {:?} need a machine token (set {TOKEN_ENV} and {SERVER_ENV}); items of this vault are tessera://personal/ITEM/FIELD",
-        r.vault, r.vault
-    ))
-}
-
 /// Where secrets come from: the local vault, or a group through a machine token.
 enum Resolver {
     Vault {
         source: Source,
-        items: HashMap<String, ItemView>,
+        /// By (vault, item) as the references name them.
+        items: HashMap<(String, String), ItemView>,
     },
     Token(Box<TokenSource>),
 }
@@ -113,16 +106,11 @@ impl Resolver {
         })
     }
 
-    /// Whether references must name the local vault.
-    fn personal_only() -> bool {
-        std::env::var_os(TOKEN_ENV).is_none_or(|v| v.is_empty())
-    }
-
     /// The fields of an environment set, as variables.
     fn env_set(&mut self, name: &str) -> Result<Vec<(String, SecretText)>> {
         let (kind, title, fields): (ItemKind, String, Vec<(String, SecretText)>) = match self {
             Self::Vault { .. } => {
-                let item = self.item(name)?;
+                let item = self.item(PERSONAL, name)?;
                 (
                     item.kind,
                     item.title.clone(),
@@ -163,23 +151,26 @@ impl Resolver {
         Ok(fields)
     }
 
-    fn item(&mut self, name: &str) -> Result<&ItemView> {
+    /// An item of `vault` (`personal`, or a group's name or id, read from this device's copy
+    /// of the group, the reveal recorded in the team's audit log), fetched once per run.
+    fn item(&mut self, vault: &str, name: &str) -> Result<&ItemView> {
         let Self::Vault { source, items } = self else {
             return usage("internal: a vault item was asked of a machine token");
         };
-        if !items.contains_key(name) {
-            let v = source.reveal(name)?;
-            items.insert(name.to_owned(), v);
+        let key = (vault.to_lowercase(), name.to_owned());
+        if !items.contains_key(&key) {
+            let group = (!vault.eq_ignore_ascii_case(PERSONAL)).then_some(vault);
+            let v = source.reveal_in(group, name)?;
+            items.insert(key.clone(), v);
         }
-        Ok(&items[name])
+        Ok(&items[&key])
     }
 
     fn value(&mut self, r: &Reference) -> Result<SecretText> {
         if let Self::Token(t) = self {
             return t.value(r);
         }
-        check_personal(r)?;
-        let item = self.item(&r.item)?;
+        let item = self.item(&r.vault, &r.item)?;
         if r.field.eq_ignore_ascii_case("notes") && item.field("notes").is_none() {
             return Ok(item
                 .notes
@@ -264,11 +255,7 @@ fn collect_env(a: &RunArgs, dir: &VaultDir) -> Result<Vec<(String, SecretText)>>
     }
     // Parse every reference before opening anything: a typo fails fast.
     for (_, value) in &pairs {
-        for (_, r) in references(value)? {
-            if Resolver::personal_only() {
-                check_personal(&r)?;
-            }
-        }
+        references(value)?;
     }
     let mut resolver = Resolver::open(dir, &a.password)?;
     let mut env: Vec<(String, SecretText)> = Vec::new();
@@ -338,11 +325,7 @@ pub fn inject(a: &InjectArgs, dir: &VaultDir, out: &Output) -> Result<Option<Exi
             .with_context(|| format!("reading the template {}", a.template.display()))?;
     }
     // Parse every reference before asking for the password: a typo fails fast.
-    for (_, r) in references(&text)? {
-        if Resolver::personal_only() {
-            check_personal(&r)?;
-        }
-    }
+    references(&text)?;
     let mut resolver = Resolver::open(dir, &a.password)?;
     let rendered = resolver.render(&text)?;
     out.show(
@@ -538,15 +521,6 @@ impl Masker {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn references_to_groups_need_a_token() {
-        let ops = &references("tessera://ops/i/f").unwrap()[0].1;
-        assert!(check_personal(ops)
-            .unwrap_err()
-            .to_string()
-            .contains("TESSERA_TOKEN"));
-    }
 
     #[test]
     fn masking_works_across_chunk_boundaries() {

@@ -806,10 +806,7 @@ fn handle_groups(st: &mut State, request: Request) -> Reply {
         Request::GroupItems { group } => {
             let read = unlocked(st)?.group_items(&group)?;
             ok(&GroupItemsView {
-                items: read
-                    .iter()
-                    .map(|i| ItemSummary::of(&shared_as_item(i)))
-                    .collect(),
+                items: read.iter().map(|i| ItemSummary::of(&i.as_item())).collect(),
                 damaged: read.damaged,
             })
         }
@@ -819,7 +816,7 @@ fn handle_groups(st: &mut State, request: Request) -> Reply {
             reveal,
         } => {
             let it = unlocked(st)?.group_item(&group, &item, reveal)?;
-            ok(&ItemView::of(&shared_as_item(&it), reveal, vault::now()))
+            ok(&ItemView::of(&it.as_item(), reveal, vault::now()))
         }
         Request::TeamMembers => ok(&unlocked(st)?.team_members()?),
         Request::Audit { filter } => ok(&unlocked(st)?.audit(&filter)?),
@@ -856,7 +853,6 @@ fn handle_groups(st: &mut State, request: Request) -> Reply {
     }
 }
 
-/// A shared item in the shape of a personal one, for the same views.
 /// One item in full: a personal one, else a shared one, read (and a reveal recorded) as its
 /// group's.
 fn get_item(v: &Vault, item: &str, reveal: bool) -> Result<ItemView, Error> {
@@ -868,21 +864,9 @@ fn get_item(v: &Vault, item: &str, reveal: bool) -> Result<ItemView, Error> {
                 e => e,
             })?;
             let it = v.group_item(&group, &id, reveal)?;
-            Ok(ItemView::of(&shared_as_item(&it), reveal, vault::now()))
+            Ok(ItemView::of(&it.as_item(), reveal, vault::now()))
         }
         Err(e) => Err(e),
-    }
-}
-
-fn shared_as_item(s: &vault::SharedItem) -> crate::item::Item {
-    crate::item::Item {
-        id: s.id,
-        version: s.version,
-        created_at: s.updated_at,
-        updated_at: s.updated_at,
-        secret_changed_at: s.secret_changed_at,
-        trashed_at: None,
-        data: s.data.duplicate(),
     }
 }
 

@@ -34,7 +34,7 @@ use zeroize::Zeroizing;
 
 use super::Vault;
 use crate::error::{Error, Result};
-use crate::item::{ItemData, ItemId};
+use crate::item::{Item, ItemData, ItemId};
 use crate::remote::Remote;
 
 mod access_request;
@@ -222,6 +222,32 @@ pub struct SharedItem {
     pub secret_changed_at: i64,
     /// The content.
     pub data: ItemData,
+}
+
+impl SharedItem {
+    /// The item as the personal views show one (never in the trash: a shared item leaves its
+    /// group instead).
+    pub fn as_item(&self) -> Item {
+        SharedItem {
+            group_id: String::new(),
+            data: self.data.duplicate(),
+            ..*self
+        }
+        .into_item()
+    }
+
+    /// [`SharedItem::as_item`], consuming it.
+    pub fn into_item(self) -> Item {
+        Item {
+            id: self.id,
+            version: self.version,
+            created_at: self.updated_at,
+            updated_at: self.updated_at,
+            secret_changed_at: self.secret_changed_at,
+            trashed_at: None,
+            data: self.data,
+        }
+    }
 }
 
 /// The keys of one group this device holds, to open the group's sealed versions (for example

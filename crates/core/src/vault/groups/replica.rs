@@ -710,14 +710,6 @@ fn held_item(group: Id, it: SharedItem) -> HeldItem {
     HeldItem {
         group,
         epoch: it.epoch,
-        item: Item {
-            id: it.id,
-            version: it.version,
-            created_at: it.updated_at,
-            updated_at: it.updated_at,
-            secret_changed_at: it.secret_changed_at,
-            trashed_at: None,
-            data: it.data,
-        },
+        item: it.into_item(),
     }
 }
