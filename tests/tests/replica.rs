@@ -132,6 +132,34 @@ fn scenario(mut b: Backend) {
         "hunter2-v2"
     );
 
+    // Live (as the agent marks a vault that follows the change stream): reads answer from the
+    // replica without asking the server; the next sync brings the other member's edit.
+    bob.vault.set_live(true);
+    alice
+        .vault
+        .group_update("Ops", "staging-db", &login("staging-db", "s2"))
+        .unwrap();
+    assert_eq!(
+        password(
+            &bob.vault
+                .group_item("Ops", "staging-db", false)
+                .unwrap()
+                .data
+        ),
+        "s1"
+    );
+    bob.vault.sync().unwrap();
+    assert_eq!(
+        password(
+            &bob.vault
+                .group_item("Ops", "staging-db", false)
+                .unwrap()
+                .data
+        ),
+        "s2"
+    );
+    bob.vault.set_live(false);
+
     // The server stops: every read still works from the replica, a reveal included, whose
     // audit entry waits on this device.
     b.server.stop();

@@ -107,6 +107,8 @@ pub struct Vault {
     index: RefCell<SearchIndex>,
     /// Every group this account reads, as this device holds it (`groups::replica`).
     replica: RefCell<groups::Replica>,
+    /// The replica is kept up to date by a change stream this process follows.
+    live: std::cell::Cell<bool>,
 }
 
 impl std::fmt::Debug for Vault {
@@ -184,6 +186,7 @@ impl Vault {
             warnings: Vec::new(),
             index: RefCell::new(SearchIndex::new()),
             replica: RefCell::default(),
+            live: std::cell::Cell::new(false),
         }
     }
 
@@ -638,6 +641,14 @@ impl Vault {
             .encryption_key();
         Keyset::unwrap(&kek, &wrapped, &keyset_ad(&header)).map_err(|_| Error::WrongPassword)?;
         Ok(())
+    }
+
+    /// Say whether this process follows the server's change stream and has synced since it
+    /// opened (the agent does): while it does, reads of a group this device holds answer from
+    /// its replica without asking the server first; otherwise each read brings the group up
+    /// to date when the server answers.
+    pub fn set_live(&self, live: bool) {
+        self.live.set(live);
     }
 
     /// Lock: drop every key and decrypted item (each zeroizes itself).

@@ -125,6 +125,9 @@ struct Shared {
     push: Mutex<std::sync::mpsc::Sender<()>>,
     /// Requests being answered (read, handled, reply not yet written).
     busy: AtomicU64,
+    /// The server's change stream is open and followed: a sync that succeeds leaves the
+    /// replica of the groups live ([`Vault::set_live`]).
+    following: AtomicBool,
 }
 
 impl Shared {
@@ -195,6 +198,7 @@ fn sync_now(shared: &Shared) -> bool {
     }
     shared.sync_status().state = SyncState::Syncing;
     let result = v.sync();
+    v.set_live(result.is_ok() && shared.following.load(Ordering::SeqCst));
     let pending = v.link_info().ok().flatten().map_or(0, |l| l.pending);
     drop(st);
     record_sync(shared, result.as_ref(), pending);
@@ -234,11 +238,17 @@ fn watch_changes(shared: &Shared) {
         match events {
             Some(Ok(Some(events))) => {
                 // Catch up once the stream is open, then on every change.
+                shared.following.store(true, Ordering::SeqCst);
                 sync_now(shared);
                 for () in events {
                     if shared.stop.load(Ordering::SeqCst) || !sync_now(shared) {
                         break;
                     }
+                }
+                // The stream ended: until it is open again, group reads ask the server first.
+                shared.following.store(false, Ordering::SeqCst);
+                if let Some(v) = shared.state().vault.as_ref() {
+                    v.set_live(false);
                 }
             }
             Some(Err(e)) => {
@@ -318,6 +328,7 @@ impl Agent {
             config,
             listening: Mutex::new(None),
             busy: AtomicU64::new(0),
+            following: AtomicBool::new(false),
         });
         if shared.config.auto_sync {
             std::thread::spawn({

@@ -590,6 +590,15 @@ impl Vault {
         }
     }
 
+    /// Whether the caller's membership of a held group has not reached its end at `t`.
+    pub(in crate::vault) fn held_access_open(&self, group: Id, t: i64) -> bool {
+        self.replica
+            .borrow()
+            .groups
+            .get(&group)
+            .is_some_and(|g| g.view.expires_at.is_none_or(|end| end > t))
+    }
+
     /// The held groups' views.
     pub fn held_groups(&self) -> Vec<GroupView> {
         self.replica
@@ -632,12 +641,29 @@ impl Vault {
         if rep.damaged.contains_key(&(group, q.clone())) {
             return Err(Error::Tampered { item: q });
         }
-        let found: Vec<&HeldItem> = rep
-            .items
-            .values()
-            .filter(|it| it.group == group)
-            .filter(|it| it.item.id.to_hex() == q || it.item.data.title.to_lowercase() == q)
-            .collect();
+        let by_id = q
+            .parse::<ItemId>()
+            .ok()
+            .and_then(|id| rep.items.get(&id))
+            .filter(|it| it.group == group);
+        let found: Vec<&HeldItem> = match by_id {
+            Some(it) => vec![it],
+            // By title, without a lowercase copy of every title.
+            None => rep
+                .items
+                .values()
+                .filter(|it| {
+                    it.group == group
+                        && it
+                            .item
+                            .data
+                            .title
+                            .chars()
+                            .flat_map(char::to_lowercase)
+                            .eq(q.chars())
+                })
+                .collect(),
+        };
         match found.as_slice() {
             [one] => Ok(one.shared()),
             [] => {
