@@ -397,6 +397,38 @@ fn shared_items_through_the_cli() {
     alice.json(&["share", "web-db", "Web"]);
     wait_for(&bob, "web-db", "Web");
 
+    // Item commands on shared items, as the role allows: a viewer is refused before anything
+    // is sent; an admin's edit and deletion reach the other member live.
+    let refused = |args: &[&str], why: &str| {
+        let o = bob.run(args, "");
+        let stderr = String::from_utf8_lossy(&o.stderr).into_owned();
+        assert_eq!(o.status.code(), Some(7), "{stderr}");
+        assert!(stderr.contains(why), "{stderr}");
+    };
+    refused(
+        &["edit", "deploy-db", "--title", "mine now"],
+        "viewer of Ops",
+    );
+    refused(&["rm", "deploy-db", "--purge"], "viewer of Ops");
+    refused(&["rm", "deploy-db"], "no trash");
+    refused(&["history", "deploy-db"], "shared in group Ops");
+    alice.json(&["edit", "live-db", "--title", "live-db-2"]);
+    wait_for(&bob, "live-db-2", "Ops");
+    alice.json(&["rm", "live-db-2", "--purge"]);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !bob
+        .json(&["search", "live-db"])
+        .as_array()
+        .unwrap()
+        .is_empty()
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the deletion did not reach Bob's device"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
     // A reference to a group's item resolves from the replica, online and offline.
     let injected = |bob: &Cli| {
         bob.text(&[

@@ -702,22 +702,17 @@ fn handle(shared: &Shared, st: &mut State, request: Request, origin: Origin) -> 
         }
         Request::Update { item, data } => {
             let v = unlocked_mut(st)?;
-            let id = v.resolve(&item)?;
-            ok(&v.update(&id, data)?)
+            match personal_or_shared(v, &item)? {
+                Target::Personal(id) => ok(&v.update(&id, data)?),
+                Target::Shared(group, id) => ok(&v.group_update(&group, &id, &data)?),
+            }
         }
         Request::Remove { item, purge } => {
-            let v = unlocked_mut(st)?;
-            let id = v.resolve(&item)?;
-            if purge {
-                v.purge(&id)?;
-            } else {
-                v.trash(&id)?;
-            }
-            ok(&id.to_hex())
+            ok(&remove_item(unlocked_mut(st)?, &item, purge)?.to_hex())
         }
         Request::Restore { item, version } => {
             let v = unlocked_mut(st)?;
-            let id = v.resolve(&item)?;
+            let id = personal_only(v, &item, "restoring an older version")?;
             match version {
                 Some(n) => ok(&v.restore_version(&id, n)?),
                 None => {
@@ -731,7 +726,7 @@ fn handle(shared: &Shared, st: &mut State, request: Request, origin: Origin) -> 
         | Request::ImportPlain { .. }) => handle_export(st, r),
         Request::History { item } => {
             let v = unlocked(st)?;
-            let id = v.resolve(&item)?;
+            let id = personal_only(v, &item, "its history")?;
             ok(&HistoryView::of(&v.history(&id)?))
         }
         request @ (Request::TeamCreate { .. }
@@ -864,20 +859,79 @@ fn handle_groups(st: &mut State, request: Request) -> Reply {
     }
 }
 
-/// One item in full: a personal one, else a shared one, read (and a reveal recorded) as its
-/// group's.
-fn get_item(v: &Vault, item: &str, reveal: bool) -> Result<ItemView, Error> {
+/// What an item command names: a personal item, else a shared one (group id, item id).
+enum Target {
+    Personal(crate::item::ItemId),
+    Shared(String, String),
+}
+
+fn personal_or_shared(v: &Vault, item: &str) -> Result<Target, Error> {
     match v.resolve(item) {
-        Ok(id) => Ok(ItemView::of(v.get(&id)?, reveal, vault::now())),
+        Ok(id) => Ok(Target::Personal(id)),
         Err(Error::NotFound(why)) => {
             let (group, id) = v.resolve_shared(item).map_err(|e| match e {
                 Error::NotFound(_) => Error::NotFound(why),
                 e => e,
             })?;
+            Ok(Target::Shared(group, id))
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// `rm`: a personal item to the trash (or, with `purge`, deleted with its history); a shared
+/// one only with `purge`, deleted from its group for every member.
+fn remove_item(v: &mut Vault, item: &str, purge: bool) -> Result<crate::item::ItemId, Error> {
+    Ok(match personal_or_shared(v, item)? {
+        Target::Personal(id) if purge => {
+            v.purge(&id)?;
+            id
+        }
+        Target::Personal(id) => {
+            v.trash(&id)?;
+            id
+        }
+        Target::Shared(group, id) if purge => v.group_delete(&group, &id)?,
+        Target::Shared(group, _) => {
+            return Err(Error::Invalid(format!(
+                "{item:?} is shared in group {}, and shared items have no trash: \
+                 `tessera rm --purge` deletes it from the group for every member, \
+                 `tessera unshare` moves it into your own items",
+                group_name(v, &group)
+            )))
+        }
+    })
+}
+
+/// A personal item; a shared one is refused naming what it lacks (`what`).
+fn personal_only(v: &Vault, item: &str, what: &str) -> Result<crate::item::ItemId, Error> {
+    match personal_or_shared(v, item)? {
+        Target::Personal(id) => Ok(id),
+        Target::Shared(group, _) => Err(Error::Invalid(format!(
+            "{item:?} is shared in group {}: {what} is not kept on this device yet (only its \
+             current version is)",
+            group_name(v, &group)
+        ))),
+    }
+}
+
+/// A held group's name, by id (the id when it is not held).
+fn group_name(v: &Vault, group: &str) -> String {
+    v.held_groups()
+        .into_iter()
+        .find(|g| g.id == group)
+        .map_or_else(|| group.to_owned(), |g| g.name)
+}
+
+/// One item in full: a personal one, else a shared one, read (and a reveal recorded) as its
+/// group's.
+fn get_item(v: &Vault, item: &str, reveal: bool) -> Result<ItemView, Error> {
+    match personal_or_shared(v, item)? {
+        Target::Personal(id) => Ok(ItemView::of(v.get(&id)?, reveal, vault::now())),
+        Target::Shared(group, id) => {
             let it = v.group_item(&group, &id, reveal)?;
             Ok(ItemView::of(&it.as_item(), reveal, vault::now()))
         }
-        Err(e) => Err(e),
     }
 }
 

@@ -8,7 +8,7 @@ use tessera_protocol::{Blob, GroupRole, Id};
 use super::token::checked_token_view;
 use super::{
     group_view, members_of, remote_not_found, seal_item, AccessView, GroupItems, GroupKeyring,
-    GroupKeys, MemberView, SharedItem, TeamContext,
+    GroupKeys, GroupView, MemberView, SharedItem, TeamContext,
 };
 use crate::error::{Error, Result};
 use crate::item::{FieldKind, ItemData, ItemId, SecretText};
@@ -125,12 +125,7 @@ impl Vault {
         let id = self.resolve(item)?;
         let ctx = self.team_context()?;
         let (keys, view) = self.find_group(&ctx, group)?;
-        if !view.role.can_write() {
-            return Err(Error::Invalid(format!(
-                "you are a viewer of {}; only editors and admins can share into it",
-                view.name
-            )));
-        }
+        writer(&view, "share into it")?;
         let it = self.get(&id)?;
         let data = it.data.duplicate();
         let secret_changed_at = it.secret_changed_at;
@@ -236,6 +231,7 @@ impl Vault {
         data.validate()?;
         let ctx = self.team_context()?;
         let (keys, view) = self.find_group(&ctx, group)?;
+        writer(&view, "change its items")?;
         let (old, old_changed) = self.find_shared(&ctx, &keys, item)?;
         let version = old.version + 1;
         let changed = if old.data.secrets_equal(data) {
@@ -282,13 +278,31 @@ impl Vault {
     pub fn unshare(&mut self, item: &str, group: &str) -> Result<ItemId> {
         let ctx = self.team_context()?;
         let (keys, view) = self.find_group(&ctx, group)?;
-        if !view.role.can_write() {
-            return Err(Error::Invalid(format!(
-                "you are a viewer of {}; only editors and admins can move items out of it",
-                view.name
-            )));
-        }
+        writer(&view, "move items out of it")?;
         let (shared, _) = self.find_shared(&ctx, &keys, item)?;
+        self.push_tombstone(&ctx, &keys, &view, &shared)?;
+        self.add(shared.data)
+    }
+
+    /// Delete a shared item from its group, for every member (editors and admins; a viewer is
+    /// refused before anything is sent). Returns its id.
+    pub fn group_delete(&self, group: &str, item: &str) -> Result<ItemId> {
+        let ctx = self.team_context()?;
+        let (keys, view) = self.find_group(&ctx, group)?;
+        writer(&view, "delete items from it")?;
+        let (shared, _) = self.find_shared(&ctx, &keys, item)?;
+        self.push_tombstone(&ctx, &keys, &view, &shared)?;
+        Ok(shared.id)
+    }
+
+    /// Push the deletion of a shared item and sign the group's manifest again.
+    fn push_tombstone(
+        &self,
+        ctx: &TeamContext,
+        keys: &GroupKeys,
+        view: &GroupView,
+        shared: &SharedItem,
+    ) -> Result<()> {
         let resp: proto::PushResponse = ctx.remote.post(
             &format!("/v1/groups/{}/sync", view.id),
             &proto::PushRequest {
@@ -310,8 +324,7 @@ impl Vault {
                 shared.id
             )));
         }
-        self.sign_group_manifest(&ctx, &keys)?;
-        self.add(shared.data)
+        self.sign_group_manifest(ctx, keys)
     }
 
     /// Who can decrypt an item: for a personal item, only you; for a shared one, every live
@@ -401,6 +414,17 @@ impl Vault {
         )?;
         Ok(())
     }
+}
+
+/// Refuse a viewer of `view` before anything is sent: only editors and admins `what`.
+fn writer(view: &GroupView, what: &str) -> Result<()> {
+    if view.role.can_write() {
+        return Ok(());
+    }
+    Err(Error::Invalid(format!(
+        "you are a viewer of {}; only editors and admins can {what}",
+        view.name
+    )))
 }
 
 /// The value to copy from `field` of `data` and the fixed name of its kind for the audit log:
