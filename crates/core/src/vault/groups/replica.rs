@@ -258,7 +258,8 @@ struct Plan<'a> {
 
 impl<'a> Plan<'a> {
     fn new(rep: &Replica, gid: Id, g: &HeldGroup, pulled: &'a Pulled, from_start: bool) -> Self {
-        let served = |id: &Id| pulled.changed.iter().any(|r| r.item_id == *id);
+        let served: std::collections::HashSet<Id> =
+            pulled.changed.iter().map(|r| r.item_id).collect();
         let writes = pulled
             .changed
             .iter()
@@ -278,14 +279,18 @@ impl<'a> Plan<'a> {
         let ended = pulled
             .ended
             .iter()
-            .filter(|id| !served(id))
+            .filter(|id| !served.contains(*id))
             .filter_map(|id| match g.records.get(id) {
                 Some((v, State::Live)) => Some((*id, *v)),
                 _ => None,
             })
             .collect();
         let gone = if from_start {
-            g.records.keys().filter(|id| !served(id)).copied().collect()
+            g.records
+                .keys()
+                .filter(|id| !served.contains(*id))
+                .copied()
+                .collect()
         } else {
             Vec::new()
         };
