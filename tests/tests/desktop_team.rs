@@ -182,6 +182,10 @@ fn a_member_sees_a_shared_item_appear_and_the_lead_sees_the_reveal_and_copy() {
     s.wait_until("the shared item to open", || {
         Some(()).filter(|()| s.has_testid("shared-detail"))
     });
+    // All items counts it too (its list shows shared items with their group).
+    s.wait_until("All items to count the shared item", || {
+        Some(()).filter(|()| content(&s.testid("nav-all")).trim().ends_with('1'))
+    });
     assert!(!content(&s.testid("value-password")).contains("hunter2"));
     s.wait_until("the members to load", || {
         Some(()).filter(|()| content(&s.testid("shared-with")).contains("lead@example.com"))

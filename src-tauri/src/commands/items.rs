@@ -41,33 +41,33 @@ pub fn facets(state: State<'_, AppState>) -> CmdResult<Facets> {
     Ok(state.agent.with_vault(|v| Ok(facets_of(v)))?)
 }
 
+/// Counts for the sidebar over personal and shared items (shared ones are never in the trash).
 fn facets_of(v: &Vault) -> Facets {
     let mut f = Facets::default();
-    let mut tags = BTreeMap::<&str, usize>::new();
-    let mut folders = BTreeMap::<&str, usize>::new();
+    let mut tags = BTreeMap::<String, usize>::new();
+    let mut folders = BTreeMap::<String, usize>::new();
     let mut kinds = BTreeMap::<&str, (ItemKind, usize)>::new();
-    for item in v.items() {
+    let mut count = |item: &Item| {
         if item.trashed_at.is_some() {
             f.trashed += 1;
-            continue;
+            return;
         }
         f.all += 1;
         let d = &item.data;
         f.favourites += usize::from(d.favourite);
         for t in &d.tags {
-            *tags.entry(t).or_default() += 1;
+            *tags.entry(t.clone()).or_default() += 1;
         }
         if let Some(folder) = &d.folder {
-            *folders.entry(folder).or_default() += 1;
+            *folders.entry(folder.clone()).or_default() += 1;
         }
         kinds.entry(d.kind.as_str()).or_insert((d.kind, 0)).1 += 1;
-    }
-    let counted = |m: BTreeMap<&str, usize>| {
+    };
+    v.items().for_each(&mut count);
+    v.each_shared(|_, item| count(item));
+    let counted = |m: BTreeMap<String, usize>| {
         m.into_iter()
-            .map(|(name, count)| Count {
-                name: name.to_owned(),
-                count,
-            })
+            .map(|(name, count)| Count { name, count })
             .collect()
     };
     f.tags = counted(tags);
