@@ -11,8 +11,7 @@ mod support;
 
 use std::process::Command;
 
-use support::team::{creds, Backend, Cli, Person};
-use tessera_core::item::{FieldKind, ItemData, ItemKind};
+use support::team::{creds, login, Backend, Cli, Person};
 use tessera_core::Error;
 use tessera_protocol::{AccessRequestStatus, GroupRole};
 
@@ -30,12 +29,6 @@ fn end_access(b: &Backend, group: &str, account: &str) {
         b.blob(group),
         b.blob(account)
     ));
-}
-
-fn login(title: &str, password: &str) -> ItemData {
-    ItemData::new(ItemKind::Login, title)
-        .with_field("username", FieldKind::Text, "deploy")
-        .with_field("password", FieldKind::Concealed, password)
 }
 
 #[allow(clippy::too_many_lines)] // one story, told in order
@@ -210,31 +203,8 @@ fn through_the_cli(b: &Backend) {
     let (lead, eng) = (Cli::new(), Cli::new());
     lead.start();
     eng.start();
-    lead.json(&[
-        "team",
-        "create",
-        "--server",
-        url,
-        "--email",
-        "lead@example.com",
-        "--password-file",
-        lead.pw(),
-    ]);
-    let inv = lead.json(&["team", "invite", "engineer@example.com"]);
-    eng.json(&[
-        "team",
-        "join",
-        "--server",
-        url,
-        "--email",
-        "engineer@example.com",
-        "--token",
-        inv["invite_token"].as_str().unwrap(),
-        "--fingerprint",
-        inv["root_fingerprint"].as_str().unwrap(),
-        "--password-file",
-        eng.pw(),
-    ]);
+    lead.create_team(url, "lead@example.com");
+    eng.join_team_of(&lead, url, "engineer@example.com");
     lead.json(&["team", "certify", "engineer@example.com"]);
     let g = lead.json(&["group", "create", "Ops"]);
     let gid = g["id"].as_str().unwrap().to_owned();

@@ -14,17 +14,10 @@ mod support;
 
 use std::collections::BTreeSet;
 
-use support::team::{team, Backend, Cli, Person};
-use tessera_core::item::{FieldKind, ItemData, ItemKind};
+use support::team::{login, team, Backend, Cli, Person};
 use tessera_core::vault::AuditRow;
 use tessera_core::Error;
 use tessera_protocol::GroupRole;
-
-fn login(title: &str, password: &str) -> ItemData {
-    ItemData::new(ItemKind::Login, title)
-        .with_field("username", FieldKind::Text, "deploy")
-        .with_field("password", FieldKind::Concealed, password)
-}
 
 fn titles(r: &tessera_core::vault::OffboardingReport) -> BTreeSet<String> {
     r.secrets
@@ -219,31 +212,8 @@ fn through_the_cli(b: &Backend) {
     let (lead, bob) = (Cli::new(), Cli::new());
     lead.start();
     bob.start();
-    lead.json(&[
-        "team",
-        "create",
-        "--server",
-        url,
-        "--email",
-        "lead@example.com",
-        "--password-file",
-        lead.pw(),
-    ]);
-    let inv = lead.json(&["team", "invite", "bob@example.com"]);
-    bob.json(&[
-        "team",
-        "join",
-        "--server",
-        url,
-        "--token",
-        inv["invite_token"].as_str().unwrap(),
-        "--fingerprint",
-        inv["root_fingerprint"].as_str().unwrap(),
-        "--email",
-        "bob@example.com",
-        "--password-file",
-        bob.pw(),
-    ]);
+    lead.create_team(url, "lead@example.com");
+    bob.join_team_of(&lead, url, "bob@example.com");
     lead.json(&["team", "certify", "bob@example.com"]);
     lead.json(&["group", "create", "Production"]);
     lead.json(&[

@@ -6,31 +6,16 @@
 
 mod support;
 
-use support::team::{team, Backend, Cli, Person, PASSWORD};
+use support::team::{login, password, team, Backend, Cli, Person, PASSWORD};
 use support::Server;
 
 use std::time::{Duration, Instant};
 
-use tessera_core::item::{FieldKind, ItemData, ItemKind};
 use tessera_core::search::{Collection, Query};
 use tessera_core::vault::{AuditAction, AuditFilter};
 use tessera_core::{Error, Vault};
 use tessera_crypto::kdf::KdfParams;
 use tessera_protocol::{GroupRole, Id};
-
-fn login(title: &str, password: &str) -> ItemData {
-    ItemData::new(ItemKind::Login, title)
-        .with_field("username", FieldKind::Text, "deploy")
-        .with_field("password", FieldKind::Concealed, password)
-}
-
-fn password(d: &ItemData) -> String {
-    d.field("password")
-        .unwrap()
-        .value
-        .expose_secret()
-        .to_owned()
-}
 
 /// Lock and unlock again from the vault file: what the replica persisted is all there is.
 fn reopen(p: &mut Person) {
@@ -265,6 +250,15 @@ fn the_replica_on_postgresql() {
     scenario(Backend::postgres("replica"));
 }
 
+/// `cli` adds a login `title` with password `secret` and shares it into `group`.
+fn add_shared(cli: &Cli, title: &str, secret: &str, group: &str) {
+    cli.json_in(
+        &["add", "login", title, "--secret", "password"],
+        &format!("{secret}\n"),
+    );
+    cli.json(&["share", title, group]);
+}
+
 /// Wait until `title` is found by Bob's search, shared in `group`.
 fn wait_for(bob: &Cli, title: &str, group: &str) {
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -296,39 +290,12 @@ fn shared_items_through_the_cli() {
     let (alice, bob) = (Cli::new(), Cli::new());
     alice.start();
     bob.start();
-    alice.json(&[
-        "team",
-        "create",
-        "--server",
-        &url,
-        "--email",
-        "alice@example.com",
-        "--password-file",
-        alice.pw(),
-    ]);
-    let inv = alice.json(&["team", "invite", "bob@example.com"]);
-    bob.json(&[
-        "team",
-        "join",
-        "--server",
-        &url,
-        "--email",
-        "bob@example.com",
-        "--token",
-        inv["invite_token"].as_str().unwrap(),
-        "--fingerprint",
-        inv["root_fingerprint"].as_str().unwrap(),
-        "--password-file",
-        bob.pw(),
-    ]);
+    alice.create_team(&url, "alice@example.com");
+    bob.join_team_of(&alice, &url, "bob@example.com");
     alice.json(&["team", "certify", "bob@example.com"]);
     alice.json(&["group", "create", "Ops"]);
     alice.json(&["group", "add", "Ops", "bob@example.com", "--role", "viewer"]);
-    alice.json_in(
-        &["add", "login", "deploy-db", "--secret", "password"],
-        "pg-secret-1\n",
-    );
-    alice.json(&["share", "deploy-db", "Ops"]);
+    add_shared(&alice, "deploy-db", "pg-secret-1", "Ops");
     bob.json_in(
         &["add", "login", "own-db", "--secret", "password"],
         "mine\n",
@@ -382,19 +349,11 @@ fn shared_items_through_the_cli() {
     bob.text(&["lock"]);
     bob.text(&["unlock", "--password-file", bob.pw()]);
     std::thread::sleep(Duration::from_millis(500));
-    alice.json_in(
-        &["add", "login", "live-db", "--secret", "password"],
-        "live-1\n",
-    );
-    alice.json(&["share", "live-db", "Ops"]);
+    add_shared(&alice, "live-db", "live-1", "Ops");
     wait_for(&bob, "live-db", "Ops");
     alice.json(&["group", "create", "Web"]);
     alice.json(&["group", "add", "Web", "bob@example.com", "--role", "viewer"]);
-    alice.json_in(
-        &["add", "login", "web-db", "--secret", "password"],
-        "web-1\n",
-    );
-    alice.json(&["share", "web-db", "Web"]);
+    add_shared(&alice, "web-db", "web-1", "Web");
     wait_for(&bob, "web-db", "Web");
 
     // Item commands on shared items, as the role allows: a viewer is refused before anything

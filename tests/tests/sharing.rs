@@ -9,29 +9,14 @@
 
 mod support;
 
-use support::team::{readers, Backend, Cli, Person, PASSWORD};
+use support::team::{login, password, readers, Backend, Cli, Person, PASSWORD};
 use support::Server;
 
 use std::process::Command;
 
-use tessera_core::item::{FieldKind, ItemData, ItemKind};
 use tessera_core::vault::Credentials;
 use tessera_core::Error;
 use tessera_protocol::GroupRole;
-
-fn login(title: &str, password: &str) -> ItemData {
-    ItemData::new(ItemKind::Login, title)
-        .with_field("username", FieldKind::Text, "deploy")
-        .with_field("password", FieldKind::Concealed, password)
-}
-
-fn password(d: &ItemData) -> String {
-    d.field("password")
-        .unwrap()
-        .value
-        .expose_secret()
-        .to_owned()
-}
 
 #[allow(clippy::too_many_lines)] // one story, told in order
 fn scenario(url: &str) {
@@ -203,31 +188,8 @@ fn sharing_through_the_cli() {
     let (alice, bob) = (Cli::new(), Cli::new());
     alice.start();
     bob.start();
-    alice.json(&[
-        "team",
-        "create",
-        "--server",
-        url,
-        "--email",
-        "alice@example.com",
-        "--password-file",
-        alice.pw(),
-    ]);
-    let inv = alice.json(&["team", "invite", "bob@example.com"]);
-    bob.json(&[
-        "team",
-        "join",
-        "--server",
-        url,
-        "--email",
-        "bob@example.com",
-        "--token",
-        inv["invite_token"].as_str().unwrap(),
-        "--fingerprint",
-        inv["root_fingerprint"].as_str().unwrap(),
-        "--password-file",
-        bob.pw(),
-    ]);
+    alice.create_team(url, "alice@example.com");
+    bob.join_team_of(&alice, url, "bob@example.com");
     alice.json(&["group", "create", "Ops"]);
     // Uncertified: refused with the tampered-data exit code and the reason.
     let o = alice.run(&["group", "add", "Ops", "bob@example.com"], "");

@@ -25,8 +25,7 @@ mod support;
 use std::sync::{Arc, Mutex};
 
 use support::proxy::{Exchange, Proxy};
-use support::team::{readers, Backend, Person};
-use tessera_core::item::{FieldKind, ItemData, ItemKind};
+use support::team::{login, readers, Backend, Person};
 use tessera_core::token::{MachineToken, TokenClient};
 use tessera_core::Error;
 use tessera_crypto::envelope::associated_data;
@@ -125,12 +124,6 @@ impl Team {
             f(&seen.lock().unwrap(), ex);
         });
     }
-}
-
-fn login(title: &str, password: &str) -> ItemData {
-    ItemData::new(ItemKind::Login, title)
-        .with_field("username", FieldKind::Text, "deploy")
-        .with_field("password", FieldKind::Concealed, password)
 }
 
 fn refused(e: &Error, why: &str) {

@@ -67,33 +67,10 @@ type Tamper<'a> = &'a dyn Fn(&str);
 fn scenario(url: &str, tamper: Tamper<'_>) {
     let (alice, bob, carol) = (Cli::new(), Cli::new(), Cli::new());
     alice.start();
-    alice.json(&[
-        "team",
-        "create",
-        "--server",
-        url,
-        "--email",
-        "alice@example.com",
-        "--password-file",
-        alice.pw(),
-    ]);
+    alice.create_team(url, "alice@example.com");
     for (cli, email) in [(&bob, "bob@example.com"), (&carol, "carol@example.com")] {
         cli.start();
-        let inv = alice.json(&["team", "invite", email]);
-        cli.json(&[
-            "team",
-            "join",
-            "--server",
-            url,
-            "--email",
-            email,
-            "--token",
-            inv["invite_token"].as_str().unwrap(),
-            "--fingerprint",
-            inv["root_fingerprint"].as_str().unwrap(),
-            "--password-file",
-            cli.pw(),
-        ]);
+        cli.join_team_of(&alice, url, email);
         alice.json(&["team", "certify", email]);
     }
     let g = alice.json(&["group", "create", "Ops"]);

@@ -11,6 +11,23 @@ use tessera_crypto::AccountSecretKey;
 
 use super::{bin, psql, DropDatabase, Server};
 
+/// A login item with a username and a password.
+pub fn login(title: &str, password: &str) -> tessera_core::item::ItemData {
+    use tessera_core::item::{FieldKind, ItemData, ItemKind};
+    ItemData::new(ItemKind::Login, title)
+        .with_field("username", FieldKind::Text, "deploy")
+        .with_field("password", FieldKind::Concealed, password)
+}
+
+/// The password field's value of an item.
+pub fn password(d: &tessera_core::item::ItemData) -> String {
+    d.field("password")
+        .unwrap()
+        .value
+        .expose_secret()
+        .to_owned()
+}
+
 /// Every test person's master password.
 pub const PASSWORD: &[u8] = b"a long enough master password 42";
 
@@ -202,6 +219,39 @@ impl Cli {
 
     pub fn pw(&self) -> &str {
         self.pw.to_str().unwrap()
+    }
+
+    /// Create a team on `url` as `email`.
+    pub fn create_team(&self, url: &str, email: &str) {
+        self.json(&[
+            "team",
+            "create",
+            "--server",
+            url,
+            "--email",
+            email,
+            "--password-file",
+            self.pw(),
+        ]);
+    }
+
+    /// Join the team of `lead` on `url` as `email`, with an invitation `lead` makes now.
+    pub fn join_team_of(&self, lead: &Cli, url: &str, email: &str) {
+        let inv = lead.json(&["team", "invite", email]);
+        self.json(&[
+            "team",
+            "join",
+            "--server",
+            url,
+            "--email",
+            email,
+            "--token",
+            inv["invite_token"].as_str().unwrap(),
+            "--fingerprint",
+            inv["root_fingerprint"].as_str().unwrap(),
+            "--password-file",
+            self.pw(),
+        ]);
     }
 
     /// Create the vault and unlock it (the agent runs until drop).
