@@ -17,6 +17,11 @@ use tessera_core::{Error, Vault};
 use tessera_crypto::kdf::KdfParams;
 use tessera_protocol::{GroupRole, Id};
 
+/// The password of item `title` of group Ops, as `v` reads it.
+fn ops_password(v: &Vault, title: &str) -> String {
+    password(&v.group_item("Ops", title, false).unwrap().data)
+}
+
 /// Lock and unlock again from the vault file: what the replica persisted is all there is.
 fn reopen(p: &mut Person) {
     p.vault = Vault::unlock(
@@ -112,10 +117,7 @@ fn scenario(mut b: Backend) {
         .unwrap();
     let r = bob.vault.sync().unwrap();
     assert_eq!(r.shared, 1, "{r:?}");
-    assert_eq!(
-        password(&bob.vault.group_item("Ops", "prod-db", false).unwrap().data),
-        "hunter2-v2"
-    );
+    assert_eq!(ops_password(&bob.vault, "prod-db"), "hunter2-v2");
 
     // Live (as the agent marks a vault that follows the change stream): reads answer from the
     // replica without asking the server; the next sync brings the other member's edit.
@@ -124,25 +126,9 @@ fn scenario(mut b: Backend) {
         .vault
         .group_update("Ops", "staging-db", &login("staging-db", "s2"))
         .unwrap();
-    assert_eq!(
-        password(
-            &bob.vault
-                .group_item("Ops", "staging-db", false)
-                .unwrap()
-                .data
-        ),
-        "s1"
-    );
+    assert_eq!(ops_password(&bob.vault, "staging-db"), "s1");
     bob.vault.sync().unwrap();
-    assert_eq!(
-        password(
-            &bob.vault
-                .group_item("Ops", "staging-db", false)
-                .unwrap()
-                .data
-        ),
-        "s2"
-    );
+    assert_eq!(ops_password(&bob.vault, "staging-db"), "s2");
     bob.vault.set_live(false);
 
     // The server stops: every read still works from the replica, a reveal included, whose
