@@ -374,6 +374,58 @@ fn shared_items_through_the_cli() {
         std::thread::sleep(Duration::from_millis(100));
     }
 
+    // A viewer reads a shared one-time code (the same as oathtool's) and exports a shared SSH
+    // key that real ssh-keygen reads.
+    alice.json_in(&["add", "totp", "ops-2fa", "--totp"], "JBSWY3DPEHPK3PXP\n");
+    alice.json(&["share", "ops-2fa", "Ops"]);
+    let key = bob.home.path().join("ops_key");
+    let made = std::process::Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-C", "ops", "-f"])
+        .arg(&key)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let pem = std::fs::read_to_string(&key).unwrap();
+    std::fs::remove_file(&key).unwrap();
+    alice.json_in(
+        &["add", "ssh_key", "ops-key", "--secret", "private_key"],
+        &pem,
+    );
+    alice.json(&["share", "ops-key", "Ops"]);
+    wait_for(&bob, "ops-2fa", "Ops");
+    wait_for(&bob, "ops-key", "Ops");
+    let oathtool = || {
+        let o = std::process::Command::new("oathtool")
+            .args(["--totp", "-b", "JBSWY3DPEHPK3PXP"])
+            .output()
+            .unwrap();
+        String::from_utf8(o.stdout).unwrap().trim().to_owned()
+    };
+    let before = oathtool();
+    let code = bob.json(&["totp", "ops-2fa"])["code"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let after = oathtool();
+    assert!(
+        code == before || code == after,
+        "{code}: oathtool says {before} / {after}"
+    );
+    let out = bob.home.path().join("exported");
+    bob.json(&["ssh-export", "ops-key", "-o", out.to_str().unwrap()]);
+    let public = std::process::Command::new("ssh-keygen")
+        .args(["-y", "-f"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    let public = String::from_utf8(public.stdout).unwrap();
+    let original = std::fs::read_to_string(key.with_extension("pub")).unwrap();
+    assert_eq!(
+        public.split_whitespace().nth(1),
+        original.split_whitespace().nth(1),
+        "{public}"
+    );
+
     // A reference to a group's item resolves from the replica, online and offline.
     let injected = |bob: &Cli| {
         bob.text(&[
